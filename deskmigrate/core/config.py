@@ -1,0 +1,162 @@
+"""The config file: YAML validated by pydantic, `${ENV}` references for secrets, every problem with its line."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from deskmigrate.core.errors import ConfigError, Problem
+from deskmigrate.core.yamlfile import LocatedYaml, YamlSyntaxError, load_yaml_file
+
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+REGION_BASE_URLS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSection(BaseModel):
+    """Only `type` is checked here; the connector's own config model validates the rest."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+class TargetConfig(Strict):
+    type: Literal["intercom", "sandbox"]
+    token: SecretStr
+    region: Literal["us", "eu", "au"] = "us"
+    base_url: str | None = None
+    version: str = "2.15"
+    timeout_s: float = Field(30.0, gt=0)
+    # sandbox only: where it persists, and the Intercom behaviour it emulates
+    path: Path | None = None
+    rate_limit: int | None = Field(None, gt=0, description="calls allowed per 10-second window")
+    latency_ms: float = Field(0.0, ge=0)
+    error_rate: float = Field(0.0, ge=0, le=1)
+    drop_rate: float = Field(0.0, ge=0, le=1)
+    search_delay_s: float = Field(2.0, ge=0)
+    fault_seed: int | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _supported_version(cls, value: str) -> str:
+        match = re.fullmatch(r"2\.(\d+)", value)
+        if not match or int(match.group(1)) < 15:
+            raise ValueError("Intercom-Version must be 2.15 or newer (skip_notifications, find_by_external_id)")
+        return value
+
+    def api_base_url(self) -> str | None:
+        """The base URL for a real Intercom target; a sandbox gets its URL when it starts."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return REGION_BASE_URLS[self.region] if self.type == "intercom" else None
+
+
+class LoadConfig(Strict):
+    concurrency: int = Field(8, ge=1, le=64)
+    tag_batch_size: int = Field(50, ge=1, le=500)
+    max_attempts: int = Field(6, ge=1, le=20)
+    retry_deadline_s: float = Field(300.0, gt=0)
+    fallback_admin_email: str | None = None
+
+
+class Config(Strict):
+    source: SourceSection
+    target: TargetConfig
+    mapping: str | None = None
+    overrides: list[Path] = Field(default_factory=list)
+    state: Path = Path(".deskmigrate")
+    load: LoadConfig = Field(default_factory=LoadConfig)
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, (str, Path)) else value
+
+
+class LoadedConfig(BaseModel):
+    """A validated config plus what is needed to report on it later."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    config: Config
+    located: LocatedYaml
+    base_dir: Path
+    secrets: list[str] = Field(default_factory=list)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+def interpolate_env(value: Any, located: LocatedYaml, path: tuple[Any, ...], problems: list[Problem], secrets: list[str]) -> Any:
+    """Replace `${VAR}` (or `${VAR:-default}`) everywhere; a missing variable is a problem naming it."""
+    if isinstance(value, dict):
+        return {k: interpolate_env(v, located, path + (k,), problems, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate_env(v, located, path + (i,), problems, secrets) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is None and default is None:
+            problems.append(located.problem(path, f"environment variable {name} is not set"))
+            return ""
+        result = found if found is not None else default or ""
+        if found is not None and len(found) >= 8:
+            secrets.append(found)
+        return result
+
+    return ENV_REFERENCE.sub(substitute, value)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_section(model: type[M], data: Any, located: LocatedYaml, prefix: tuple[Any, ...] = ()) -> tuple[M | None, list[Problem]]:
+    """Validate `data` against `model`, turning every pydantic error into a located Problem."""
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_from_validation(exc, located, prefix)
+
+
+def problems_from_validation(exc: ValidationError, located: LocatedYaml, prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = prefix + tuple(error["loc"])
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(located.problem(loc, message))
+    return problems
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read, interpolate and validate a config file; raise ConfigError listing every problem."""
+    try:
+        located = load_yaml_file(path)
+    except YamlSyntaxError as exc:
+        raise ConfigError([exc.problem]) from None
+    if not isinstance(located.data, dict):
+        raise ConfigError([located.problem((), "the config must be a mapping of keys")])
+    problems: list[Problem] = []
+    secrets: list[str] = []
+    data = interpolate_env(located.data, located, (), problems, secrets)
+    config, validation_problems = validate_section(Config, data, located)
+    problems.extend(validation_problems)
+    if problems or config is None:
+        raise ConfigError(problems)
+    token = config.target.token.get_secret_value()
+    if token:
+        secrets.append(token)
+    return LoadedConfig(config=config, located=located, base_dir=path.resolve().parent, secrets=sorted(set(secrets), key=len, reverse=True))

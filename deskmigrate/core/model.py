@@ -1,0 +1,197 @@
+"""The canonical model every connector produces and every transform consumes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SourceName = Literal["zendesk", "freshdesk", "helpscout", "csv"]
+Entity = Literal["companies", "contacts", "agents", "collections", "articles", "conversations"]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class Record(_Closed):
+    """Fields every canonical record carries."""
+
+    source: SourceName
+    source_id: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("source_id", mode="before")
+    @classmethod
+    def _id_is_text(cls, value: Any) -> str:
+        # Source ids are strings everywhere: Zendesk ids exceed 2**53 and must never pass through float.
+        if isinstance(value, float):
+            raise ValueError("source ids must not be floats")
+        return str(value)
+
+    @field_validator("created_at", "updated_at", mode="after")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class Company(Record):
+    entity: Literal["companies"] = "companies"
+    name: str | None = None
+    website: str | None = None
+    plan: str | None = None
+    size: int | None = None
+    industry: str | None = None
+    domains: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class Contact(Record):
+    entity: Literal["contacts"] = "contacts"
+    role: Literal["user", "lead"] = "user"
+    email: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    company_ids: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    signed_up_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    active: bool = True
+
+    @field_validator("signed_up_at", "last_seen_at", mode="after")
+    @classmethod
+    def _utc_times(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value)
+
+
+class Agent(Record):
+    """A source agent; matched to an Intercom admin by email, never created."""
+
+    entity: Literal["agents"] = "agents"
+    email: str | None = None
+    name: str | None = None
+    active: bool = True
+
+
+class Collection(Record):
+    entity: Literal["collections"] = "collections"
+    name: str
+    description: str | None = None
+    parent_id: str | None = None
+    position: int | None = None
+    locale: str | None = None
+
+
+class Attachment(_Closed):
+    filename: str
+    content_type: str | None = None
+    size: int | None = None
+    url: str
+    inline: bool = False
+
+
+class Translation(_Closed):
+    locale: str
+    title: str
+    body_html: str = ""
+    state: Literal["published", "draft"] = "published"
+
+
+class Article(Record):
+    entity: Literal["articles"] = "articles"
+    title: str
+    body_html: str = ""
+    collection_id: str | None = None
+    author_id: str | None = None
+    state: Literal["published", "draft"] = "published"
+    locale: str | None = None
+    translations: list[Translation] = Field(default_factory=list)
+    url: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+
+
+class Part(_Closed):
+    source_id: str
+    author_kind: Literal["contact", "agent", "system"]
+    author_id: str | None = None
+    body_html: str = ""
+    body_text: str = ""
+    public: bool = True
+    created_at: datetime | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+
+    @field_validator("source_id", mode="before")
+    @classmethod
+    def _id_is_text(cls, value: Any) -> str:
+        if isinstance(value, float):
+            raise ValueError("source ids must not be floats")
+        return str(value)
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value)
+
+
+class Conversation(Record):
+    entity: Literal["conversations"] = "conversations"
+    subject: str | None = None
+    requester_id: str | None = None
+    assignee_id: str | None = None
+    group: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    parts: list[Part] = Field(default_factory=list)
+
+
+CanonicalRecord = Union[Company, Contact, Agent, Collection, Article, Conversation]
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "companies": Company,
+    "contacts": Contact,
+    "agents": Agent,
+    "collections": Collection,
+    "articles": Article,
+    "conversations": Conversation,
+}
+
+
+class SourceRejection(_Closed):
+    """A source row or object that could not become a canonical record; reported, never dropped silently."""
+
+    entity: str
+    source_id: str | None = None
+    location: str  # "contacts.csv:17", "GET /api/v2/users/cursor.json page 3", ...
+    field: str | None = None
+    reason: str
+
+
+class SourceNotice(_Closed):
+    """Something the user should know about the source that is not a failure (a deleted user skipped, a duplicate id)."""
+
+    entity: str
+    source_id: str | None = None
+    location: str | None = None
+    message: str
+
+
+SourceItem = Union[CanonicalRecord, SourceRejection, SourceNotice]
+
+
+def record_from_json(entity: str, data: dict[str, Any]) -> Record:
+    """Rebuild a staged record from its JSON form."""
+    return RECORD_TYPES[entity].model_validate(data)

@@ -1,0 +1,102 @@
+"""YAML loading that remembers where each value stood, so errors can name the file, path and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from deskmigrate.core.errors import Problem
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class LocatedYaml:
+    """Parsed YAML data plus the 1-based line of every mapping key and sequence item."""
+
+    data: Any
+    file: str | None
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, path: Iterable[Any]) -> int | None:
+        """The line of the deepest known prefix of `path` (pydantic locs include union tags we skip)."""
+        key = tuple(path)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, path: Iterable[Any], message: str) -> Problem:
+        parts = tuple(path)
+        return Problem(path=dotted(parts), message=message, file=self.file, line=self.line_of(parts))
+
+
+def dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else _scalar(key_node)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            result[key] = _walk(value_node, path + (key,), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            lines[path + (index,)] = item.start_mark.line + 1
+            items.append(_walk(item, path + (index,), lines))
+        return items
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    constructor = yaml.SafeLoader("")
+    try:
+        return constructor.construct_object(node, deep=True)
+    finally:
+        constructor.dispose()
+
+
+def parse_yaml(text: str, file: str | None = None) -> LocatedYaml:
+    """Parse YAML text; a syntax error becomes a Problem with the line it was found on."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise YamlSyntaxError(Problem(path="", message=f"YAML syntax error: {getattr(exc, 'problem', exc)}", file=file, line=line)) from None
+    if node is None:
+        return LocatedYaml(data={}, file=file, lines={(): 1})
+    lines: dict[PathKey, int] = {}
+    data = _walk(node, (), lines)
+    return LocatedYaml(data=data, file=file, lines=lines)
+
+
+def load_yaml_file(path: Path) -> LocatedYaml:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise YamlSyntaxError(Problem(path="", message=f"cannot read file: {exc.strerror}", file=str(path))) from None
+    return parse_yaml(text, str(path))
+
+
+class YamlSyntaxError(Exception):
+    """Carries the one Problem a YAML syntax error is; callers wrap it in ConfigError or MappingError."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem

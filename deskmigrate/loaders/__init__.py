@@ -1,0 +1,1 @@
+"""Floor 2: loaders that write payloads into a target."""
