@@ -1,0 +1,549 @@
+"""The ledger: one SQLite file per migration project that makes every run resumable, repeatable and reversible.
+
+It holds staged source records, the source → Intercom id map with before-images, every write a run
+made, per-phase progress, failures, source cursors, company links and taggings. It holds customer
+data, so the file is created with mode 0600 in a 0700 folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from deskmigrate.core.errors import StateError
+from deskmigrate.core.model import Record, record_from_json
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
+    status TEXT NOT NULL, pid INTEGER, report TEXT);
+CREATE TABLE IF NOT EXISTS staged (
+    entity TEXT NOT NULL, source_id TEXT NOT NULL, record TEXT NOT NULL, hash TEXT NOT NULL,
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (entity, source_id));
+CREATE INDEX IF NOT EXISTS staged_order ON staged (entity, seq);
+CREATE TABLE IF NOT EXISTS cursors (
+    source TEXT NOT NULL, entity TEXT NOT NULL, cursor TEXT NOT NULL, run_id TEXT, updated_at REAL NOT NULL,
+    PRIMARY KEY (source, entity));
+CREATE TABLE IF NOT EXISTS id_map (
+    entity TEXT NOT NULL, source_id TEXT NOT NULL, intercom_id TEXT, origin TEXT, state TEXT NOT NULL,
+    payload_hash TEXT, body TEXT, before TEXT, run_id TEXT NOT NULL, pending_since REAL, updated_at REAL NOT NULL,
+    PRIMARY KEY (entity, source_id));
+CREATE INDEX IF NOT EXISTS id_map_intercom ON id_map (entity, intercom_id);
+CREATE TABLE IF NOT EXISTS writes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, phase TEXT NOT NULL, entity TEXT NOT NULL,
+    source_id TEXT NOT NULL, intercom_id TEXT, action TEXT NOT NULL, detail TEXT, before TEXT, at REAL NOT NULL,
+    undone_at REAL);
+CREATE INDEX IF NOT EXISTS writes_run ON writes (run_id, seq);
+CREATE INDEX IF NOT EXISTS writes_record ON writes (entity, source_id, seq);
+CREATE TABLE IF NOT EXISTS progress (
+    run_id TEXT NOT NULL, phase TEXT NOT NULL, total INTEGER, done INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL,
+    updated_at REAL NOT NULL, PRIMARY KEY (run_id, phase));
+CREATE TABLE IF NOT EXISTS failures (
+    entity TEXT NOT NULL, source_id TEXT NOT NULL, phase TEXT NOT NULL, run_id TEXT NOT NULL,
+    reason TEXT NOT NULL, field TEXT, request_id TEXT, excerpt TEXT, at REAL NOT NULL,
+    PRIMARY KEY (entity, source_id, phase));
+CREATE TABLE IF NOT EXISTS links (
+    contact_id TEXT NOT NULL, company_id TEXT NOT NULL, run_id TEXT NOT NULL,
+    PRIMARY KEY (contact_id, company_id));
+CREATE TABLE IF NOT EXISTS desired_tags (
+    entity TEXT NOT NULL, source_id TEXT NOT NULL, tag TEXT NOT NULL, name TEXT NOT NULL,
+    PRIMARY KEY (entity, source_id, tag));
+CREATE INDEX IF NOT EXISTS desired_tags_tag ON desired_tags (tag);
+CREATE TABLE IF NOT EXISTS taggings (
+    entity TEXT NOT NULL, source_id TEXT NOT NULL, tag TEXT NOT NULL, run_id TEXT NOT NULL,
+    PRIMARY KEY (entity, source_id, tag));
+"""
+
+
+def record_hash(record: Record) -> str:
+    return hashlib.sha256(record.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def tag_key(name: str) -> str:
+    """Intercom tag names are case-insensitive."""
+    return name.strip().lower()
+
+
+@dataclass(frozen=True)
+class IdMapRow:
+    entity: str
+    source_id: str
+    intercom_id: str | None
+    origin: str | None  # created | adopted
+    state: str  # pending | done
+    payload_hash: str | None
+    body: dict[str, Any] | None
+    before: dict[str, Any] | None
+    run_id: str
+    pending_since: float | None
+
+
+@dataclass(frozen=True)
+class Failure:
+    entity: str
+    source_id: str
+    phase: str
+    run_id: str
+    reason: str
+    field: str | None
+    request_id: str | None
+    excerpt: str | None
+
+
+@dataclass(frozen=True)
+class WriteRow:
+    seq: int
+    run_id: str
+    phase: str
+    entity: str
+    source_id: str
+    intercom_id: str | None
+    action: str
+    detail: dict[str, Any] | None
+    before: dict[str, Any] | None
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path.parent, 0o700)
+    except OSError:
+        pass
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class Ledger:
+    """Thread-safe access to the ledger; each public write is one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        _create_private_file(path)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across a killed process (kill -9); only an OS crash may lose the last commits.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"cannot open the ledger {path}: {exc}") from None
+        for suffix in ("-wal", "-shm"):
+            sidecar = Path(str(path) + suffix)
+            if sidecar.exists():
+                os.chmod(sidecar, 0o600)
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StateError(f"the ledger {self.path} has schema version {row[0]}, this deskmigrate expects {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self._db.execute(sql, tuple(params))
+            return cursor.fetchall()
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, command: str) -> str:
+        run_id = new_run_id()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status='interrupted', finished_at=COALESCE(finished_at, ?) WHERE status='running'",
+                (time.time(),),
+            )
+            db.execute(
+                "INSERT INTO runs (run_id, command, started_at, status, pid) VALUES (?, ?, ?, 'running', ?)",
+                (run_id, command, time.time(), os.getpid()),
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status=?, finished_at=?, report=? WHERE run_id=?",
+                (status, time.time(), json.dumps(report, default=str), run_id),
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self._query("SELECT run_id, command, started_at, finished_at, status FROM runs ORDER BY started_at, run_id")
+        return [dict(zip(("run_id", "command", "started_at", "finished_at", "status"), row)) for row in rows]
+
+    def run_exists(self, run_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM runs WHERE run_id=?", (run_id,)))
+
+    # -- cursors -------------------------------------------------------------------------------
+
+    def get_cursor(self, source: str, entity: str) -> str | None:
+        rows = self._query("SELECT cursor FROM cursors WHERE source=? AND entity=?", (source, entity))
+        return rows[0][0] if rows else None
+
+    # -- staging -------------------------------------------------------------------------------
+
+    def stage(self, run_id: str, records: list[Record], cursor: tuple[str, str, str] | None = None) -> list[Record]:
+        """Stage a page of records (upsert by entity + source id) and, in the same transaction, its cursor.
+
+        Returns the records whose source id was already staged by this same run: duplicates, last wins.
+        """
+        duplicates: list[Record] = []
+        with self.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM staged").fetchone()[0]
+            for record in records:
+                seq += 1
+                entity = record.entity  # type: ignore[attr-defined]
+                previous = db.execute(
+                    "SELECT run_id FROM staged WHERE entity=? AND source_id=?", (entity, record.source_id)
+                ).fetchone()
+                if previous is not None and previous[0] == run_id:
+                    duplicates.append(record)
+                db.execute(
+                    "INSERT INTO staged (entity, source_id, record, hash, run_id, seq) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (entity, source_id) DO UPDATE SET record=excluded.record, hash=excluded.hash, "
+                    "run_id=excluded.run_id, seq=CASE WHEN staged.run_id=excluded.run_id THEN staged.seq ELSE excluded.seq END",
+                    (entity, record.source_id, record.model_dump_json(), record_hash(record), run_id, seq),
+                )
+            if cursor is not None:
+                source, entity, value = cursor
+                db.execute(
+                    "INSERT INTO cursors VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, entity) DO UPDATE SET "
+                    "cursor=excluded.cursor, run_id=excluded.run_id, updated_at=excluded.updated_at",
+                    (source, entity, value, run_id, time.time()),
+                )
+        return duplicates
+
+    def count_staged(self, entity: str) -> int:
+        return self._query("SELECT COUNT(*) FROM staged WHERE entity=?", (entity,))[0][0]
+
+    def iter_staged(self, entity: str, batch_size: int = 1000) -> Iterator[Record]:
+        """Stream staged records in source order without holding them all (keyset pagination on seq)."""
+        last_seq = -1
+        while True:
+            rows = self._query(
+                "SELECT seq, record FROM staged WHERE entity=? AND seq>? ORDER BY seq LIMIT ?",
+                (entity, last_seq, batch_size),
+            )
+            if not rows:
+                return
+            for seq, text in rows:
+                last_seq = seq
+                yield record_from_json(entity, json.loads(text))
+
+    # -- id map ----------------------------------------------------------------------------------
+
+    def id_row(self, entity: str, source_id: str) -> IdMapRow | None:
+        rows = self._query("SELECT * FROM id_map WHERE entity=? AND source_id=?", (entity, source_id))
+        return _id_row(rows[0]) if rows else None
+
+    def intercom_id(self, entity: str, source_id: str) -> str | None:
+        rows = self._query(
+            "SELECT intercom_id FROM id_map WHERE entity=? AND source_id=? AND state='done'", (entity, source_id)
+        )
+        return rows[0][0] if rows else None
+
+    def iter_id_rows(self, entity: str, batch_size: int = 1000) -> Iterator[IdMapRow]:
+        last = ""
+        while True:
+            rows = self._query(
+                "SELECT * FROM id_map WHERE entity=? AND source_id>? ORDER BY source_id LIMIT ?", (entity, last, batch_size)
+            )
+            if not rows:
+                return
+            for row in rows:
+                last = row[1]
+                yield _id_row(row)
+
+    def count_id_rows(self, entity: str, state: str = "done") -> int:
+        return self._query("SELECT COUNT(*) FROM id_map WHERE entity=? AND state=?", (entity, state))[0][0]
+
+    def mark_pending(
+        self, run_id: str, entity: str, source_id: str, *, origin: str | None = None, before: dict[str, Any] | None = None,
+        intercom_id: str | None = None,
+    ) -> None:
+        """Record the intent to create before the call, so a crash leaves a trace to reconcile, never a blind re-send."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO id_map (entity, source_id, intercom_id, origin, state, before, run_id, pending_since, updated_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (entity, source_id) DO UPDATE SET "
+                "origin=COALESCE(id_map.origin, excluded.origin), before=COALESCE(id_map.before, excluded.before), "
+                "intercom_id=COALESCE(excluded.intercom_id, id_map.intercom_id), "
+                "pending_since=COALESCE(id_map.pending_since, excluded.pending_since), run_id=excluded.run_id, "
+                "updated_at=excluded.updated_at WHERE id_map.state='pending'",
+                (entity, source_id, intercom_id, origin, _dump(before), run_id, time.time(), time.time()),
+            )
+
+    def record_write(
+        self,
+        run_id: str,
+        phase: str,
+        entity: str,
+        source_id: str,
+        *,
+        intercom_id: str,
+        action: str,
+        origin: str,
+        payload_hash: str,
+        body: dict[str, Any],
+        before: dict[str, Any] | None = None,
+    ) -> None:
+        """One transaction: the id-map row, the write log entry (for rollback), the progress count, and the failure cleared."""
+        now = time.time()
+        with self.transaction() as db:
+            existing = db.execute("SELECT before FROM id_map WHERE entity=? AND source_id=?", (entity, source_id)).fetchone()
+            kept_before = before if before is not None else (json.loads(existing[0]) if existing and existing[0] else None)
+            db.execute(
+                "INSERT INTO id_map (entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, updated_at) "
+                "VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?) ON CONFLICT (entity, source_id) DO UPDATE SET "
+                "intercom_id=excluded.intercom_id, origin=excluded.origin, state='done', payload_hash=excluded.payload_hash, "
+                "body=excluded.body, before=excluded.before, run_id=excluded.run_id, pending_since=NULL, updated_at=excluded.updated_at",
+                (entity, source_id, intercom_id, origin, payload_hash, _dump(body), _dump(kept_before), run_id, now),
+            )
+            db.execute(
+                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, before, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, phase, entity, source_id, intercom_id, action, _dump({"origin": origin}), _dump(before), now),
+            )
+            self._count(db, run_id, phase, "done")
+            db.execute("DELETE FROM failures WHERE entity=? AND source_id=? AND phase=?", (entity, source_id, phase))
+
+    def log_write(
+        self, run_id: str, phase: str, entity: str, source_id: str, intercom_id: str | None, action: str,
+        detail: dict[str, Any] | None = None, before: dict[str, Any] | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, before, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, phase, entity, source_id, intercom_id, action, _dump(detail), _dump(before), time.time()),
+            )
+
+    def forget(self, entity: str, source_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM id_map WHERE entity=? AND source_id=?", (entity, source_id))
+            if entity == "contacts":
+                db.execute("DELETE FROM links WHERE contact_id=?", (source_id,))
+            db.execute("DELETE FROM taggings WHERE entity=? AND source_id=?", (entity, source_id))
+
+    def invalidate(self, entity: str, source_id: str) -> None:
+        """Forget the last payload sent, so the next run sends it again (after its write was rolled back)."""
+        with self.transaction() as db:
+            db.execute("UPDATE id_map SET payload_hash=NULL WHERE entity=? AND source_id=?", (entity, source_id))
+
+    def writes(self, run_id: str | None = None, *, include_undone: bool = False) -> list[WriteRow]:
+        where = [] if include_undone else ["undone_at IS NULL"]
+        params: list[Any] = []
+        if run_id is not None:
+            where.append("run_id=?")
+            params.append(run_id)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self._query(
+            f"SELECT seq, run_id, phase, entity, source_id, intercom_id, action, detail, before FROM writes {clause} ORDER BY seq",
+            params,
+        )
+        return [
+            WriteRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]) if r[7] else None, json.loads(r[8]) if r[8] else None)
+            for r in rows
+        ]
+
+    def later_writers(self, run_ids: list[str]) -> list[str]:
+        """Runs outside `run_ids` that wrote, later, to a record one of `run_ids` wrote to."""
+        marks = ",".join("?" for _ in run_ids)
+        rows = self._query(
+            f"SELECT DISTINCT later.run_id FROM writes w JOIN writes later ON later.entity=w.entity "
+            f"AND later.source_id=w.source_id AND later.seq>w.seq WHERE w.run_id IN ({marks}) "
+            f"AND later.run_id NOT IN ({marks}) AND w.undone_at IS NULL AND later.undone_at IS NULL ORDER BY later.run_id",
+            [*run_ids, *run_ids],
+        )
+        return [r[0] for r in rows]
+
+    def mark_undone(self, seqs: Iterable[int]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE writes SET undone_at=? WHERE seq=?", [(time.time(), s) for s in seqs])
+
+    def later_writes_exist(self, entity: str, source_id: str, after_seq: int) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM writes WHERE entity=? AND source_id=? AND seq>? AND undone_at IS NULL LIMIT 1",
+            (entity, source_id, after_seq),
+        )
+        return bool(rows)
+
+    # -- company links and tags ----------------------------------------------------------------
+
+    def applied_links(self, contact_source_id: str) -> set[str]:
+        return {r[0] for r in self._query("SELECT company_id FROM links WHERE contact_id=?", (contact_source_id,))}
+
+    def set_link(self, run_id: str, contact_source_id: str, company_source_id: str, *, present: bool, contact_intercom_id: str,
+                 company_intercom_id: str) -> None:
+        action = "link" if present else "unlink"
+        with self.transaction() as db:
+            if present:
+                db.execute("INSERT OR IGNORE INTO links VALUES (?, ?, ?)", (contact_source_id, company_source_id, run_id))
+            else:
+                db.execute("DELETE FROM links WHERE contact_id=? AND company_id=?", (contact_source_id, company_source_id))
+            db.execute(
+                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, at) VALUES (?, 'contacts', 'contacts', ?, ?, ?, ?, ?)",
+                (run_id, contact_source_id, contact_intercom_id, action,
+                 _dump({"company_source_id": company_source_id, "company_intercom_id": company_intercom_id}), time.time()),
+            )
+
+    def set_desired_tags(self, entity: str, source_id: str, names: Iterable[str]) -> bool:
+        """Replace the tags a record should carry; returns True when they changed."""
+        wanted = {tag_key(n): n.strip() for n in names if n and n.strip()}
+        with self.transaction() as db:
+            current = {r[0] for r in db.execute("SELECT tag FROM desired_tags WHERE entity=? AND source_id=?", (entity, source_id))}
+            if current == set(wanted):
+                return False
+            db.execute("DELETE FROM desired_tags WHERE entity=? AND source_id=?", (entity, source_id))
+            db.executemany(
+                "INSERT INTO desired_tags VALUES (?, ?, ?, ?)", [(entity, source_id, key, name) for key, name in wanted.items()]
+            )
+            return True
+
+    def tag_names_wanted(self) -> dict[str, str]:
+        """Every tag some record should carry: key → display name."""
+        return {r[0]: r[1] for r in self._query("SELECT tag, MIN(name) FROM desired_tags GROUP BY tag ORDER BY tag")}
+
+    def taggings_to_add(self, tag: str, entity: str) -> list[str]:
+        rows = self._query(
+            "SELECT d.source_id FROM desired_tags d LEFT JOIN taggings t ON t.entity=d.entity AND t.source_id=d.source_id "
+            "AND t.tag=d.tag WHERE d.tag=? AND d.entity=? AND t.tag IS NULL ORDER BY d.source_id",
+            (tag, entity),
+        )
+        return [r[0] for r in rows]
+
+    def taggings_to_remove(self, entity: str) -> list[tuple[str, str]]:
+        """(tag, source_id) pairs applied earlier that no record wants any more."""
+        rows = self._query(
+            "SELECT t.tag, t.source_id FROM taggings t LEFT JOIN desired_tags d ON t.entity=d.entity AND t.source_id=d.source_id "
+            "AND t.tag=d.tag WHERE t.entity=? AND d.tag IS NULL ORDER BY t.tag, t.source_id",
+            (entity,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def record_taggings(self, run_id: str, tag: str, tag_id: str, entity: str, source_ids: list[str], *, present: bool) -> None:
+        action = "tag" if present else "untag"
+        now = time.time()
+        with self.transaction() as db:
+            for source_id in source_ids:
+                if present:
+                    db.execute("INSERT OR IGNORE INTO taggings VALUES (?, ?, ?, ?)", (entity, source_id, tag, run_id))
+                else:
+                    db.execute("DELETE FROM taggings WHERE entity=? AND source_id=? AND tag=?", (entity, source_id, tag))
+                intercom_id = db.execute(
+                    "SELECT intercom_id FROM id_map WHERE entity=? AND source_id=?", (entity, source_id)
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, at) VALUES (?, 'tags', ?, ?, ?, ?, ?, ?)",
+                    (run_id, entity, source_id, intercom_id[0] if intercom_id else None, action,
+                     _dump({"tag": tag, "tag_id": tag_id}), now),
+                )
+            self._count(db, run_id, "tags", "done", len(source_ids))
+
+    def applied_taggings(self, entity: str, source_id: str) -> set[str]:
+        return {r[0] for r in self._query("SELECT tag FROM taggings WHERE entity=? AND source_id=?", (entity, source_id))}
+
+    # -- progress and failures -----------------------------------------------------------------
+
+    def start_phase(self, run_id: str, phase: str, total: int | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO progress (run_id, phase, total, status, updated_at) VALUES (?, ?, ?, 'running', ?) "
+                "ON CONFLICT (run_id, phase) DO UPDATE SET total=excluded.total, status='running', updated_at=excluded.updated_at",
+                (run_id, phase, total, time.time()),
+            )
+
+    def finish_phase(self, run_id: str, phase: str, status: str = "done") -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE progress SET status=?, updated_at=? WHERE run_id=? AND phase=?", (status, time.time(), run_id, phase))
+
+    def count_unchanged(self, run_id: str, phase: str, n: int = 1) -> None:
+        with self.transaction() as db:
+            self._count(db, run_id, phase, "unchanged", n)
+
+    def _count(self, db: sqlite3.Connection, run_id: str, phase: str, column: str, n: int = 1) -> None:
+        db.execute(
+            f"INSERT INTO progress (run_id, phase, {column}, status, updated_at) VALUES (?, ?, ?, 'running', ?) "
+            f"ON CONFLICT (run_id, phase) DO UPDATE SET {column}={column}+excluded.{column}, updated_at=excluded.updated_at",
+            (run_id, phase, n, time.time()),
+        )
+
+    def progress(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT phase, total, done, unchanged, failed, status FROM progress WHERE run_id=? ORDER BY rowid", (run_id,)
+        )
+        return [dict(zip(("phase", "total", "done", "unchanged", "failed", "status"), r)) for r in rows]
+
+    def record_failure(
+        self, run_id: str, phase: str, entity: str, source_id: str, reason: str, *, field: str | None = None,
+        request_id: str | None = None, excerpt: str | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, source_id, phase) DO UPDATE SET "
+                "run_id=excluded.run_id, reason=excluded.reason, field=excluded.field, request_id=excluded.request_id, "
+                "excerpt=excluded.excerpt, at=excluded.at",
+                (entity, source_id, phase, run_id, reason, field, request_id, excerpt, time.time()),
+            )
+            self._count(db, run_id, phase, "failed")
+
+    def clear_failures(self, entity: str, phase: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM failures WHERE entity=? AND phase=?", (entity, phase))
+
+    def clear_failure(self, entity: str, source_id: str, phase: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM failures WHERE entity=? AND source_id=? AND phase=?", (entity, source_id, phase))
+
+    def failures(self, run_id: str | None = None) -> list[Failure]:
+        sql = "SELECT entity, source_id, phase, run_id, reason, field, request_id, excerpt FROM failures"
+        rows = self._query(sql + (" WHERE run_id=?" if run_id else "") + " ORDER BY phase, entity, source_id", (run_id,) if run_id else ())
+        return [Failure(*r) for r in rows]
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _id_row(row: sqlite3.Row | tuple[Any, ...]) -> IdMapRow:
+    entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, pending_since, _updated = row
+    return IdMapRow(
+        entity, source_id, intercom_id, origin, state, payload_hash,
+        json.loads(body) if body else None, json.loads(before) if before else None, run_id, pending_since,
+    )
