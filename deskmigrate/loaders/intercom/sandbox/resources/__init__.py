@@ -1,0 +1,9 @@
+"""One module per Intercom resource group; each exposes `register(router)`. Add a group by listing its module here."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from deskmigrate.loaders.intercom.sandbox.resources import admins, companies, contact_links, contacts, data_attributes, tags
+
+RESOURCE_MODULES: tuple[ModuleType, ...] = (admins, data_attributes, contacts, contact_links, companies, tags)

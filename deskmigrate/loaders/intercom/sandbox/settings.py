@@ -1,0 +1,45 @@
+"""What a sandbox emulates: where it persists, its token, and the faults and delays it injects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+UNLIMITED_RATE_LIMIT = 10_000
+
+DEFAULT_ADMINS: list[dict] = [
+    {"id": "991267001", "name": "Sandbox Owner", "email": "owner@sandbox.example.com"},
+    {"id": "991267002", "name": "Support Agent", "email": "agent@sandbox.example.com"},
+    {"id": "991267003", "name": "Migration Bot", "email": "migration-bot@sandbox.example.com"},
+]
+
+
+@dataclass
+class SandboxSettings:
+    """Settings of one sandbox workspace; faults are drawn from `seed` so a run can be replayed."""
+
+    path: Path
+    token: str
+    rate_limit: int | None = None
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    search_delay_s: float = 2.0
+    seed: int | None = None
+    admins: list[dict] | None = None
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if not self.token:
+            raise ValueError("the sandbox needs a non-empty token")
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1 call per window")
+        for name in ("error_rate", "drop_rate"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.latency_ms < 0 or self.search_delay_s < 0:
+            raise ValueError("latency_ms and search_delay_s must not be negative")
+
+    def __repr__(self) -> str:
+        return f"SandboxSettings(path={str(self.path)!r}, token='***', rate_limit={self.rate_limit!r})"
