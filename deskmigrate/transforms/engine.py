@@ -1,0 +1,386 @@
+"""The Mapper: canonical records + a MappingSpec → Intercom payloads (or rejections), filling a MappingReport."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from deskmigrate.core.errors import MappingError, Problem
+from deskmigrate.core.model import Record
+from deskmigrate.core.payload import AttributeDeclaration, IntercomDataType, Payload, PayloadRejection
+from deskmigrate.core.yamlfile import dotted
+from deskmigrate.transforms import coercion
+from deskmigrate.transforms.checks import compile_steps, mapping_problems
+from deskmigrate.transforms.registry import BoundTransform, TransformContext, ValueRejected
+from deskmigrate.transforms.report import MappingReport
+from deskmigrate.transforms.spec import ATTRIBUTE_MODELS, CUSTOM_ATTRIBUTES, ENTITY_TARGETS, AttributeSpec, MappingSpec, Rule, TargetSpec
+
+logger = logging.getLogger(__name__)
+
+CUSTOM_FIELDS = "custom_fields"
+ATTRIBUTE_NAME_MAX = 190
+COERCIONS: dict[str, Callable[[Any], Any]] = {
+    "string": coercion.as_text,
+    "integer": coercion.as_int,
+    "float": coercion.as_float,
+    "boolean": coercion.as_bool,
+    "date": coercion.as_unix_seconds,
+    "datetime": coercion.as_unix_seconds,
+}
+# Errors a transform may raise on a value it cannot handle; they reject the record. Anything else is a bug.
+VALUE_ERRORS = (ValueError, TypeError, ArithmeticError)
+
+
+def sanitize_attribute_name(field_name: str) -> str:
+    """A source field name as an Intercom attribute name: lower case, only [a-z0-9_-] ("Plan Tier" → "plan_tier")."""
+    name = re.sub(r"[^a-z0-9_-]+", "_", field_name.strip().lower()).strip("_")
+    return (name or "field")[:ATTRIBUTE_NAME_MAX]
+
+
+def is_empty(value: Any) -> bool:
+    """Missing for mapping purposes: None, blank text, an empty list or dict."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, dict, tuple)) and not value)
+
+
+def read_path(source: Any, path: str) -> Any:
+    """Read a field or a dotted path into dicts and models; a dict key containing dots is matched whole first."""
+    if source is None:
+        return None
+    if isinstance(source, dict):
+        if path in source:
+            return source[path]
+        head, _, rest = path.partition(".")
+        return read_path(source.get(head), rest) if rest else None
+    head, _, rest = path.partition(".")
+    value = getattr(source, head, None) if isinstance(source, BaseModel) else None
+    return read_path(value, rest) if rest else value
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    to: str
+    to_path: tuple[str, ...]
+    sources: tuple[str, ...]
+    reads_many: bool
+    steps: tuple[BoundTransform, ...]
+    default: Any
+    required: bool
+
+
+@dataclass
+class CompiledTarget:
+    name: str
+    rules: list[CompiledRule]
+    unmapped: str
+    declared: dict[str, AttributeSpec]
+    tags_from: list[str]
+    tags_add: list[str]
+    read_custom_fields: set[str]
+    reads_all_custom_fields: bool
+
+
+@dataclass
+class _Outcome:
+    """What happened to one record, committed to the report only once the record is mapped or rejected."""
+
+    failures: list[tuple[str, ValueRejected]] = field(default_factory=list)
+    defaults: list[str] = field(default_factory=list)
+    unmapped_dropped: list[str] = field(default_factory=list)
+    unmapped_kept: list[str] = field(default_factory=list)
+    losses: list[tuple[str, str]] = field(default_factory=list)
+    misses: list[tuple[str, Any]] = field(default_factory=list)
+
+
+class Mapper:
+    """Maps canonical records to Intercom payloads following one MappingSpec; `report` accumulates what it did."""
+
+    def __init__(self, spec: MappingSpec, report: MappingReport | None = None) -> None:
+        problems = [
+            Problem(path=dotted(path), message=message)
+            for path, message in mapping_problems(spec.model_dump(by_alias=True, exclude_unset=True))
+        ]
+        if problems:
+            raise MappingError(problems)
+        self.spec = spec
+        self.report = report if report is not None else MappingReport()
+        self._targets = {name: _compile_target(name, target) for name, target in spec.targets().items()}
+        self._declarations: dict[tuple[str, str], AttributeDeclaration] = {}
+        self._unmapped_names: dict[tuple[str, str], str] = {}
+        for name, target in self._targets.items():
+            self._declare_targets_attributes(name, target)
+
+    def handles(self, entity: str) -> bool:
+        """Whether the mapping has a section for this canonical entity (companies, contacts, ...)."""
+        return ENTITY_TARGETS.get(entity) in self._targets
+
+    def map(self, record: Record) -> Payload | PayloadRejection:
+        """One record → its payload, or a rejection naming the field and the reason (the run goes on)."""
+        entity: str = getattr(record, "entity", "")
+        target = self._targets.get(ENTITY_TARGETS.get(entity, ""))
+        if target is None:
+            raise MappingError([Problem(path=ENTITY_TARGETS.get(entity, entity), message=f"the mapping has no section for {entity}")])
+        outcome = _Outcome()
+        body: dict[str, Any] = {}
+        for rule in target.rules:
+            _apply_rule(rule, record, body, outcome, self.spec)
+        self._carry_unmapped(target, record, body, outcome)
+        self._coerce_custom_attributes(target, body, outcome)
+        if outcome.failures:
+            return self._reject(target.name, entity, record.source_id, outcome.failures)
+        self._commit(target.name, outcome)
+        return Payload(
+            entity=entity,
+            source_id=record.source_id,
+            body=_finish_body(body),
+            company_source_ids=[str(company) for company in getattr(record, "company_ids", [])],
+            tags=_collect_tags(target, record),
+        )
+
+    def attribute_declarations(self) -> list[AttributeDeclaration]:
+        """Declared attributes plus those auto-declared by `unmapped: custom_attribute` so far."""
+        return list(self._declarations.values())
+
+    def declare_unmapped(self, entity: str, field_names: Iterable[str]) -> list[AttributeDeclaration]:
+        """Auto-declare, before mapping, the attributes the source's custom fields will land in; returns the new ones."""
+        target = self._targets.get(ENTITY_TARGETS.get(entity, ""))
+        if target is None or target.unmapped != "custom_attribute":
+            return []
+        added = []
+        for field_name in field_names:
+            if not target.reads_all_custom_fields and field_name not in target.read_custom_fields:
+                declaration = self._auto_declare(target, self._unmapped_attribute_name(target, field_name), field_name)
+                if declaration is not None:
+                    added.append(declaration)
+        return added
+
+    def _declare_targets_attributes(self, name: str, target: CompiledTarget) -> None:
+        model = ATTRIBUTE_MODELS.get(name)
+        if model is None:
+            return
+        for attribute in target.declared.values():
+            self._declarations[(model, attribute.name)] = AttributeDeclaration(
+                model=model,
+                name=attribute.name,
+                data_type=attribute.type,
+                description=attribute.description,
+                options=list(attribute.options),
+                create_if_missing=attribute.create_if_missing,
+            )
+        for rule in target.rules:
+            if rule.to_path[0] == CUSTOM_ATTRIBUTES:
+                self._auto_declare(target, rule.to_path[1], None)
+
+    def _unmapped_attribute_name(self, target: CompiledTarget, field_name: str) -> str:
+        """The attribute an unmapped field lands in; prefixed with the model when another model owns the name."""
+        known = self._unmapped_names.get((target.name, field_name))
+        if known is not None:
+            return known
+        model = ATTRIBUTE_MODELS[target.name]
+        attribute = sanitize_attribute_name(field_name)
+        # Intercom refuses a name another model already uses (reference/api-facts.md § 1.5).
+        taken_elsewhere = {name.casefold() for owner, name in self._declarations if owner != model}
+        if attribute not in target.declared and attribute.casefold() in taken_elsewhere:
+            attribute = f"{model}_{attribute}"[:ATTRIBUTE_NAME_MAX]
+        self._unmapped_names[(target.name, field_name)] = attribute
+        return attribute
+
+    def _auto_declare(self, target: CompiledTarget, attribute: str, field_name: str | None) -> AttributeDeclaration | None:
+        model = ATTRIBUTE_MODELS[target.name]
+        if attribute in target.declared or (model, attribute) in self._declarations:
+            return None
+        origin = f"source field {field_name!r}" if field_name else "the mapping"
+        declaration = AttributeDeclaration(
+            model=model, name=attribute, data_type="string", description=f"Migrated by deskmigrate from {origin}"
+        )
+        self._declarations[(model, attribute)] = declaration
+        logger.debug("auto-declared %s attribute %s (string)", model, attribute)
+        return declaration
+
+    def _carry_unmapped(self, target: CompiledTarget, record: Record, body: dict[str, Any], outcome: _Outcome) -> None:
+        if target.reads_all_custom_fields:
+            return
+        for field_name, value in (getattr(record, CUSTOM_FIELDS, None) or {}).items():
+            if field_name in target.read_custom_fields or is_empty(value):
+                continue
+            if target.unmapped == "error":
+                reason = ValueRejected("source field not handled by the mapping", f"{field_name!r} (policy unmapped: error)")
+                outcome.failures.append((f"{CUSTOM_FIELDS}.{field_name}", reason))
+                continue
+            attributes = body.setdefault(CUSTOM_ATTRIBUTES, {})
+            attribute = self._unmapped_attribute_name(target, field_name)
+            if target.unmapped == "drop" or attribute in attributes:
+                outcome.unmapped_dropped.append(field_name)
+                continue
+            attributes[attribute] = value
+            self._auto_declare(target, attribute, field_name)
+            outcome.unmapped_kept.append(field_name)
+
+    def _coerce_custom_attributes(self, target: CompiledTarget, body: dict[str, Any], outcome: _Outcome) -> None:
+        attributes = body.get(CUSTOM_ATTRIBUTES)
+        if not isinstance(attributes, dict):
+            return
+        for name, value in list(attributes.items()):
+            declared = target.declared.get(name)
+            data_type: IntercomDataType = declared.type if declared else "string"
+            try:
+                attributes[name] = COERCIONS[data_type](value)
+            except ValueRejected as exc:
+                outcome.failures.append((f"{CUSTOM_ATTRIBUTES}.{name}", ValueRejected(f"not a valid {data_type}", exc.detail)))
+                continue
+            if declared and declared.options and attributes[name] not in declared.options:
+                reason = ValueRejected(
+                    "not one of the attribute's options", f"{attributes[name]!r} (options: {', '.join(declared.options)})"
+                )
+                outcome.failures.append((f"{CUSTOM_ATTRIBUTES}.{name}", reason))
+
+    def _reject(self, target: str, entity: str, source_id: str, failures: list[tuple[str, ValueRejected]]) -> PayloadRejection:
+        self.report.record_rejection(target, source_id, [f"{name}: {exc.reason}" for name, exc in failures])
+        first_field, first = failures[0]
+        reason = str(first) if len(failures) == 1 else "; ".join(f"{name}: {exc}" for name, exc in failures)
+        logger.debug("rejected %s %s: %s: %s", entity, source_id, first_field, reason)
+        return PayloadRejection(entity=entity, source_id=source_id, field=first_field, reason=reason)
+
+    def _commit(self, target_name: str, outcome: _Outcome) -> None:
+        report = self.report.target(target_name)
+        report.mapped += 1
+        report.defaults_applied.update(outcome.defaults)
+        report.unmapped_fields.update(outcome.unmapped_dropped)
+        report.unmapped_to_custom_attributes.update(outcome.unmapped_kept)
+        for map_name, value in outcome.misses:
+            report.value_map_misses.setdefault(map_name, Counter())[coercion.as_text(value) if value is not None else "null"] += 1
+        for to, kind in outcome.losses:
+            report.content_dropped.setdefault(to, Counter())[kind] += 1
+
+
+def _compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
+    rules = [_compile_rule(rule) for rule in spec.rules]
+    read_fields: set[str] = set()
+    reads_all = False
+    for rule in spec.rules:
+        for path in rule.source_paths():
+            head, _, rest = path.partition(".")
+            if head == CUSTOM_FIELDS:
+                reads_all = reads_all or not rest
+                read_fields.add(rest)
+    return CompiledTarget(
+        name=name,
+        rules=rules,
+        unmapped=spec.unmapped,
+        declared={attribute.name: attribute for attribute in spec.attributes},
+        tags_from=list(spec.tags.from_),
+        tags_add=list(spec.tags.add),
+        read_custom_fields=read_fields,
+        reads_all_custom_fields=reads_all,
+    )
+
+
+def _compile_rule(rule: Rule) -> CompiledRule:
+    found: list[tuple[Any, str]] = []
+    steps = compile_steps(rule.transform, rule.args, (), found)
+    if found:  # mapping_problems ran on the same data first, so this is unreachable for a spec that passed it
+        raise MappingError([Problem(path=dotted(path), message=message) for path, message in found])
+    head, _, rest = rule.to.partition(".")
+    to_path = (head, rest) if head == CUSTOM_ATTRIBUTES else tuple(rule.to.split("."))
+    return CompiledRule(
+        to=rule.to,
+        to_path=to_path,
+        sources=tuple(rule.source_paths()),
+        reads_many=isinstance(rule.from_, list),
+        steps=tuple(steps),
+        default=rule.default,
+        required=rule.required,
+    )
+
+
+def _apply_rule(rule: CompiledRule, record: Record, body: dict[str, Any], outcome: _Outcome, spec: MappingSpec) -> None:
+    if rule.reads_many:
+        value: Any = [item for path in rule.sources if not is_empty(item := read_path(record, path))]
+    else:
+        value = read_path(record, rule.sources[0]) if rule.sources else None
+    if not is_empty(value):
+        ctx = TransformContext(value_maps=spec.value_maps)
+        try:
+            value = _run_chain(rule.steps, value, ctx)
+        except ValueRejected as exc:
+            outcome.failures.append((rule.to, exc))
+            return
+        outcome.misses.extend(ctx.misses)
+        outcome.losses.extend((rule.to, kind) for kind in ctx.losses)
+    if is_empty(value) and rule.default is not None:
+        value = rule.default
+        outcome.defaults.append(rule.to)
+    if is_empty(value):
+        if rule.required:
+            where = ", ".join(rule.sources) or "no source"
+            outcome.failures.append((rule.to, ValueRejected("required value missing", f"nothing in {where} and no default")))
+        return
+    _write(body, rule.to_path, value)
+
+
+def _run_chain(steps: tuple[BoundTransform, ...], value: Any, ctx: TransformContext) -> Any:
+    for step in steps:
+        if is_empty(value) and not step.transform.handles_missing:
+            return value
+        try:
+            value = step(value, ctx)
+        except ValueRejected:
+            raise
+        except VALUE_ERRORS as exc:
+            raise ValueRejected(f"transform {step.name} failed", str(exc)) from None
+    return value
+
+
+def _write(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = body
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[path[-1]] = value
+
+
+def _finish_body(body: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready body: no nulls, times as unix seconds, models as JSON, custom_attributes keys sorted."""
+    finished: dict[str, Any] = {}
+    for key, value in body.items():
+        cleaned = _jsonable(value)
+        if cleaned is None or (isinstance(cleaned, dict) and not cleaned):
+            continue
+        finished[key] = dict(sorted(cleaned.items())) if key == CUSTOM_ATTRIBUTES and isinstance(cleaned, dict) else cleaned
+    return finished
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): cleaned for key, item in value.items() if (cleaned := _jsonable(item)) is not None}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(item) for item in value if item is not None]
+    if isinstance(value, (datetime, date)):
+        return coercion.as_unix_seconds(value)  # Intercom takes every timestamp as unix seconds
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    return value
+
+
+def _collect_tags(target: CompiledTarget, record: Record) -> list[str]:
+    tags: dict[str, str] = {}
+    for path in target.tags_from:
+        value = read_path(record, path)
+        for tag in value if isinstance(value, list) else [value]:
+            if not is_empty(tag):
+                text = coercion.as_text(tag).strip()
+                tags.setdefault(text.casefold(), text)
+    for tag in target.tags_add:
+        if tag.strip():
+            tags.setdefault(tag.strip().casefold(), tag.strip())
+    return list(tags.values())

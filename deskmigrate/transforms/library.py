@@ -1,0 +1,193 @@
+"""The built-in transforms. Each is a pure function of one value; keyword-only parameters are its YAML `args`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, PositiveInt
+
+from deskmigrate.transforms import coercion, html
+from deskmigrate.transforms.coercion import quote
+from deskmigrate.transforms.registry import TransformContext, ValueRejected, register
+
+
+def _known_region(region: str | None) -> str | None:
+    if region is None:
+        return None
+    code = region.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown region {region!r}: use a two-letter country code such as US, GB, DE")
+    return code
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueRejected("not text", quote(value))
+
+
+def _each(value: Any, convert: Callable[[Any], Any]) -> Any:
+    """Apply a per-item conversion to a list element-wise (tags, split results), or to a single value."""
+    if isinstance(value, list):
+        return [convert(item) for item in value if item is not None]
+    return convert(value)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+@register("lowercase")
+def lowercase(value: Any) -> Any:
+    """Lower-case text (each item of a list)."""
+    return _each(value, lambda item: _text(item).lower())
+
+
+@register("uppercase")
+def uppercase(value: Any) -> Any:
+    """Upper-case text (each item of a list)."""
+    return _each(value, lambda item: _text(item).upper())
+
+
+@register("strip")
+def strip(value: Any) -> Any:
+    """Remove leading and trailing whitespace (each item of a list)."""
+    return _each(value, lambda item: _text(item).strip())
+
+
+@register("prefix")
+def prefix(value: Any, *, prefix: str) -> Any:
+    """Put `prefix` in front of the value, e.g. source ids "123" → "zd:123" (each item of a list)."""
+    return _each(value, lambda item: prefix + _text(item))
+
+
+@register("unix_time")
+def unix_time(value: Any, *, format: str | None = None) -> int:
+    """Unix seconds from a datetime, a date (midnight UTC), ISO-8601 text, or text in the strptime `format` given."""
+    return coercion.as_unix_seconds(value, format)
+
+
+@register("join")
+def join(value: Any, *, sep: str = ", ") -> str:
+    """Join a list into one text with `sep`, skipping empty items; a single value is kept as text."""
+    if isinstance(value, list):
+        return sep.join(coercion.as_text(item) for item in value if not _is_empty(item))
+    return coercion.as_text(value)
+
+
+@register("split")
+def split(value: Any, *, sep: str = ",") -> list[str]:
+    """Split text on `sep` into a list of trimmed, non-empty items; a list is kept."""
+    if isinstance(value, list):
+        return value
+    return [part.strip() for part in _text(value).split(sep) if part.strip()]
+
+
+@register("html_to_text")
+def html_to_text(value: Any, *, ctx: TransformContext) -> str:
+    """Plain text from HTML, keeping line breaks, list items and link URLs ("text (url)")."""
+    text = _text(value)
+    if html.tag_names(text):
+        ctx.content_dropped("html stripped")
+    return html.html_to_text(text)
+
+
+@register("sanitize_html")
+def sanitize_html(value: Any, *, profile: Literal["article", "conversation", "basic"] = "article", ctx: TransformContext) -> str:
+    """Keep only the HTML Intercom accepts for `profile` (article | conversation | basic); scripts and styles go with their content."""
+    cleaned, removed = html.sanitize(_text(value), profile)
+    if removed:
+        ctx.content_dropped("html tags removed")
+    return cleaned
+
+
+@register("map_value")
+def map_value(value: Any, *, map: str, ctx: TransformContext) -> Any:
+    """Look the value up in the value map `map` (each item of a list); a miss gives the map's default or nothing."""
+    table = ctx.value_maps[map]
+
+    def look_up(item: Any) -> Any:
+        found, mapped = table.lookup(item)
+        if not found:
+            ctx.value_map_miss(map, item)
+        return mapped
+
+    if isinstance(value, list):
+        return [mapped for item in value if (mapped := look_up(item)) is not None]
+    return look_up(value)
+
+
+@register("to_int")
+def to_int(value: Any) -> int:
+    """A whole number from a number or text ("3", "3.0"); anything that would need rounding is rejected."""
+    return coercion.as_int(value)
+
+
+@register("to_float")
+def to_float(value: Any) -> float:
+    """A finite decimal number from a number or text."""
+    return coercion.as_float(value)
+
+
+@register("to_bool")
+def to_bool(value: Any) -> bool:
+    """True/false from booleans, 0/1 and the words true/false, yes/no, y/n, on/off."""
+    return coercion.as_bool(value)
+
+
+@register("email")
+def email(value: Any) -> str:
+    """A valid email address, normalised (domain lower-cased, Unicode NFC); an invalid one rejects the record."""
+    address = _text(value).strip()
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueRejected("invalid email address", f"{quote(address)}: {str(exc).rstrip('.')}") from None
+
+
+@register("phone")
+def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_known_region)] = None) -> str:
+    """A valid phone number in E.164 (+14155550123); numbers without +country use `default_region` (e.g. US)."""
+    number_text = _text(value).strip()
+    try:
+        number = phonenumbers.parse(number_text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and default_region is None:
+            why = "no +country code, and the rule sets no default_region (e.g. args: {default_region: US})"
+        else:
+            why = str(exc._msg).rstrip(".")
+        raise ValueRejected("invalid phone number", f"{quote(number_text)}: {why}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueRejected("invalid phone number", f"{quote(number_text)} is not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@register("truncate")
+def truncate(value: Any, *, length: PositiveInt, ctx: TransformContext) -> str:
+    """Cut text to at most `length` characters."""
+    text = _text(value)
+    if len(text) <= length:
+        return text
+    ctx.content_dropped("truncated")
+    return text[:length]
+
+
+@register("first")
+def first(value: Any) -> Any:
+    """The first non-empty item of a list (nothing for an empty list); a single value is kept."""
+    if isinstance(value, list):
+        return next((item for item in value if not _is_empty(item)), None)
+    return value
+
+
+@register("default_if_empty", handles_missing=True)
+def default_if_empty(value: Any, *, default: Any) -> Any:
+    """Replace a missing or empty value (blank text, empty list) with `default`, e.g. after `strip` or `map_value`."""
+    if isinstance(value, str) and not value.strip():
+        return default
+    return default if _is_empty(value) else value

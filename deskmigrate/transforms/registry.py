@@ -1,0 +1,154 @@
+"""The transform registry: named, typed, documented pure functions a mapping rule can apply to a value."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+CONTEXT_PARAMETER = "ctx"
+
+
+class ValueRejected(ValueError):
+    """A value a transform or a type coercion cannot accept; the record is rejected, the run goes on.
+
+    `reason` is short and value-free (it groups rejections in the report); `detail` may quote the value.
+    """
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class ValueMapLookup(typing.Protocol):
+    """What `map_value` needs from a value map (spec.ValueMap implements it)."""
+
+    def lookup(self, value: Any) -> tuple[bool, Any]: ...
+
+
+@dataclass
+class TransformContext:
+    """Per-record side channel: the value maps, and what a transform lost or could not map (for the report)."""
+
+    value_maps: typing.Mapping[str, ValueMapLookup]
+    misses: list[tuple[str, Any]] = field(default_factory=list)
+    losses: list[str] = field(default_factory=list)
+
+    def value_map_miss(self, map_name: str, value: Any) -> None:
+        self.misses.append((map_name, value))
+
+    def content_dropped(self, kind: str) -> None:
+        if kind not in self.losses:
+            self.losses.append(kind)
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One registered transform: its function, the model its keyword arguments validate against, its summary."""
+
+    name: str
+    function: Callable[..., Any]
+    args_model: type[BaseModel]
+    summary: str
+    wants_context: bool
+    handles_missing: bool = False
+
+    def arg_names(self) -> list[str]:
+        return list(self.args_model.model_fields)
+
+    def bind(self, args: typing.Mapping[str, Any]) -> BoundTransform:
+        """Validate `args` (raises pydantic.ValidationError) and fix them for every later call."""
+        validated = self.args_model.model_validate(dict(args))
+        return BoundTransform(self, {name: getattr(validated, name) for name in self.args_model.model_fields})
+
+
+@dataclass(frozen=True)
+class BoundTransform:
+    """A transform with validated arguments, ready to apply to values."""
+
+    transform: Transform
+    args: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.transform.name
+
+    def __call__(self, value: Any, ctx: TransformContext) -> Any:
+        if self.transform.wants_context:
+            return self.transform.function(value, ctx=ctx, **self.args)
+        return self.transform.function(value, **self.args)
+
+
+REGISTRY: dict[str, Transform] = {}
+
+
+def register(name: str, *, handles_missing: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function `f(value, *, arg: type = default, ..., ctx)` under `name`.
+
+    Keyword-only parameters become the transform's arguments, typed by their annotations; `ctx`, when
+    declared, receives the TransformContext. A chain stops at a missing value (None) unless the next
+    transform `handles_missing`.
+    """
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        if name in REGISTRY:
+            raise ValueError(f"transform {name!r} is registered twice")
+        REGISTRY[name] = _describe(name, function, handles_missing)
+        return function
+
+    return decorate
+
+
+def _describe(name: str, function: Callable[..., Any], handles_missing: bool) -> Transform:
+    hints = typing.get_type_hints(function, include_extras=True)
+    fields: dict[str, Any] = {}
+    wants_context = False
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        if parameter.name == CONTEXT_PARAMETER:
+            wants_context = True
+            continue
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[parameter.name] = (hints.get(parameter.name, Any), default)
+    args_model = create_model(f"{name}_args", __config__=ConfigDict(extra="forbid"), **fields)
+    summary = (inspect.getdoc(function) or "").split("\n", 1)[0]
+    if not summary:
+        raise ValueError(f"transform {name!r} needs a docstring")
+    return Transform(
+        name=name, function=function, args_model=args_model, summary=summary, wants_context=wants_context, handles_missing=handles_missing
+    )
+
+
+def transform_names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def describe_transforms() -> list[dict[str, Any]]:
+    """Every transform with its summary and arguments (name, type, default), for `deskmigrate mappings transforms`."""
+    described = []
+    for name in transform_names():
+        transform = REGISTRY[name]
+        arguments = []
+        for arg_name, info in transform.args_model.model_fields.items():
+            arguments.append(
+                {
+                    "name": arg_name,
+                    "type": _type_label(info.annotation),
+                    "required": info.is_required(),
+                    "default": None if info.is_required() else info.default,
+                }
+            )
+        described.append({"name": name, "summary": transform.summary, "args": arguments})
+    return described
+
+
+def _type_label(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
