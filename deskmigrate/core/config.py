@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -141,8 +142,15 @@ def problems_from_validation(exc: ValidationError, located: LocatedYaml, prefix:
     return problems
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Read, interpolate and validate a config file; raise ConfigError listing every problem."""
+ExtraCheck = Callable[[dict[str, Any], LocatedYaml, Path], list[Problem]]
+
+
+def load_config(path: Path, extra_check: ExtraCheck | None = None) -> LoadedConfig:
+    """Read, interpolate and validate a config file; raise ConfigError listing every problem.
+
+    `extra_check` sees the interpolated data even when the core schema fails, so the sections the
+    core does not know (the source's own keys, the mapping) are reported in the same error.
+    """
     try:
         located = load_yaml_file(path)
     except YamlSyntaxError as exc:
@@ -154,6 +162,8 @@ def load_config(path: Path) -> LoadedConfig:
     data = interpolate_env(located.data, located, (), problems, secrets)
     config, validation_problems = validate_section(Config, data, located)
     problems.extend(validation_problems)
+    if extra_check is not None:
+        problems.extend(extra_check(data, located, path.resolve().parent))
     if problems or config is None:
         raise ConfigError(problems)
     token = config.target.token.get_secret_value()

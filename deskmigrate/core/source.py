@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Protocol, Union
+from typing import Any, ClassVar, Protocol, Union
 
 import requests
 from pydantic import BaseModel, ConfigDict

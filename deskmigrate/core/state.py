@@ -14,10 +14,11 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from deskmigrate.core.errors import StateError
 from deskmigrate.core.model import Record, record_from_json
@@ -205,7 +206,7 @@ class Ledger:
 
     def runs(self) -> list[dict[str, Any]]:
         rows = self._query("SELECT run_id, command, started_at, finished_at, status FROM runs ORDER BY started_at, run_id")
-        return [dict(zip(("run_id", "command", "started_at", "finished_at", "status"), row)) for row in rows]
+        return [dict(zip(("run_id", "command", "started_at", "finished_at", "status"), row, strict=True)) for row in rows]
 
     def run_exists(self, run_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM runs WHERE run_id=?", (run_id,)))
@@ -508,7 +509,7 @@ class Ledger:
         rows = self._query(
             "SELECT phase, total, done, unchanged, failed, status FROM progress WHERE run_id=? ORDER BY rowid", (run_id,)
         )
-        return [dict(zip(("phase", "total", "done", "unchanged", "failed", "status"), r)) for r in rows]
+        return [dict(zip(("phase", "total", "done", "unchanged", "failed", "status"), r, strict=True)) for r in rows]
 
     def record_failure(
         self, run_id: str, phase: str, entity: str, source_id: str, reason: str, *, field: str | None = None,

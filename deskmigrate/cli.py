@@ -1,0 +1,506 @@
+"""The `deskmigrate` command: check, extract, plan, load, run, validate, rollback, status, mappings, sandbox.
+
+The only place that turns errors into exit codes: 0 all good; 2 bad config or mapping; 3 finished but
+some records failed (listed, retried next run) or validation found mismatches; 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deskmigrate import __version__, pipeline
+from deskmigrate.core.errors import AuthError, MigrationError, ProblemsError, SourceError, StateError
+from deskmigrate.core.state import Ledger
+from deskmigrate.report import (
+    RedactingFilter,
+    counts_table,
+    failures_table,
+    key_value_table,
+    make_console,
+    mapping_report_tables,
+    phases_table,
+)
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Move a support organisation into Intercom, repeatably and reversibly.")
+mappings_app = typer.Typer(help="List and show the built-in mappings.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The local Intercom sandbox.", no_args_is_help=True)
+app.add_typer(mappings_app, name="mappings")
+app.add_typer(sandbox_app, name="sandbox")
+
+console = make_console()
+log = logging.getLogger("deskmigrate")
+
+ConfigOption = typer.Option(Path("config.yaml"), "-c", "--config", help="The migration's config file.")
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+class BarProgress:
+    """pipeline.Progress drawn with rich progress bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, task: str, total: int | None) -> None:
+        self.tasks[task] = self.progress.add_task(task, total=total)
+
+    def advance(self, task: str, n: int = 1) -> None:
+        if task in self.tasks:
+            self.progress.advance(self.tasks[task], n)
+
+    def finish(self, task: str) -> None:
+        if task in self.tasks:
+            task_id = self.tasks[task]
+            total = self.progress.tasks[task_id].completed if self.progress.tasks[task_id].total is None else None
+            self.progress.update(task_id, total=total) if total is not None else None
+            self.progress.stop_task(task_id)
+
+
+@contextmanager
+def bars() -> Iterator[pipeline.Progress]:
+    if not console.is_terminal and os.environ.get("DESKMIGRATE_PROGRESS") != "1":
+        yield pipeline.SilentProgress()
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        yield BarProgress(progress)
+
+
+def _setup_logging(project: pipeline.Project | None, verbose: bool, run_id: str | None = None) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    secrets = project.secrets if project else []
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setLevel(logging.DEBUG if verbose else logging.ERROR)
+    stream.addFilter(RedactingFilter(secrets))
+    stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(stream)
+    if project is not None:
+        folder = project.state_dir / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{run_id or 'deskmigrate'}.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+        os.chmod(path, 0o600)
+        handler.addFilter(RedactingFilter(secrets))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    for noisy in ("urllib3", "requests"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run(command: Any) -> None:
+    """Run a command body and map the error tree onto exit codes."""
+    try:
+        command()
+    except Exit as done:
+        raise typer.Exit(done.code) from None
+    except ProblemsError as error:
+        console.print(f"[bold red]{error.title}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
+        for problem in error.problems:
+            console.print(f"  • {problem}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except AuthError as error:
+        console.print(f"[bold red]Intercom refused the token:[/] {error}", markup=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except (SourceError, StateError, MigrationError) as error:
+        console.print(f"[bold red]{type(error).__name__}:[/] {error}")
+        raise typer.Exit(EXIT_UNEXPECTED) from None
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: run the same command again to resume[/]")
+        raise typer.Exit(130) from None
+
+
+def _open(config: Path) -> pipeline.Project:
+    if not config.exists():
+        from deskmigrate.core.errors import ConfigError, Problem
+
+        raise ConfigError([Problem(path="", message="config file not found", file=str(config))])
+    return pipeline.open_project(config)
+
+
+# -- check -------------------------------------------------------------------------------------------
+
+
+@app.command()
+def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+    """Validate the config and the mapping, then check the target answers and the token works (GET /me)."""
+
+    def body() -> None:
+        project = _open(config)
+        _setup_logging(None, verbose)
+        console.print(f"[green]✓[/] config and mapping are valid ({config})")
+        with pipeline.open_target(project) as target:
+            me = target.client.me()
+            app_info = me.get("app") or {}
+            console.print(key_value_table("Target", {
+                "type": project.loaded.config.target.type,
+                "url": target.base_url,
+                "workspace": app_info.get("name") or app_info.get("id_code"),
+                "region": app_info.get("region"),
+                "token belongs to": f"{me.get('name')} <{me.get('email')}>",
+                "Intercom-Version": project.loaded.config.target.version,
+            }))
+            expected_region = project.loaded.config.target.region.upper()
+            region = str(app_info.get("region") or "").upper()
+            if project.loaded.config.target.type == "intercom" and region and region != expected_region:
+                console.print(f"[yellow]! the workspace is in region {region} but the config says {expected_region}[/]")
+        console.print("[green]✓[/] target reachable, token accepted")
+
+    _run(body)
+
+
+# -- extract / plan / load / run -----------------------------------------------------------------------
+
+
+def _api_stats(target: pipeline.Target | None) -> dict[str, Any]:
+    if target is None:
+        return {}
+    return target.client.stats_dict()
+
+
+def _finish(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any]) -> int:
+    failures = ledger.failures()
+    run_failures = [f for f in failures if f.run_id == run_id]
+    code = EXIT_FAILURES if run_failures else EXIT_OK
+    report.update({
+        "run_id": run_id, "command": command, "deskmigrate": __version__,
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
+        "duration_s": round(time.time() - started, 3),
+        "failure_count": len(run_failures),
+        "failures": [f.__dict__ for f in run_failures[:1000]],
+        "exit_code": code,
+    })
+    path = pipeline.write_report(project, run_id, report)
+    ledger.finish_run(run_id, "failed-records" if run_failures else "ok", {k: v for k, v in report.items() if k != "failures"})
+    if run_failures:
+        console.print(failures_table(run_failures))
+        console.print(f"[yellow]{len(run_failures)} record(s) failed; they are listed above and retried by the next run.[/]")
+    console.print(f"run [bold]{run_id}[/] report: {path}")
+    return code
+
+
+def _print_extract(result: pipeline.ExtractResult) -> None:
+    rows = {e: {"staged": n, "rejected": result.rejected.get(e, 0), "duplicates": result.duplicates.get(e, 0)}
+            for e, n in result.staged.items()}
+    for entity, n in result.rejected.items():
+        rows.setdefault(entity, {"staged": 0, "rejected": n, "duplicates": 0})
+    console.print(counts_table("Extract", rows, ["staged", "rejected", "duplicates"]))
+    if result.notices:
+        table = Table(title=f"Source notices ({result.notice_count})", title_justify="left")
+        for column in ("entity", "source id", "where", "message"):
+            table.add_column(column, overflow="fold")
+        for notice in result.notices:
+            table.add_row(notice["entity"], notice["source_id"] or "", notice["location"] or "", notice["message"])
+        console.print(table)
+
+
+def _print_plan(result: pipeline.PlanResult) -> None:
+    console.print(counts_table("Plan", result.counts, ["create", "update", "unchanged", "rejected"]))
+    for entity, reasons in result.rejections.items():
+        if reasons:
+            table = Table(title=f"Rejected {entity}", title_justify="left")
+            table.add_column("reason", overflow="fold")
+            table.add_column("records", justify="right")
+            for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+                table.add_row(reason, str(n))
+            console.print(table)
+    console.print(f"tags: {result.tags['tag_names']} tag names, {result.tags['taggings_to_add']} taggings to add")
+    for table in mapping_report_tables(result.mapping_report.to_dict()):
+        console.print(table)
+    if result.attributes:
+        console.print("custom attributes the mapping writes: " + ", ".join(f"{a.model}.{a.name} ({a.data_type})" for a in result.attributes))
+
+
+@app.command()
+def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
+            verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+    """Read the source into the ledger (staging) without touching Intercom."""
+
+    def body() -> None:
+        project = _open(config)
+        ledger = project.ledger()
+        run_id = ledger.start_run("extract")
+        _setup_logging(project, verbose, run_id)
+        started = time.time()
+        with bars() as progress:
+            result = pipeline.extract(project, ledger, run_id, progress, since)
+        _print_extract(result)
+        raise Exit(_finish(project, ledger, run_id, "extract", started, {"extract": result.as_dict()}))
+
+    _run(body)
+
+
+@app.command()
+def plan(config: Path = ConfigOption, out: Path | None = typer.Option(None, help="Folder for the would-be payloads (default: <state>/plan)."),
+         verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+    """Show what a run would create, update, leave unchanged or reject, and write the would-be payloads. Writes nothing to Intercom."""
+
+    def body() -> None:
+        project = _open(config)
+        ledger = project.ledger()
+        run_id = ledger.start_run("plan")
+        _setup_logging(project, verbose, run_id)
+        started = time.time()
+        out_dir = out or project.state_dir / "plan"
+        with bars() as progress:
+            extracted = pipeline.extract(project, ledger, run_id, progress)
+            planned = pipeline.plan(project, ledger, run_id, progress, out_dir)
+        _print_extract(extracted)
+        _print_plan(planned)
+        describe = getattr(project.connector, "describe_plan", None)
+        if callable(describe):
+            console.print(key_value_table("Source reading plan", describe()))
+        console.print(f"would-be payloads: {out_dir}")
+        raise Exit(_finish(project, ledger, run_id, "plan", started, {"extract": extracted.as_dict(), "plan": planned.as_dict()}))
+
+    _run(body)
+
+
+def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float,
+                     extracted: pipeline.ExtractResult | None, progress: pipeline.Progress) -> int:
+    planned = pipeline.plan(project, ledger, run_id, progress, None)
+    with pipeline.open_target(project) as target:
+        loaded = pipeline.load(project, ledger, run_id, target, progress, planned)
+        stats = _api_stats(target)
+    report: dict[str, Any] = {
+        "plan": planned.as_dict(),
+        "preflight": loaded.preflight.__dict__ | {"admins": len(loaded.preflight.admins)},
+        "phases": [p.as_dict() for p in loaded.phases],
+        "api": stats,
+    }
+    if extracted is not None:
+        report["extract"] = extracted.as_dict()
+        _print_extract(extracted)
+    console.print(phases_table(report["phases"]))
+    console.print(key_value_table("API", {
+        "calls": stats.get("calls"), "writes": stats.get("writes"), "429s": stats.get("rate_limited"),
+        "retries": stats.get("retries"), "waited on rate limit (s)": stats.get("waited_s"),
+    }))
+    return _finish(project, ledger, run_id, command, started, report)
+
+
+@app.command()
+def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+    """Load what is staged into Intercom (preflight → companies → contacts → tags)."""
+
+    def body() -> None:
+        project = _open(config)
+        ledger = project.ledger()
+        run_id = ledger.start_run("load")
+        _setup_logging(project, verbose, run_id)
+        with bars() as progress:
+            code = _load_and_report(project, ledger, run_id, "load", time.time(), None, progress)
+        raise Exit(code)
+
+    _run(body)
+
+
+@app.command()
+def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
+        verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+    """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas)."""
+
+    def body() -> None:
+        project = _open(config)
+        ledger = project.ledger()
+        run_id = ledger.start_run("run")
+        _setup_logging(project, verbose, run_id)
+        started = time.time()
+        with bars() as progress:
+            extracted = pipeline.extract(project, ledger, run_id, progress, since)
+            code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress)
+        raise Exit(code)
+
+    _run(body)
+
+
+# -- validate / rollback / status ------------------------------------------------------------------------
+
+
+@app.command()
+def validate(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+    """Read every migrated record back from Intercom and compare it with the ledger; exit 3 on any mismatch."""
+
+    def body() -> None:
+        project = _open(config)
+        ledger = project.ledger()
+        _setup_logging(project, verbose)
+        with pipeline.open_target(project) as target, bars() as progress:
+            mismatches, checked = pipeline.validate(project, ledger, target, progress)
+        console.print("checked: " + ", ".join(f"{n} {e}" for e, n in checked.items()) if checked else "nothing migrated yet")
+        if not mismatches:
+            console.print("[green]✓[/] Intercom matches the ledger")
+            raise Exit(EXIT_OK)
+        table = Table(title=f"Mismatches ({len(mismatches)})", title_justify="left")
+        for column in ("entity", "source id", "intercom id", "field", "expected", "in Intercom"):
+            table.add_column(column, overflow="fold")
+        for m in mismatches[:200]:
+            table.add_row(m.entity, m.source_id, m.intercom_id or "", m.field, str(m.expected), str(m.actual))
+        console.print(table)
+        raise Exit(EXIT_FAILURES)
+
+    _run(body)
+
+
+@app.command()
+def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None, "--run", help="The run to undo."),
+             all_runs: bool = typer.Option(False, "--all", help="Undo every run, newest first."),
+             verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+    """Delete what a run created and restore what it changed on pre-existing records, in reverse phase order."""
+
+    def body() -> None:
+        if bool(run_id) == all_runs:
+            console.print("[red]give exactly one of --run RUN_ID or --all[/]")
+            raise Exit(EXIT_CONFIG)
+        project = _open(config)
+        ledger = project.ledger()
+        _setup_logging(project, verbose)
+        runs = [r["run_id"] for r in ledger.runs()]
+        if run_id and run_id not in runs:
+            console.print(f"[red]no run {run_id!r} in the ledger; `deskmigrate status` lists them[/]")
+            raise Exit(EXIT_CONFIG)
+        selected = list(reversed(runs)) if all_runs else [run_id]
+        blocking = ledger.later_writers(selected)  # type: ignore[arg-type]
+        if blocking:
+            console.print(f"[red]later runs changed the same records: roll back {', '.join(blocking)} first, or use --all[/]")
+            raise Exit(EXIT_CONFIG)
+        with pipeline.open_target(project) as target:
+            report = pipeline.rollback(ledger, target, selected)  # type: ignore[arg-type]
+        console.print(key_value_table("Rollback", {
+            "deleted": report.deleted or "nothing", "restored": report.restored or "nothing",
+            "untagged": report.untagged, "company links removed": report.unlinked, "company links restored": report.relinked,
+            "attributes archived": ", ".join(report.archived_attributes) or "none", "already gone": report.already_gone,
+            "identifiers kept (Intercom cannot clear them)": report.kept_identifiers,
+        }))
+        for error in report.errors:
+            console.print(f"[red]✗[/] {error}", markup=True)
+        raise Exit(EXIT_FAILURES if report.errors else EXIT_OK)
+
+    _run(body)
+
+
+@app.command()
+def status(config: Path = ConfigOption, run_id: str | None = typer.Option(None, "--run"),
+           show_failures: bool = typer.Option(False, "--failures", help="List every open failure.")) -> None:
+    """Runs, per-phase progress and open failures."""
+
+    def body() -> None:
+        project = _open(config)
+        ledger = project.ledger()
+        runs = ledger.runs()
+        if not runs:
+            console.print("no runs yet")
+            raise Exit(EXIT_OK)
+        table = Table(title="Runs", title_justify="left")
+        for column in ("run", "command", "started", "duration", "status"):
+            table.add_column(column)
+        for r in runs:
+            duration = f"{r['finished_at'] - r['started_at']:.1f}s" if r["finished_at"] else "-"
+            started = datetime.fromtimestamp(r["started_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+            table.add_row(r["run_id"], r["command"], started, duration, r["status"])
+        console.print(table)
+        chosen = run_id or runs[-1]["run_id"]
+        progress_rows = ledger.progress(chosen)
+        if progress_rows:
+            table = Table(title=f"Progress of {chosen}", title_justify="left")
+            for column in ("phase", "done", "unchanged", "failed", "status"):
+                table.add_column(column)
+            for p in progress_rows:
+                table.add_row(p["phase"], str(p["done"]), str(p["unchanged"]), str(p["failed"]), p["status"])
+            console.print(table)
+        failures = ledger.failures()
+        if failures:
+            console.print(failures_table(failures, limit=len(failures) if show_failures else 20))
+        else:
+            console.print("no open failures")
+
+    _run(body)
+
+
+# -- mappings / sandbox -------------------------------------------------------------------------------------
+
+
+@mappings_app.command("list")
+def mappings_list() -> None:
+    """The built-in mappings."""
+    from deskmigrate.transforms import builtin_mapping_names
+
+    for name in builtin_mapping_names():
+        console.print(name)
+
+
+@mappings_app.command("show")
+def mappings_show(name: str) -> None:
+    """Print a built-in mapping, to copy into an override file."""
+    from importlib.resources import files
+
+    path = files("deskmigrate.mappings").joinpath(f"{name}.yaml")
+    if not path.is_file():
+        console.print(f"[red]no built-in mapping {name!r}[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -> None:
+    """Serve the config's sandbox over HTTP until interrupted (for rehearsals with other tools)."""
+
+    def body() -> None:
+        from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
+
+        project = _open(config)
+        target = project.loaded.config.target
+        if target.type != "sandbox":
+            console.print("[red]the config's target is not a sandbox[/]")
+            raise Exit(EXIT_CONFIG)
+        path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
+        server = SandboxServer(SandboxSettings(path=path, token=target.token.get_secret_value(), rate_limit=target.rate_limit,
+                                               latency_ms=target.latency_ms, error_rate=target.error_rate,
+                                               drop_rate=target.drop_rate, search_delay_s=target.search_delay_s), port=port)
+        url = server.start()
+        console.print(f"sandbox serving {path} at {url} (Ctrl-C to stop)")
+        try:
+            while True:
+                time.sleep(3600)
+        finally:
+            server.stop()
+
+    _run(body)
+
+
+@app.callback()
+def _version(version: bool = typer.Option(False, "--version", help="Print the version.")) -> None:
+    if version:
+        console.print(__version__)
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as error:  # the last resort: exit 1, without a traceback that may hold data
+        logging.getLogger("deskmigrate").exception("unexpected error")
+        console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}")
+        sys.exit(EXIT_UNEXPECTED)

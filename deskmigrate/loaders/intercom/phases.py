@@ -1,0 +1,461 @@
+"""Intercom load phases: preflight → companies → contacts (+ company links) → tags, each idempotent and resumable.
+
+The ledger, not Intercom search, decides what exists (search is eventually consistent). Every
+write is recorded with what it replaced, so a run can be rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from deskmigrate.core.config import LoadConfig
+from deskmigrate.core.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    ConflictError,
+    LoadError,
+    RejectedError,
+    RetriableError,
+)
+from deskmigrate.core.payload import AttributeDeclaration, Payload
+from deskmigrate.core.state import Ledger, tag_key
+from deskmigrate.loaders.intercom.client import IntercomClient
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ProgressCallback = Callable[[str, int], None]
+
+# A contact found by external_id after a crash mid-create is ours if Intercom created it no earlier
+# than this many seconds before we marked the create as pending (allows for clock skew).
+RECONCILE_SKEW_S = 120.0
+
+CONTACT_COMPARED_FIELDS = ("email", "external_id", "name", "phone", "role")
+COMPANY_COMPARED_FIELDS = ("company_id", "name", "plan", "size", "website", "industry")
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    created: int = 0
+    updated: int = 0
+    adopted: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        with self._lock:
+            if outcome in ("created", "updated", "adopted", "unchanged", "failed"):
+                setattr(self, outcome, getattr(self, outcome) + n)
+            else:
+                self.extra[outcome] = self.extra.get(outcome, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase, "created": self.created, "updated": self.updated, "adopted": self.adopted,
+            "unchanged": self.unchanged, "failed": self.failed, **self.extra,
+        }
+
+
+@dataclass
+class PreflightResult:
+    workspace: str
+    region: str
+    admins: list[dict[str, Any]]
+    attributes_created: list[str]
+    attributes_existing: list[str]
+
+
+def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int) -> None:
+    """Run `work` over a stream with at most `workers` in flight and a bounded backlog (flat memory).
+
+    The first AuthError stops the phase: nothing else can succeed with that token.
+    """
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
+        pending: set[Future[None]] = set()
+        for item in items:
+            if len(pending) >= workers * 2:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                _raise_fatal(done)
+            pending.add(pool.submit(work, item))
+        done, _ = wait(pending)
+        _raise_fatal(done)
+
+
+def _raise_fatal(done: Iterable[Future[None]]) -> None:
+    for future in done:
+        error = future.exception()
+        if error is not None:
+            raise error
+
+
+class IntercomLoader:
+    """Writes payloads into Intercom (or the sandbox) phase by phase, keeping the ledger in step."""
+
+    def __init__(
+        self, client: IntercomClient, ledger: Ledger, run_id: str, settings: LoadConfig,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.run_id = run_id
+        self.settings = settings
+        self.on_progress = on_progress or (lambda phase, n: None)
+
+    # -- preflight -----------------------------------------------------------------------------
+
+    def preflight(self, attributes: list[AttributeDeclaration]) -> PreflightResult:
+        """Check the token and workspace, read admins, create the data attributes the mapping declares."""
+        me = self.client.me()
+        app = me.get("app") or {}
+        admins = self.client.admins().get("admins", [])
+        created: list[str] = []
+        existing: list[str] = []
+        for model in ("contact", "company"):
+            wanted = [a for a in attributes if a.model == model]
+            if not wanted:
+                continue
+            present = {a["name"]: a for a in self.client.list_data_attributes(model).get("data", [])}
+            for declaration in wanted:
+                if declaration.name in present:
+                    existing.append(f"{model}.{declaration.name}")
+                    continue
+                if not declaration.create_if_missing:
+                    raise LoadError(f"{model} attribute {declaration.name!r} does not exist in Intercom and create_if_missing is false")
+                body: dict[str, Any] = {
+                    "name": declaration.name, "model": model, "data_type": declaration.data_type,
+                    "description": declaration.description or "Created by deskmigrate",
+                }
+                if declaration.options:
+                    body["options"] = [{"value": o} for o in declaration.options]
+                attribute = self._create_attribute(model, body)
+                self.ledger.log_write(
+                    self.run_id, "preflight", "data_attributes", f"{model}.{declaration.name}", str(attribute.get("id")), "create",
+                )
+                created.append(f"{model}.{declaration.name}")
+        return PreflightResult(
+            workspace=str(app.get("name") or app.get("id_code") or "?"), region=str(app.get("region") or "?"),
+            admins=admins, attributes_created=created, attributes_existing=existing,
+        )
+
+    def _create_attribute(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.create_data_attribute(body)
+        except AmbiguousWriteError:
+            # The create may have landed: look before sending it again.
+            for attribute in self.client.list_data_attributes(model).get("data", []):
+                if attribute.get("name") == body["name"]:
+                    return attribute
+            return self.client.create_data_attribute(body)
+
+    # -- companies -----------------------------------------------------------------------------
+
+    def load_companies(self, payloads: Iterable[Payload]) -> PhaseResult:
+        result = PhaseResult("companies")
+        self._run_phase("companies", payloads, lambda p: self._load_company(p, result), result)
+        return result
+
+    def _load_company(self, payload: Payload, result: PhaseResult) -> None:
+        self.ledger.set_desired_tags("companies", payload.source_id, payload.tags)
+        digest = body_hash(payload.body)
+        row = self.ledger.id_row("companies", payload.source_id)
+        if row is not None and row.state == "done" and row.payload_hash == digest:
+            result.add("unchanged")
+            return
+        if row is None or row.origin is None:
+            # POST /companies is an upsert that cannot say whether it created; one consistent lookup by
+            # company_id first tells us, and gives the before-image of a pre-existing company.
+            existing = self.client.find_company(str(payload.body["company_id"]))
+            origin = "adopted" if existing else "created"
+            before = _before_image(existing, payload.body) if existing else None
+            self.ledger.mark_pending(
+                self.run_id, "companies", payload.source_id, origin=origin, before=before,
+                intercom_id=existing.get("id") if existing else None,
+            )
+            row = self.ledger.id_row("companies", payload.source_id)
+        assert row is not None
+        company = self.client.upsert_company(payload.body)
+        first_write = row.state == "pending"
+        before = row.before if first_write else _before_image_from_body(row.body or {}, payload.body)
+        action = ("create" if row.origin == "created" else "adopt") if first_write else "update"
+        self.ledger.record_write(
+            self.run_id, "companies", "companies", payload.source_id, intercom_id=str(company["id"]), action=action,
+            origin=row.origin or "created", payload_hash=digest, body=payload.body, before=before if action != "create" else None,
+        )
+        result.add({"create": "created", "adopt": "adopted", "update": "updated"}[action])
+
+    # -- contacts ------------------------------------------------------------------------------
+
+    def load_contacts(self, payloads: Iterable[Payload]) -> PhaseResult:
+        result = PhaseResult("contacts")
+        self._run_phase("contacts", payloads, lambda p: self._load_contact(p, result), result)
+        return result
+
+    def _load_contact(self, payload: Payload, result: PhaseResult) -> None:
+        self.ledger.set_desired_tags("contacts", payload.source_id, payload.tags)
+        digest = body_hash(payload.body)
+        row = self.ledger.id_row("contacts", payload.source_id)
+        if row is not None and row.state == "done":
+            if row.payload_hash == digest:
+                outcome = "unchanged"
+            else:
+                outcome = self._update_contact(payload, row.intercom_id or "", row.origin or "created", row.body, digest)
+        elif row is not None and row.state == "pending":
+            outcome = self._resume_pending_contact(payload, row.pending_since or 0.0, digest)
+        else:
+            outcome = self._create_contact(payload, digest)
+        self._sync_company_links(payload)
+        result.add(outcome)
+
+    def _create_contact(self, payload: Payload, digest: str) -> str:
+        self.ledger.mark_pending(self.run_id, "contacts", payload.source_id)
+        try:
+            contact = self.client.create_contact(payload.body)
+        except ConflictError as conflict:
+            if not conflict.existing_id:
+                raise
+            if "archived" in str(conflict).lower():
+                self.client.request("POST", f"/contacts/{conflict.existing_id}/unarchive")
+            return self._adopt_contact(payload, conflict.existing_id, digest)
+        except AmbiguousWriteError:
+            row = self.ledger.id_row("contacts", payload.source_id)
+            return self._resume_pending_contact(payload, row.pending_since if row and row.pending_since else 0.0, digest)
+        self.ledger.record_write(
+            self.run_id, "contacts", "contacts", payload.source_id, intercom_id=str(contact["id"]), action="create",
+            origin="created", payload_hash=digest, body=payload.body,
+        )
+        return "created"
+
+    def _resume_pending_contact(self, payload: Payload, pending_since: float, digest: str) -> str:
+        """A create whose outcome is unknown (crash or dropped connection): find it by external_id before any re-send."""
+        external_id = payload.body.get("external_id")
+        found = self.client.find_contact_by_external_id(str(external_id)) if external_id else None
+        if found is None:
+            return self._create_contact_after_reconcile(payload, digest)
+        ours = float(found.get("created_at") or 0) >= pending_since - RECONCILE_SKEW_S
+        if ours:
+            updated = self.client.update_contact(str(found["id"]), payload.body)
+            self.ledger.record_write(
+                self.run_id, "contacts", "contacts", payload.source_id, intercom_id=str(updated.get("id", found["id"])),
+                action="create", origin="created", payload_hash=digest, body=payload.body,
+            )
+            return "created"
+        return self._adopt_contact(payload, str(found["id"]), digest, existing=found)
+
+    def _create_contact_after_reconcile(self, payload: Payload, digest: str) -> str:
+        try:
+            contact = self.client.create_contact(payload.body)
+        except ConflictError as conflict:
+            if not conflict.existing_id:
+                raise
+            return self._adopt_contact(payload, conflict.existing_id, digest)
+        self.ledger.record_write(
+            self.run_id, "contacts", "contacts", payload.source_id, intercom_id=str(contact["id"]), action="create",
+            origin="created", payload_hash=digest, body=payload.body,
+        )
+        return "created"
+
+    def _adopt_contact(self, payload: Payload, intercom_id: str, digest: str, existing: dict[str, Any] | None = None) -> str:
+        """A pre-existing contact: keep its before-image, then update it. It is never deleted by rollback."""
+        current = existing if existing is not None else self.client.get_contact(intercom_id)
+        before = _before_image(current, payload.body)
+        self.ledger.mark_pending(self.run_id, "contacts", payload.source_id, origin="adopted", before=before, intercom_id=intercom_id)
+        self.client.update_contact(intercom_id, payload.body)
+        self.ledger.record_write(
+            self.run_id, "contacts", "contacts", payload.source_id, intercom_id=intercom_id, action="adopt",
+            origin="adopted", payload_hash=digest, body=payload.body, before=before,
+        )
+        return "adopted"
+
+    def _update_contact(self, payload: Payload, intercom_id: str, origin: str, previous: dict[str, Any] | None, digest: str) -> str:
+        before = _before_image_from_body(previous or {}, payload.body)
+        try:
+            self.client.update_contact(intercom_id, payload.body)
+        except RejectedError as error:
+            if error.status != 404:
+                raise
+            # Deleted in Intercom behind our back: forget it and create it again.
+            self.ledger.forget("contacts", payload.source_id)
+            return self._create_contact(payload, digest)
+        self.ledger.record_write(
+            self.run_id, "contacts", "contacts", payload.source_id, intercom_id=intercom_id, action="update",
+            origin=origin, payload_hash=digest, body=payload.body, before=before,
+        )
+        return "updated"
+
+    def _sync_company_links(self, payload: Payload) -> None:
+        contact_id = self.ledger.intercom_id("contacts", payload.source_id)
+        if contact_id is None:
+            return
+        wanted = set(payload.company_source_ids)
+        applied = self.ledger.applied_links(payload.source_id)
+        for company_source_id in sorted(wanted - applied):
+            company_id = self.ledger.intercom_id("companies", company_source_id)
+            if company_id is None:
+                self.ledger.record_failure(
+                    self.run_id, "links", "contacts", payload.source_id,
+                    f"company {company_source_id!r} is not in Intercom (not in the source, or it failed to load)",
+                    field="company_ids",
+                )
+                continue
+            self.client.attach_company(contact_id, company_id)
+            self.ledger.set_link(self.run_id, payload.source_id, company_source_id, present=True,
+                                 contact_intercom_id=contact_id, company_intercom_id=company_id)
+        for company_source_id in sorted(applied - wanted):
+            company_id = self.ledger.intercom_id("companies", company_source_id)
+            if company_id is not None:
+                self.client.detach_company(contact_id, company_id)
+            self.ledger.set_link(self.run_id, payload.source_id, company_source_id, present=False,
+                                 contact_intercom_id=contact_id, company_intercom_id=company_id or "")
+        if wanted <= self.ledger.applied_links(payload.source_id):
+            self.ledger.clear_failure("contacts", payload.source_id, "links")
+
+    # -- tags ------------------------------------------------------------------------------------
+
+    def load_tags(self) -> PhaseResult:
+        """Apply every wanted tagging in bulk (POST /tags with up to `tag_batch_size` targets), remove unwanted ones."""
+        result = PhaseResult("tags")
+        wanted = self.ledger.tag_names_wanted()
+        self.ledger.start_phase(self.run_id, "tags", None)
+        existing = {tag_key(t["name"]): t for t in self.client.list_tags().get("data", [])}
+        for key, name in wanted.items():
+            for entity in ("contacts", "companies"):
+                self._apply_tag(key, name, entity, existing, result)
+        for entity in ("contacts", "companies"):
+            self._remove_unwanted_taggings(entity, existing, result)
+        self.ledger.finish_phase(self.run_id, "tags")
+        return result
+
+    def _tag_id(self, key: str, name: str, existing: dict[str, dict[str, Any]]) -> str | None:
+        row = self.ledger.id_row("tags", key)
+        if row is not None and row.state == "done" and row.intercom_id:
+            return row.intercom_id
+        if key in existing:
+            tag_id = str(existing[key]["id"])
+            self.ledger.record_write(
+                self.run_id, "tags", "tags", key, intercom_id=tag_id, action="adopt", origin="adopted",
+                payload_hash=body_hash({"name": name}), body={"name": name},
+            )
+            return tag_id
+        return None
+
+    def _apply_tag(self, key: str, name: str, entity: str, existing: dict[str, dict[str, Any]], result: PhaseResult) -> None:
+        source_ids = self.ledger.taggings_to_add(key, entity)
+        targets = [(sid, self.ledger.intercom_id(entity, sid)) for sid in source_ids]
+        ready = [(sid, iid) for sid, iid in targets if iid]
+        batch_size = self.settings.tag_batch_size
+        for start in range(0, len(ready), batch_size):
+            batch = ready[start:start + batch_size]
+            ids = [iid for _, iid in batch if iid]
+            tag_id = self._tag_id(key, name, existing)
+            try:
+                tag = self.client.tag_contacts(name, ids) if entity == "contacts" else self.client.tag_companies(name, ids)
+            except (RejectedError, RetriableError) as error:
+                for sid, _ in batch:
+                    self._fail("tags", entity, sid, error)
+                result.add("failed", len(batch))
+                continue
+            if tag_id is None:
+                tag_id = str(tag["id"])
+                self.ledger.record_write(
+                    self.run_id, "tags", "tags", key, intercom_id=tag_id, action="create", origin="created",
+                    payload_hash=body_hash({"name": name}), body={"name": name},
+                )
+                existing[key] = tag
+            self.ledger.record_taggings(self.run_id, key, tag_id, entity, [sid for sid, _ in batch], present=True)
+            for sid, _ in batch:
+                self.ledger.clear_failure(entity, sid, "tags")
+            result.add("taggings_added", len(batch))
+            self.on_progress("tags", len(batch))
+
+    def _remove_unwanted_taggings(self, entity: str, existing: dict[str, dict[str, Any]], result: PhaseResult) -> None:
+        for key, source_id in self.ledger.taggings_to_remove(entity):
+            tag_row = self.ledger.id_row("tags", key)
+            intercom_id = self.ledger.intercom_id(entity, source_id)
+            if tag_row is None or not tag_row.intercom_id or intercom_id is None:
+                self.ledger.record_taggings(self.run_id, key, "", entity, [source_id], present=False)
+                continue
+            if entity == "contacts":
+                self.client.untag_contact(intercom_id, tag_row.intercom_id)
+            else:
+                name = (tag_row.body or {}).get("name") or key
+                self.client.untag_companies(name, [intercom_id])
+            self.ledger.record_taggings(self.run_id, key, tag_row.intercom_id, entity, [source_id], present=False)
+            result.add("taggings_removed")
+
+    # -- shared ----------------------------------------------------------------------------------
+
+    def _run_phase(self, phase: str, payloads: Iterable[Payload], work: Callable[[Payload], None], result: PhaseResult) -> None:
+        self.ledger.start_phase(self.run_id, phase, None)
+
+        def guarded(payload: Payload) -> None:
+            try:
+                work(payload)
+            except AuthError:
+                raise
+            except LoadError as error:
+                self._fail(phase, payload.entity, payload.source_id, error)
+                result.add("failed")
+            finally:
+                self.on_progress(phase, 1)
+
+        run_concurrently(payloads, guarded, self.settings.concurrency)
+        if result.unchanged:
+            self.ledger.count_unchanged(self.run_id, phase, result.unchanged)
+        self.ledger.finish_phase(self.run_id, phase)
+
+    def _fail(self, phase: str, entity: str, source_id: str, error: LoadError) -> None:
+        log.warning("%s %s failed: %s", entity, source_id, error)
+        self.ledger.record_failure(
+            self.run_id, phase, entity, source_id, str(error), request_id=error.request_id, excerpt=error.excerpt,
+        )
+
+
+def _before_image(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The values a pre-existing object had for exactly the fields our payload writes."""
+    before: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "custom_attributes":
+            remote = current.get("custom_attributes") or {}
+            before["custom_attributes"] = {name: remote.get(name) for name in (value or {})}
+        elif key in ("external_id", "company_id"):
+            before[key] = current.get(key)
+        else:
+            before[key] = current.get(key)
+    return before
+
+
+def _before_image_from_body(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What our previous write set, for the fields this write touches (None where we had not set it)."""
+    before: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "custom_attributes":
+            prior = previous.get("custom_attributes") or {}
+            before["custom_attributes"] = {name: prior.get(name) for name in (value or {})}
+        else:
+            before[key] = previous.get(key)
+    return before
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,116 @@
+"""Read-back validation: compare what Intercom holds with what the ledger says we wrote, record by record."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from deskmigrate.core.errors import AuthError, LoadError, RejectedError
+from deskmigrate.core.state import IdMapRow, Ledger
+from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.phases import run_concurrently
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    entity: str
+    source_id: str
+    intercom_id: str | None
+    field: str
+    expected: Any
+    actual: Any
+
+
+class Validator:
+    """One GET per migrated record; everything else (links, tags) is compared from that one response."""
+
+    def __init__(self, client: IntercomClient, ledger: Ledger, concurrency: int = 8,
+                 on_progress: Callable[[str, int], None] | None = None) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.concurrency = concurrency
+        self.on_progress = on_progress or (lambda entity, n: None)
+        self.mismatches: list[Mismatch] = []
+        self.checked: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def run(self) -> list[Mismatch]:
+        tag_ids = {row.source_id: row.intercom_id for row in self.ledger.iter_id_rows("tags") if row.state == "done"}
+        for entity in ("companies", "contacts"):
+            rows: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows(entity) if r.state == "done")
+            run_concurrently(rows, lambda row, e=entity: self._check(e, row, tag_ids), self.concurrency)
+        self.mismatches.sort(key=lambda m: (m.entity, m.source_id, m.field))
+        return self.mismatches
+
+    def _check(self, entity: str, row: IdMapRow, tag_ids: dict[str, str | None]) -> None:
+        try:
+            remote = self.client.get_contact(str(row.intercom_id)) if entity == "contacts" else self.client.get_company(str(row.intercom_id))
+        except AuthError:
+            raise
+        except RejectedError as error:
+            if error.status == 404:
+                self._add(entity, row, "exists", "present", "missing")
+                return
+            self._add(entity, row, "read", "readable", str(error))
+            return
+        except LoadError as error:
+            self._add(entity, row, "read", "readable", str(error))
+            return
+        finally:
+            with self._lock:
+                self.checked[entity] = self.checked.get(entity, 0) + 1
+            self.on_progress(entity, 1)
+        self._compare_body(entity, row, remote)
+        if entity == "contacts":
+            self._compare_links(row, remote)
+        self._compare_tags(entity, row, remote, tag_ids)
+
+    def _compare_body(self, entity: str, row: IdMapRow, remote: dict[str, Any]) -> None:
+        for key, expected in (row.body or {}).items():
+            if key == "custom_attributes":
+                actual_attributes = remote.get("custom_attributes") or {}
+                for name, value in (expected or {}).items():
+                    if actual_attributes.get(name) != value:
+                        self._add(entity, row, f"custom_attributes.{name}", value, actual_attributes.get(name))
+            elif key in ("email",) and isinstance(expected, str):
+                if str(remote.get(key) or "").lower() != expected.lower():
+                    self._add(entity, row, key, expected, remote.get(key))
+            elif key in remote and _comparable(remote.get(key), expected) != expected:
+                self._add(entity, row, key, expected, remote.get(key))
+
+    def _compare_links(self, row: IdMapRow, remote: dict[str, Any]) -> None:
+        expected = {self.ledger.intercom_id("companies", sid) for sid in self.ledger.applied_links(row.source_id)}
+        expected.discard(None)
+        actual = {str(c.get("id")) for c in _list_data(remote.get("companies"))}
+        if expected != actual:
+            self._add("contacts", row, "companies", sorted(e for e in expected if e), sorted(actual))
+
+    def _compare_tags(self, entity: str, row: IdMapRow, remote: dict[str, Any], tag_ids: dict[str, str | None]) -> None:
+        expected = {tag_ids.get(key) for key in self.ledger.applied_taggings(entity, row.source_id)}
+        expected.discard(None)
+        actual = {str(t.get("id")) for t in _list_data(remote.get("tags"))}
+        if not expected <= actual:
+            self._add(entity, row, "tags", sorted(e for e in expected if e), sorted(actual))
+
+    def _add(self, entity: str, row: IdMapRow, field: str, expected: Any, actual: Any) -> None:
+        with self._lock:
+            self.mismatches.append(Mismatch(entity, row.source_id, row.intercom_id, field, expected, actual))
+
+
+def _comparable(remote: Any, expected: Any) -> Any:
+    """Intercom returns some written strings as objects, e.g. a company's plan as {type: plan, id, name}."""
+    if isinstance(remote, dict) and not isinstance(expected, dict):
+        return remote.get("name")
+    return remote
+
+
+def _list_data(value: Any) -> list[dict[str, Any]]:
+    """Intercom nests related objects as list objects ({type: list, data: [...]}) or, for companies' tags, {tags: [...]}."""
+    if isinstance(value, dict):
+        for key in ("data", "tags", "companies"):
+            if isinstance(value.get(key), list):
+                return value[key]
+        return []
+    return value if isinstance(value, list) else []

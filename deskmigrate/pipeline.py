@@ -1,0 +1,373 @@
+"""Wires a connector, the mapping engine and the Intercom loader together: extract → plan → load, validate, rollback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from deskmigrate.core.config import LoadedConfig, load_config, validate_section
+from deskmigrate.core.errors import MappingError, Problem, SourceError
+from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
+from deskmigrate.core.model import Record, SourceNotice, SourceRejection
+from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
+from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
+from deskmigrate.core.state import Ledger
+from deskmigrate.core.yamlfile import LocatedYaml
+from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult, PreflightResult, body_hash
+from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
+from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
+from deskmigrate.loaders.intercom.validate import Mismatch, Validator
+from deskmigrate.registry import connector_class
+from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapping
+
+log = logging.getLogger(__name__)
+
+# The phases that load staged records, in the order Intercom needs them.
+LOAD_ENTITIES = ("companies", "contacts")
+STAGE_BATCH = 500
+NOTICE_EXAMPLES = 20
+
+
+class Progress(Protocol):
+    """How the pipeline reports progress; the CLI draws bars, tests pass a silent one."""
+
+    def start(self, task: str, total: int | None) -> None: ...
+    def advance(self, task: str, n: int = 1) -> None: ...
+    def finish(self, task: str) -> None: ...
+
+
+class SilentProgress:
+    def start(self, task: str, total: int | None) -> None:
+        pass
+
+    def advance(self, task: str, n: int = 1) -> None:
+        pass
+
+    def finish(self, task: str) -> None:
+        pass
+
+
+@dataclass
+class Project:
+    """A validated config with its connector and mapping: everything a command needs."""
+
+    loaded: LoadedConfig
+    connector: Connector
+    spec: MappingSpec
+
+    @property
+    def state_dir(self) -> Path:
+        return self.loaded.resolve(self.loaded.config.state)
+
+    @property
+    def secrets(self) -> list[str]:
+        return self.loaded.secrets
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.state_dir / "ledger.db")
+
+
+def open_project(config_path: Path) -> Project:
+    """Validate the config, the source section and the mapping; raise one error listing every problem."""
+    checked: dict[str, Any] = {}
+
+    def check_source_and_mapping(data: dict[str, Any], located: LocatedYaml, base_dir: Path) -> list[Problem]:
+        source = data.get("source") if isinstance(data.get("source"), dict) else None
+        if source is None or not isinstance(source.get("type"), str):
+            return []
+        try:
+            connector_type = connector_class(source["type"])
+        except KeyError as unknown:
+            return [located.problem(("source", "type"), str(unknown.args[0]))]
+        source_config, problems = validate_section(connector_type.config_model, source, located, ("source",))
+        mapping_ref = data.get("mapping")
+        if isinstance(mapping_ref, str) and ("/" in mapping_ref or mapping_ref.endswith((".yaml", ".yml"))):
+            mapping_ref = base_dir / mapping_ref
+        overrides = data.get("overrides") or []
+        overrides = [overrides] if isinstance(overrides, str) else overrides
+        try:
+            checked["spec"] = load_mapping(source["type"], mapping_ref, [base_dir / str(p) for p in overrides])
+        except MappingError as error:
+            problems.extend(error.problems)
+        checked["connector_type"], checked["source_config"] = connector_type, source_config
+        return problems
+
+    loaded = load_config(config_path, check_source_and_mapping)
+    connector = checked["connector_type"](checked["source_config"], SourceContext(base_dir=loaded.base_dir, cursors=None))
+    return Project(loaded=loaded, connector=connector, spec=checked["spec"])
+
+
+def _bind_cursors(project: Project, ledger: Ledger) -> None:
+    context = getattr(project.connector, "context", None)
+    if isinstance(context, SourceContext):
+        context.cursors = ledger
+
+
+# -- target ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    client: IntercomClient
+    limiter: WindowRateLimiter
+    sandbox: SandboxServer | None
+    base_url: str
+
+
+@contextmanager
+def open_target(project: Project) -> Iterator[Target]:
+    """The Intercom client for the configured target; a sandbox target is started in-process for the command."""
+    target = project.loaded.config.target
+    token = target.token.get_secret_value()
+    sandbox: SandboxServer | None = None
+    base_url = target.api_base_url()
+    if target.type == "sandbox" and not target.base_url:
+        path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
+        sandbox = SandboxServer(SandboxSettings(
+            path=path, token=token, rate_limit=target.rate_limit, latency_ms=target.latency_ms,
+            error_rate=target.error_rate, drop_rate=target.drop_rate, search_delay_s=target.search_delay_s,
+            seed=target.fault_seed,
+        ))
+        base_url = sandbox.start()
+    assert base_url is not None
+    load = project.loaded.config.load
+    limiter = WindowRateLimiter.for_intercom()
+    policy = RetryPolicy(max_attempts=load.max_attempts, deadline_s=load.retry_deadline_s)
+    client = IntercomClient(
+        base_url, token, target.version, timeout_s=target.timeout_s, limiter=limiter, policy=policy,
+        pool_size=max(16, load.concurrency * 2),
+    )
+    try:
+        yield Target(client=client, limiter=limiter, sandbox=sandbox, base_url=base_url)
+    finally:
+        client.close()
+        if sandbox is not None:
+            sandbox.stop()
+
+
+# -- extract ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExtractResult:
+    staged: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    notice_count: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "staged": self.staged, "rejected": self.rejected, "duplicates": self.duplicates,
+            "notices": self.notices, "notice_count": self.notice_count,
+        }
+
+
+def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, since: datetime | None = None) -> ExtractResult:
+    """Stream every entity the source has into the ledger, page by page, with its cursor in the same transaction."""
+    _bind_cursors(project, ledger)
+    result = ExtractResult()
+    source = project.connector.name
+    for entity in project.connector.entities():
+        if ledger.get_cursor(source, entity) is None and since is None:
+            ledger.clear_failures(entity, "extract")
+        progress.start(f"extract {entity}", None)
+        batch: list[Record] = []
+        for item in project.connector.read(entity, since=since):
+            if isinstance(item, SourceCheckpoint):
+                _stage(ledger, run_id, batch, result, (source, item.entity, item.cursor))
+                batch = []
+            elif isinstance(item, SourceRejection):
+                key = item.source_id or item.location
+                ledger.record_failure(run_id, "extract", item.entity, key, f"{item.location}: {item.reason}", field=item.field)
+                result.rejected[item.entity] = result.rejected.get(item.entity, 0) + 1
+            elif isinstance(item, SourceNotice):
+                _notice(result, item.entity, item.source_id, item.location, item.message)
+            else:
+                batch.append(item)
+                progress.advance(f"extract {entity}")
+                if len(batch) >= STAGE_BATCH:
+                    _stage(ledger, run_id, batch, result, None)
+                    batch = []
+        _stage(ledger, run_id, batch, result, None)
+        progress.finish(f"extract {entity}")
+    return result
+
+
+def _stage(ledger: Ledger, run_id: str, batch: list[Record], result: ExtractResult, cursor: tuple[str, str, str] | None) -> None:
+    if not batch and cursor is None:
+        return
+    for duplicate in ledger.stage(run_id, batch, cursor):
+        entity = duplicate.entity  # type: ignore[attr-defined]
+        result.duplicates[entity] = result.duplicates.get(entity, 0) + 1
+        _notice(result, entity, duplicate.source_id, None, "duplicate source id: the last occurrence wins")
+    for record in batch:
+        entity = record.entity  # type: ignore[attr-defined]
+        result.staged[entity] = result.staged.get(entity, 0) + 1
+
+
+def _notice(result: ExtractResult, entity: str, source_id: str | None, location: str | None, message: str) -> None:
+    result.notice_count += 1
+    if len(result.notices) < NOTICE_EXAMPLES:
+        result.notices.append({"entity": entity, "source_id": source_id, "location": location, "message": message})
+
+
+# -- plan ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanResult:
+    counts: dict[str, dict[str, int]]
+    rejections: dict[str, dict[str, int]]
+    tags: dict[str, int]
+    mapping_report: MappingReport
+    attributes: list[AttributeDeclaration]
+    payload_files: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts, "rejections": self.rejections, "tags": self.tags,
+            "mapping_report": self.mapping_report.to_dict(),
+            "attributes": [a.model_dump() for a in self.attributes], "payload_files": self.payload_files,
+        }
+
+
+def map_staged(mapper: Mapper, ledger: Ledger, entity: str) -> Iterator[Payload | PayloadRejection]:
+    for record in ledger.iter_staged(entity):
+        yield mapper.map(record)
+
+
+def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progress, out_dir: Path | None) -> PlanResult:
+    """Map every staged record and compare with the ledger: what would be created, updated, unchanged or rejected."""
+    mapper = Mapper(project.spec)
+    counts: dict[str, dict[str, int]] = {}
+    rejections: dict[str, dict[str, int]] = {}
+    new_taggings = 0
+    tag_names: set[str] = set()
+    files: dict[str, str] = {}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for entity in LOAD_ENTITIES:
+        total = ledger.count_staged(entity)
+        if total == 0:
+            continue
+        outcome = counts.setdefault(entity, {"create": 0, "update": 0, "unchanged": 0, "rejected": 0})
+        reasons = rejections.setdefault(entity, {})
+        progress.start(f"plan {entity}", total)
+        sink = (out_dir / f"{entity}.jsonl").open("w", encoding="utf-8") if out_dir is not None else None
+        try:
+            for result in map_staged(mapper, ledger, entity):
+                progress.advance(f"plan {entity}")
+                if isinstance(result, PayloadRejection):
+                    outcome["rejected"] += 1
+                    reason = f"{result.field}: {result.reason}" if result.field else result.reason
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                    if run_id is not None:
+                        ledger.record_failure(run_id, entity, entity, result.source_id, result.reason, field=result.field)
+                    continue
+                row = ledger.id_row(entity, result.source_id)
+                if row is None or row.state != "done":
+                    action = "create"
+                elif row.payload_hash != body_hash(result.body):
+                    action = "update"
+                else:
+                    action = "unchanged"
+                outcome[action] += 1
+                wanted_tags = {t.strip().lower() for t in result.tags if t.strip()}
+                tag_names |= wanted_tags
+                new_taggings += len(wanted_tags - ledger.applied_taggings(entity, result.source_id))
+                if sink is not None:
+                    sink.write(json.dumps({"action": action, "entity": entity, "source_id": result.source_id,
+                                           "body": result.body, "companies": result.company_source_ids,
+                                           "tags": result.tags}, default=str, ensure_ascii=False) + "\n")
+        finally:
+            if sink is not None:
+                sink.close()
+                files[entity] = str(out_dir / f"{entity}.jsonl")  # type: ignore[operator]
+            progress.finish(f"plan {entity}")
+    tags = {"tag_names": len(tag_names), "taggings_to_add": new_taggings}
+    return PlanResult(counts, rejections, tags, mapper.report, mapper.attribute_declarations(), files)
+
+
+# -- load ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    preflight: PreflightResult
+    phases: list[PhaseResult]
+
+
+def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress: Progress, planned: PlanResult) -> LoadResult:
+    """Preflight, then each phase in order over the staged records, mapping them as they stream."""
+    loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
+    progress.start("preflight", None)
+    preflight_result = loader.preflight(planned.attributes)
+    progress.finish("preflight")
+    mapper = Mapper(project.spec)
+    phases: list[PhaseResult] = []
+    for entity in LOAD_ENTITIES:
+        total = ledger.count_staged(entity)
+        if total == 0:
+            continue
+        progress.start(entity, total)
+        payloads = (p for p in map_staged(mapper, ledger, entity) if isinstance(p, Payload))
+        phase = loader.load_companies(payloads) if entity == "companies" else loader.load_contacts(payloads)
+        progress.finish(entity)
+        phases.append(phase)
+    progress.start("tags", planned.tags.get("taggings_to_add") or None)
+    phases.append(loader.load_tags())
+    progress.finish("tags")
+    return LoadResult(preflight=preflight_result, phases=phases)
+
+
+# -- validate and rollback ---------------------------------------------------------------------------
+
+
+def validate(project: Project, ledger: Ledger, target: Target, progress: Progress) -> tuple[list[Mismatch], dict[str, int]]:
+    validator = Validator(target.client, ledger, project.loaded.config.load.concurrency, on_progress=progress.advance)
+    for entity in LOAD_ENTITIES:
+        progress.start(entity, ledger.count_id_rows(entity))
+    mismatches = validator.run()
+    for entity in LOAD_ENTITIES:
+        progress.finish(entity)
+    return mismatches, validator.checked
+
+
+def rollback(ledger: Ledger, target: Target, run_ids: list[str]) -> RollbackReport:
+    return Rollback(target.client, ledger).run(run_ids)
+
+
+def write_report(project: Project, run_id: str, report: dict[str, Any]) -> Path:
+    """The machine-readable report of one run, in the state folder (0600: it names customer records)."""
+    folder = project.state_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}.json"
+    text = json.dumps(report, indent=2, default=str, ensure_ascii=False)
+    for secret in project.secrets:
+        text = text.replace(secret, "***")
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    value = fn()
+    return value, time.monotonic() - started
+
+
+__all__ = [
+    "BaseModel", "Project", "Target", "open_project", "open_target", "extract", "plan", "load", "validate", "rollback",
+    "write_report", "SilentProgress", "Progress", "ExtractResult", "PlanResult", "LoadResult", "SourceError",
+]

@@ -1,0 +1,111 @@
+"""What a person reads at the end of a command: rich tables, and a redaction filter that keeps secrets out of logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def counts_table(title: str, rows: dict[str, dict[str, int]], columns: Iterable[str]) -> Table:
+    columns = list(columns)
+    table = Table(title=title, title_justify="left")
+    table.add_column("entity")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for entity, values in rows.items():
+        table.add_row(entity, *(str(values.get(c, 0)) for c in columns))
+    return table
+
+
+def phases_table(phases: list[dict[str, Any]]) -> Table:
+    table = Table(title="Load", title_justify="left")
+    for column in ("phase", "created", "updated", "adopted", "unchanged", "failed", "other"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    standard = {"phase", "created", "updated", "adopted", "unchanged", "failed"}
+    for phase in phases:
+        other = ", ".join(f"{k} {v}" for k, v in phase.items() if k not in standard)
+        table.add_row(phase["phase"], *(str(phase.get(c, 0)) for c in ("created", "updated", "adopted", "unchanged", "failed")), other)
+    return table
+
+
+def failures_table(failures: list[Any], limit: int = 30) -> Table:
+    table = Table(title=f"Failures ({len(failures)})", title_justify="left")
+    for column in ("phase", "entity", "source id", "field", "reason", "request id"):
+        table.add_column(column, overflow="fold")
+    for failure in failures[:limit]:
+        table.add_row(failure.phase, failure.entity, failure.source_id, failure.field or "", failure.reason, failure.request_id or "")
+    if len(failures) > limit:
+        table.caption = f"… and {len(failures) - limit} more: `deskmigrate status --failures`"
+    return table
+
+
+def key_value_table(title: str, values: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in values.items():
+        table.add_row(key, str(value))
+    return table
+
+
+def mapping_report_tables(report: dict[str, Any]) -> list[Table]:
+    """The mapping report, flattened into one table per kind of finding the user acts on."""
+    tables = []
+    sections = {
+        "unmapped": "Unmapped source fields",
+        "value_map_misses": "Value-map misses",
+        "defaults_applied": "Defaults applied",
+        "content_dropped": "Content dropped",
+    }
+    for key, title in sections.items():
+        rows = []
+        for target, data in (report.get("targets") or report).items():
+            if not isinstance(data, dict):
+                continue
+            for name, count in _flatten(data.get(key) or {}):
+                rows.append((target, name, count))
+        if rows:
+            table = Table(title=title, title_justify="left")
+            table.add_column("target")
+            table.add_column("field / value")
+            table.add_column("records", justify="right")
+            for target, name, count in rows:
+                table.add_row(target, name, str(count))
+            tables.append(table)
+    return tables
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        out: list[tuple[str, Any]] = []
+        for key, value in data.items():
+            out.extend(_flatten(value, f"{prefix}{key}" if not prefix else f"{prefix} → {key}"))
+        return out
+    if isinstance(data, list):
+        return [(prefix, len(data))]
+    return [(prefix, data)]
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces every known secret in a log record's message before any handler writes it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def make_console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None)
