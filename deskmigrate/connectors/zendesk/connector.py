@@ -1,0 +1,384 @@
+"""The Zendesk source connector: incremental exports → canonical records, with a checkpoint after every page."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from deskmigrate.connectors.zendesk import convert
+from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
+from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport, IncrementalTimeExport, ListPages, Page
+from deskmigrate.connectors.zendesk.spool import CommentSpool
+from deskmigrate.connectors.zendesk.transport import Clock, HttpStatusError, Sleep, ZendeskTransport
+from deskmigrate.core.errors import SourceError
+from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection, as_utc
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
+
+log = logging.getLogger(__name__)
+
+SUPPORT_ENTITIES = ["companies", "contacts", "agents", "conversations"]
+HELP_CENTER_ENTITIES = ["collections", "articles"]
+# No endpoint counts ticket events; a ticket typically has a handful of audits. Used only to choose a strategy.
+ESTIMATED_EVENTS_PER_TICKET = 6
+EVENTS_PER_PAGE = 1000
+COMMENTS_PAGE_SIZE = 100  # /tickets/{id}/comments allows at most 100 per page
+SHOW_MANY_LIMIT = 100
+RECENT_IDS_KEPT = 10_000
+ROLES_KEPT = 100_000
+
+
+class RecentIds:
+    """De-duplicates records seen twice within a read (page boundaries): the newest version wins, memory bounded."""
+
+    def __init__(self, capacity: int = RECENT_IDS_KEPT) -> None:
+        self._capacity = capacity
+        self._seen: OrderedDict[str, str] = OrderedDict()
+
+    def is_new_or_newer(self, record_id: Any, updated_at: Any) -> bool:
+        key, stamp = str(record_id), str(updated_at or "")
+        previous = self._seen.get(key)
+        if previous is not None and previous >= stamp:
+            return False
+        self._seen[key] = stamp
+        self._seen.move_to_end(key)
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
+class RoleBook:
+    """User id → Zendesk role, learnt from sideloads and look-ups, to tell contact from agent comment authors."""
+
+    def __init__(self, capacity: int = ROLES_KEPT) -> None:
+        self._capacity = capacity
+        self.roles: dict[str, str] = {}
+
+    def learn(self, users: list[dict[str, Any]]) -> None:
+        if len(self.roles) + len(users) > self._capacity:
+            self.roles.clear()
+        for user in users:
+            if user.get("id") is not None:
+                self.roles[str(user["id"])] = str(user.get("role"))
+
+    def unknown(self, user_ids: set[str]) -> list[str]:
+        return sorted(uid for uid in user_ids if uid not in self.roles and uid.isdigit())
+
+
+class ZendeskConnector:
+    """Reads a Zendesk account through its incremental exports, resumable from the last saved page cursor."""
+
+    name: ClassVar[str] = "zendesk"
+    config_model: ClassVar[type[ZendeskSourceConfig]] = ZendeskSourceConfig
+
+    def __init__(self, config: ZendeskSourceConfig, context: SourceContext, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+        self.config = config
+        self.context = context
+        self.transport = ZendeskTransport(config, context.session, clock=clock, sleep=sleep)
+        self._catalog: convert.FieldCatalog | None = None
+        self._memberships_read = False
+        self._memberships: dict[str, list[str]] | None = None
+
+    def entities(self) -> list[str]:
+        return SUPPORT_ENTITIES + (HELP_CENTER_ENTITIES if self.config.include_help_center else [])
+
+    def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
+        readers: dict[str, Callable[[str | None, int], Iterator[StreamItem]]] = {
+            "companies": self._read_companies,
+            "contacts": self._read_contacts,
+            "agents": self._read_agents,
+            "conversations": self._read_conversations,
+            "collections": self._read_collections,
+            "articles": self._read_articles,
+        }
+        if entity not in readers or entity not in self.entities():
+            raise SourceError(f"the Zendesk connector cannot read {entity!r}; it reads {', '.join(self.entities())}")
+        cursor, start_time = self._resume_point(entity, since)
+        log.info("reading Zendesk %s from %s", entity, "saved cursor" if cursor else f"start_time={start_time}")
+        yield from readers[entity](cursor, start_time)
+
+    def describe_plan(self) -> dict[str, Any]:
+        """How each entity will be read, the comments strategy chosen and why, and the estimated number of calls."""
+        counts = {name: self._count(f"{name}/count.json") for name in ("organizations", "users", "tickets")}
+        cursor, _ = self._resume_point("conversations", None)
+        strategy, reason = self._choose_comments_strategy(delta=cursor is not None, tickets=counts["tickets"])
+        per_page = self.config.page_size
+        calls = {
+            "companies": _pages(counts["organizations"], per_page),
+            "contacts": _pages(counts["users"], per_page),
+            "agents": _pages(counts["users"], per_page),
+            "tickets": _pages(counts["tickets"], per_page),
+            "comments": _events_calls(counts["tickets"]) if strategy == "events" else counts["tickets"],
+            "catalog": 6,
+        }
+        incremental_calls = calls["companies"] + calls["contacts"] + calls["agents"] + calls["tickets"]
+        if strategy == "events":
+            incremental_calls += calls["comments"]
+        return {
+            "source": "zendesk",
+            "api_root": self.transport.api_root,
+            "counts": counts,
+            "entities": {
+                "companies": "GET /incremental/organizations.json (time-based; checkpoint end_time)",
+                "contacts": "GET /incremental/users/cursor.json, end-users (cursor; checkpoint after_cursor)",
+                "agents": "GET /incremental/users/cursor.json, agents and admins (a second pass over the users stream)",
+                "conversations": "GET /incremental/tickets/cursor.json?include=users,metric_sets (cursor; checkpoint after_cursor)",
+                "collections": "GET /help_center/categories.json + /help_center/sections.json (full list each run)" if self.config.include_help_center else "skipped",
+                "articles": "GET /help_center/incremental/articles.json + translations + attachments per article" if self.config.include_help_center else "skipped",
+            },
+            "comments_strategy": strategy,
+            "comments_endpoint": "GET /incremental/ticket_events.json?include=comment_events" if strategy == "events" else "GET /tickets/{id}/comments.json?page[size]=100",
+            "comments_strategy_reason": reason,
+            "estimated_calls": calls,
+            "estimated_calls_total": sum(calls.values()),
+            "incremental_requests_per_minute": self.config.incremental_requests_per_minute,
+            "estimated_minutes_at_incremental_limit": round(incremental_calls / self.config.incremental_requests_per_minute, 1),
+        }
+
+    # -- resume -----------------------------------------------------------------------------------
+
+    def _resume_point(self, entity: str, since: datetime | None) -> tuple[str | None, int]:
+        """`since` wins over a saved cursor; with neither, read everything (start_time 0)."""
+        if since is not None:
+            return None, int(as_utc(since).timestamp())  # type: ignore[union-attr]
+        cursor = self.context.cursors.get_cursor(self.name, entity) if self.context.cursors else None
+        return cursor or None, 0
+
+    # -- catalog ----------------------------------------------------------------------------------
+
+    def catalog(self) -> convert.FieldCatalog:
+        """Ticket/user/organization fields, groups and ticket forms: read once per connector, a few calls."""
+        if self._catalog is None:
+            catalog = convert.FieldCatalog()
+            for item in self._list("ticket_fields.json", "ticket_fields"):
+                catalog.ticket_fields[item["id"]] = convert.custom_field_from_json(item)
+            for item in self._list("user_fields.json", "user_fields"):
+                catalog.user_fields[str(item.get("key"))] = convert.custom_field_from_json(item)
+            for item in self._list("organization_fields.json", "organization_fields"):
+                catalog.organization_fields[str(item.get("key"))] = convert.custom_field_from_json(item)
+            for item in self._list("groups.json", "groups"):
+                catalog.groups[item["id"]] = str(item.get("name"))
+            for item in self._list("ticket_forms.json", "ticket_forms", page_size=None):
+                catalog.ticket_forms[item["id"]] = str(item.get("display_name") or item.get("name"))
+            self._catalog = catalog
+        return self._catalog
+
+    def _list(self, path: str, key: str, page_size: int | None = 100, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        return ListPages(path, key, self.transport, params=params or {}, page_size=page_size).items()
+
+    def _count(self, path: str) -> int:
+        count = self.transport.get_json(path).get("count")
+        return int(count.get("value", 0) if isinstance(count, dict) else count or 0)
+
+    def _organization_memberships(self) -> dict[str, list[str]] | None:
+        """user id → organization ids, only when the account lets a user belong to several organizations.
+
+        Detected from GET /account/settings (settings.user.multiple_organizations); the index holds ids only.
+        """
+        if not self._memberships_read:
+            self._memberships_read = True
+            settings = self.transport.get_json("account/settings.json").get("settings") or {}
+            if (settings.get("user") or {}).get("multiple_organizations"):
+                index: dict[str, list[str]] = {}
+                for membership in self._list("organization_memberships.json", "organization_memberships"):
+                    index.setdefault(str(membership["user_id"]), []).append(str(membership["organization_id"]))
+                self._memberships = index
+        return self._memberships
+
+    # -- readers ----------------------------------------------------------------------------------
+
+    def _read_companies(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        catalog = self.catalog()
+        export = IncrementalTimeExport("incremental/organizations.json", "organizations", self.config.page_size, self.transport)
+        recent = RecentIds()
+        for page in export.pages(start_time=int(cursor) if cursor else start_time):
+            for org in page.items:
+                if org.get("deleted_at"):
+                    yield SourceNotice(entity="companies", source_id=str(org.get("id")), location=page.location, message="organization deleted in Zendesk; skipped")
+                elif recent.is_new_or_newer(org.get("id"), org.get("updated_at")):
+                    yield _guarded("companies", org, page.location, convert.company_from_organization, catalog)
+            yield from _checkpoint("companies", page)
+
+    def _read_contacts(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        return self._read_users("contacts", cursor, start_time)
+
+    def _read_agents(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        return self._read_users("agents", cursor, start_time)
+
+    def _read_users(self, entity: str, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        """Contacts and agents share the users stream; each entity reads it once (its own cursor), keeping its half."""
+        catalog = self.catalog()
+        memberships = self._organization_memberships() if entity == "contacts" else None
+        export = IncrementalCursorExport("incremental/users/cursor.json", "users", self.config.page_size, self.transport)
+        recent = RecentIds()
+        for page in export.pages(cursor=cursor, start_time=start_time):
+            for user in page.items:
+                if convert.is_agent(user) != (entity == "agents"):
+                    continue
+                if convert.is_deleted_user(user):
+                    yield SourceNotice(entity=entity, source_id=str(user.get("id")), location=page.location, message="user deleted in Zendesk; skipped")
+                elif recent.is_new_or_newer(user.get("id"), user.get("updated_at")):
+                    if entity == "agents":
+                        yield _guarded(entity, user, page.location, convert.agent_from_user, catalog)
+                    else:
+                        companies = memberships.get(str(user.get("id"))) if memberships is not None else None
+                        yield _guarded(entity, user, page.location, convert.contact_from_user, catalog, companies)
+            yield from _checkpoint(entity, page)
+
+    def _read_conversations(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        catalog = self.catalog()
+        delta = cursor is not None or start_time > 0
+        tickets_total = self._count("tickets/count.json") if self.config.comments_strategy == "auto" and not delta else 0
+        strategy, reason = self._choose_comments_strategy(delta=delta, tickets=tickets_total)
+        log.info("Zendesk comments strategy: %s (%s)", strategy, reason)
+        spool = self._spool_comment_events() if strategy == "events" else None
+        export = IncrementalCursorExport(
+            "incremental/tickets/cursor.json", "tickets", self.config.page_size, self.transport, include=["users", "metric_sets"]
+        )
+        roles = RoleBook()
+        recent = RecentIds()
+        try:
+            for page in export.pages(cursor=cursor, start_time=start_time):
+                yield from self._conversations_on_page(page, catalog, roles, recent, spool)
+                yield from _checkpoint("conversations", page)
+        finally:
+            if spool is not None:
+                spool.close()
+
+    def _conversations_on_page(
+        self, page: Page, catalog: convert.FieldCatalog, roles: RoleBook, recent: RecentIds, spool: CommentSpool | None
+    ) -> Iterator[StreamItem]:
+        users = page.sideload("users")
+        roles.learn(users)
+        deleted_users = {str(u.get("id")) for u in users if convert.is_deleted_user(u)}
+        metrics = {m.get("ticket_id"): m for m in page.sideload("metric_sets")}
+        tickets = []
+        for ticket in page.items:
+            if ticket.get("status") == "deleted":
+                yield SourceNotice(entity="conversations", source_id=str(ticket.get("id")), location=page.location, message="ticket deleted in Zendesk; skipped")
+            elif recent.is_new_or_newer(ticket.get("id"), ticket.get("updated_at")):
+                tickets.append(ticket)
+        if spool is not None:
+            self._learn_roles(roles, spool.author_ids(t["id"] for t in tickets))
+        for ticket in tickets:
+            if str(ticket.get("requester_id")) in deleted_users:
+                yield SourceNotice(
+                    entity="conversations",
+                    source_id=str(ticket["id"]),
+                    location=page.location,
+                    message=f"requester {ticket.get('requester_id')} was deleted in Zendesk; the conversation is kept without a live contact",
+                )
+            comments = spool.comments_for(ticket["id"]) if spool is not None else self._ticket_comments(ticket["id"], roles)
+            metric_set = metrics.get(ticket["id"])
+            yield _guarded("conversations", ticket, page.location, convert.conversation_from_ticket, comments, catalog, roles.roles, metric_set)
+
+    def _ticket_comments(self, ticket_id: Any, roles: RoleBook) -> list[dict[str, Any]]:
+        """One ticket's comments, cursor-paginated (100 a page), authors sideloaded for their roles."""
+        comments: list[dict[str, Any]] = []
+        listing = ListPages(f"tickets/{ticket_id}/comments.json", "comments", self.transport, params={"include": "users"}, page_size=COMMENTS_PAGE_SIZE)
+        for page in listing.pages():
+            roles.learn(page.sideload("users"))
+            comments.extend(page.items)
+        self._learn_roles(roles, {str(c.get("author_id")) for c in comments})
+        return comments
+
+    def _learn_roles(self, roles: RoleBook, user_ids: set[str]) -> None:
+        unknown = roles.unknown(user_ids)
+        for start in range(0, len(unknown), SHOW_MANY_LIMIT):
+            batch = unknown[start : start + SHOW_MANY_LIMIT]
+            roles.learn(self.transport.get_json("users/show_many.json", {"ids": ",".join(batch)}).get("users") or [])
+
+    def _spool_comment_events(self) -> CommentSpool:
+        """Every comment of the account from the ticket events export (from the beginning: histories must be whole)."""
+        spool = CommentSpool()
+        export = IncrementalTimeExport("incremental/ticket_events.json", "ticket_events", EVENTS_PER_PAGE, self.transport, include=["comment_events"])
+        try:
+            for page in export.pages(start_time=0):
+                for event in page.items:
+                    for child in event.get("child_events") or []:
+                        if (child.get("event_type") or child.get("type")) == "Comment":
+                            spool.add(event.get("ticket_id"), child)
+        except BaseException:
+            spool.close()
+            raise
+        log.info("spooled %d comments from the ticket events export", spool.count)
+        return spool
+
+    def _choose_comments_strategy(self, *, delta: bool, tickets: int) -> tuple[str, str]:
+        if self.config.comments_strategy != "auto":
+            return self.config.comments_strategy, "set in the config"
+        if delta:
+            return "per_ticket", "a delta or resumed read needs the whole history of each changed ticket: one comments call per ticket"
+        events, per_ticket = _events_calls(tickets), tickets
+        if events < per_ticket:
+            return "events", f"~{events} ticket-events pages cost fewer calls than {per_ticket} per-ticket comment calls"
+        return "per_ticket", f"{per_ticket} per-ticket comment calls cost no more than ~{events} ticket-events pages"
+
+    def _read_collections(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        """Categories then sections, listed in full each run (few calls); no cursor is saved."""
+        try:
+            for category in self._list("help_center/categories.json", "categories"):
+                yield _guarded("collections", category, "GET help_center/categories", convert.collection_from_category)
+            for section in self._list("help_center/sections.json", "sections"):
+                yield _guarded("collections", section, "GET help_center/sections", convert.collection_from_section)
+        except HttpStatusError as exc:
+            yield from _help_center_unavailable("collections", exc)
+
+    def _read_articles(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        export = IncrementalTimeExport("help_center/incremental/articles.json", "articles", self.config.page_size, self.transport)
+        recent = RecentIds()
+        locales = self.config.help_center_locales
+        try:
+            for page in export.pages(start_time=int(cursor) if cursor else start_time):
+                for article in page.items:
+                    if not recent.is_new_or_newer(article.get("id"), article.get("updated_at")):
+                        continue
+                    translations = list(self._list(f"help_center/articles/{article['id']}/translations.json", "translations"))
+                    attachments = list(self._list(f"help_center/articles/{article['id']}/attachments.json", "article_attachments", page_size=None))
+                    yield _guarded("articles", article, page.location, convert.article_from_json, translations, attachments, locales)
+                yield from _checkpoint("articles", page)
+        except HttpStatusError as exc:
+            yield from _help_center_unavailable("articles", exc)
+
+
+def _guarded(entity: str, raw: Mapping[str, Any], location: str, build: Callable[..., CanonicalRecord], *args: Any) -> CanonicalRecord | SourceRejection:
+    """Convert one vendor object; a malformed one becomes a located SourceRejection instead of stopping the read."""
+    try:
+        return build(raw, *args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return SourceRejection(
+            entity=entity,
+            source_id=str(raw.get("id")),
+            location=location,
+            field=".".join(str(p) for p in first["loc"]) or None,
+            reason=first["msg"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {entity[:-1]}: {exc!r}")
+
+
+def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:
+    if page.cursor:
+        yield SourceCheckpoint(entity=entity, cursor=page.cursor)
+
+
+def _help_center_unavailable(entity: str, exc: HttpStatusError) -> Iterator[SourceNotice]:
+    if exc.status not in (403, 404):
+        raise exc
+    log.warning("Zendesk Help Center not available (HTTP %s); %s skipped", exc.status, entity)
+    yield SourceNotice(entity=entity, message=f"Help Center not available (HTTP {exc.status}); {entity} skipped")
+
+
+def _pages(items: int, per_page: int) -> int:
+    return max(1, math.ceil(items / per_page))
+
+
+def _events_calls(tickets: int) -> int:
+    return _pages(tickets * ESTIMATED_EVENTS_PER_TICKET, EVENTS_PER_PAGE)

@@ -1,0 +1,1 @@
+"""Fake vendor servers (loopback HTTP) used by connector tests and the end-to-end test."""

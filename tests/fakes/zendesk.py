@@ -1,0 +1,556 @@
+"""A fake Zendesk on 127.0.0.1: a small account served in Zendesk's real response shapes, with fault switches.
+
+Usage:
+    with FakeZendesk() as fake:            # or FakeZendesk(account).start() ... .stop()
+        base_url = fake.base_url            # http://127.0.0.1:<port>
+        fake.fail_next("incremental/users", 429, retry_after=1)
+        fake.help_center_forbidden = True
+        fake.touch("users", 10, name="New name")   # bump updated_at: the next delta read sees it
+        fake.requests                       # [RecordedRequest(method, path, query, authorized)]
+
+Credentials accepted: Basic "{email}/token:{token}" or "Bearer {oauth_token}" (FAKE_EMAIL, FAKE_TOKEN, FAKE_OAUTH_TOKEN).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+FAKE_SUBDOMAIN = "acme"
+FAKE_EMAIL = "migrator@acme.example"
+FAKE_TOKEN = "fake-zendesk-api-token-0123456789"
+FAKE_OAUTH_TOKEN = "fake-zendesk-oauth-token-9876543210"
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    authorized: bool
+
+
+@dataclass
+class Fault:
+    path_fragment: str
+    status: int
+    remaining: int
+    retry_after: int | None = None
+
+
+@dataclass
+class FakeZendesk:
+    """Serves `account` (see `default_account()` for its shape) under /api/v2 on an ephemeral loopback port."""
+
+    account: dict[str, Any] | None = None
+    email: str = FAKE_EMAIL
+    token: str = FAKE_TOKEN
+    oauth_token: str = FAKE_OAUTH_TOKEN
+    help_center_forbidden: bool = False
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _faults: list[Fault] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.account = copy.deepcopy(self.account) if self.account is not None else default_account()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="fake-zendesk", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeZendesk:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeZendesk is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- switches ---------------------------------------------------------------------------------
+
+    def fail_next(self, path_fragment: str, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
+        """The next `times` requests whose path contains `path_fragment` get `status` (with Retry-After if given)."""
+        with self._lock:
+            self._faults.append(Fault(path_fragment, status, times, retry_after))
+
+    def touch(self, collection: str, record_id: int, **changes: Any) -> None:
+        """Change a record and move its updated_at to now, as an edit in Zendesk would."""
+        assert self.account is not None
+        for record in self.account[collection]:
+            if record["id"] == record_id:
+                record.update(changes)
+                record["updated_at"] = _iso(datetime.now(UTC) - timedelta(minutes=2))
+                return
+        raise KeyError(f"{collection} {record_id}")
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+    # -- request handling -------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(handler.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        authorized = self._authorized(handler.headers.get("Authorization"))
+        self.requests.append(RecordedRequest("GET", parts.path, query, authorized))
+        if not authorized:
+            return _send(handler, 401, {"error": "Couldn't authenticate you"})
+        fault = self._take_fault(parts.path)
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            body = {"error": "TooManyRequests" if fault.status == 429 else "ServerError", "description": f"injected {fault.status}"}
+            return _send(handler, fault.status, body, headers)
+        path = re.sub(r"\.json$", "", parts.path.removeprefix("/api/v2/"))
+        if path.startswith("help_center") and self.help_center_forbidden:
+            return _send(handler, 403, {"error": "Forbidden", "description": "You do not have access to this page"})
+        try:
+            status, body = self._route(path, query)
+        except KeyError as exc:
+            status, body = 404, {"error": "RecordNotFound", "description": f"Not found: {exc}"}
+        _send(handler, status, body)
+
+    def _authorized(self, header: str | None) -> bool:
+        if not header:
+            return False
+        if header == f"Bearer {self.oauth_token}":
+            return True
+        expected = base64.b64encode(f"{self.email}/token:{self.token}".encode()).decode()
+        return header == f"Basic {expected}"
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path_fragment in path and fault.remaining > 0:
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    def _route(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        acc = self.account
+        assert acc is not None
+        if path == "incremental/organizations":
+            return 200, self._time_export(path, "organizations", acc["organizations"], query)
+        if path == "incremental/users/cursor":
+            return 200, self._cursor_export(path, "users", acc["users"], query)
+        if path == "incremental/tickets/cursor":
+            body = self._cursor_export(path, "tickets", acc["tickets"], query)
+            return 200, self._ticket_sideloads(body, query.get("include", ""))
+        if path == "incremental/ticket_events":
+            return 200, self._time_export(path, "ticket_events", self._ticket_events(query.get("include", "")), query, stamp_key="timestamp")
+        if path == "help_center/incremental/articles":
+            return 200, self._time_export(path, "articles", acc["articles"], query)
+        if path in ("tickets/count", "users/count", "organizations/count"):
+            name = path.split("/")[0]
+            return 200, {"count": {"value": len(acc[name]), "refreshed_at": _iso(datetime.now(UTC))}}
+        if path == "users/show_many":
+            wanted = {int(i) for i in query.get("ids", "").split(",") if i}
+            return 200, {"users": [u for u in acc["users"] if u["id"] in wanted], "next_page": None, "previous_page": None, "count": len(wanted)}
+        if path == "account/settings":
+            return 200, {"settings": acc["settings"]}
+        match = re.fullmatch(r"tickets/(\d+)/comments", path)
+        if match:
+            comments = acc["comments"].get(int(match.group(1)))
+            if comments is None:
+                raise KeyError(path)
+            body = self._list(path, "comments", comments, query)
+            if "users" in query.get("include", ""):
+                authors = {c["author_id"] for c in body["comments"]}
+                body["users"] = [u for u in acc["users"] if u["id"] in authors]
+            return 200, body
+        match = re.fullmatch(r"help_center/articles/(\d+)/(translations|attachments)", path)
+        if match:
+            article_id, kind = int(match.group(1)), match.group(2)
+            source = acc["article_translations" if kind == "translations" else "article_attachments"].get(article_id, [])
+            return 200, self._list(path, "translations" if kind == "translations" else "article_attachments", source, query)
+        lists = {
+            "ticket_fields": "ticket_fields",
+            "ticket_forms": "ticket_forms",
+            "groups": "groups",
+            "user_fields": "user_fields",
+            "organization_fields": "organization_fields",
+            "organization_memberships": "organization_memberships",
+            "help_center/categories": "categories",
+            "help_center/sections": "sections",
+        }
+        if path in lists:
+            return 200, self._list(path, lists[path], acc[lists[path]], query)
+        raise KeyError(path)
+
+    # -- pagination, as Zendesk does it -----------------------------------------------------------
+
+    def _url(self, path: str, params: dict[str, Any]) -> str:
+        return f"{self.base_url}/api/v2/{path}.json?{urlencode(params)}"
+
+    def _cursor_export(self, path: str, key: str, records: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+        """Incremental cursor export: ordered by (updated time, id); after_cursor is returned even on the last page."""
+        per_page = int(query.get("per_page", 1000))
+        ordered = sorted(records, key=_stamp_and_id)
+        if "cursor" in query:
+            stamp, last_id = _decode_cursor(query["cursor"])
+            remaining = [r for r in ordered if _stamp_and_id(r) > (stamp, last_id)]
+        else:
+            start = int(query.get("start_time", 0))
+            remaining = [r for r in ordered if _stamp(r) >= start]
+        page, rest = remaining[:per_page], remaining[per_page:]
+        after = _encode_cursor(*_stamp_and_id(page[-1])) if page else query.get("cursor")
+        params = {"cursor": after} if after else {"start_time": query.get("start_time", 0)}
+        return {
+            key: page,
+            "after_cursor": after,
+            "after_url": self._url(path, params),
+            "before_cursor": None,
+            "before_url": None,
+            "end_of_stream": not rest,
+        }
+
+    def _time_export(self, path: str, key: str, records: list[dict[str, Any]], query: dict[str, str], stamp_key: str = "updated_at") -> dict[str, Any]:
+        """Time-based export: items with time >= start_time; the last item's time is end_time and comes again next page."""
+        per_page = int(query.get("per_page", 1000))
+        start = int(query.get("start_time", 0))
+        ordered = sorted((r for r in records if _stamp(r, stamp_key) >= start), key=lambda r: (_stamp(r, stamp_key), r["id"]))
+        page = ordered[:per_page]
+        end_time = _stamp(page[-1], stamp_key) if page else start
+        end_of_stream = len(ordered) <= per_page
+        params: dict[str, Any] = {"start_time": end_time, "per_page": per_page}
+        if query.get("include"):
+            params["include"] = query["include"]
+        return {key: page, "count": len(page), "end_time": end_time, "next_page": None if end_of_stream else self._url(path, params), "end_of_stream": end_of_stream}
+
+    def _list(self, path: str, key: str, records: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+        """Cursor pagination when page[size] is given (meta/links), else one offset page with next_page null."""
+        if "page[size]" not in query:
+            return {key: records, "next_page": None, "previous_page": None, "count": len(records)}
+        size = int(query["page[size]"])
+        start = int(base64.urlsafe_b64decode(query["page[after]"]).decode()) if query.get("page[after]") else 0
+        page = records[start : start + size]
+        has_more = start + size < len(records)
+        after = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+        params = {k: v for k, v in query.items() if k not in ("page[after]",)}
+        return {
+            key: page,
+            "meta": {"has_more": has_more, "after_cursor": after if has_more else None, "before_cursor": None},
+            "links": {"next": self._url(path, {**params, "page[after]": after}) if has_more else None, "prev": None},
+        }
+
+    def _ticket_sideloads(self, body: dict[str, Any], include: str) -> dict[str, Any]:
+        acc = self.account
+        assert acc is not None
+        if "users" in include:
+            wanted = {t.get(k) for t in body["tickets"] for k in ("requester_id", "submitter_id", "assignee_id")}
+            body["users"] = [u for u in acc["users"] if u["id"] in wanted]
+        if "metric_sets" in include:
+            body["metric_sets"] = [m for m in acc["metric_sets"] if m["ticket_id"] in {t["id"] for t in body["tickets"]}]
+        return body
+
+    def _ticket_events(self, include: str) -> list[dict[str, Any]]:
+        """One audit event per comment; with include=comment_events the comment itself is a child event."""
+        acc = self.account
+        assert acc is not None
+        events = []
+        for ticket_id, comments in acc["comments"].items():
+            for comment in comments:
+                if "comment_events" in include:
+                    child = {k: v for k, v in comment.items() if k != "plain_body"}
+                    child.update({"event_type": "Comment", "type": "Comment", "via_reference_id": None})
+                else:
+                    child = {"id": comment["id"] + 1, "event_type": "Change", "comment_present": True, "comment_public": comment["public"]}
+                events.append(
+                    {
+                        "id": comment["id"] * 10,
+                        "ticket_id": ticket_id,
+                        "timestamp": _stamp(comment, "created_at"),
+                        "created_at": comment["created_at"],
+                        "updater_id": comment["author_id"],
+                        "via": comment.get("via", {"channel": "web"}),
+                        "system": {},
+                        "event_type": "Audit",
+                        "merged_ticket_ids": [],
+                        "child_events": [child],
+                    }
+                )
+        return events
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    data = json.dumps(body).encode("utf-8")
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.send_header("X-Rate-Limit", "700")
+    handler.send_header("X-Rate-Limit-Remaining", "699")
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def _stamp(record: dict[str, Any], key: str = "updated_at") -> int:
+    value = record[key]
+    if isinstance(value, int):
+        return value
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def _stamp_and_id(record: dict[str, Any]) -> tuple[int, int]:
+    return _stamp(record), record["id"]
+
+
+def _encode_cursor(stamp: int, record_id: int) -> str:
+    return base64.b64encode(f"{stamp}.0||{record_id}|".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[int, int]:
+    stamp, _, rest = base64.b64decode(cursor).decode().partition("||")
+    return int(float(stamp)), int(rest.strip("|"))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _t(day: int, hour: int = 9) -> str:
+    return f"2024-03-{day:02d}T{hour:02d}:00:00Z"
+
+
+def default_account() -> dict[str, Any]:
+    """A small account: 4 organizations (one deleted), 11 users (admin, agents, end-users, one deleted), 6 tickets
+    (one deleted, one whose requester was deleted, a private note, HTML and unicode bodies, dropdown fields),
+    and a Help Center with 2 categories, 3 sections (one nested) and 3 articles (a translation, a draft, attachments)."""
+    users = [
+        _user(1, "Ada Admin", "ada@acme.example", "admin", _t(1)),
+        _user(2, "Bob Agent", "bob@acme.example", "agent", _t(1, 10)),
+        _user(3, "Cleo Agent", "cleo@acme.example", "agent", _t(1, 11), suspended=True),
+        _user(10, "Dana Customer", "dana@globex.example", "end-user", _t(2), org=100, fields={"plan_tier": "tier_enterprise", "signup_source": "webinar"}, tags=["vip"]),
+        _user(11, "Zoë Ångström", "zoe@initech.example", "end-user", _t(2, 10), org=101, fields={"plan_tier": "tier_free"}, phone="+46701234567"),
+        _user(12, "Émile Zola", "emile@acme.example", "end-user", _t(2, 11), org=100),
+        _user(13, "山田 太郎", "taro@example.jp", "end-user", _t(2, 12)),
+        _user(14, "Fay NoEmail", None, "end-user", _t(2, 13)),
+        _user(15, "Gus Lead", "gus@umbrella.example", "end-user", _t(2, 14), org=102),
+        _user(16, "Hana Buyer", "hana@globex.example", "end-user", _t(2, 15), org=100),
+        _user(17, "Permanently Deleted User", None, "end-user", _t(2, 16), active=False),
+    ]
+    organizations = [
+        _org(100, "Globex Corporation", ["globex.example", "globex.test"], _t(1, 8), fields={"account_manager": "Bob Agent", "region": "region_eu"}, tags=["enterprise"]),
+        _org(101, "Initech", ["initech.example"], _t(1, 9), fields={"region": "region_us"}, group_id=11),
+        _org(102, "Umbrella Ltd", [], _t(1, 10), details="Unit 4, Raccoon Way", notes="Slow payer"),
+        {**_org(103, "Gone Inc", ["gone.example"], _t(1, 11)), "deleted_at": _t(1, 12)},
+    ]
+    tickets = [
+        _ticket(1000, "Printer on fire", "open", "high", 10, 2, 10, _t(5), _t(6), channel="email", tags=["fire", "hardware"], fields=[(500, "widget_pro"), (501, "ORD-1001"), (502, True)], form=600, type_="incident"),
+        _ticket(1001, "Refund for order ORD-7", "solved", "normal", 11, 2, 11, _t(5, 10), _t(7), channel="web", fields=[(500, "gadget"), (503, "19.99")], form=601, type_="question"),
+        _ticket(1002, "Café menu ☕ not loading", "pending", "low", 12, 3, 10, _t(5, 11), _t(8), channel="api", fields=[(500, None)]),
+        _ticket(1003, "Spam", "deleted", None, 13, None, None, _t(5, 12), _t(9)),
+        _ticket(1004, "Old question", "closed", "normal", 17, 2, 10, _t(5, 13), _t(10), channel="chat"),
+        _ticket(1005, "HTML & <b>bold</b> subject", "hold", "urgent", 16, None, 11, _t(5, 14), _t(11), channel="web", tags=["escalated"]),
+    ]
+    comments = {
+        1000: [
+            _comment(5000, 10, "<p>My printer is <strong>on fire</strong>!</p>", "My printer is on fire!", True, _t(5)),
+            _comment(5001, 2, "<p>Please unplug it.</p>", "Please unplug it.", True, _t(5, 12)),
+            _comment(5002, 2, "<p>Internal: check warranty</p>", "Internal: check warranty", False, _t(5, 13)),
+            _comment(
+                5003, 10, "<p>Photo attached <img src=\"https://acme.zendesk.com/attachments/token/x/?name=fire.png\"></p>", "Photo attached", True, _t(5, 14),
+                attachments=[_attachment(9000, "fire.png", "image/png", 2048, inline=True), _attachment(9001, "receipt.pdf", "application/pdf", 10240)],
+            ),
+        ],
+        1001: [
+            _comment(5010, 11, "<p>Hej! Jag vill ha återbetalning för ORD-7 — tack 🙏</p>", "Hej! Jag vill ha återbetalning för ORD-7 — tack 🙏", True, _t(5, 10)),
+            _comment(5011, 2, "<p>Refund issued.</p>", "Refund issued.", True, _t(6)),
+            _comment(5012, -1, "<p>Ticket solved by trigger</p>", "Ticket solved by trigger", False, _t(7)),
+        ],
+        1002: [
+            _comment(5020, 12, "<div class=\"zd-comment\"><p>Le menu du café ne charge pas.</p></div>", "Le menu du café ne charge pas.", True, _t(5, 11)),
+            _comment(5021, 3, "<p>Private: reproduced on Safari</p>", "Private: reproduced on Safari", False, _t(6, 9)),
+        ],
+        1003: [_comment(5030, 13, "<p>buy now</p>", "buy now", True, _t(5, 12))],
+        1004: [_comment(5040, 17, "<p>Where is my order?</p>", "Where is my order?", True, _t(5, 13)), _comment(5041, 2, "<p>Shipped.</p>", "Shipped.", True, _t(5, 15))],
+        1005: [_comment(5050, 16, "<p>Use &lt;b&gt; tags &amp; more</p><ul><li>one</li></ul>", "Use <b> tags & more\n- one", True, _t(5, 14))],
+    }
+    return {
+        "settings": {"user": {"multiple_organizations": True, "tagging": True}},
+        "groups": [_group(10, "Support"), _group(11, "Billing")],
+        "ticket_fields": [
+            {"id": 1, "type": "subject", "title": "Subject", "active": True},
+            _field(500, "tagger", "Product", options=[("Widget Pro", "widget_pro"), ("Gadget", "gadget")]),
+            _field(501, "text", "Order number"),
+            _field(502, "checkbox", "Urgent customer"),
+            _field(503, "decimal", "Refund amount"),
+        ],
+        "ticket_forms": [{"id": 600, "name": "Default form", "display_name": "Default", "ticket_field_ids": [1, 500, 501, 502]}, {"id": 601, "name": "Refund request", "display_name": "Refunds", "ticket_field_ids": [1, 500, 503]}],
+        "user_fields": [
+            _field(700, "dropdown", "Plan tier", key="plan_tier", options=[("Enterprise", "tier_enterprise"), ("Free", "tier_free")]),
+            _field(701, "text", "Signup source", key="signup_source"),
+        ],
+        "organization_fields": [
+            _field(800, "text", "Account manager", key="account_manager"),
+            _field(801, "dropdown", "Region", key="region", options=[("Europe", "region_eu"), ("United States", "region_us")]),
+        ],
+        "organization_memberships": [
+            {"id": 900, "user_id": 10, "organization_id": 100, "default": True, "organization_name": "Globex Corporation"},
+            {"id": 901, "user_id": 10, "organization_id": 101, "default": False, "organization_name": "Initech"},
+            {"id": 902, "user_id": 11, "organization_id": 101, "default": True, "organization_name": "Initech"},
+            {"id": 903, "user_id": 12, "organization_id": 100, "default": True, "organization_name": "Globex Corporation"},
+            {"id": 904, "user_id": 15, "organization_id": 102, "default": True, "organization_name": "Umbrella Ltd"},
+            {"id": 905, "user_id": 16, "organization_id": 100, "default": True, "organization_name": "Globex Corporation"},
+        ],
+        "organizations": organizations,
+        "users": users,
+        "tickets": tickets,
+        "metric_sets": [{"id": 7001, "ticket_id": 1001, "solved_at": _t(7), "reopens": 0, "replies": 1}, {"id": 7004, "ticket_id": 1004, "solved_at": _t(5, 16), "reopens": 0, "replies": 1}],
+        "comments": comments,
+        "categories": [_category(200, "Getting started", 1, "First steps with Acme"), _category(201, "Billing", 2, "")],
+        "sections": [
+            _section(300, 200, None, "Installation", 1),
+            _section(301, 200, 300, "Installation on macOS", 1),
+            _section(302, 201, None, "Invoices", 1),
+        ],
+        "articles": [
+            _article(400, 300, "How to install Acme", "<h2>Install</h2><p>Run <code>acme install</code>.</p>", _t(3), draft=False, labels=["install"]),
+            _article(401, 301, "macOS notes (draft)", "<p>Work in progress</p>", _t(3, 10), draft=True),
+            _article(402, 302, "Reading your invoice", "<p>See the attached sample <img src=\"https://acme.zendesk.com/hc/article_attachments/9100/sample.png\"></p>", _t(3, 11)),
+        ],
+        "article_translations": {
+            400: [
+                _translation(1400, 400, "en-us", "How to install Acme", "<h2>Install</h2><p>Run <code>acme install</code>.</p>"),
+                _translation(1401, 400, "fr", "Comment installer Acme", "<h2>Installer</h2><p>Lancez <code>acme install</code>.</p>"),
+            ],
+            401: [_translation(1410, 401, "en-us", "macOS notes (draft)", "<p>Work in progress</p>", draft=True)],
+            402: [_translation(1420, 402, "en-us", "Reading your invoice", "<p>See the attached sample</p>")],
+        },
+        "article_attachments": {
+            402: [
+                {"id": 9100, "article_id": 402, "file_name": "sample.png", "content_type": "image/png", "content_url": "https://acme.zendesk.com/hc/article_attachments/9100/sample.png", "size": 4096, "inline": True, "created_at": _t(3, 11), "updated_at": _t(3, 11)},
+                {"id": 9101, "article_id": 402, "file_name": "invoice-guide.pdf", "content_type": "application/pdf", "content_url": "https://acme.zendesk.com/hc/article_attachments/9101/invoice-guide.pdf", "size": 90000, "inline": False, "created_at": _t(3, 11), "updated_at": _t(3, 11)},
+            ]
+        },
+    }
+
+
+def _user(uid: int, name: str, email: str | None, role: str, updated: str, *, org: int | None = None, fields: dict[str, Any] | None = None,
+          tags: list[str] | None = None, phone: str | None = None, active: bool = True, suspended: bool = False) -> dict[str, Any]:
+    return {
+        "id": uid, "url": f"https://acme.zendesk.com/api/v2/users/{uid}.json", "name": name, "email": email, "phone": phone, "role": role,
+        "role_type": None if role == "end-user" else 0, "organization_id": org, "external_id": None, "tags": tags or [], "alias": "",
+        "active": active, "suspended": suspended, "verified": True, "shared": False, "time_zone": "Europe/Stockholm", "locale": "en-US",
+        "locale_id": 1, "details": "", "notes": "", "user_fields": {"plan_tier": None, "signup_source": None, **(fields or {})},
+        "created_at": "2024-01-15T08:00:00Z", "updated_at": updated, "last_login_at": "2024-02-20T12:30:00Z" if active else None,
+    }
+
+
+def _org(oid: int, name: str, domains: list[str], updated: str, *, fields: dict[str, Any] | None = None, tags: list[str] | None = None,
+         group_id: int | None = None, details: str = "", notes: str = "") -> dict[str, Any]:
+    return {
+        "id": oid, "url": f"https://acme.zendesk.com/api/v2/organizations/{oid}.json", "name": name, "domain_names": domains, "details": details,
+        "notes": notes, "external_id": None, "group_id": group_id, "shared_tickets": False, "shared_comments": False, "tags": tags or [],
+        "organization_fields": {"account_manager": None, "region": None, **(fields or {})}, "created_at": "2023-11-01T10:00:00Z", "updated_at": updated,
+        "deleted_at": None,
+    }
+
+
+def _ticket(tid: int, subject: str, status: str, priority: str | None, requester: int, assignee: int | None, group: int | None, created: str, updated: str,
+            *, channel: str = "web", tags: list[str] | None = None, fields: list[tuple[int, Any]] | None = None, form: int | None = None, type_: str | None = None) -> dict[str, Any]:
+    return {
+        "id": tid, "url": f"https://acme.zendesk.com/api/v2/tickets/{tid}.json", "external_id": None, "type": type_, "subject": subject, "raw_subject": subject,
+        "description": "", "priority": priority, "status": status, "requester_id": requester, "submitter_id": requester, "assignee_id": assignee,
+        "organization_id": None, "group_id": group, "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [], "has_incidents": False, "is_public": True,
+        "tags": tags or [], "custom_fields": [{"id": fid, "value": value} for fid, value in (fields or [])], "ticket_form_id": form, "brand_id": 1,
+        "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}}, "satisfaction_rating": None,
+        "created_at": created, "updated_at": updated, "generated_timestamp": _stamp({"updated_at": updated}),
+    }
+
+
+def _comment(cid: int, author: int, html: str, plain: str, public: bool, created: str, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "id": cid, "type": "Comment", "author_id": author, "body": plain, "html_body": html, "plain_body": plain, "public": public,
+        "attachments": attachments or [], "audit_id": cid * 10, "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
+        "created_at": created, "metadata": {"system": {}, "custom": {}},
+    }
+
+
+def _attachment(aid: int, name: str, content_type: str, size: int, inline: bool = False) -> dict[str, Any]:
+    return {
+        "id": aid, "file_name": name, "content_url": f"https://acme.zendesk.com/attachments/token/{aid}/?name={name}",
+        "mapped_content_url": f"https://acme.zendesk.com/attachments/token/{aid}/?name={name}", "content_type": content_type, "size": size,
+        "inline": inline, "deleted": False, "malware_scan_result": "malware_not_found", "thumbnails": [],
+    }
+
+
+def _group(gid: int, name: str) -> dict[str, Any]:
+    return {"id": gid, "name": name, "description": "", "default": gid == 10, "deleted": False, "is_public": True, "created_at": _t(1), "updated_at": _t(1)}
+
+
+def _field(fid: int, type_: str, title: str, *, key: str | None = None, options: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    field_json: dict[str, Any] = {"id": fid, "type": type_, "title": title, "active": True, "description": "", "position": fid, "created_at": _t(1), "updated_at": _t(1)}
+    if key:
+        field_json["key"] = key
+    if options:
+        field_json["custom_field_options"] = [{"id": fid * 10 + i, "name": name, "raw_name": name, "value": value} for i, (name, value) in enumerate(options)]
+    return field_json
+
+
+def _category(cid: int, name: str, position: int, description: str) -> dict[str, Any]:
+    return {
+        "id": cid, "url": f"https://acme.zendesk.com/api/v2/help_center/en-us/categories/{cid}.json", "html_url": f"https://acme.zendesk.com/hc/en-us/categories/{cid}",
+        "position": position, "created_at": _t(1), "updated_at": _t(1), "name": name, "description": description, "locale": "en-us", "source_locale": "en-us", "outdated": False,
+    }
+
+
+def _section(sid: int, category: int, parent: int | None, name: str, position: int) -> dict[str, Any]:
+    return {
+        "id": sid, "url": f"https://acme.zendesk.com/api/v2/help_center/en-us/sections/{sid}.json", "html_url": f"https://acme.zendesk.com/hc/en-us/sections/{sid}",
+        "category_id": category, "parent_section_id": parent, "position": position, "sorting": "manual", "created_at": _t(1), "updated_at": _t(1),
+        "name": name, "description": "", "locale": "en-us", "source_locale": "en-us", "outdated": False, "theme_template": "section_page",
+    }
+
+
+def _article(aid: int, section: int, title: str, body: str, updated: str, *, draft: bool = False, labels: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "id": aid, "url": f"https://acme.zendesk.com/api/v2/help_center/en-us/articles/{aid}.json", "html_url": f"https://acme.zendesk.com/hc/en-us/articles/{aid}",
+        "author_id": 1, "comments_disabled": False, "draft": draft, "promoted": False, "position": 0, "vote_sum": 0, "vote_count": 0, "section_id": section,
+        "created_at": "2024-02-01T09:00:00Z", "updated_at": updated, "edited_at": updated, "name": title, "title": title, "source_locale": "en-us", "locale": "en-us",
+        "outdated": False, "outdated_locales": [], "permission_group_id": 1, "user_segment_id": None, "label_names": labels or [], "body": body,
+    }
+
+
+def _translation(tid: int, article: int, locale: str, title: str, body: str, draft: bool = False) -> dict[str, Any]:
+    return {
+        "id": tid, "url": f"https://acme.zendesk.com/api/v2/help_center/articles/{article}/translations/{locale}.json",
+        "html_url": f"https://acme.zendesk.com/hc/{locale}/articles/{article}", "source_id": article, "source_type": "Article", "locale": locale,
+        "title": title, "body": body, "outdated": False, "draft": draft, "hidden": False, "created_at": _t(3), "updated_at": _t(3), "updated_by_id": 1, "created_by_id": 1,
+    }
