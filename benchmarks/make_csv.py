@@ -47,7 +47,7 @@ def contact_row(index: int, company_count: int, rng: random.Random) -> list[str]
         f"{index:08d}",
         f"user{index}@example.org",
         f"{first} {last}",
-        f"+1555{index % 10_000_000:07d}",
+        f"+44 20 7946 {index % 1000:04d}",  # Ofcom's range reserved for drama: valid, never real
         "lead" if rng.random() < 0.1 else "user",
         ";".join(companies),
         ";".join(rng.sample(TAGS, rng.randrange(0, 3))),

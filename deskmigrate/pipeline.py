@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # The phases that load staged records, in the order Intercom needs them.
 LOAD_ENTITIES = ("companies", "contacts")
+MAPPING_TARGETS = {"companies": "company", "contacts": "contact"}
 STAGE_BATCH = 500
 NOTICE_EXAMPLES = 20
 
@@ -262,7 +263,6 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         if total == 0:
             continue
         outcome = counts.setdefault(entity, {"create": 0, "update": 0, "unchanged": 0, "rejected": 0})
-        reasons = rejections.setdefault(entity, {})
         progress.start(f"plan {entity}", total)
         sink = (out_dir / f"{entity}.jsonl").open("w", encoding="utf-8") if out_dir is not None else None
         try:
@@ -270,8 +270,6 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                 progress.advance(f"plan {entity}")
                 if isinstance(result, PayloadRejection):
                     outcome["rejected"] += 1
-                    reason = f"{result.field}: {result.reason}" if result.field else result.reason
-                    reasons[reason] = reasons.get(reason, 0) + 1
                     if run_id is not None:
                         ledger.record_failure(run_id, entity, entity, result.source_id, result.reason, field=result.field)
                     continue
@@ -295,6 +293,10 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                 sink.close()
                 files[entity] = str(out_dir / f"{entity}.jsonl")  # type: ignore[operator]
             progress.finish(f"plan {entity}")
+    for entity in counts:
+        target_report = mapper.report.targets.get(MAPPING_TARGETS[entity])
+        reasons = target_report.rejection_reasons if target_report else {}
+        rejections[entity] = {reason: stats.count for reason, stats in reasons.items()}
     tags = {"tag_names": len(tag_names), "taggings_to_add": new_taggings}
     return PlanResult(counts, rejections, tags, mapper.report, mapper.attribute_declarations(), files)
 
