@@ -291,6 +291,10 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
     if extracted is not None:
         report["extract"] = extracted.as_dict()
         _print_extract(extracted)
+    if loaded.preflight.agents_unmatched:
+        console.print(f"[yellow]{len(loaded.preflight.agents_unmatched)} source agent(s) have no Intercom admin with their email; "
+                      f"what they wrote is attributed to admin {loaded.preflight.fallback_admin}:[/] "
+                      + ", ".join(loaded.preflight.agents_unmatched[:20]))
     console.print(phases_table(report["phases"]))
     console.print(key_value_table("API", {
         "calls": stats.get("calls"), "writes": stats.get("writes"), "429s": stats.get("rate_limited"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +23,7 @@ from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
 from deskmigrate.core.state import Ledger
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult, PreflightResult, body_hash
+from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, body_hash
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
@@ -32,9 +32,9 @@ from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapp
 
 log = logging.getLogger(__name__)
 
-# The phases that load staged records, in the order Intercom needs them.
-LOAD_ENTITIES = ("companies", "contacts")
-MAPPING_TARGETS = {"companies": "company", "contacts": "contact"}
+# The staged entities the loader takes, in phase order, and the mapping target of each.
+LOAD_ENTITIES = tuple(phase.entity for phase in PHASES if phase.entity)
+MAPPING_TARGETS = {phase.entity: phase.mapping_target for phase in PHASES if phase.entity and phase.mapping_target}
 STAGE_BATCH = 500
 NOTICE_EXAMPLES = 20
 
@@ -318,18 +318,18 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     progress.finish("preflight")
     mapper = Mapper(project.spec)
     phases: list[PhaseResult] = []
-    for entity in LOAD_ENTITIES:
-        total = ledger.count_staged(entity)
-        if total == 0:
-            continue
-        progress.start(entity, total)
-        payloads = (p for p in map_staged(mapper, ledger, entity) if isinstance(p, Payload))
-        phase = loader.load_companies(payloads) if entity == "companies" else loader.load_contacts(payloads)
-        progress.finish(entity)
-        phases.append(phase)
-    progress.start("tags", planned.tags.get("taggings_to_add") or None)
-    phases.append(loader.load_tags())
-    progress.finish("tags")
+    for phase in PHASES:
+        if phase.entity is None:
+            payloads: Iterable[Payload] = ()
+            total = planned.tags.get("taggings_to_add") if phase.name == "tags" else None
+        else:
+            total = ledger.count_staged(phase.entity)
+            if total == 0:
+                continue
+            payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
+        progress.start(phase.name, total or None)
+        phases.append(phase.load(loader, payloads))
+        progress.finish(phase.name)
     return LoadResult(preflight=preflight_result, phases=phases)
 
 

@@ -69,7 +69,10 @@ class LoadConfig(Strict):
     tag_batch_size: int = Field(50, ge=1, le=500)
     max_attempts: int = Field(6, ge=1, le=20)
     retry_deadline_s: float = Field(300.0, gt=0)
-    fallback_admin_email: str | None = None
+    fallback_admin_email: str | None = Field(
+        None, description="the Intercom admin who authors what an unmatched source agent wrote; default: the token's admin"
+    )
+    strict_agents: bool = Field(False, description="stop before loading when a source agent has no Intercom admin with its email")
 
 
 class Config(Strict):

@@ -32,11 +32,16 @@ class Payload(BaseModel):
     body: dict[str, Any]
     company_source_ids: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    # conversations: one Intercom part body per source part, in order (each carries its source part id)
+    parts: list[dict[str, Any]] = Field(default_factory=list)
+    # source ids the loader resolves to Intercom ids: parent collection, author agent, requester contact, assignee…
+    refs: dict[str, Any] = Field(default_factory=dict)
 
     def content_hash(self) -> str:
         """Stable over key order, so an unchanged record hashes the same on every run."""
         canonical = json.dumps(
-            {"body": self.body, "companies": sorted(self.company_source_ids), "tags": sorted(t.lower() for t in self.tags)},
+            {"body": self.body, "companies": sorted(self.company_source_ids), "tags": sorted(t.lower() for t in self.tags),
+             "parts": self.parts, "refs": self.refs},
             sort_keys=True,
             separators=(",", ":"),
             default=str,

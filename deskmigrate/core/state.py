@@ -250,6 +250,10 @@ class Ledger:
                 )
         return duplicates
 
+    def staged_record(self, entity: str, source_id: str) -> Record | None:
+        rows = self._query("SELECT record FROM staged WHERE entity=? AND source_id=?", (entity, source_id))
+        return record_from_json(entity, json.loads(rows[0][0])) if rows else None
+
     def count_staged(self, entity: str) -> int:
         return self._query("SELECT COUNT(*) FROM staged WHERE entity=?", (entity,))[0][0]
 

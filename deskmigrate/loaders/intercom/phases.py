@@ -19,8 +19,10 @@ from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.errors import (
     AmbiguousWriteError,
     AuthError,
+    ConfigError,
     ConflictError,
     LoadError,
+    Problem,
     RejectedError,
     RetriableError,
 )
@@ -77,6 +79,9 @@ class PreflightResult:
     admins: list[dict[str, Any]]
     attributes_created: list[str]
     attributes_existing: list[str]
+    agents_matched: int = 0
+    agents_unmatched: list[str] = field(default_factory=list)
+    fallback_admin: str | None = None
 
 
 def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int) -> None:
@@ -114,6 +119,8 @@ class IntercomLoader:
         self.run_id = run_id
         self.settings = settings
         self.on_progress = on_progress or (lambda phase, n: None)
+        self.agent_admins: dict[str, str] = {}
+        self.fallback_admin_id: str | None = None
 
     # -- preflight -----------------------------------------------------------------------------
 
@@ -146,10 +153,40 @@ class IntercomLoader:
                     self.run_id, "preflight", "data_attributes", f"{model}.{declaration.name}", str(attribute.get("id")), "create",
                 )
                 created.append(f"{model}.{declaration.name}")
+        matched, unmatched = self._match_agents(me, admins)
         return PreflightResult(
             workspace=str(app.get("name") or app.get("id_code") or "?"), region=str(app.get("region") or "?"),
             admins=admins, attributes_created=created, attributes_existing=existing,
+            agents_matched=matched, agents_unmatched=unmatched, fallback_admin=self.fallback_admin_id,
         )
+
+    def _match_agents(self, me: dict[str, Any], admins: list[dict[str, Any]]) -> tuple[int, list[str]]:
+        """Source agents → Intercom admins by email; the unmatched get the fallback admin (or stop the run in strict mode)."""
+        by_email = {str(a.get("email") or "").lower(): str(a["id"]) for a in admins if a.get("email")}
+        wanted = (self.settings.fallback_admin_email or "").lower()
+        if wanted and wanted not in by_email:
+            raise ConfigError([Problem(path="load.fallback_admin_email", message=f"no Intercom admin has the email {wanted!r}")])
+        self.fallback_admin_id = by_email.get(wanted) or (str(me["id"]) if me.get("id") else None)
+        unmatched: list[str] = []
+        for agent in self.ledger.iter_staged("agents"):
+            email = str(getattr(agent, "email", None) or "").lower()
+            if email in by_email:
+                self.agent_admins[agent.source_id] = by_email[email]
+            else:
+                unmatched.append(f"{agent.source_id} <{email or 'no email'}>")
+        if unmatched and self.settings.strict_agents:
+            raise ConfigError(
+                [Problem(path="load.strict_agents", message=f"source agent {agent} has no Intercom admin with that email")
+                 for agent in unmatched],
+                title="agents without an Intercom admin (strict_agents is on; nothing was loaded)",
+            )
+        return len(self.agent_admins), unmatched
+
+    def admin_for_agent(self, agent_source_id: str | None) -> str | None:
+        """The Intercom admin id for a source agent: matched by email, else the fallback admin."""
+        if agent_source_id is not None and agent_source_id in self.agent_admins:
+            return self.agent_admins[agent_source_id]
+        return self.fallback_admin_id
 
     def _create_attribute(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -165,7 +202,7 @@ class IntercomLoader:
 
     def load_companies(self, payloads: Iterable[Payload]) -> PhaseResult:
         result = PhaseResult("companies")
-        self._run_phase("companies", payloads, lambda p: self._load_company(p, result), result)
+        self.run_phase("companies", payloads, lambda p: self._load_company(p, result), result)
         return result
 
     def _load_company(self, payload: Payload, result: PhaseResult) -> None:
@@ -201,7 +238,7 @@ class IntercomLoader:
 
     def load_contacts(self, payloads: Iterable[Payload]) -> PhaseResult:
         result = PhaseResult("contacts")
-        self._run_phase("contacts", payloads, lambda p: self._load_contact(p, result), result)
+        self.run_phase("contacts", payloads, lambda p: self._load_contact(p, result), result)
         return result
 
     def _load_contact(self, payload: Payload, result: PhaseResult) -> None:
@@ -365,7 +402,7 @@ class IntercomLoader:
                 tag = self.client.tag_contacts(name, ids) if entity == "contacts" else self.client.tag_companies(name, ids)
             except (RejectedError, RetriableError) as error:
                 for sid, _ in batch:
-                    self._fail("tags", entity, sid, error)
+                    self.fail("tags", entity, sid, error)
                 result.add("failed", len(batch))
                 continue
             if tag_id is None:
@@ -398,7 +435,8 @@ class IntercomLoader:
 
     # -- shared ----------------------------------------------------------------------------------
 
-    def _run_phase(self, phase: str, payloads: Iterable[Payload], work: Callable[[Payload], None], result: PhaseResult) -> None:
+    def run_phase(self, phase: str, payloads: Iterable[Payload], work: Callable[[Payload], None], result: PhaseResult) -> None:
+        """Run `work` over every payload concurrently; a LoadError fails that record only, an AuthError stops the phase."""
         self.ledger.start_phase(self.run_id, phase, None)
 
         def guarded(payload: Payload) -> None:
@@ -407,7 +445,7 @@ class IntercomLoader:
             except AuthError:
                 raise
             except LoadError as error:
-                self._fail(phase, payload.entity, payload.source_id, error)
+                self.fail(phase, payload.entity, payload.source_id, error)
                 result.add("failed")
             finally:
                 self.on_progress(phase, 1)
@@ -417,7 +455,7 @@ class IntercomLoader:
             self.ledger.count_unchanged(self.run_id, phase, result.unchanged)
         self.ledger.finish_phase(self.run_id, phase)
 
-    def _fail(self, phase: str, entity: str, source_id: str, error: LoadError) -> None:
+    def fail(self, phase: str, entity: str, source_id: str, error: LoadError) -> None:
         log.warning("%s %s failed: %s", entity, source_id, error)
         self.ledger.record_failure(
             self.run_id, phase, entity, source_id, str(error), request_id=error.request_id, excerpt=error.excerpt,
@@ -459,3 +497,25 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One load phase. `entity` names the staged records it consumes (None: it works from the ledger alone)."""
+
+    name: str
+    entity: str | None
+    mapping_target: str | None
+    load: Callable[[IntercomLoader, Iterable[Payload]], PhaseResult]
+
+
+# The phases in the order Intercom needs them; rollback undoes them in reverse. A new phase is one entry.
+PHASES: tuple[Phase, ...] = (
+    Phase("companies", "companies", "company", lambda loader, payloads: loader.load_companies(payloads)),
+    Phase("contacts", "contacts", "contact", lambda loader, payloads: loader.load_contacts(payloads)),
+    Phase("tags", None, None, lambda loader, payloads: loader.load_tags()),
+)
+
+
+def phase_order() -> list[str]:
+    return ["preflight", *(phase.name for phase in PHASES)]

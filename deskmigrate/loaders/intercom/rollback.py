@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from deskmigrate.core.errors import LoadError, RejectedError
 from deskmigrate.core.state import Ledger, WriteRow
 from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.phases import phase_order
 
 log = logging.getLogger(__name__)
 
-PHASE_ORDER = ["preflight", "companies", "contacts", "tags"]
 IDENTIFIERS = ("external_id", "email", "role")
 
 
@@ -47,6 +48,11 @@ class Rollback:
         self.client = client
         self.ledger = ledger
         self.report = RollbackReport()
+        # How to undo a create per entity; a phase that creates a new kind of object adds its delete here.
+        self.deleters: dict[str, Callable[[str], Any]] = {
+            "contacts": client.delete_contact,
+            "companies": client.delete_company,
+        }
 
     def conflicts(self, run_ids: list[str]) -> list[str]:
         """Later runs that changed records these runs wrote: they must be rolled back first."""
@@ -54,9 +60,10 @@ class Rollback:
 
     def run(self, run_ids: list[str]) -> RollbackReport:
         writes = [w for w in self.ledger.writes() if w.run_id in set(run_ids)]
-        writes.sort(key=lambda w: (-PHASE_ORDER.index(w.phase) if w.phase in PHASE_ORDER else 0, -w.seq))
+        order = phase_order()
+        writes.sort(key=lambda w: (-order.index(w.phase) if w.phase in order else 0, -w.seq))
         deleted_tags = {w.intercom_id for w in writes if w.entity == "tags" and w.action == "create"}
-        deleted_records = {(w.entity, w.source_id) for w in writes if w.action == "create" and w.entity in ("contacts", "companies")}
+        deleted_records = {(w.entity, w.source_id) for w in writes if w.action == "create" and w.entity in self.deleters}
         for write in writes:
             try:
                 self._undo(write, deleted_tags, deleted_records)
@@ -96,8 +103,8 @@ class Rollback:
                 self.ledger.set_link(write.run_id, write.source_id, detail["company_source_id"], present=True,
                                      contact_intercom_id=write.intercom_id, company_intercom_id=detail["company_intercom_id"])
                 self.report.relinked += 1
-        elif write.action == "create" and write.entity in ("contacts", "companies"):
-            delete = self.client.delete_contact if write.entity == "contacts" else self.client.delete_company
+        elif write.action == "create" and write.entity in self.deleters:
+            delete = self.deleters[write.entity]
             self._ignore_missing(lambda: delete(str(write.intercom_id)))
             self.ledger.forget(write.entity, write.source_id)
             self.report.count(self.report.deleted, write.entity)
