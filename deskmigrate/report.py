@@ -52,20 +52,21 @@ def key_value_table(title: str, values: dict[str, Any]) -> Table:
     return table
 
 
+MAPPING_REPORT_SECTIONS = {
+    "unmapped_fields": "Unmapped source fields (dropped)",
+    "unmapped_to_custom_attributes": "Unmapped source fields kept as custom attributes",
+    "value_map_misses": "Value-map misses",
+    "defaults_applied": "Defaults applied",
+    "content_dropped": "Content dropped",
+}
+
+
 def mapping_report_tables(report: dict[str, Any]) -> list[Table]:
-    """The mapping report, flattened into one table per kind of finding the user acts on."""
+    """The mapping report, one table per kind of finding the user acts on; a line saying so when there is none."""
     tables = []
-    sections = {
-        "unmapped": "Unmapped source fields",
-        "value_map_misses": "Value-map misses",
-        "defaults_applied": "Defaults applied",
-        "content_dropped": "Content dropped",
-    }
-    for key, title in sections.items():
+    for key, title in MAPPING_REPORT_SECTIONS.items():
         rows = []
-        for target, data in (report.get("targets") or report).items():
-            if not isinstance(data, dict):
-                continue
+        for target, data in (report.get("targets") or {}).items():
             for name, count in _flatten(data.get(key) or {}):
                 rows.append((target, name, count))
         if rows:
@@ -76,6 +77,11 @@ def mapping_report_tables(report: dict[str, Any]) -> list[Table]:
             for target, name, count in rows:
                 table.add_row(target, name, str(count))
             tables.append(table)
+    if not tables:
+        table = Table(title="Mapping report", title_justify="left", show_header=False)
+        table.add_column("finding")
+        table.add_row("every source field is mapped; no value-map misses, no defaults applied, no content dropped")
+        tables.append(table)
     return tables
 
 

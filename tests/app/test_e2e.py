@@ -226,6 +226,7 @@ def test_plan_counts_and_writes_payloads_without_touching_intercom(project: Proj
     first = json.loads(lines[0])
     assert first["action"] == "create" and first["body"]["external_id"] == "u001"
     assert "create" in result.output
+    assert "plan_tier" in result.output, "the mapping report names the fields kept as custom attributes"
 
 
 def latest_run(project: Project) -> str:
