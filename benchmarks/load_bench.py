@@ -5,6 +5,11 @@ rate budget used, 429s, and peak memory; then re-runs to show an unchanged re-ru
 The sandbox runs in its own process, as Intercom would, so its CPU does not slow the loader.
 
     python benchmarks/load_bench.py --records 10000 --latency-ms 50 --rate-limit 1666
+
+With `--tickets N --comments M` it loads N synthetic Zendesk tickets of M comments each as conversations
+instead (contacts are set up first, untimed) and prints tickets/s, parts/s and calls per ticket.
+
+    python benchmarks/load_bench.py --tickets 500 --comments 8 --latency-ms 50 --rate-limit 1666
 """
 
 from __future__ import annotations
@@ -86,6 +91,79 @@ def run_cli(config: Path, command: str) -> tuple[float, int, dict]:
     return elapsed, peak_kib, report
 
 
+def conversation_bench(args: argparse.Namespace, work: Path) -> None:
+    """N tickets × M comments through the conversations phase, in-process, against a sandbox in its own process."""
+    from datetime import UTC, datetime, timedelta
+
+    from deskmigrate.core.config import LoadConfig
+    from deskmigrate.core.model import Agent, Conversation, Part
+    from deskmigrate.core.payload import Payload
+    from deskmigrate.core.state import Ledger
+    from deskmigrate.loaders.intercom.client import IntercomClient
+    from deskmigrate.loaders.intercom.conversations import load_conversations
+    from deskmigrate.loaders.intercom.phases import IntercomLoader, run_concurrently
+    from deskmigrate.transforms import Mapper, load_mapping
+
+    sandbox_path = work / "sandbox.db"
+    process, url = start_sandbox(sandbox_path, args.rate_limit, args.latency_ms)
+    ledger = Ledger(work / "ledger.db")
+    client = IntercomClient(url, TOKEN, pool_size=max(16, args.concurrency * 2))
+    try:
+        setup_run = ledger.start_run("setup")
+        ledger.stage(setup_run, [Agent(source="zendesk", source_id="1", email="agent@sandbox.example.com")])
+        requesters = [str(i) for i in range(max(1, args.tickets // 4))]
+
+        def make_contact(source_id: str) -> None:
+            contact = client.create_contact({"role": "user", "external_id": f"zd:{source_id}"})
+            ledger.record_write(setup_run, "contacts", "contacts", source_id, intercom_id=contact["id"], action="create",
+                                origin="created", payload_hash="", body={})
+
+        run_concurrently(requesters, make_contact, args.concurrency)
+        mapper = Mapper(load_mapping("zendesk", None, []))
+        start = datetime(2024, 1, 1, tzinfo=UTC)
+        payloads = []
+        for t in range(args.tickets):
+            requester = requesters[t % len(requesters)]
+            parts = [
+                Part(source_id=f"{t}-{c}", author_kind="contact" if c % 2 == 0 else "agent", author_id=requester if c % 2 == 0 else "1",
+                     body_html=f"<p>Comment {c} of ticket {t}</p>", public=c % 3 != 2, created_at=start + timedelta(minutes=t * 100 + c))
+                for c in range(args.comments)
+            ]
+            record = Conversation(source="zendesk", source_id=str(t), subject=f"Ticket {t}", requester_id=requester, assignee_id="1",
+                                  status="solved" if t % 2 else "open", tags=["bench"], created_at=parts[0].created_at, parts=parts)
+            mapped = mapper.map(record)
+            assert isinstance(mapped, Payload)
+            payloads.append(mapped)
+        calls_before = len(SandboxStore(sandbox_path).request_log())
+        loader = IntercomLoader(client, ledger, ledger.start_run("load"), LoadConfig(concurrency=args.concurrency))
+        loader.preflight([])
+        started = time.monotonic()
+        result = load_conversations(loader, payloads)
+        elapsed = time.monotonic() - started
+        log = SandboxStore(sandbox_path).request_log()[calls_before:]
+        rerun = IntercomLoader(client, ledger, ledger.start_run("load"), LoadConfig(concurrency=args.concurrency))
+        rerun.preflight([])
+        rerun_result = load_conversations(rerun, payloads)
+    finally:
+        client.close()
+        ledger.close()
+        process.terminate()
+        process.wait()
+    writes = [e for e in log if e["write"]]
+    by_route: dict[str, int] = {}
+    for entry in writes:
+        by_route[entry["route"]] = by_route.get(entry["route"], 0) + 1
+    parts_total = args.tickets * args.comments
+    print(f"tickets loaded           {result.created} of {args.tickets} ({args.comments} comments each), failed {result.failed}")
+    print(f"wall time (load)         {elapsed:.1f} s  ({args.tickets / elapsed:.1f} tickets/s, {parts_total / elapsed:.0f} comments/s)")
+    print(f"API calls                {len(log)}  ({len(log) / max(args.tickets, 1):.2f} per ticket, {len(writes) / max(args.tickets, 1):.2f} writes)")
+    for route, count in sorted(by_route.items()):
+        print(f"  {route:<34} {count / max(args.tickets, 1):.2f} per ticket")
+    print(f"429s                     {sum(1 for e in log if e['status'] == 429)}")
+    print(f"unchanged re-run         {rerun_result.unchanged} tickets unchanged, {rerun_result.created + rerun_result.updated} sent")
+    print(f"work folder              {work}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=10_000, help="contacts; companies are a tenth")
@@ -93,10 +171,15 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=1666, help="calls per 10-second window")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--tickets", type=int, help="benchmark conversations: this many tickets instead of contacts")
+    parser.add_argument("--comments", type=int, default=8, help="comments per ticket (with --tickets)")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="deskmigrate-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.tickets:
+        conversation_bench(args, work)
+        return
     make_csv(args.records, work)
     sandbox_path = work / "sandbox.db"
     process, url = start_sandbox(sandbox_path, args.rate_limit, args.latency_ms)

@@ -288,9 +288,11 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
         "phases": [p.as_dict() for p in loaded.phases],
         "api": stats,
     }
+    report.update(loaded.details)
     if extracted is not None:
         report["extract"] = extracted.as_dict()
         _print_extract(extracted)
+    _print_help_center(loaded.details.get("help_center"))
     if loaded.preflight.agents_unmatched:
         console.print(f"[yellow]{len(loaded.preflight.agents_unmatched)} source agent(s) have no Intercom admin with their email; "
                       f"what they wrote is attributed to admin {loaded.preflight.fallback_admin}:[/] "
@@ -301,6 +303,22 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
         "retries": stats.get("retries"), "waited on rate limit (s)": stats.get("waited_s"),
     }))
     return _finish(project, ledger, run_id, command, started, report)
+
+
+def _print_help_center(details: dict[str, Any] | None) -> None:
+    """The help center's content-loss summary; every detail is in the JSON report."""
+    if not details:
+        return
+    for line in details.get("collections") or []:
+        console.print(f"[yellow]help center:[/] {line}")
+    if details.get("articles_with_losses"):
+        removed = ", ".join(f"{tag} ×{count}" for tag, count in (details.get("removed_tags_total") or {}).items()) or "none"
+        console.print(f"[yellow]{details['articles_with_losses']} article(s) lost or changed content[/] (HTML removed: {removed}); "
+                      "per article in the JSON report under help_center.articles")
+    if details.get("dates"):
+        console.print(details["dates"])
+    if details.get("redirect_map"):
+        console.print(f"redirect map (old URL → new URL): {details['redirect_map']}")
 
 
 @app.command()

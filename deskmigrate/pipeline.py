@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import time
@@ -11,9 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+import requests
 from pydantic import BaseModel
 
+from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
 from deskmigrate.core.config import LoadedConfig, load_config, validate_section
 from deskmigrate.core.errors import MappingError, Problem, SourceError
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
@@ -23,6 +27,7 @@ from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
 from deskmigrate.core.state import Ledger
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.help_center import SessionSourceFiles, SourceFiles, redirect_rows
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, body_hash
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
@@ -308,11 +313,14 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
 class LoadResult:
     preflight: PreflightResult
     phases: list[PhaseResult]
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress: Progress, planned: PlanResult) -> LoadResult:
     """Preflight, then each phase in order over the staged records, mapping them as they stream."""
     loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
+    loader.source_files = source_files(project)
+    loader.asset_dir = project.state_dir / "help_center_assets"
     progress.start("preflight", None)
     preflight_result = loader.preflight(planned.attributes)
     progress.finish("preflight")
@@ -327,10 +335,48 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
             if total == 0:
                 continue
             payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
+        if phase.name == "article_links" and ledger.count_id_rows("articles") == 0:
+            continue
         progress.start(phase.name, total or None)
         phases.append(phase.load(loader, payloads))
         progress.finish(phase.name)
-    return LoadResult(preflight=preflight_result, phases=phases)
+    details = {name: value.as_dict() if hasattr(value, "as_dict") else value for name, value in loader.details.items()}
+    redirects = write_redirect_map(project, ledger)
+    if redirects is not None:
+        details.setdefault("help_center", {})["redirect_map"] = str(redirects)
+    return LoadResult(preflight=preflight_result, phases=phases, details=details)
+
+
+def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
+    """Old Help Center URL → new Intercom URL, as CSV for a web server or DNS provider's redirect rules (0600)."""
+    rows = list(redirect_rows(ledger))
+    if not rows:
+        return None
+    path = project.state_dir / "redirects.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["old_url", "new_url", "kind", "source_id", "locale"])
+        writer.writeheader()
+        writer.writerows(rows)
+    path.chmod(0o600)
+    return path
+
+
+def source_files(project: Project) -> SourceFiles | None:
+    """Files behind the source's login (Help Center images and attachments), fetched with its credentials from its own hosts only."""
+    connector = project.connector
+    own = getattr(connector, "source_files", None)
+    if callable(own):
+        return own()
+    config = getattr(connector, "config", None)
+    if not isinstance(config, ZendeskSourceConfig):
+        return None
+    session = requests.Session()
+    if config.oauth_token is not None:
+        session.headers["Authorization"] = f"Bearer {config.oauth_token.get_secret_value()}"
+    elif config.token is not None:
+        session.auth = (f"{config.email}/token", config.token.get_secret_value())
+    hosts = {f"{config.subdomain}.zendesk.com"} | ({urlsplit(config.base_url).netloc} if config.base_url else set())
+    return SessionSourceFiles(hosts, config.base_url, session, timeout_s=config.timeout_s)
 
 
 # -- validate and rollback ---------------------------------------------------------------------------

@@ -64,6 +64,17 @@ class TargetConfig(Strict):
         return REGION_BASE_URLS[self.region] if self.type == "intercom" else None
 
 
+class HelpCenterConfig(Strict):
+    """`load.help_center`: where collections and articles go, and how they arrive."""
+
+    help_center: str | None = Field(None, description="the target help center's id, identifier or display name; default: the first")
+    state: Literal["source", "draft", "published"] = Field("source", description="draft: import everything as draft first")
+    default_locale: str = Field("en", description="the Intercom Help Center's default language; the main article content goes there")
+    locales: list[str] | None = Field(None, description="languages enabled in the Intercom Help Center; default: every one Intercom supports")
+    asset_dir: Path | None = Field(None, description="where files behind the source's login are saved; default <state>/help_center_assets")
+    asset_base_url: str | None = Field(None, description="the public URL asset_dir is served at; without it such files are listed, not linked")
+
+
 class LoadConfig(Strict):
     concurrency: int = Field(8, ge=1, le=64)
     tag_batch_size: int = Field(50, ge=1, le=500)
@@ -73,6 +84,7 @@ class LoadConfig(Strict):
         None, description="the Intercom admin who authors what an unmatched source agent wrote; default: the token's admin"
     )
     strict_agents: bool = Field(False, description="stop before loading when a source agent has no Intercom admin with its email")
+    help_center: HelpCenterConfig = Field(default_factory=HelpCenterConfig)
 
 
 class Config(Strict):

@@ -66,6 +66,14 @@ CREATE INDEX IF NOT EXISTS desired_tags_tag ON desired_tags (tag);
 CREATE TABLE IF NOT EXISTS taggings (
     entity TEXT NOT NULL, source_id TEXT NOT NULL, tag TEXT NOT NULL, run_id TEXT NOT NULL,
     PRIMARY KEY (entity, source_id, tag));
+CREATE TABLE IF NOT EXISTS parts (
+    record_id TEXT NOT NULL, step TEXT NOT NULL, position INTEGER NOT NULL, thread TEXT NOT NULL, intercom_id TEXT,
+    state TEXT NOT NULL, expected TEXT, run_id TEXT NOT NULL, pending_since REAL, updated_at REAL NOT NULL,
+    PRIMARY KEY (record_id, step));
+CREATE INDEX IF NOT EXISTS parts_thread ON parts (thread);
+CREATE TABLE IF NOT EXISTS notices (
+    entity TEXT NOT NULL, source_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, run_id TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (entity, source_id, kind));
 """
 
 
@@ -90,6 +98,29 @@ class IdMapRow:
     before: dict[str, Any] | None
     run_id: str
     pending_since: float | None
+
+
+@dataclass(frozen=True)
+class PartRow:
+    """One planned Intercom part of a multi-part record (a conversation's reply or note), in its thread."""
+
+    record_id: str
+    step: str
+    position: int
+    thread: str
+    intercom_id: str | None
+    state: str  # pending | done
+    expected: dict[str, Any] | None
+    pending_since: float | None
+
+
+@dataclass(frozen=True)
+class Notice:
+    entity: str
+    source_id: str
+    kind: str
+    detail: str
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -362,6 +393,8 @@ class Ledger:
     def forget(self, entity: str, source_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM id_map WHERE entity=? AND source_id=?", (entity, source_id))
+            if entity == "conversations":
+                db.execute("DELETE FROM parts WHERE thread=?", (source_id,))
             if entity == "contacts":
                 db.execute("DELETE FROM links WHERE contact_id=?", (source_id,))
             db.execute("DELETE FROM taggings WHERE entity=? AND source_id=?", (entity, source_id))
@@ -483,6 +516,69 @@ class Ledger:
 
     def applied_taggings(self, entity: str, source_id: str) -> set[str]:
         return {r[0] for r in self._query("SELECT tag FROM taggings WHERE entity=? AND source_id=?", (entity, source_id))}
+
+    # -- parts of multi-part records (conversation replies and notes) ----------------------------
+
+    def parts(self, record_id: str) -> dict[str, PartRow]:
+        """The planned parts of a record already sent or being sent, by step key."""
+        rows = self._query(
+            "SELECT record_id, step, position, thread, intercom_id, state, expected, pending_since FROM parts WHERE record_id=? "
+            "ORDER BY position", (record_id,),
+        )
+        return {r[1]: PartRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]) if r[6] else None, r[7]) for r in rows}
+
+    def mark_part_pending(self, run_id: str, record_id: str, step: str, position: int, thread: str, expected: dict[str, Any]) -> None:
+        """Before sending a part: a crash leaves this trace, and the resume reconciles it instead of sending it twice."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO parts (record_id, step, position, thread, state, expected, run_id, pending_since, updated_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (record_id, step) DO UPDATE SET position=excluded.position, "
+                "thread=excluded.thread, expected=excluded.expected, run_id=excluded.run_id, updated_at=excluded.updated_at "
+                "WHERE parts.state='pending'",
+                (record_id, step, position, thread, _dump(expected), run_id, now, now),
+            )
+
+    def record_part(self, run_id: str, record_id: str, step: str, position: int, thread: str, intercom_id: str | None) -> None:
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO parts (record_id, step, position, thread, intercom_id, state, run_id, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'done', ?, ?) ON CONFLICT (record_id, step) DO UPDATE SET intercom_id=excluded.intercom_id, "
+                "state='done', position=excluded.position, thread=excluded.thread, run_id=excluded.run_id, pending_since=NULL, "
+                "updated_at=excluded.updated_at",
+                (record_id, step, position, thread, intercom_id, run_id, now),
+            )
+
+    def set_applied(self, entity: str, source_id: str, payload_hash: str, body: dict[str, Any]) -> None:
+        """What a record's last load applied beyond its create (state, attributes, assignee): the next run compares with it."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE id_map SET payload_hash=?, body=?, updated_at=? WHERE entity=? AND source_id=?",
+                (payload_hash, _dump(body), time.time(), entity, source_id),
+            )
+
+    def forget_part(self, record_id: str, step: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM parts WHERE record_id=? AND step=?", (record_id, step))
+
+    def count_parts(self, thread: str, state: str = "done") -> int:
+        return self._query("SELECT COUNT(*) FROM parts WHERE thread=? AND state=?", (thread, state))[0][0]
+
+    # -- notices: what a load changed about a record without failing it --------------------------
+
+    def record_notice(self, run_id: str, entity: str, source_id: str, kind: str, detail: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO notices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity, source_id, kind) DO UPDATE SET "
+                "detail=excluded.detail, run_id=excluded.run_id, at=excluded.at",
+                (entity, source_id, kind, detail, run_id, time.time()),
+            )
+
+    def notices(self, entity: str | None = None) -> list[Notice]:
+        sql = "SELECT entity, source_id, kind, detail, run_id FROM notices"
+        rows = self._query(sql + (" WHERE entity=?" if entity else "") + " ORDER BY entity, source_id, kind", (entity,) if entity else ())
+        return [Notice(*r) for r in rows]
 
     # -- progress and failures -----------------------------------------------------------------
 

@@ -193,7 +193,7 @@ def _check_rule(
         found.append((path + ("args",), "`args` given but the rule has no `transform`"))
     steps = compile_steps(rule.get("transform"), rule.get("args"), path, found)
     for step in steps:
-        if step.name == MAP_VALUE and step.args["map"] not in map_names:
+        if (step.name == MAP_VALUE or "map" in step.args) and step.args["map"] not in map_names:
             known = ", ".join(sorted(map_names)) or "none defined"
             found.append((path + ("args", "map"), f"no value map named {step.args['map']!r} (value_maps: {known})"))
 

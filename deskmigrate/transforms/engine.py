@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from deskmigrate.core.errors import MappingError, Problem
-from deskmigrate.core.model import Record
+from deskmigrate.core.model import Conversation, Part, Record
 from deskmigrate.core.payload import AttributeDeclaration, IntercomDataType, Payload, PayloadRejection
 from deskmigrate.core.yamlfile import dotted
 from deskmigrate.transforms import coercion
@@ -136,6 +136,13 @@ class Mapper:
         self._coerce_custom_attributes(target, body, outcome)
         if outcome.failures:
             return self._reject(target.name, entity, record.source_id, outcome.failures)
+        parts: list[dict[str, Any]] = []
+        refs: dict[str, Any] = {}
+        if isinstance(record, Conversation):
+            part_failures: list[tuple[str, ValueRejected]] = []
+            parts, refs = self._map_parts(record, part_failures)
+            if part_failures:
+                return self._reject(target.name, entity, record.source_id, part_failures)
         self._commit(target.name, outcome)
         return Payload(
             entity=entity,
@@ -143,7 +150,47 @@ class Mapper:
             body=_finish_body(body),
             company_source_ids=[str(company) for company in getattr(record, "company_ids", [])],
             tags=_collect_tags(target, record),
+            parts=parts,
+            refs=refs,
         )
+
+    def map_part(self, part: Part, outcome: _Outcome) -> dict[str, Any]:
+        """One source comment → its Intercom part: the `part` rules' body plus who wrote it and its attachments."""
+        target = self._targets.get("part")
+        body: dict[str, Any] = {}
+        for rule in target.rules if target else []:
+            _apply_rule(rule, part, body, outcome, self.spec)
+        return {
+            "source_id": part.source_id,
+            "author_kind": part.author_kind,
+            "author_id": part.author_id,
+            "public": part.public,
+            "created_at": coercion.as_unix_seconds(part.created_at) if part.created_at else None,
+            "body": _finish_body(body),
+            "body_text": part.body_text,
+            "attachments": [attachment.model_dump(mode="json") for attachment in part.attachments],
+        }
+
+    def _map_parts(self, record: Conversation, failures: list[tuple[str, ValueRejected]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every part in order, and the links the loader resolves; what each part lost is counted per ticket."""
+        parts = []
+        lost: Counter[str] = Counter()
+        for part in record.parts:
+            outcome = _Outcome()
+            parts.append(self.map_part(part, outcome))
+            failures.extend((f"parts.{part.source_id}.{name}", reason) for name, reason in outcome.failures)
+            if not outcome.failures:
+                self._commit("part", outcome)
+            lost.update(kind for _, kind in outcome.losses)
+        refs = {
+            "source": record.source,
+            "requester_id": record.requester_id,
+            "assignee_id": record.assignee_id,
+            "options": self.spec.conversation_options.model_dump(mode="json"),
+        }
+        if lost:
+            refs["content_lost"] = dict(sorted(lost.items()))
+        return parts, refs
 
     def attribute_declarations(self) -> list[AttributeDeclaration]:
         """Declared attributes plus those auto-declared by `unmapped: custom_attribute` so far."""
@@ -215,9 +262,12 @@ class Mapper:
                 reason = ValueRejected("source field not handled by the mapping", f"{field_name!r} (policy unmapped: error)")
                 outcome.failures.append((f"{CUSTOM_FIELDS}.{field_name}", reason))
                 continue
+            if target.unmapped == "drop":
+                outcome.unmapped_dropped.append(field_name)
+                continue
             attributes = body.setdefault(CUSTOM_ATTRIBUTES, {})
             attribute = self._unmapped_attribute_name(target, field_name)
-            if target.unmapped == "drop" or attribute in attributes:
+            if attribute in attributes:
                 outcome.unmapped_dropped.append(field_name)
                 continue
             attributes[attribute] = value
@@ -301,7 +351,7 @@ def _compile_rule(rule: Rule) -> CompiledRule:
     )
 
 
-def _apply_rule(rule: CompiledRule, record: Record, body: dict[str, Any], outcome: _Outcome, spec: MappingSpec) -> None:
+def _apply_rule(rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: _Outcome, spec: MappingSpec) -> None:
     if rule.reads_many:
         value: Any = [item for path in rule.sources if not is_empty(item := read_path(record, path))]
     else:

@@ -19,7 +19,7 @@ LINK_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width
 # replies and notes ("some HTML"), and a minimal inline profile.
 SANITIZE_PROFILES: dict[str, frozenset[str]] = {
     "article": frozenset(
-        "p br hr h1 h2 h3 h4 h5 h6 a img ul ol li b strong i em u s code pre blockquote table thead tbody tr th td sub sup".split()
+        "p br hr h1 h2 h3 h4 h5 h6 a img ul ol li b strong i em u s code pre blockquote table thead tbody tfoot tr th td caption sub sup iframe".split()
     ),
     "conversation": frozenset("p br a img ul ol li b strong i em u code pre blockquote".split()),
     "basic": frozenset("p br a b strong i em ul ol li".split()),
@@ -31,14 +31,42 @@ def tag_names(html: str) -> set[str]:
     return {name.lower() for name in TAG_NAME.findall(html)}
 
 
+# Video embeds an Intercom article keeps (https://www.intercom.com/help/en/articles/4103903); other iframes are removed.
+EMBED_HOSTS = frozenset({
+    "www.youtube.com", "youtube.com", "www.youtube-nocookie.com", "player.vimeo.com", "fast.wistia.net", "fast.wistia.com", "www.loom.com",
+})
+IFRAME = re.compile(r"<iframe\b[^>]*>.*?</iframe>", re.IGNORECASE | re.DOTALL)
+IFRAME_SRC = re.compile(r"\bsrc=\"(?:https?:)?//([^/\"]+)")
+
+
 def sanitize(html: str, profile: str) -> tuple[str, set[str]]:
     """Keep only the profile's tags (and safe link/image attributes); return the HTML and the tag names removed."""
     allowed = SANITIZE_PROFILES[profile]
     removed = tag_names(html) - allowed
     attributes = {tag: names for tag, names in LINK_ATTRIBUTES.items() if tag in allowed}
     attributes.update({tag: {"colspan", "rowspan"} for tag in ("td", "th") if tag in allowed})
+    if "iframe" in allowed:
+        attributes["iframe"] = {"src", "width", "height", "allowfullscreen", "frameborder"}
     cleaned = nh3.clean(html, tags=set(allowed), attributes=attributes, url_schemes={"http", "https", "mailto", "tel"})
+    if "iframe" in allowed:
+        cleaned, dropped_embeds = _drop_foreign_embeds(cleaned)
+        if dropped_embeds:
+            removed.add("iframe")
     return cleaned, removed
+
+
+def _drop_foreign_embeds(html: str) -> tuple[str, int]:
+    dropped = 0
+
+    def keep_or_drop(match: re.Match[str]) -> str:
+        nonlocal dropped
+        host = IFRAME_SRC.search(match.group(0))
+        if host and host.group(1).lower() in EMBED_HOSTS:
+            return match.group(0)
+        dropped += 1
+        return ""
+
+    return IFRAME.sub(keep_or_drop, html), dropped
 
 
 class _TextExtractor(HTMLParser):

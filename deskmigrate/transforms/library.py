@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -104,6 +105,42 @@ def sanitize_html(value: Any, *, profile: Literal["article", "conversation", "ba
     if removed:
         ctx.content_dropped("html tags removed")
     return cleaned
+
+
+@register("sanitize_translations")
+def sanitize_translations(value: Any, *, profile: Literal["article", "conversation", "basic"] = "article", ctx: TransformContext) -> dict[str, Any]:
+    """An article's translations as {locale: {title, body, state}}, each body sanitised like `sanitize_html`."""
+    translated: dict[str, Any] = {}
+    for item in value if isinstance(value, list) else [value]:
+        data = item.model_dump() if hasattr(item, "model_dump") else item
+        if not isinstance(data, dict) or not data.get("locale"):
+            raise ValueRejected("not a translation", quote(item))
+        cleaned, removed = html.sanitize(_text(data.get("body_html") or ""), profile)
+        if removed:
+            ctx.content_dropped("html tags removed")
+        translated[str(data["locale"])] = {"title": _text(data.get("title") or ""), "body": cleaned, "state": data.get("state") or "published"}
+    return translated
+
+
+@register("rename")
+def rename(value: Any, *, map: str, ctx: TransformContext) -> Any:
+    """The value map's entry for the value when it has one, else the value unchanged (rename a few categories, keep the rest)."""
+    found, mapped = ctx.value_maps[map].lookup(value)
+    return mapped if found else value
+
+
+@register("look_up")
+def look_up(value: Any, *, map: str, ctx: TransformContext) -> Any:
+    """The value map's entry for the value, or nothing; a miss is not reported (for maps that list only the exceptions)."""
+    found, mapped = ctx.value_maps[map].lookup(value)
+    return mapped if found else None
+
+
+@register("date_text")
+def date_text(value: Any, *, template: str = "Originally published on {date}.", format: str = "%B %d, %Y") -> str:
+    """A date as a sentence, e.g. for an article footer: `template` with {date} replaced by the date in strftime `format`."""
+    moment = coercion.as_unix_seconds(value)
+    return template.replace("{date}", datetime.fromtimestamp(moment, UTC).strftime(format))
 
 
 @register("map_value")

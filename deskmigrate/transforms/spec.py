@@ -125,6 +125,22 @@ def value_map_key(value: Any) -> str:
     return str(value)
 
 
+class ConversationOptions(_Strict):
+    """How ticket history is shaped where Intercom's limits bite (500 parts per conversation, public attachment URLs)."""
+
+    long_threads: Literal["transcript", "continuation"] = Field(
+        "transcript", description="past max_parts: the oldest parts go into transcript notes, or the rest into a linked continuation"
+    )
+    max_parts: int = Field(500, ge=10, le=500, description="Intercom returns at most 500 parts of a conversation")
+    missing_requester: Literal["create_lead", "skip"] = Field(
+        "skip", description="a ticket whose requester was not migrated (deleted user): skip it (reported), or start it from a new lead"
+    )
+    source_attachment_hosts: list[str] = Field(
+        default_factory=list, description="attachment URLs on these hosts die with the source account or need its login"
+    )
+    snooze_days: int = Field(7, ge=1, description="pending/on-hold tickets are snoozed this many days from the load")
+
+
 class MappingSpec(_Strict):
     """A whole mapping file (after overrides are merged)."""
 
@@ -137,6 +153,7 @@ class MappingSpec(_Strict):
     article: TargetSpec | None = None
     conversation: TargetSpec | None = None
     part: TargetSpec | None = None
+    conversation_options: ConversationOptions = Field(default_factory=ConversationOptions)
 
     def target(self, name: str) -> TargetSpec | None:
         return getattr(self, name) if name in TARGETS else None

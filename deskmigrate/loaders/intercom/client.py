@@ -381,3 +381,82 @@ class IntercomClient:
 
     def delete_tag(self, tag_id: str) -> dict[str, Any]:
         return self.request("DELETE", f"/tags/{_segment(tag_id)}", route="/tags/{id}")
+
+    # --- help center ----------------------------------------------------------------------------
+
+    def list_help_centers(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/help_center/help_centers").get("data") or [])
+
+    def create_collection(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Not idempotent: a lost answer is reconciled by listing collections before any re-send."""
+        return self.request("POST", "/help_center/collections", json=body, idempotent=False)
+
+    def update_collection(self, collection_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/help_center/collections/{_segment(collection_id)}"
+        return self.request("PUT", path, json=body, route="/help_center/collections/{id}")
+
+    def get_collection(self, collection_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/help_center/collections/{_segment(collection_id)}", route="/help_center/collections/{id}")
+
+    def delete_collection(self, collection_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/help_center/collections/{_segment(collection_id)}", route="/help_center/collections/{id}")
+
+    def create_article(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Not idempotent: a lost answer is reconciled by listing articles before any re-send."""
+        return self.request("POST", "/articles", json=body, idempotent=False)
+
+    def update_article(self, article_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", f"/articles/{_segment(article_id)}", json=body, route="/articles/{id}")
+
+    def get_article(self, article_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/articles/{_segment(article_id)}", route="/articles/{id}")
+
+    def delete_article(self, article_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/articles/{_segment(article_id)}", route="/articles/{id}")
+
+    def iter_pages(self, path: str, per_page: int = 50) -> Iterator[dict[str, Any]]:
+        """Every item of a page-numbered list (`/articles`, `/help_center/collections`)."""
+        page = 1
+        while True:
+            found = self.request("GET", path, params={"page": page, "per_page": per_page})
+            yield from found.get("data") or []
+            total_pages = int((found.get("pages") or {}).get("total_pages") or 1)
+            if page >= total_pages:
+                return
+            page += 1
+
+    # --- conversations --------------------------------------------------------------------------
+
+    def create_conversation(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Started by a contact; answers with the message (its `conversation_id`). Not idempotent: a lost answer is reconciled."""
+        return self.request("POST", "/conversations", json=body, idempotent=False)
+
+    def reply_to_conversation(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A user reply, admin reply or note (with `created_at`); answers with the whole conversation."""
+        path = f"/conversations/{_segment(conversation_id)}/reply"
+        return self.request("POST", path, json=body, idempotent=False, route="/conversations/{id}/reply")
+
+    def manage_conversation(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Close, open, snooze or assign (these parts take no `created_at`)."""
+        path = f"/conversations/{_segment(conversation_id)}/parts"
+        return self.request("POST", path, json=body, idempotent=False, route="/conversations/{id}/parts")
+
+    def update_conversation(self, conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", f"/conversations/{_segment(conversation_id)}", json=body, route="/conversations/{id}")
+
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation with its 500 most recent parts (Intercom's hard limit)."""
+        return self.request("GET", f"/conversations/{_segment(conversation_id)}", route="/conversations/{id}")
+
+    def delete_conversation(self, conversation_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/conversations/{_segment(conversation_id)}", route="/conversations/{id}")
+
+    def tag_conversation(self, conversation_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        """Tagging twice changes nothing, so it may be repeated."""
+        path = f"/conversations/{_segment(conversation_id)}/tags"
+        return self.request("POST", path, json={"id": tag_id, "admin_id": admin_id}, idempotent=True, route="/conversations/{id}/tags")
+
+    def search_conversations(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """First page of a conversation search (eventually consistent: recent writes may be missing)."""
+        found = self.request("POST", "/conversations/search", json={"query": query, "pagination": {"per_page": 150}}, idempotent=True)
+        return list(found.get("conversations") or [])

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.errors import (
@@ -29,6 +30,9 @@ from deskmigrate.core.errors import (
 from deskmigrate.core.payload import AttributeDeclaration, Payload
 from deskmigrate.core.state import Ledger, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
+
+if TYPE_CHECKING:
+    from deskmigrate.loaders.intercom.help_center import SourceFiles
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,11 @@ class IntercomLoader:
         self.on_progress = on_progress or (lambda phase, n: None)
         self.agent_admins: dict[str, str] = {}
         self.fallback_admin_id: str | None = None
+        # Set by the pipeline for the help center phases: files behind the source's login, and where to save them.
+        self.source_files: SourceFiles | None = None
+        self.asset_dir: Path | None = None
+        # What phases report beyond counts, by name (the help center's content-loss report), for the run report.
+        self.details: dict[str, Any] = {}
 
     # -- preflight -----------------------------------------------------------------------------
 
@@ -509,11 +518,33 @@ class Phase:
     load: Callable[[IntercomLoader, Iterable[Payload]], PhaseResult]
 
 
+def _help_center_phase(name: str) -> Callable[[IntercomLoader, Iterable[Payload]], PhaseResult]:
+    def load(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
+        # late import: the help center module builds on this one
+        from deskmigrate.loaders.intercom import help_center
+
+        phase: Callable[[IntercomLoader, Iterable[Payload]], PhaseResult] = getattr(help_center, name)
+        return phase(loader, payloads)
+
+    return load
+
+
+def _load_conversations(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
+    # late import: the conversations module builds on this one
+    from deskmigrate.loaders.intercom.conversations import load_conversations
+
+    return load_conversations(loader, payloads)
+
+
 # The phases in the order Intercom needs them; rollback undoes them in reverse. A new phase is one entry.
 PHASES: tuple[Phase, ...] = (
     Phase("companies", "companies", "company", lambda loader, payloads: loader.load_companies(payloads)),
     Phase("contacts", "contacts", "contact", lambda loader, payloads: loader.load_contacts(payloads)),
     Phase("tags", None, None, lambda loader, payloads: loader.load_tags()),
+    Phase("collections", "collections", "collection", _help_center_phase("load_collections")),
+    Phase("articles", "articles", "article", _help_center_phase("load_articles")),
+    Phase("article_links", None, None, _help_center_phase("rewrite_article_links")),
+    Phase("conversations", "conversations", "conversation", _load_conversations),
 )
 
 

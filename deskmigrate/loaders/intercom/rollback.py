@@ -15,6 +15,12 @@ from deskmigrate.loaders.intercom.phases import phase_order
 log = logging.getLogger(__name__)
 
 IDENTIFIERS = ("external_id", "email", "role")
+# Help center objects we updated go back to the body we sent before (we never touch ones we did not create).
+HELP_CENTER_RESTORERS = {"articles": "update_article", "collections": "update_collection"}
+
+
+def _help_center_before(before: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (before or {}).items() if key not in ("_intercom", "help_center_id")}
 
 
 @dataclass
@@ -52,6 +58,10 @@ class Rollback:
         self.deleters: dict[str, Callable[[str], Any]] = {
             "contacts": client.delete_contact,
             "companies": client.delete_company,
+            "articles": client.delete_article,  # articles before collections: a later phase is undone first
+            "collections": client.delete_collection,  # children first: they were created after their parents
+            "conversations": client.delete_conversation,
+            "leads": client.delete_contact,  # contacts created to start a ticket whose requester was not migrated
         }
 
     def conflicts(self, run_ids: list[str]) -> list[str]:
@@ -115,6 +125,13 @@ class Rollback:
             else:
                 self.ledger.invalidate(write.entity, write.source_id)
             self.report.count(self.report.restored, write.entity)
+        elif write.entity in HELP_CENTER_RESTORERS and write.action == "update":
+            restore = getattr(self.client, HELP_CENTER_RESTORERS[write.entity])
+            self._ignore_missing(lambda: restore(str(write.intercom_id), _help_center_before(write.before)))
+            self.ledger.invalidate(write.entity, write.source_id)
+            self.report.count(self.report.restored, write.entity)
+        elif write.entity == "collections" and write.action in ("merge", "skip"):
+            self.ledger.forget(write.entity, write.source_id)
         elif write.entity == "data_attributes" and write.action == "create":
             # Intercom cannot delete a data attribute; archiving is the closest undo.
             self._ignore_missing(

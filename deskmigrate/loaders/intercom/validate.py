@@ -12,6 +12,9 @@ from deskmigrate.core.state import IdMapRow, Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.phases import run_concurrently
 
+# Intercom returns at most the 500 most recent parts of a conversation (2.15 spec, Retrieve a conversation).
+MAX_PARTS_RETURNED = 500
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -41,8 +44,40 @@ class Validator:
         for entity in ("companies", "contacts"):
             rows: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows(entity) if r.state == "done")
             run_concurrently(rows, lambda row, e=entity: self._check(e, row, tag_ids), self.concurrency)
+        conversations: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows("conversations") if r.state == "done")
+        run_concurrently(conversations, lambda row: self._check_conversation(row, tag_ids), self.concurrency)
+        for entity in ("collections", "articles"):
+            created: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows(entity) if r.state == "done" and r.origin == "created")
+            run_concurrently(created, lambda row, e=entity: self._check_help_center(e, row), self.concurrency)
         self.mismatches.sort(key=lambda m: (m.entity, m.source_id, m.field))
         return self.mismatches
+
+    def _check_help_center(self, entity: str, row: IdMapRow) -> None:
+        """Name, parent and help center of a collection; title, author, state, parent and languages of an article."""
+        try:
+            if entity == "articles":
+                remote = self.client.get_article(str(row.intercom_id))
+            else:
+                remote = self.client.get_collection(str(row.intercom_id))
+        except AuthError:
+            raise
+        except LoadError as error:
+            missing = isinstance(error, RejectedError) and error.status == 404
+            self._add(entity, row, "exists" if missing else "read", "present" if missing else "readable", "missing" if missing else str(error))
+            return
+        finally:
+            with self._lock:
+                self.checked[entity] = self.checked.get(entity, 0) + 1
+            self.on_progress(entity, 1)
+        sent = row.body or {}
+        for key in ("name", "title", "author_id", "state", "parent_id", "help_center_id"):
+            if key in sent and str(remote.get(key)) != str(sent[key]):
+                self._add(entity, row, key, sent[key], remote.get(key))
+        if entity == "collections" and "parent_id" not in sent and remote.get("parent_id"):
+            self._add(entity, row, "parent_id", None, remote.get("parent_id"))
+        missing_locales = set(sent.get("translated_content") or {}) - set(remote.get("translated_content") or {})
+        if missing_locales:
+            self._add(entity, row, "translated_content", sorted(sent["translated_content"]), sorted(remote.get("translated_content") or {}))
 
     def _check(self, entity: str, row: IdMapRow, tag_ids: dict[str, str | None]) -> None:
         try:
@@ -66,6 +101,48 @@ class Validator:
         if entity == "contacts":
             self._compare_links(row, remote)
         self._compare_tags(entity, row, remote, tag_ids)
+
+    def _check_conversation(self, row: IdMapRow, tag_ids: dict[str, str | None]) -> None:
+        """Parts (count, author, backdated time), state and tags of one migrated ticket's conversation."""
+        entity = "conversations"
+        try:
+            remote = self.client.get_conversation(str(row.intercom_id))
+        except AuthError:
+            raise
+        except LoadError as error:
+            missing = isinstance(error, RejectedError) and error.status == 404
+            self._add(entity, row, "exists" if missing else "read", "present" if missing else "readable", "missing" if missing else str(error))
+            return
+        finally:
+            with self._lock:
+                self.checked[entity] = self.checked.get(entity, 0) + 1
+            self.on_progress(entity, 1)
+        ticket_id = row.source_id.split("#", 1)[0]
+        parts = [p for p in self.ledger.parts(ticket_id).values() if p.thread == row.source_id and p.state == "done" and p.intercom_id]
+        remote_parts = (remote.get("conversation_parts") or {}).get("conversation_parts") or []
+        content = [p for p in remote_parts if p.get("part_type") in ("comment", "note")]
+        if len(remote_parts) < MAX_PARTS_RETURNED and len(content) != len(parts):
+            self._add(entity, row, "parts", len(parts), len(content))
+        by_id = {str(p.get("id")): p for p in remote_parts}
+        for part in parts:
+            found = by_id.get(str(part.intercom_id))
+            expected = part.expected or {}
+            if found is None:
+                if len(remote_parts) < MAX_PARTS_RETURNED:
+                    self._add(entity, row, f"part {part.step}", "present", "missing")
+                continue
+            if expected.get("created_at") is not None and found.get("created_at") != expected["created_at"]:
+                self._add(entity, row, f"part {part.step}.created_at", expected["created_at"], found.get("created_at"))
+            author = str((found.get("author") or {}).get("id") or "")
+            if expected.get("author_id") is not None and author != str(expected["author_id"]):
+                self._add(entity, row, f"part {part.step}.author", expected["author_id"], author)
+        wanted_state = (row.body or {}).get("state")
+        if wanted_state and remote.get("state") != wanted_state:
+            self._add(entity, row, "state", wanted_state, remote.get("state"))
+        expected_tags = {tag_ids.get(key) for key in self.ledger.applied_taggings(entity, ticket_id)} - {None}
+        actual_tags = {str(t.get("id")) for t in _list_data(remote.get("tags"))}
+        if not expected_tags <= actual_tags:
+            self._add(entity, row, "tags", sorted(e for e in expected_tags if e), sorted(actual_tags))
 
     def _compare_body(self, entity: str, row: IdMapRow, remote: dict[str, Any]) -> None:
         for key, expected in (row.body or {}).items():

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from deskmigrate.loaders.intercom.sandbox.resources import admins, companies, contact_links, contacts, data_attributes, tags
+from deskmigrate.loaders.intercom.sandbox.resources import (
+    admins,
+    companies,
+    contact_links,
+    contacts,
+    conversations,
+    data_attributes,
+    help_center,
+    tags,
+)
 
-RESOURCE_MODULES: tuple[ModuleType, ...] = (admins, data_attributes, contacts, contact_links, companies, tags)
+RESOURCE_MODULES: tuple[ModuleType, ...] = (admins, data_attributes, contacts, contact_links, companies, tags, help_center, conversations)

@@ -1,0 +1,826 @@
+"""Help Center phases: collections (nested, at most three levels) → articles (HTML, images, translations) → links between articles rewritten.
+
+The mapping shapes each collection and article body; this module adds what only the loader knows (the help
+center, the parent collection's and the author's Intercom ids, re-hosted images, new article URLs) and
+reports per article what could not come along (the content-loss report).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+
+import requests
+
+from deskmigrate.core.config import HelpCenterConfig
+from deskmigrate.core.errors import AmbiguousWriteError, ConfigError, LoadError, Problem, RejectedError
+from deskmigrate.core.model import Article, Attachment, Collection
+from deskmigrate.core.payload import Payload
+from deskmigrate.core.state import IdMapRow, Ledger
+from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash
+
+log = logging.getLogger(__name__)
+
+# The locale keys of `article_translated_content` in the 2.15 spec (reference/api-facts.md § 1.9).
+INTERCOM_LOCALES = frozenset(
+    "ar bg bs ca cs da de el en es et fi fr he hr hu id it ja ko lt lv mn nb nl pl pt ro ru sl sr sv tr vi pt-BR zh-CN zh-TW".split()
+)
+MAX_DEPTH = 3
+# Body keys the mapping writes for the loader, never sent: merge/skip a collection, a footer line for an article.
+LOADER_KEYS = ("merge_into", "skip", "footer")
+INTERCOM_KEY = "_intercom"  # where the id map keeps the new URLs next to the body we sent
+MAX_FILE_BYTES = 20 * 1024 * 1024
+IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+SRC_ATTRIBUTE = re.compile(r"\bsrc=\"([^\"]*)\"", re.IGNORECASE)
+ALT_ATTRIBUTE = re.compile(r"\balt=\"([^\"]*)\"", re.IGNORECASE)
+HREF = re.compile(r"(<a\b[^>]*?\bhref=\")([^\"]*)(\")", re.IGNORECASE)
+# Where each source's article and section ids sit in its public URLs (and the API URLs authors sometimes paste).
+ARTICLE_URL_PATTERNS = (
+    re.compile(r"/hc/(?:(?P<locale>[A-Za-z]{2}(?:-[A-Za-z0-9]+)?)/)?articles/(?P<id>\d+)"),  # Zendesk Guide
+    re.compile(r"/api/v2/help_center/(?:[A-Za-z-]+/)?articles/(?P<id>\d+)"),  # Zendesk API
+    re.compile(r"/(?:support/|a/)?solutions/articles/(?P<id>\d+)"),  # Freshdesk portal and agent view
+)
+COLLECTION_URL_PATTERNS = (
+    re.compile(r"/hc/(?:(?P<locale>[A-Za-z]{2}(?:-[A-Za-z0-9]+)?)/)?(?P<kind>categories|sections)/(?P<id>\d+)"),  # Zendesk Guide
+)
+
+
+# -- the source's files --------------------------------------------------------------------------------
+
+
+class SourceFiles(Protocol):
+    """Files on the source's own hosts: the only place the source's credentials are ever sent."""
+
+    def owns(self, url: str) -> bool: ...
+
+    def is_public(self, url: str) -> bool: ...
+
+    def download(self, url: str) -> tuple[bytes, str | None]: ...
+
+
+class SessionSourceFiles:
+    """Fetches source files with an authorised session; a redirect to another host is followed without credentials."""
+
+    def __init__(self, hosts: Iterable[str], base_url: str | None, session: requests.Session, timeout_s: float = 30.0) -> None:
+        self.hosts = {host.lower() for host in hosts if host}
+        self.base = urlsplit(base_url) if base_url else None
+        self.session = session
+        self.anonymous = requests.Session()
+        self.timeout_s = timeout_s
+
+    def owns(self, url: str) -> bool:
+        return urlsplit(url).netloc.lower() in self.hosts
+
+    def _local(self, url: str) -> str:
+        """The URL on the configured base (proxies, test servers): same path and query."""
+        parts = urlsplit(url)
+        if self.base is None:
+            return url
+        return urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, ""))
+
+    def is_public(self, url: str) -> bool:
+        try:
+            with self.anonymous.get(self._local(url), timeout=self.timeout_s, stream=True) as response:
+                return response.status_code == 200 and not response.headers.get("Content-Type", "").startswith("text/html")
+        except requests.RequestException:
+            return False
+
+    def download(self, url: str) -> tuple[bytes, str | None]:
+        current, session = self._local(url), self.session
+        for _ in range(5):
+            response = session.get(current, timeout=self.timeout_s, allow_redirects=False, stream=True)
+            with response:
+                if response.is_redirect:
+                    target = urljoin(current, response.headers["Location"])
+                    if urlsplit(target).netloc.lower() != urlsplit(current).netloc.lower():
+                        session = self.anonymous  # never send the source's credentials to another host
+                    current = target
+                    continue
+                if response.status_code != 200:
+                    raise LoadError(f"the source answered {response.status_code}")
+                content = response.raw.read(MAX_FILE_BYTES + 1, decode_content=True)
+                if len(content) > MAX_FILE_BYTES:
+                    raise LoadError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+                return content, response.headers.get("Content-Type")
+        raise LoadError("too many redirects")
+
+
+# -- the content-loss report ---------------------------------------------------------------------------
+
+
+@dataclass
+class ArticleNotes:
+    """What one article could not bring along, or brought differently."""
+
+    source_id: str
+    title: str
+    removed_tags: dict[str, int] = field(default_factory=dict)
+    files: list[dict[str, str]] = field(default_factory=list)
+    translations_not_imported: list[str] = field(default_factory=list)
+    links_not_migrated: list[str] = field(default_factory=list)
+    author: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.removed_tags or self.files or self.translations_not_imported or self.links_not_migrated or self.author)
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"source_id": self.source_id, "title": self.title}
+        for key in ("removed_tags", "files", "translations_not_imported", "links_not_migrated", "author"):
+            if getattr(self, key):
+                found[key] = getattr(self, key)
+        return found
+
+
+@dataclass
+class HelpCenterReport:
+    help_center_id: str | None = None
+    collections: list[str] = field(default_factory=list)
+    articles: dict[str, ArticleNotes] = field(default_factory=dict)
+    footer_dates: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def notes(self, source_id: str, title: str) -> ArticleNotes:
+        with self._lock:
+            return self.articles.setdefault(source_id, ArticleNotes(source_id, title))
+
+    def add_collection_line(self, line: str) -> None:
+        log.warning("help center: %s", line)
+        with self._lock:
+            self.collections.append(line)
+
+    def as_dict(self) -> dict[str, Any]:
+        articles = [notes.as_dict() for _, notes in sorted(self.articles.items()) if not notes.is_empty()]
+        removed: Counter[str] = Counter()
+        for notes in self.articles.values():
+            removed.update(notes.removed_tags)
+        dates = (
+            f"Intercom cannot backdate articles: {self.footer_dates} article(s) keep their original date in a footer line (mapping `article` rule `to: footer`)"
+            if self.footer_dates
+            else "Intercom cannot backdate articles: the original created/updated dates are not kept (add an `article` rule `to: footer` to keep them)"
+        )
+        return {
+            "help_center_id": self.help_center_id, "collections": self.collections, "dates": dates,
+            "removed_tags_total": dict(sorted(removed.items())), "articles_with_losses": len(articles), "articles": articles,
+        }
+
+
+def report_of(loader: IntercomLoader) -> HelpCenterReport:
+    found = loader.details.get("help_center")
+    if not isinstance(found, HelpCenterReport):
+        found = loader.details["help_center"] = HelpCenterReport()
+    return found
+
+
+def settings_of(loader: IntercomLoader) -> HelpCenterConfig:
+    return loader.settings.help_center
+
+
+# -- help center and locales ---------------------------------------------------------------------------
+
+
+def choose_help_center(loader: IntercomLoader) -> str:
+    """The configured help center (by id, identifier or display name), else the workspace's first."""
+    wanted = settings_of(loader).help_center
+    centers = loader.client.list_help_centers()
+    if not centers:
+        raise LoadError("the workspace has no Help Center")
+    if wanted is None:
+        return str(centers[0]["id"])
+    for center in centers:
+        if wanted.lower() in {str(center.get(key) or "").lower() for key in ("id", "identifier", "display_name")}:
+            return str(center["id"])
+    names = ", ".join(f"{c['id']} ({c.get('identifier')})" for c in centers)
+    raise ConfigError([Problem(path="load.help_center.help_center", message=f"no help center {wanted!r} in this workspace; it has {names}")])
+
+
+def intercom_locale(locale: str | None) -> str | None:
+    """A source locale as an Intercom Help Center locale key ("en-us" → "en", "pt-br" → "pt-BR"), or None."""
+    if not locale:
+        return None
+    lowered = locale.strip().replace("_", "-").lower()
+    for candidate in INTERCOM_LOCALES:
+        if candidate.lower() == lowered:
+            return candidate
+    language = lowered.split("-")[0]
+    return language if language in INTERCOM_LOCALES else None
+
+
+def enabled_locales(settings: HelpCenterConfig) -> set[str]:
+    if settings.locales is None:
+        return set(INTERCOM_LOCALES)
+    return {found for locale in settings.locales if (found := intercom_locale(locale))}
+
+
+# -- collections ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class CollectionNode:
+    payload: Payload
+    record: Collection
+    order: int
+    parent: str | None = None
+    depth: int = 1
+
+
+def load_collections(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
+    """Create parents before children, siblings in source order, sequentially (Intercom orders collections by creation)."""
+    result = PhaseResult("collections")
+    report = report_of(loader)
+    nodes = _collection_nodes(loader, payloads)
+    loader.ledger.start_phase(loader.run_id, "collections", len(nodes))
+    help_center_id = report.help_center_id = choose_help_center(loader)
+    for node in _in_creation_order(nodes, report):
+        try:
+            _load_collection(loader, node, nodes, help_center_id, result)
+        except LoadError as error:
+            loader.fail("collections", "collections", node.record.source_id, error)
+            result.add("failed")
+        finally:
+            loader.on_progress("collections", 1)
+    if result.unchanged:
+        loader.ledger.count_unchanged(loader.run_id, "collections", result.unchanged)
+    loader.ledger.finish_phase(loader.run_id, "collections")
+    return result
+
+
+def _collection_nodes(loader: IntercomLoader, payloads: Iterable[Payload]) -> dict[str, CollectionNode]:
+    nodes: dict[str, CollectionNode] = {}
+    for index, payload in enumerate(payloads):
+        record = loader.ledger.staged_record("collections", payload.source_id)
+        if isinstance(record, Collection):
+            nodes[payload.source_id] = CollectionNode(payload, record, index, record.parent_id)
+    return nodes
+
+
+def _in_creation_order(nodes: dict[str, CollectionNode], report: HelpCenterReport) -> list[CollectionNode]:
+    """Breadth first from the roots, siblings by source position; deeper than three levels moves up to the third."""
+    children: dict[str | None, list[CollectionNode]] = {}
+    for node in nodes.values():
+        parent = node.parent if node.parent in nodes else None
+        children.setdefault(parent, []).append(node)
+    ordered: list[CollectionNode] = []
+    level = sorted(children.get(None, []), key=_sibling_order)
+    depth = 1
+    while level:
+        next_level: list[CollectionNode] = []
+        for node in level:
+            node.depth = depth
+            ordered.append(node)
+            next_level.extend(sorted(children.get(node.record.source_id, []), key=_sibling_order))
+        level, depth = next_level, depth + 1
+    for node in ordered:
+        if node.depth > MAX_DEPTH:
+            third = node
+            while third.depth > MAX_DEPTH - 1:
+                third = nodes[str(third.parent)]
+            report.add_collection_line(
+                f"{node.record.source_id} {node.record.name!r} was at level {node.depth}: placed at level {MAX_DEPTH} "
+                f"under {third.record.name!r} (Intercom nests collections {MAX_DEPTH} deep)"
+            )
+            node.parent = third.record.source_id
+    return ordered
+
+
+def _sibling_order(node: CollectionNode) -> tuple[int, int]:
+    return (node.record.position if node.record.position is not None else 1 << 30, node.order)
+
+
+def _load_collection(loader: IntercomLoader, node: CollectionNode, nodes: dict[str, CollectionNode], help_center_id: str,
+                     result: PhaseResult) -> None:
+    payload, source_id = node.payload, node.record.source_id
+    digest = body_hash(payload.body)
+    if payload.body.get("skip"):
+        return _record_alias(loader, source_id, "", "skip", digest, payload.body, result, f"{source_id} {node.record.name!r} skipped by the mapping")
+    merge_into = payload.body.get("merge_into")
+    if merge_into:
+        target = loader.ledger.id_row("collections", str(merge_into))
+        if target is None or target.state != "done" or not target.intercom_id:
+            raise LoadError(f"merge target collection {merge_into!r} is not in Intercom (not in the source, skipped, or failed)")
+        return _record_alias(loader, source_id, target.intercom_id, "merge", digest, payload.body, result,
+                             f"{source_id} {node.record.name!r} merged into {merge_into}")
+    parent_id = _parent_collection_id(loader, node)
+    if parent_id is None and node.parent is not None and node.parent in nodes:
+        return _record_alias(loader, source_id, "", "skip", digest, payload.body, result,
+                             f"{source_id} {node.record.name!r} skipped with its parent {node.parent}")
+    body = _sendable(payload.body) | {"help_center_id": int(help_center_id) if help_center_id.isdigit() else help_center_id}
+    if parent_id:
+        body["parent_id"] = parent_id
+    _write_collection(loader, source_id, body, digest, result)
+
+
+def _parent_collection_id(loader: IntercomLoader, node: CollectionNode) -> str | None:
+    if node.parent is None:
+        return None
+    row = loader.ledger.id_row("collections", node.parent)
+    if row is None or row.state != "done":
+        if loader.ledger.staged_record("collections", node.parent) is None:
+            return None  # the parent is not in the source: a top-level collection
+        raise LoadError(f"parent collection {node.parent} is not in Intercom (it failed to load)")
+    return row.intercom_id or None
+
+
+def _record_alias(loader: IntercomLoader, source_id: str, intercom_id: str, action: str, digest: str, body: dict[str, Any],
+                  result: PhaseResult, line: str) -> None:
+    """A merged collection stands for its target; a skipped one for nothing (its articles stay behind)."""
+    report_of(loader).add_collection_line(line)
+    row = loader.ledger.id_row("collections", source_id)
+    if row is not None and row.state == "done" and row.payload_hash == digest and row.intercom_id == intercom_id:
+        result.add("unchanged")
+        return
+    if row is not None and row.origin == "created" and row.intercom_id:
+        loader.client.delete_collection(row.intercom_id)
+    loader.ledger.record_write(loader.run_id, "collections", "collections", source_id, intercom_id=intercom_id, action=action,
+                               origin="merged" if action == "merge" else "skipped", payload_hash=digest, body=body)
+    result.add("merged" if action == "merge" else "skipped")
+
+
+def _write_collection(loader: IntercomLoader, source_id: str, body: dict[str, Any], digest: str, result: PhaseResult) -> None:
+    row = loader.ledger.id_row("collections", source_id)
+    if row is not None and row.state == "done" and row.origin == "created" and row.intercom_id:
+        previous = _without_urls(row.body)
+        if row.payload_hash == digest and previous == body:
+            result.add("unchanged")
+            return
+        update = {key: value for key, value in body.items() if key != "help_center_id"}
+        update.setdefault("parent_id", None)
+        try:
+            saved = loader.client.update_collection(row.intercom_id, update)
+        except RejectedError as error:
+            if error.status != 404:
+                raise
+            loader.ledger.forget("collections", source_id)
+            return _write_collection(loader, source_id, body, digest, result)
+        loader.ledger.record_write(loader.run_id, "collections", "collections", source_id, intercom_id=row.intercom_id, action="update",
+                                   origin="created", payload_hash=digest, body=_with_urls(body, saved), before=previous)
+        result.add("updated")
+        return
+    found = _reconcile(loader, "collections", row, lambda item: item.get("name") == body["name"]
+                       and str(item.get("parent_id") or "") == str(body.get("parent_id") or ""))
+    if found is None:
+        loader.ledger.mark_pending(loader.run_id, "collections", source_id)
+        try:
+            found = loader.client.create_collection(body)
+        except AmbiguousWriteError:
+            found = _reconcile(loader, "collections", loader.ledger.id_row("collections", source_id), lambda item: item.get("name") == body["name"])
+            if found is None:
+                raise
+    loader.ledger.record_write(loader.run_id, "collections", "collections", source_id, intercom_id=str(found["id"]), action="create",
+                               origin="created", payload_hash=digest, body=_with_urls(body, found))
+    result.add("created")
+
+
+def _reconcile(loader: IntercomLoader, entity: str, row: IdMapRow | None, matches: Any) -> dict[str, Any] | None:
+    """A create whose answer was lost: find what it made (created after we marked it pending) before sending it again."""
+    if row is None or row.state != "pending" or row.pending_since is None:
+        return None
+    path = "/help_center/collections" if entity == "collections" else "/articles"
+    since = row.pending_since - RECONCILE_SKEW_S
+    for item in loader.client.iter_pages(path):
+        if float(item.get("created_at") or 0) >= since and matches(item):
+            return item
+    return None
+
+
+def _sendable(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in LOADER_KEYS}
+
+
+def _with_urls(body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    urls = {locale: content.get("url") for locale, content in (answer.get("translated_content") or {}).items()
+            if isinstance(content, dict) and content.get("url")}
+    return {**body, INTERCOM_KEY: {"url": answer.get("url"), "urls": urls}}
+
+
+def _without_urls(body: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (body or {}).items() if key != INTERCOM_KEY}
+
+
+# -- articles ------------------------------------------------------------------------------------------
+
+
+def load_articles(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
+    result = PhaseResult("articles")
+    links = LinkIndex.from_ledger(loader)
+    loader.run_phase("articles", payloads, lambda payload: _load_article(loader, payload, links, result), result)
+    return result
+
+
+def _load_article(loader: IntercomLoader, payload: Payload, links: LinkIndex, result: PhaseResult) -> None:
+    record = loader.ledger.staged_record("articles", payload.source_id)
+    if not isinstance(record, Article):
+        raise LoadError(f"article {payload.source_id} is not staged")
+    report = report_of(loader)
+    parent = _article_parent(loader, record)
+    if parent == "":
+        result.add("skipped")
+        return
+    author, matched = _author(loader, record)
+    settings = settings_of(loader)
+    state = payload.body.get("state") or record.state if settings.state == "source" else settings.state
+    fixed = {"author_id": author, "state": state, "parent_id": int(parent) if parent else None}
+    digest = body_hash(payload.body)
+    row = loader.ledger.id_row("articles", payload.source_id)
+    if row is not None and row.state == "done" and row.payload_hash == digest and _same_fixed(row.body, fixed):
+        result.add("unchanged")
+        return
+    notes = report.notes(record.source_id, record.title)
+    if not matched:
+        notes.author = f"source author {record.author_id or '(none)'} has no Intercom admin with that email: written by admin {author}"
+    body = _article_body(loader, record, payload, fixed, notes, links)
+    _write_article(loader, record.source_id, body, digest, row, result)
+
+
+def _article_parent(loader: IntercomLoader, record: Article) -> str | None:
+    """The parent collection's Intercom id; None for a standalone article; "" when its collection was skipped."""
+    if not record.collection_id:
+        return None
+    row = loader.ledger.id_row("collections", record.collection_id)
+    if row is None or row.state != "done":
+        raise LoadError(f"collection {record.collection_id} is not in Intercom (not in the source, or it failed to load)")
+    if row.origin == "skipped":
+        report_of(loader).notes(record.source_id, record.title).links_not_migrated.append(
+            f"article left behind: its collection {record.collection_id} is skipped by the mapping")
+        return ""
+    return row.intercom_id
+
+
+def _author(loader: IntercomLoader, record: Article) -> tuple[int, bool]:
+    admin = loader.admin_for_agent(record.author_id)
+    if admin is None:
+        raise LoadError("no Intercom admin to author the article: set load.fallback_admin_email")
+    return int(admin), record.author_id is not None and record.author_id in loader.agent_admins
+
+
+def _same_fixed(stored: dict[str, Any] | None, fixed: dict[str, Any]) -> bool:
+    stored = stored or {}
+    return all(stored.get(key) == value for key, value in fixed.items() if value is not None) and (
+        fixed["parent_id"] is not None or "parent_id" not in stored
+    )
+
+
+def _article_body(loader: IntercomLoader, record: Article, payload: Payload, fixed: dict[str, Any], notes: ArticleNotes,
+                  links: LinkIndex) -> dict[str, Any]:
+    source = _sendable(payload.body)
+    main_html = str(source.get("body") or "")
+    footer = payload.body.get("footer")
+    if footer:
+        main_html += f"<p>{html.escape(str(footer))}</p>"
+        report_of(loader).footer_dates += 1
+    _count_removed(notes, record.body_html, main_html)
+    main_html = _with_files(loader, record, main_html, notes) + _attachment_list(loader, record, notes)
+    main_html = links.rewrite(main_html, record.url, None, notes)
+    body: dict[str, Any] = {"title": source.get("title") or record.title, "body": main_html, **{k: v for k, v in fixed.items() if v is not None}}
+    if source.get("description"):
+        body["description"] = source["description"]
+    if fixed["parent_id"] is not None:
+        body["parent_type"] = "collection"
+    translated = _translations(loader, record, source.get("translated_content") or {}, fixed, notes, links)
+    if translated:
+        body["translated_content"] = translated
+    return body
+
+
+def _translations(loader: IntercomLoader, record: Article, mapped: dict[str, Any], fixed: dict[str, Any], notes: ArticleNotes,
+                  links: LinkIndex) -> dict[str, Any]:
+    settings = settings_of(loader)
+    enabled = enabled_locales(settings)
+    default = intercom_locale(settings.default_locale) or "en"
+    raw = {t.locale: t for t in record.translations}
+    translated: dict[str, Any] = {}
+    for source_locale, content in mapped.items():
+        locale = intercom_locale(source_locale)
+        if locale == default or locale == intercom_locale(record.locale):
+            continue
+        if locale is None or locale not in enabled or locale in translated:
+            why = "Intercom has no such Help Center language" if locale is None else (
+                f"the Help Center does not have {locale} enabled" if locale not in enabled else f"a second translation into {locale}")
+            notes.translations_not_imported.append(f"{source_locale}: {why}")
+            continue
+        body = str(content.get("body") or "")
+        if source_locale in raw:
+            _count_removed(notes, raw[source_locale].body_html, body)
+        body = links.rewrite(_with_files(loader, record, body, notes), record.url, locale, notes)
+        state = content.get("state") or "published" if settings.state == "source" else settings.state
+        translated[locale] = {"type": "article_content", "title": content.get("title") or record.title, "body": body,
+                              "author_id": fixed["author_id"], "state": state}
+    return translated
+
+
+def _write_article(loader: IntercomLoader, source_id: str, body: dict[str, Any], digest: str, row: IdMapRow | None, result: PhaseResult) -> None:
+    if row is not None and row.state == "done" and row.intercom_id:
+        previous = _without_urls(row.body)
+        try:
+            saved = loader.client.update_article(row.intercom_id, body)
+        except RejectedError as error:
+            if error.status != 404:
+                raise
+            loader.ledger.forget("articles", source_id)
+            return _write_article(loader, source_id, body, digest, None, result)
+        loader.ledger.record_write(loader.run_id, "articles", "articles", source_id, intercom_id=row.intercom_id, action="update",
+                                   origin="created", payload_hash=digest, body=_with_urls(body, saved), before=previous)
+        result.add("updated")
+        return
+    matches = lambda item: item.get("title") == body["title"] and str(item.get("parent_id") or "") == str(body.get("parent_id") or "")  # noqa: E731
+    found = _reconcile(loader, "articles", row, matches)
+    if found is not None:
+        found = loader.client.update_article(str(found["id"]), body)
+    else:
+        loader.ledger.mark_pending(loader.run_id, "articles", source_id)
+        try:
+            found = loader.client.create_article(body)
+        except AmbiguousWriteError:
+            found = _reconcile(loader, "articles", loader.ledger.id_row("articles", source_id), matches)
+            if found is None:
+                raise
+    loader.ledger.record_write(loader.run_id, "articles", "articles", source_id, intercom_id=str(found["id"]), action="create",
+                               origin="created", payload_hash=digest, body=_with_urls(body, found))
+    result.add("created")
+
+
+# -- HTML: what was removed, images and attachments ----------------------------------------------------
+
+
+class _TagCounter(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: Counter[str] = Counter()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] += 1
+
+
+def count_tags(markup: str) -> Counter[str]:
+    counter = _TagCounter()
+    counter.feed(markup)
+    counter.close()
+    return counter.tags
+
+
+def _count_removed(notes: ArticleNotes, original: str, sent: str) -> None:
+    removed = count_tags(original) - count_tags(sent)
+    for tag, count in removed.items():
+        notes.removed_tags[tag] = notes.removed_tags.get(tag, 0) + count
+
+
+def _with_files(loader: IntercomLoader, record: Article, markup: str, notes: ArticleNotes) -> str:
+    """Every <img> gets an absolute public URL, a re-hosted copy, or becomes a note in the text (and a report line)."""
+
+    def replace(match: re.Match[str]) -> str:
+        tag = match.group(0)
+        src_match = SRC_ATTRIBUTE.search(tag)
+        if src_match is None:
+            return tag
+        original = html.unescape(src_match.group(1))
+        absolute = urljoin(record.url or "", original)
+        if urlsplit(absolute).scheme not in ("http", "https"):
+            notes.files.append({"url": original[:200], "outcome": "removed: not a web address Intercom can fetch"})
+            return _placeholder(tag, original)
+        public = _public_url(loader, record, absolute, notes)
+        if public is None:
+            return _placeholder(tag, absolute)
+        return tag.replace(src_match.group(0), f'src="{html.escape(public)}"')
+
+    return IMG_TAG.sub(replace, markup)
+
+
+def _public_url(loader: IntercomLoader, record: Article, url: str, notes: ArticleNotes) -> str | None:
+    """The URL Intercom can fetch for a source file: as is when public, else a re-hosted copy; None when neither."""
+    files: SourceFiles | None = loader.source_files
+    if files is None or not files.owns(url) or files.is_public(url):
+        return url
+    name = _file_name(url)
+    try:
+        content, _ = files.download(url)
+    except (LoadError, requests.RequestException) as error:
+        notes.files.append({"url": url, "outcome": f"behind the source's login and could not be downloaded: {error}"})
+        return None
+    saved = _save_asset(loader, record.source_id, name, content)
+    base = settings_of(loader).asset_base_url
+    if base:
+        public = f"{base.rstrip('/')}/{quote(record.source_id)}/{quote(name)}"
+        notes.files.append({"url": url, "outcome": "re-hosted", "file": str(saved), "new_url": public})
+        return public
+    notes.files.append({"url": url, "outcome": "behind the source's login: downloaded, not linked (set load.help_center.asset_base_url "
+                        "to re-host)", "file": str(saved)})
+    return None
+
+
+def _placeholder(tag: str, url: str) -> str:
+    alt = ALT_ATTRIBUTE.search(tag)
+    label = html.unescape(alt.group(1)) if alt and alt.group(1) else _file_name(url)
+    return f"[image: {html.escape(label)}]"
+
+
+def _file_name(url: str) -> str:
+    parts = urlsplit(url)
+    query_name = re.search(r"(?:^|&)name=([^&]+)", parts.query)
+    name = unquote(query_name.group(1)) if query_name else unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
+
+
+def _save_asset(loader: IntercomLoader, article_id: str, name: str, content: bytes) -> Path:
+    folder = (settings_of(loader).asset_dir or loader.asset_dir or Path("help_center_assets")) / re.sub(r"[^A-Za-z0-9._-]+", "_", article_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(content)
+    return path
+
+
+def _attachment_list(loader: IntercomLoader, record: Article, notes: ArticleNotes) -> str:
+    """Block attachments (not in the body) become a list of links at the end; those that cannot be linked are reported."""
+    items = []
+    for attachment in record.attachments:
+        if attachment.inline or _mentioned(record.body_html, attachment):
+            continue
+        url = _public_url(loader, record, urljoin(record.url or "", attachment.url), notes) if attachment.url else None
+        if url:
+            items.append(f'<li><a href="{html.escape(url)}">{html.escape(attachment.filename)}</a></li>')
+        elif not attachment.url:
+            notes.files.append({"url": attachment.filename, "outcome": "attachment without a URL"})
+    return f"<p><b>Attachments</b></p><ul>{''.join(items)}</ul>" if items else ""
+
+
+def _mentioned(markup: str, attachment: Attachment) -> bool:
+    return bool(attachment.url) and (attachment.url in markup or html.escape(attachment.url) in markup)
+
+
+# -- links between articles ----------------------------------------------------------------------------
+
+
+@dataclass
+class LinkIndex:
+    """Old article and collection URLs (every form the sources use) → their new Intercom URLs."""
+
+    hosts: set[str]
+    by_path: dict[str, tuple[str, str]]
+    new_urls: dict[tuple[str, str], dict[str, Any]]
+    staged: set[tuple[str, str]]
+
+    @classmethod
+    def from_ledger(cls, loader: IntercomLoader) -> LinkIndex:
+        index = cls(set(), {}, {}, set())
+        for entity in ("collections", "articles"):
+            for record in loader.ledger.iter_staged(entity):
+                index.staged.add((entity, record.source_id))
+                url = getattr(record, "url", None) or record.custom_fields.get("html_url")
+                if url:
+                    index.hosts.add(urlsplit(url).netloc.lower())
+                    index.by_path[path_key(url)] = (entity, record.source_id)
+            rows = list(loader.ledger.iter_id_rows(entity))
+            for row in sorted(rows, key=lambda r: r.origin == "merged"):
+                index.remember(entity, row)
+        return index
+
+    def remember(self, entity: str, row: IdMapRow) -> None:
+        if row.state != "done":
+            return
+        if row.origin == "merged":
+            target = next((k for k, v in self.new_urls.items() if v.get("id") == row.intercom_id and k[0] == entity), None)
+            if target:
+                self.new_urls[(entity, row.source_id)] = self.new_urls[target]
+            return
+        urls = (row.body or {}).get(INTERCOM_KEY) or {}
+        if urls.get("url"):
+            self.new_urls[(entity, row.source_id)] = {"id": row.intercom_id, **urls}
+
+    def target_of(self, url: str) -> tuple[str, str, str | None] | None:
+        """(entity, source id, locale in the link) for a link to a source article or collection."""
+        path = urlsplit(url).path
+        for pattern in ARTICLE_URL_PATTERNS:
+            found = pattern.search(path)
+            if found:
+                return "articles", found.group("id"), found.groupdict().get("locale")
+        for pattern in COLLECTION_URL_PATTERNS:
+            found = pattern.search(path)
+            if found:
+                prefix = "category:" if found.group("kind") == "categories" else "section:"
+                return "collections", prefix + found.group("id"), found.groupdict().get("locale")
+        known = self.by_path.get(path_key(url))
+        return (*known, None) if known else None
+
+    def rewrite(self, markup: str, base_url: str | None, locale: str | None, notes: ArticleNotes | None) -> str:
+        """Links to migrated articles point at their Intercom URLs; relative links become absolute; others are reported."""
+
+        def replace(match: re.Match[str]) -> str:
+            href = html.unescape(match.group(2))
+            if href.startswith(("#", "mailto:", "tel:")):
+                return match.group(0)
+            absolute = urljoin(base_url or "", href)
+            parts = urlsplit(absolute)
+            if parts.netloc.lower() not in self.hosts and not (base_url is None and href.startswith("/")):
+                return match.group(1) + html.escape(absolute) + match.group(3)
+            target = self.target_of(absolute)
+            new = self._new_url(target, locale) if target else None
+            if new is None:
+                if target is not None and notes is not None and target[:2] not in self.staged:
+                    line = f"{absolute} (not migrated)"
+                    if line not in notes.links_not_migrated:
+                        notes.links_not_migrated.append(line)
+                return match.group(1) + html.escape(absolute) + match.group(3)
+            fragment = f"#{parts.fragment}" if parts.fragment else ""
+            return match.group(1) + html.escape(new + fragment) + match.group(3)
+
+        return HREF.sub(replace, markup)
+
+    def _new_url(self, target: tuple[str, str, str | None], locale: str | None) -> str | None:
+        entity, source_id, link_locale = target
+        urls = self.new_urls.get((entity, source_id))
+        if not urls:
+            return None
+        wanted = intercom_locale(link_locale) or locale
+        return str((urls.get("urls") or {}).get(wanted) or urls["url"])
+
+
+def path_key(url: str) -> str:
+    """A URL's path without its slug ("/article/123-setting-up" → "/article/123"), to match a link in any form."""
+    path = urlsplit(url).path.rstrip("/")
+    head, _, last = path.rpartition("/")
+    number = re.match(r"\d+", last)
+    return f"{head}/{number.group(0)}" if number else path
+
+
+def rewrite_article_links(loader: IntercomLoader, payloads: Iterable[Payload] = ()) -> PhaseResult:
+    """The second pass: once every article exists, point links between them at their Intercom URLs."""
+    result = PhaseResult("article_links")
+    if loader.ledger.count_id_rows("articles") == 0:
+        return result
+    loader.ledger.start_phase(loader.run_id, "article_links", None)
+    index = LinkIndex.from_ledger(loader)
+    report = report_of(loader)
+    for row in list(loader.ledger.iter_id_rows("articles")):
+        if row.state != "done" or row.origin != "created" or not row.intercom_id:
+            continue
+        record = loader.ledger.staged_record("articles", row.source_id)
+        base = record.url if isinstance(record, Article) else None
+        title = record.title if isinstance(record, Article) else row.source_id
+        try:
+            _rewrite_one(loader, row, base, index, report.notes(row.source_id, title), result)
+        except LoadError as error:
+            loader.fail("article_links", "articles", row.source_id, error)
+            result.add("failed")
+    loader.ledger.finish_phase(loader.run_id, "article_links")
+    return result
+
+
+def _rewrite_one(loader: IntercomLoader, row: IdMapRow, base: str | None, index: LinkIndex, notes: ArticleNotes, result: PhaseResult) -> None:
+    stored = _without_urls(row.body)
+    notes.links_not_migrated = [line for line in notes.links_not_migrated if not line.endswith("(not migrated)")]
+    new_body = index.rewrite(str(stored.get("body") or ""), base, None, notes)
+    translated = {locale: {**content, "body": index.rewrite(str(content.get("body") or ""), base, locale, notes)}
+                  for locale, content in (stored.get("translated_content") or {}).items()}
+    if new_body == stored.get("body") and translated == (stored.get("translated_content") or {}):
+        return
+    change: dict[str, Any] = {"body": new_body}
+    if translated:
+        change["translated_content"] = translated
+    saved = loader.client.update_article(str(row.intercom_id), change)
+    before = {key: stored.get(key) for key in change}
+    loader.ledger.record_write(loader.run_id, "article_links", "articles", row.source_id, intercom_id=str(row.intercom_id),
+                               action="update", origin="created", payload_hash=row.payload_hash or "",
+                               body=_with_urls({**stored, **change}, saved), before=before)
+    result.add("links_rewritten")
+
+
+# -- the redirect map ----------------------------------------------------------------------------------
+
+
+def redirect_rows(ledger: Ledger) -> Iterator[dict[str, str]]:
+    """Old public URL → new Intercom URL for every migrated article (and its translations) and collection."""
+    for entity in ("collections", "articles"):
+        for row in ledger.iter_id_rows(entity):
+            if row.state != "done" or row.origin not in ("created", "merged"):
+                continue
+            record = ledger.staged_record(entity, row.source_id)
+            old = getattr(record, "url", None) or (record.custom_fields.get("html_url") if record is not None else None)
+            urls = (row.body or {}).get(INTERCOM_KEY) or _merged_urls(ledger, entity, row)
+            if not old or not urls.get("url"):
+                continue
+            yield {"old_url": old, "new_url": urls["url"], "kind": entity[:-1], "source_id": row.source_id, "locale": ""}
+            if isinstance(record, Article):
+                yield from _translation_redirects(record, old, urls.get("urls") or {})
+
+
+def _merged_urls(ledger: Ledger, entity: str, row: IdMapRow) -> dict[str, Any]:
+    for other in ledger.iter_id_rows(entity):
+        if other.intercom_id == row.intercom_id and other.origin == "created":
+            return (other.body or {}).get(INTERCOM_KEY) or {}
+    return {}
+
+
+def _translation_redirects(record: Article, old: str, urls: dict[str, str]) -> Iterator[dict[str, str]]:
+    zendesk_locale = re.compile(r"/hc/[A-Za-z]{2}(?:-[A-Za-z0-9]+)?/")
+    for translation in record.translations:
+        locale = intercom_locale(translation.locale)
+        if locale in urls and zendesk_locale.search(old):
+            old_translated = zendesk_locale.sub(f"/hc/{translation.locale}/", old, count=1)
+            yield {"old_url": old_translated, "new_url": urls[locale], "kind": "article", "source_id": record.source_id, "locale": locale}

@@ -1,0 +1,120 @@
+"""End to end: the fake Zendesk's tickets → `deskmigrate run` → conversations in the sandbox; delta, validate, rollback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deskmigrate.cli import app
+from deskmigrate.loaders.intercom.sandbox.db import Database
+from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view, notifications_sent
+from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk
+
+INTERCOM_TOKEN = "e2e-conversations-intercom-token-93ab"
+
+
+class Project:
+    def __init__(self, root: Path, fake: FakeZendesk) -> None:
+        self.root, self.fake, self.runner = root, fake, CliRunner()
+        self.config = root / "config.yaml"
+
+    def cli(self, *args: str) -> Any:
+        env = {"E2E_ZENDESK_TOKEN": FAKE_TOKEN, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN}
+        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
+
+    def conversations(self) -> dict[str, dict[str, Any]]:
+        """Sandbox conversations by Zendesk ticket id (the zendesk_ticket_id attribute)."""
+        database = Database(self.root / "sandbox.db")
+        try:
+            with database.transaction() as db:
+                found = [conversation_view(db, c) for c in db.all("conversations")]
+                self.notifications = notifications_sent(db)
+                self.write_routes = [e["route"] for e in db.request_log() if e["write"]]
+        finally:
+            database.close()
+        by_ticket: dict[str, dict[str, Any]] = {}
+        for conversation in found:
+            ticket_id = conversation["custom_attributes"]["zendesk_ticket_id"]
+            assert ticket_id not in by_ticket, f"two conversations for ticket {ticket_id}"
+            by_ticket[ticket_id] = conversation
+        return by_ticket
+
+    def report(self) -> dict[str, Any]:
+        return json.loads(sorted((self.root / "state" / "reports").glob("*.json"))[-1].read_text())
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    with FakeZendesk() as fake:
+        config = {
+            "source": {"type": "zendesk", "subdomain": FAKE_SUBDOMAIN, "email": FAKE_EMAIL, "token": "${E2E_ZENDESK_TOKEN}",
+                       "base_url": fake.base_url, "incremental_requests_per_minute": 100_000, "retry_backoff_s": 0,
+                       "include_help_center": False},
+            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
+            "mapping": "zendesk",
+            "state": "state",
+            "load": {"concurrency": 4, "fallback_admin_email": "migration-bot@sandbox.example.com"},
+        }
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        yield Project(tmp_path, fake)
+
+
+def unix(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def ticket(project: Project, ticket_id: int) -> dict[str, Any]:
+    return next(t for t in project.fake.account["tickets"] if t["id"] == ticket_id)  # type: ignore[index]
+
+
+def zendesk_comment(cid: int, author: int, html: str, created: str) -> dict[str, Any]:
+    """A ticket comment in Zendesk's shape (https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/)."""
+    return {"id": cid, "type": "Comment", "author_id": author, "body": html, "html_body": html, "plain_body": html, "public": True,
+            "attachments": [], "audit_id": cid * 10, "via": {"channel": "web"}, "created_at": created, "metadata": {}}
+
+
+def test_tickets_land_as_conversations_and_a_rerun_appends_only_new_comments(project: Project) -> None:
+    result = project.cli("run")
+    assert result.exit_code == 0, result.output
+    conversations = project.conversations()
+    # 1003 was deleted in Zendesk; 1004's requester was deleted (skipped by default, and reported).
+    assert set(conversations) == {"1000", "1001", "1002", "1005"}
+    printer = conversations["1000"]
+    assert printer["source"]["body"] == "My printer is on fire!"
+    assert printer["created_at"] == unix(ticket(project, 1000)["created_at"])
+    parts = printer["conversation_parts"]["conversation_parts"]
+    assert [p["part_type"] for p in parts][:3] == ["comment", "note", "comment"]
+    # Bob (agent 2) has no Intercom admin with his email: the fallback admin writes his replies and notes.
+    assert parts[0]["author"]["email"] == parts[1]["author"]["email"] == "migration-bot@sandbox.example.com"
+    assert conversations["1001"]["state"] == "closed"  # solved
+    assert conversations["1001"]["conversation_parts"]["conversation_parts"][-1]["part_type"] == "close"
+    assert conversations["1002"]["state"] == "snoozed"  # pending
+    assert {t["name"] for t in printer["tags"]["tags"]} == {"fire", "hardware"}
+    assert project.notifications == 0, "importing history must never notify a customer"
+    report = project.report()
+    phase = next(p for p in report["phases"] if p["phase"] == "conversations")
+    assert phase["created"] == 4 and phase["skipped"] == 1
+
+    project.fake.account["comments"][1000].append(zendesk_comment(5004, 10, "<p>Still smoking</p>", "2024-03-09T10:00:00Z"))  # type: ignore[index]
+    project.fake.touch("tickets", 1000)
+    writes_before = len(project.write_routes)
+    again = project.cli("run")
+    assert again.exit_code == 0, again.output
+    conversations = project.conversations()
+    assert project.write_routes[writes_before:].count("POST /conversations/{id}/reply") == 1
+    assert "POST /conversations" not in project.write_routes[writes_before:]
+    last = [p for p in conversations["1000"]["conversation_parts"]["conversation_parts"] if p["part_type"] == "comment"][-1]
+    assert last["body"] == "Still smoking" and last["created_at"] == unix("2024-03-09T10:00:00Z")
+
+    validated = project.cli("validate")
+    assert validated.exit_code == 0, validated.output
+    rolled_back = project.cli("rollback", "--all")
+    assert rolled_back.exit_code == 0, rolled_back.output
+    assert project.conversations() == {}

@@ -1,0 +1,235 @@
+"""End to end: a fake Zendesk Help Center → `deskmigrate run` → the sandbox: nesting, HTML, images, translations, links, redirects."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deskmigrate.cli import app
+from deskmigrate.loaders.intercom.sandbox.db import Database
+from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk, RecordedRequest, default_account
+
+INTERCOM_TOKEN = "e2e-help-center-intercom-token-9d2e"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+HELP_CENTER_ROUTES = ("/help_center/collections", "/articles")
+
+# Real-shaped Zendesk article bodies: entities, curly quotes, a table, a relative image, links in both URL forms.
+INSTALL_BODY = (
+    '<h2>Install</h2><p>Tom &amp; Jerry’s “quick” install:</p><div class="callout"><p>Run <code>acme install</code>.</p></div>'
+    '<table><tr><th>OS</th><th>Command</th></tr><tr><td>macOS</td><td>brew install acme</td></tr></table>'
+    '<p><img src="/hc/article_attachments/9200/diagram.png" alt="Diagram"></p>'
+    '<p>See <a href="https://acme.zendesk.com/hc/en-us/articles/402-Reading-your-invoice">your invoice</a>, '
+    '<a href="/hc/en-us/articles/401">the macOS notes</a> and <a href="/hc/en-us/articles/999-Retired">an old page</a>.</p>'
+    '<script>track()</script><iframe src="https://www.youtube.com/embed/abc"></iframe><font color="red">Careful</font>'
+)
+
+
+class FakeZendeskWithFiles(FakeZendesk):
+    """The fake Zendesk, also serving Help Center attachment files behind its login (as restricted articles' files are)."""
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        if not handler.path.startswith("/hc/article_attachments/"):
+            return super()._handle(handler)
+        authorized = self._authorized(handler.headers.get("Authorization"))
+        self.requests.append(RecordedRequest("GET", handler.path, {}, authorized))
+        status, body, kind = (200, PNG, "image/png") if authorized else (401, b"<html>Sign in</html>", "text/html")
+        handler.send_response(status)
+        handler.send_header("Content-Type", kind)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+def help_center_account() -> dict[str, Any]:
+    account = default_account()
+    account["sections"].append(
+        {**account["sections"][1], "id": 303, "parent_section_id": 301, "name": "Sonoma quirks", "position": 1,
+         "html_url": "https://acme.zendesk.com/hc/en-us/sections/303"}
+    )
+    install = account["articles"][0]
+    install["body"] = INSTALL_BODY
+    account["article_translations"][400].append(
+        {**account["article_translations"][400][1], "id": 1402, "locale": "zh-hk", "title": "安裝 Acme", "body": "<p>安裝</p>"}
+    )
+    account["article_translations"][400][1]["body"] = '<h2>Installer</h2><p>Voir <a href="/hc/fr/articles/402">la facture</a>.</p>'
+    return account
+
+
+@dataclass
+class HelpCenterProject:
+    root: Path
+    config: Path
+    fake: FakeZendeskWithFiles
+    assets: Path
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def cli(self, *args: str) -> Any:
+        env = {"E2E_ZENDESK_TOKEN": FAKE_TOKEN, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN}
+        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
+
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        db = Database(self.root / "sandbox.db")
+        try:
+            with db.transaction():
+                return db.all(kind)
+        finally:
+            db.close()
+
+    def help_center_writes(self) -> int:
+        db = Database(self.root / "sandbox.db")
+        try:
+            with db.transaction():
+                log = db.request_log()
+        finally:
+            db.close()
+        return sum(1 for e in log if e["write"] and (e["route"] or "").split(" ")[-1].startswith(HELP_CENTER_ROUTES))
+
+    def last_report(self) -> dict[str, Any]:
+        return json.loads(sorted((self.state / "reports").glob("*.json"))[-1].read_text())
+
+
+@pytest.fixture
+def asset_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """The user's public web server for re-hosted files: serves `assets/` on loopback."""
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}/kb"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def translate_path(self, path: str) -> str:
+        return super().translate_path(path.removeprefix("/kb"))
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+def make_project(root: Path, fake: FakeZendeskWithFiles, assets: Path, help_center: dict[str, Any]) -> HelpCenterProject:
+    config = {
+        "source": {
+            "type": "zendesk", "subdomain": FAKE_SUBDOMAIN, "email": FAKE_EMAIL, "token": "${E2E_ZENDESK_TOKEN}",
+            "base_url": fake.base_url, "incremental_requests_per_minute": 100_000, "retry_backoff_s": 0,
+        },
+        "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
+        "mapping": "zendesk",
+        "state": "state",
+        "load": {"concurrency": 4, "help_center": help_center},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return HelpCenterProject(root=root, config=path, fake=fake, assets=assets)
+
+
+@pytest.fixture
+def project(tmp_path: Path, asset_server: tuple[Path, str]) -> Iterator[HelpCenterProject]:
+    folder, base_url = asset_server
+    with FakeZendeskWithFiles(help_center_account()) as fake:
+        yield make_project(tmp_path, fake, folder, {"asset_dir": str(folder), "asset_base_url": base_url, "locales": ["en", "fr", "de"]})
+
+
+def by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in items}
+
+
+def test_collections_nest_three_levels_in_source_order(project: HelpCenterProject) -> None:
+    result = project.cli("run")
+    assert result.exit_code in (0, 3), result.output
+    collections = by_name(project.objects("collections"))
+    assert set(collections) == {"Getting started", "Billing", "Installation", "Installation on macOS", "Sonoma quirks", "Invoices"}
+    assert collections["Getting started"]["parent_id"] is None
+    assert collections["Installation"]["parent_id"] == collections["Getting started"]["id"]
+    assert collections["Installation on macOS"]["parent_id"] == collections["Installation"]["id"]
+    # level 4 in Zendesk: moved up to the third level, beside its parent, and reported
+    assert collections["Sonoma quirks"]["parent_id"] == collections["Installation"]["id"]
+    assert any("Sonoma quirks" in line and "level 4" in line for line in project.last_report()["help_center"]["collections"])
+    assert [c["name"] for c in sorted((c for c in collections.values() if c["parent_id"] is None), key=lambda c: c["order"])] == [
+        "Getting started", "Billing"]
+
+
+def test_articles_arrive_sanitised_with_images_translations_and_rewritten_links(project: HelpCenterProject) -> None:
+    result = project.cli("run")
+    assert result.exit_code in (0, 3), result.output
+    articles = {a["title"]: a for a in project.objects("articles")}
+    install, invoice, notes = articles["How to install Acme"], articles["Reading your invoice"], articles["macOS notes (draft)"]
+    body = install["body"]
+    assert "Tom &amp; Jerry’s “quick” install" in body
+    assert "<table>" in body and "<td>brew install acme</td>" in body
+    assert "<script>" not in body and "track()" not in body and "<font" not in body and "Careful" in body
+    assert 'src="https://www.youtube.com/embed/abc"' in body
+    # the relative image, behind the source's login: downloaded, saved in the public folder, linked at its public URL
+    assert (project.assets / "400" / "diagram.png").read_bytes() == PNG
+    assert "/kb/400/diagram.png" in body
+    invoice_url = f"/en/articles/{invoice['id']}-"
+    assert 'href="https://intercom.help/' in body and invoice_url in body
+    assert f"/en/articles/{notes['id']}-" in body
+    assert "/hc/en-us/articles/999-Retired" in body  # not migrated: left as it was, and reported
+    assert notes["state"] == "draft" and install["state"] == "published"
+    assert set(install["translated_content"]) == {"fr"}
+    # the invoice has no French version: the French link goes to its default-language page
+    assert f"/en/articles/{invoice['id']}-reading-your-invoice" in install["translated_content"]["fr"]["body"]
+    assert "/kb/402/sample.png" in invoice["body"]
+    loss = {a["source_id"]: a for a in project.last_report()["help_center"]["articles"]}
+    assert loss["400"]["removed_tags"] == {"div": 1, "font": 1, "script": 1}
+    assert loss["400"]["translations_not_imported"] == ["zh-hk: Intercom has no such Help Center language"]
+    assert any("articles/999" in line for line in loss["400"]["links_not_migrated"])
+    assert {f["outcome"] for f in loss["402"]["files"]} == {"re-hosted"}
+    assert "no Intercom admin" in loss["400"]["author"]
+    # probed anonymously first (refused), then downloaded with the source's credentials
+    file_requests = [r.authorized for r in project.fake.requests if r.path.startswith("/hc/article_attachments/9200/")]
+    assert file_requests == [False, True]
+
+
+def test_redirect_map_lists_old_and_new_urls(project: HelpCenterProject) -> None:
+    project.cli("run")
+    with (project.state / "redirects.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    articles = {a["title"]: a for a in project.objects("articles")}
+    by_old = {row["old_url"]: row for row in rows}
+    install = articles["How to install Acme"]
+    assert by_old["https://acme.zendesk.com/hc/en-us/articles/400"]["new_url"].endswith(f"/en/articles/{install['id']}-how-to-install-acme")
+    assert by_old["https://acme.zendesk.com/hc/fr/articles/400"]["locale"] == "fr"
+    assert by_old["https://acme.zendesk.com/hc/en-us/sections/300"]["kind"] == "collection"
+
+
+def test_rerun_writes_nothing_and_rollback_removes_everything(project: HelpCenterProject) -> None:
+    project.cli("run")
+    writes = project.help_center_writes()
+    project.cli("run")
+    assert project.help_center_writes() == writes
+    result = project.cli("rollback", "--all")
+    assert result.exit_code in (0, 3), result.output
+    assert project.objects("articles") == [] and project.objects("collections") == []
+
+
+def test_without_a_public_asset_url_private_images_are_listed_not_lost(tmp_path: Path) -> None:
+    with FakeZendeskWithFiles(help_center_account()) as fake:
+        project = make_project(tmp_path, fake, tmp_path / "unused", {"state": "draft"})
+        result = project.cli("run")
+        assert result.exit_code in (0, 3), result.output
+    articles = {a["title"]: a for a in project.objects("articles")}
+    assert "[image: Diagram]" in articles["How to install Acme"]["body"] and "<img" not in articles["How to install Acme"]["body"]
+    assert {a["state"] for a in articles.values()} == {"draft"}
+    files = {f["url"]: f for a in project.last_report()["help_center"]["articles"] for f in a.get("files", [])}
+    listed = files["https://acme.zendesk.com/hc/article_attachments/9200/diagram.png"]
+    assert listed["outcome"].startswith("behind the source's login: downloaded")
+    assert Path(listed["file"]).read_bytes() == PNG
