@@ -1,0 +1,330 @@
+"""The Freshdesk source connector: API v2 lists → canonical records, with a checkpoint after every page."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from deskmigrate.connectors.freshdesk import convert
+from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher
+from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
+from deskmigrate.connectors.freshdesk.pagination import (
+    EPOCH,
+    LinkPages,
+    ListCursor,
+    Page,
+    RecentIds,
+    TicketWindows,
+    iso,
+    list_since_pages,
+)
+from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
+from deskmigrate.core.errors import SourceError
+from deskmigrate.core.model import CanonicalRecord, Conversation, SourceNotice, SourceRejection, as_utc
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
+
+log = logging.getLogger(__name__)
+
+SUPPORT_ENTITIES = ["companies", "contacts", "agents", "conversations"]
+SOLUTION_ENTITIES = ["collections", "articles"]
+# Catalog: ticket, contact and company fields, groups, agents (one page each for most accounts).
+CATALOG_CALLS = 5
+
+
+class FreshdeskConnector:
+    """Reads a Freshdesk account through API v2, resumable from the last saved page cursor."""
+
+    name: ClassVar[str] = "freshdesk"
+    config_model: ClassVar[type[FreshdeskSourceConfig]] = FreshdeskSourceConfig
+
+    def __init__(self, config: FreshdeskSourceConfig, context: SourceContext, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+        self.config = config
+        self.context = context
+        self.transport = FreshdeskTransport(config, context.session, clock=clock, sleep=sleep)
+        self._sleep = sleep
+        self._catalog: convert.FieldCatalog | None = None
+        self._languages: tuple[str | None, list[str]] | None = None
+        self._folders: list[tuple[dict[str, Any], Any]] | None = None
+        self._fetcher: AttachmentFetcher | None = None
+
+    def entities(self) -> list[str]:
+        return SUPPORT_ENTITIES + (SOLUTION_ENTITIES if self.config.include_solutions else [])
+
+    def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
+        readers: dict[str, Callable[[str | None, str], Iterator[StreamItem]]] = {
+            "companies": self._read_companies,
+            "contacts": self._read_contacts,
+            "agents": self._read_agents,
+            "conversations": self._read_conversations,
+            "collections": self._read_collections,
+            "articles": self._read_articles,
+        }
+        if entity not in readers or entity not in self.entities():
+            raise SourceError(f"the Freshdesk connector cannot read {entity!r}; it reads {', '.join(self.entities())}")
+        cursor, start = self._resume_point(entity, since)
+        log.info("reading Freshdesk %s from %s", entity, "saved cursor" if cursor else f"updated_since={start}")
+        yield from readers[entity](cursor, start)
+
+    def describe_plan(self) -> dict[str, Any]:
+        """How each entity is read and the calls it costs; Freshdesk has no count endpoint, so per 1,000 tickets."""
+        per_page = self.config.per_page
+        tickets = 1000
+        list_credits = 1 + 2 * len(self.config.ticket_includes)
+        calls = {
+            "catalog": CATALOG_CALLS,
+            "ticket_pages": math.ceil(tickets / (per_page - 1)),  # each window restart re-reads about one ticket
+            "conversations": tickets,
+            "description_attachments": tickets if self.config.description_attachments else 0,
+        }
+        return {
+            "source": "freshdesk",
+            "api_root": self.transport.api_root,
+            "entities": {
+                "companies": "GET /companies?updated_since (link header; checkpoint page and delta start)",
+                "contacts": "GET /contacts?updated_since (+ state=deleted, reported); checkpoint page and delta start",
+                "agents": "GET /agents (full list each run)",
+                "conversations": f"GET /tickets?updated_since&order_by=updated_at&order_type=asc&include={','.join(self.config.ticket_includes)}"
+                " in windows restarted from the last updated_at; GET /tickets/{id}/conversations per ticket",
+                "collections": "GET /solutions/categories, /categories/{id}/folders, /folders/{id}/subfolders, per language" if self.config.include_solutions else "skipped",
+                "articles": "GET /solutions/folders/{id}/articles per folder and language" if self.config.include_solutions else "skipped",
+            },
+            "estimated_calls_per_1000_tickets": calls,
+            "estimated_calls_per_1000_tickets_total": sum(calls.values()),
+            "credits_per_ticket_list_page": list_credits,
+            "tickets_list_per_minute": self.config.tickets_list_per_minute,
+        }
+
+    # -- resume -----------------------------------------------------------------------------------
+
+    def _resume_point(self, entity: str, since: datetime | None) -> tuple[str | None, str]:
+        """`since` wins over a saved cursor; with neither, read everything (updated_since 1970: never the 30-day default)."""
+        if since is not None:
+            return None, iso(as_utc(since))  # type: ignore[arg-type]
+        cursor = self.context.cursors.get_cursor(self.name, entity) if self.context.cursors else None
+        return cursor or None, EPOCH
+
+    # -- catalog ----------------------------------------------------------------------------------
+
+    def catalog(self) -> convert.FieldCatalog:
+        """Field definitions, status/priority/source labels, groups and agent ids: read once per connector."""
+        if self._catalog is None:
+            catalog = convert.FieldCatalog()
+            catalog.learn_ticket_fields(self._list("ticket_fields"))
+            catalog.learn_fields(catalog.contact_fields, self._list("contact_fields"))
+            catalog.learn_fields(catalog.company_fields, self._list("company_fields"))
+            catalog.groups.update({int(g["id"]): str(g.get("name")) for g in self._list("groups")})
+            catalog.agent_ids.update(str(a["id"]) for a in self._list("agents"))
+            self._catalog = catalog
+        return self._catalog
+
+    def _list(self, path: str) -> Iterator[dict[str, Any]]:
+        return LinkPages(path, self.transport, self.config.per_page).items()
+
+    # -- readers ----------------------------------------------------------------------------------
+
+    def _read_companies(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
+        catalog = self.catalog()
+        recent = RecentIds()
+        for page in list_since_pages("companies", self.transport, self.config.per_page, ListCursor.load(cursor, start)):
+            for company in page.items:
+                if recent.is_new_or_newer(company.get("id"), company.get("updated_at")):
+                    yield _guarded("companies", company, page.location, convert.company_from_json, catalog)
+            yield from _checkpoint("companies", page)
+
+    def _read_contacts(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
+        """Unblocked, undeleted contacts (the list's default); then the deleted ones, reported and skipped."""
+        catalog = self.catalog()
+        listed = ListCursor.load(cursor, start)
+        recent = RecentIds()
+        for page in list_since_pages("contacts", self.transport, self.config.per_page, listed):
+            for contact in page.items:
+                if convert.is_deleted_contact(contact):
+                    yield _deleted_contact_notice(contact, page.location)
+                elif recent.is_new_or_newer(contact.get("id"), contact.get("updated_at")):
+                    yield _guarded("contacts", contact, page.location, convert.contact_from_json, catalog)
+            yield from _checkpoint("contacts", page)
+        deleted = LinkPages("contacts", self.transport, self.config.per_page, {"state": "deleted", "updated_since": listed.since})
+        for number, page in deleted.pages():
+            for contact in page.body or []:
+                yield _deleted_contact_notice(contact, f"GET contacts?state=deleted page {number}")
+
+    def _read_agents(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
+        for agent in self._list("agents"):
+            yield _guarded("agents", agent, "GET agents", convert.agent_from_json)
+
+    def _read_conversations(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
+        catalog = self.catalog()
+        windows = TicketWindows(self.transport, self.config.per_page, list(self.config.ticket_includes))
+        for page in windows.pages(since=cursor or start):
+            for ticket in page.items:
+                yield from self._conversation(ticket, page.location, catalog)
+            yield from _checkpoint("conversations", page)
+        log.info("read Freshdesk tickets in %d updated_since windows", windows.windows_opened)
+
+    def _conversation(self, ticket: dict[str, Any], location: str, catalog: convert.FieldCatalog) -> Iterator[StreamItem]:
+        entries: list[dict[str, Any]] = []
+        for _, page in LinkPages(f"tickets/{ticket['id']}/conversations", self.transport, self.config.per_page).pages():
+            entries.extend(page.body or [])
+        files = self.transport.get_json(f"tickets/{ticket['id']}").get("attachments") if self.config.description_attachments else None
+        record = _guarded("conversations", ticket, location, convert.conversation_from_ticket, entries, catalog, files)
+        if isinstance(record, Conversation) and self._downloads_wanted():
+            record, problems = self._localize_attachments(record)
+            for problem in problems:
+                yield SourceNotice(entity="conversations", source_id=record.source_id, location=location, message=problem)
+        yield record
+
+    def _downloads_wanted(self) -> bool:
+        return bool(self.context.options.get("download_attachments", self.config.download_attachments))
+
+    def _localize_attachments(self, conversation: Conversation) -> tuple[Conversation, list[str]]:
+        fetcher = self._attachment_fetcher()
+        parts, problems = [], []
+        for part in conversation.parts:
+            if part.attachments:
+                files, failed = fetcher.localize(f"{conversation.source_id}/{part.source_id}", part.attachments)
+                part = part.model_copy(update={"attachments": files})
+                problems.extend(failed)
+            parts.append(part)
+        return conversation.model_copy(update={"parts": parts}), problems
+
+    def _attachment_fetcher(self) -> AttachmentFetcher:
+        if self._fetcher is None:
+            folder = self.config.attachments_dir
+            self._fetcher = AttachmentFetcher(
+                folder if folder.is_absolute() else self.context.base_dir / folder,
+                self.transport.session,
+                urlsplit(self.transport.api_root).netloc,
+                (self.config.api_key.get_secret_value(), PASSWORD),
+                self.config.timeout_s,
+                self.transport.policy,
+                self._sleep,
+            )
+        return self._fetcher
+
+    # -- solutions --------------------------------------------------------------------------------
+
+    def languages(self) -> tuple[str | None, list[str]]:
+        """The primary language and the other languages to read (GET /settings/helpdesk, filtered by the config)."""
+        if self._languages is None:
+            try:
+                settings = self.transport.get_json("settings/helpdesk")
+            except FreshdeskHttpError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                settings = {}
+            primary = settings.get("primary_language")
+            others = [str(lang) for lang in settings.get("supported_languages") or [] if lang != primary]
+            if self.config.solution_languages is not None:
+                wanted = {lang.lower() for lang in self.config.solution_languages}
+                others = [lang for lang in others if lang.lower() in wanted]
+            self._languages = (primary, others)
+        return self._languages
+
+    def _read_collections(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
+        """Categories, their folders and subfolders, every run (few calls); no cursor is saved."""
+        try:
+            primary, others = self.languages()
+            for position, category in enumerate(self._list("solutions/categories")):
+                translated = self._translated(f"solutions/categories/{category['id']}", others)
+                yield _guarded("collections", category, "GET solutions/categories", convert.collection_from_category, primary, translated, position)
+                yield from self._read_folders(category["id"], primary, others)
+        except FreshdeskHttpError as exc:
+            yield from _solutions_unavailable("collections", exc)
+
+    def _read_folders(self, category_id: Any, primary: str | None, others: list[str]) -> Iterator[StreamItem]:
+        for folder, position in self._folder_tree(category_id):
+            translated = self._translated(f"solutions/folders/{folder['id']}", others)
+            yield _guarded("collections", folder, f"GET solutions/categories/{category_id}/folders", convert.collection_from_folder, category_id, primary, translated, position)
+
+    def _folder_tree(self, category_id: Any) -> Iterator[tuple[dict[str, Any], int]]:
+        """Folders of a category, then each folder's subfolders (flexible hierarchy), each folder once."""
+        seen: set[str] = set()
+        pending = [(f, i) for i, f in enumerate(self._list(f"solutions/categories/{category_id}/folders"))]
+        while pending:
+            folder, position = pending.pop(0)
+            if str(folder["id"]) in seen:
+                continue
+            seen.add(str(folder["id"]))
+            yield folder, position
+            if folder.get("sub_folders_count"):
+                pending.extend((f, i) for i, f in enumerate(self._list(f"solutions/folders/{folder['id']}/subfolders")))
+
+    def _translated(self, path: str, languages: list[str]) -> dict[str, dict[str, Any]]:
+        """GET {path}/{language} for each language; a missing translation (404) is simply absent."""
+        found: dict[str, dict[str, Any]] = {}
+        for language in languages:
+            try:
+                body = self.transport.get_json(f"{path}/{language}")
+            except FreshdeskHttpError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if isinstance(body, dict):
+                found[language] = body
+        return found
+
+    def _read_articles(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
+        """Every article of every folder, with its translations listed per folder and language."""
+        try:
+            primary, others = self.languages()
+            for category in self._list("solutions/categories"):
+                for folder, _ in self._folder_tree(category["id"]):
+                    yield from self._folder_articles(folder, primary, others)
+        except FreshdeskHttpError as exc:
+            yield from _solutions_unavailable("articles", exc)
+
+    def _folder_articles(self, folder: Mapping[str, Any], primary: str | None, others: list[str]) -> Iterator[StreamItem]:
+        if folder.get("articles_count") == 0:
+            return
+        path = f"solutions/folders/{folder['id']}/articles"
+        translations: dict[str, dict[str, dict[str, Any]]] = {}
+        for language in others:
+            try:
+                for item in LinkPages(f"{path}/{language}", self.transport, self.config.per_page).items():
+                    translations.setdefault(str(item["id"]), {})[language] = item
+            except FreshdeskHttpError as exc:
+                if exc.status != 404:
+                    raise
+        portal = f"https://{self.config.domain}.freshdesk.com"
+        for article in LinkPages(path, self.transport, self.config.per_page).items():
+            yield _guarded("articles", article, f"GET {path}", convert.article_from_json, primary, translations.get(str(article["id"])), portal)
+
+
+def _guarded(entity: str, raw: Mapping[str, Any], location: str, build: Callable[..., CanonicalRecord], *args: Any) -> CanonicalRecord | SourceRejection:
+    """Convert one vendor object; a malformed one becomes a located SourceRejection instead of stopping the read."""
+    try:
+        return build(raw, *args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return SourceRejection(
+            entity=entity,
+            source_id=str(raw.get("id")),
+            location=location,
+            field=".".join(str(p) for p in first["loc"]) or None,
+            reason=first["msg"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {entity[:-1]}: {exc!r}")
+
+
+def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:
+    if page.cursor:
+        yield SourceCheckpoint(entity=entity, cursor=page.cursor)
+
+
+def _deleted_contact_notice(contact: Mapping[str, Any], location: str) -> SourceNotice:
+    return SourceNotice(entity="contacts", source_id=str(contact.get("id")), location=location, message="contact deleted in Freshdesk; skipped")
+
+
+def _solutions_unavailable(entity: str, exc: FreshdeskHttpError) -> Iterator[SourceNotice]:
+    if exc.status not in (403, 404):
+        raise exc
+    log.warning("Freshdesk solutions not available (HTTP %s); %s skipped", exc.status, entity)
+    yield SourceNotice(entity=entity, message=f"Freshdesk solutions not available (HTTP {exc.status}); {entity} skipped")
