@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-import requests
 from pydantic import BaseModel
 
-from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
 from deskmigrate.core.config import LoadedConfig, load_config, validate_section
 from deskmigrate.core.errors import MappingError, Problem, SourceError
+from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
 from deskmigrate.core.model import Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
@@ -27,7 +25,7 @@ from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
 from deskmigrate.core.state import Ledger
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.help_center import SessionSourceFiles, SourceFiles, redirect_rows
+from deskmigrate.loaders.intercom.help_center import redirect_rows
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, body_hash
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
@@ -362,21 +360,9 @@ def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
 
 
 def source_files(project: Project) -> SourceFiles | None:
-    """Files behind the source's login (Help Center images and attachments), fetched with its credentials from its own hosts only."""
-    connector = project.connector
-    own = getattr(connector, "source_files", None)
-    if callable(own):
-        return own()
-    config = getattr(connector, "config", None)
-    if not isinstance(config, ZendeskSourceConfig):
-        return None
-    session = requests.Session()
-    if config.oauth_token is not None:
-        session.headers["Authorization"] = f"Bearer {config.oauth_token.get_secret_value()}"
-    elif config.token is not None:
-        session.auth = (f"{config.email}/token", config.token.get_secret_value())
-    hosts = {f"{config.subdomain}.zendesk.com"} | ({urlsplit(config.base_url).netloc} if config.base_url else set())
-    return SessionSourceFiles(hosts, config.base_url, session, timeout_s=config.timeout_s)
+    """The source's own file access (credentials kept to its hosts), for Help Center images and attachments."""
+    own = getattr(project.connector, "source_files", None)
+    return own() if callable(own) else None
 
 
 # -- validate and rollback ---------------------------------------------------------------------------

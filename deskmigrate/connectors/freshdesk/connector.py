@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import requests
 from pydantic import ValidationError
 
 from deskmigrate.connectors.freshdesk import convert
@@ -27,6 +28,7 @@ from deskmigrate.connectors.freshdesk.pagination import (
 )
 from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import CanonicalRecord, Conversation, SourceNotice, SourceRejection, as_utc
 from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
 
@@ -71,6 +73,13 @@ class FreshdeskConnector:
         cursor, start = self._resume_point(entity, since)
         log.info("reading Freshdesk %s from %s", entity, "saved cursor" if cursor else f"updated_since={start}")
         yield from readers[entity](cursor, start)
+
+    def source_files(self) -> SessionSourceFiles:
+        """Solution images and attachments behind the login: the API key goes to the account's own host only, never to S3."""
+        session = requests.Session()
+        session.auth = (self.config.api_key.get_secret_value(), PASSWORD)
+        hosts = {f"{self.config.domain}.freshdesk.com"} | ({urlsplit(self.config.base_url).netloc} if self.config.base_url else set())
+        return SessionSourceFiles(hosts, self.config.base_url, session, timeout_s=self.config.timeout_s)
 
     def describe_plan(self) -> dict[str, Any]:
         """How each entity is read and the calls it costs; Freshdesk has no count endpoint, so per 1,000 tickets."""

@@ -9,7 +9,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
+import requests
 from pydantic import ValidationError
 
 from deskmigrate.connectors.zendesk import convert
@@ -18,6 +20,7 @@ from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport, I
 from deskmigrate.connectors.zendesk.spool import CommentSpool
 from deskmigrate.connectors.zendesk.transport import Clock, HttpStatusError, Sleep, ZendeskTransport
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection, as_utc
 from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
 
@@ -102,6 +105,16 @@ class ZendeskConnector:
         cursor, start_time = self._resume_point(entity, since)
         log.info("reading Zendesk %s from %s", entity, "saved cursor" if cursor else f"start_time={start_time}")
         yield from readers[entity](cursor, start_time)
+
+    def source_files(self) -> SessionSourceFiles:
+        """Help Center images and attachments behind the login: fetched with these credentials from Zendesk's hosts only."""
+        session = requests.Session()
+        if self.config.oauth_token is not None:
+            session.headers["Authorization"] = f"Bearer {self.config.oauth_token.get_secret_value()}"
+        elif self.config.token is not None:
+            session.auth = (f"{self.config.email}/token", self.config.token.get_secret_value())
+        hosts = {f"{self.config.subdomain}.zendesk.com"} | ({urlsplit(self.config.base_url).netloc} if self.config.base_url else set())
+        return SessionSourceFiles(hosts, self.config.base_url, session, timeout_s=self.config.timeout_s)
 
     def describe_plan(self) -> dict[str, Any]:
         """How each entity will be read, the comments strategy chosen and why, and the estimated number of calls."""

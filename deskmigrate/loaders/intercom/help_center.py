@@ -16,13 +16,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import requests
 
 from deskmigrate.core.config import HelpCenterConfig
-from deskmigrate.core.errors import AmbiguousWriteError, ConfigError, LoadError, Problem, RejectedError
+from deskmigrate.core.errors import AmbiguousWriteError, ConfigError, LoadError, Problem, RejectedError, SourceError
+from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.model import Article, Attachment, Collection
 from deskmigrate.core.payload import Payload
 from deskmigrate.core.state import IdMapRow, Ledger
@@ -38,7 +39,6 @@ MAX_DEPTH = 3
 # Body keys the mapping writes for the loader, never sent: merge/skip a collection, a footer line for an article.
 LOADER_KEYS = ("merge_into", "skip", "footer")
 INTERCOM_KEY = "_intercom"  # where the id map keeps the new URLs next to the body we sent
-MAX_FILE_BYTES = 20 * 1024 * 1024
 IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 SRC_ATTRIBUTE = re.compile(r"\bsrc=\"([^\"]*)\"", re.IGNORECASE)
 ALT_ATTRIBUTE = re.compile(r"\balt=\"([^\"]*)\"", re.IGNORECASE)
@@ -55,63 +55,6 @@ COLLECTION_URL_PATTERNS = (
 
 
 # -- the source's files --------------------------------------------------------------------------------
-
-
-class SourceFiles(Protocol):
-    """Files on the source's own hosts: the only place the source's credentials are ever sent."""
-
-    def owns(self, url: str) -> bool: ...
-
-    def is_public(self, url: str) -> bool: ...
-
-    def download(self, url: str) -> tuple[bytes, str | None]: ...
-
-
-class SessionSourceFiles:
-    """Fetches source files with an authorised session; a redirect to another host is followed without credentials."""
-
-    def __init__(self, hosts: Iterable[str], base_url: str | None, session: requests.Session, timeout_s: float = 30.0) -> None:
-        self.hosts = {host.lower() for host in hosts if host}
-        self.base = urlsplit(base_url) if base_url else None
-        self.session = session
-        self.anonymous = requests.Session()
-        self.timeout_s = timeout_s
-
-    def owns(self, url: str) -> bool:
-        return urlsplit(url).netloc.lower() in self.hosts
-
-    def _local(self, url: str) -> str:
-        """The URL on the configured base (proxies, test servers): same path and query."""
-        parts = urlsplit(url)
-        if self.base is None:
-            return url
-        return urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, ""))
-
-    def is_public(self, url: str) -> bool:
-        try:
-            with self.anonymous.get(self._local(url), timeout=self.timeout_s, stream=True) as response:
-                return response.status_code == 200 and not response.headers.get("Content-Type", "").startswith("text/html")
-        except requests.RequestException:
-            return False
-
-    def download(self, url: str) -> tuple[bytes, str | None]:
-        current, session = self._local(url), self.session
-        for _ in range(5):
-            response = session.get(current, timeout=self.timeout_s, allow_redirects=False, stream=True)
-            with response:
-                if response.is_redirect:
-                    target = urljoin(current, response.headers["Location"])
-                    if urlsplit(target).netloc.lower() != urlsplit(current).netloc.lower():
-                        session = self.anonymous  # never send the source's credentials to another host
-                    current = target
-                    continue
-                if response.status_code != 200:
-                    raise LoadError(f"the source answered {response.status_code}")
-                content = response.raw.read(MAX_FILE_BYTES + 1, decode_content=True)
-                if len(content) > MAX_FILE_BYTES:
-                    raise LoadError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-                return content, response.headers.get("Content-Type")
-        raise LoadError("too many redirects")
 
 
 # -- the content-loss report ---------------------------------------------------------------------------
@@ -601,7 +544,7 @@ def _public_url(loader: IntercomLoader, record: Article, url: str, notes: Articl
     name = _file_name(url)
     try:
         content, _ = files.download(url)
-    except (LoadError, requests.RequestException) as error:
+    except (LoadError, SourceError, requests.RequestException) as error:
         notes.files.append({"url": url, "outcome": f"behind the source's login and could not be downloaded: {error}"})
         return None
     saved = _save_asset(loader, record.source_id, name, content)

@@ -32,7 +32,7 @@ from deskmigrate.core.state import Ledger, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
 
 if TYPE_CHECKING:
-    from deskmigrate.loaders.intercom.help_center import SourceFiles
+    from deskmigrate.core.files import SourceFiles
 
 log = logging.getLogger(__name__)
 
