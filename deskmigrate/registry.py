@@ -8,6 +8,8 @@ from typing import Any
 SOURCES: dict[str, str] = {
     "csv": "deskmigrate.connectors.csv:CsvConnector",
     "zendesk": "deskmigrate.connectors.zendesk:ZendeskConnector",
+    "helpscout": "deskmigrate.connectors.helpscout:HelpScoutConnector",
+    "freshdesk": "deskmigrate.connectors.freshdesk:FreshdeskConnector",
 }
 
 

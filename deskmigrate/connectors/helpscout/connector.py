@@ -1,0 +1,329 @@
+"""The Help Scout source connector: Mailbox API 2.0 and Docs API v1 → canonical records, a checkpoint after every page."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import requests
+from pydantic import ValidationError
+
+from deskmigrate.connectors.helpscout import convert
+from deskmigrate.connectors.helpscout.config import HelpScoutSourceConfig
+from deskmigrate.connectors.helpscout.pagination import DocsPages, HalPages, Page, ReadPosition, embedded_items
+from deskmigrate.connectors.helpscout.transport import Clock, DocsApi, HttpStatusError, MailboxApi, Sleep
+from deskmigrate.core.errors import SourceError
+from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection, as_utc
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
+
+log = logging.getLogger(__name__)
+
+MAILBOX_ENTITIES = ["companies", "contacts", "agents", "conversations"]
+DOCS_ENTITIES = ["collections", "articles"]
+# Help Scout's clock, not ours, stamps modifiedAt: a read's high-water mark is its start time less this margin, so a
+# record changed while we read (or under clock skew) is read again next time rather than missed.
+HIGH_WATER_MARGIN = timedelta(minutes=5)
+RECENT_IDS_KEPT = 10_000
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class RecentIds:
+    """Ids met recently in one read: a record listed twice across a page boundary is yielded once, memory bounded."""
+
+    def __init__(self, capacity: int = RECENT_IDS_KEPT) -> None:
+        self._capacity = capacity
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, record_id: Any) -> bool:
+        key = str(record_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
+class HelpScoutConnector:
+    """Reads a Help Scout account: customers, users, conversations with their threads, and the Docs knowledge base."""
+
+    name: ClassVar[str] = "helpscout"
+    config_model: ClassVar[type[HelpScoutSourceConfig]] = HelpScoutSourceConfig
+
+    def __init__(
+        self,
+        config: HelpScoutSourceConfig,
+        context: SourceContext,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.context = context
+        session = context.session or requests.Session()
+        self.mailbox = MailboxApi(config, session, clock=clock, sleep=sleep)
+        self.docs = DocsApi(config, session, sleep=sleep) if config.docs_api_key is not None else None
+        self._now = now
+        self._catalog: convert.MailboxCatalog | None = None
+        self.chat_conversations_completed = 0
+
+    def entities(self) -> list[str]:
+        return MAILBOX_ENTITIES + (DOCS_ENTITIES if self.docs is not None else [])
+
+    def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
+        readers: dict[str, Callable[[ReadPosition], Iterator[StreamItem]]] = {
+            "companies": self._read_companies,
+            "contacts": self._read_contacts,
+            "agents": self._read_agents,
+            "conversations": self._read_conversations,
+            "collections": self._read_collections,
+            "articles": self._read_articles,
+        }
+        if entity not in readers or entity not in self.entities():
+            raise SourceError(f"the Help Scout connector cannot read {entity!r}; it reads {', '.join(self.entities())}")
+        position = self._start_position(entity, since)
+        log.info("reading Help Scout %s (%s)", entity, _describe_position(position))
+        yield from readers[entity](position)
+
+    # -- resume and delta ---------------------------------------------------------------------------
+
+    def _start_position(self, entity: str, since: datetime | None) -> ReadPosition:
+        """`since` wins; else a read cut short resumes where it stopped; else read what changed since the last high-water mark."""
+        started = (self._now() - HIGH_WATER_MARGIN).astimezone(UTC).strftime(ISO_SECONDS)
+        if since is not None:
+            return ReadPosition(since=as_utc(since).strftime(ISO_SECONDS), started=started)  # type: ignore[union-attr]
+        saved = self.context.cursors.get_cursor(self.name, entity) if self.context.cursors else None
+        if saved:
+            position = ReadPosition.decode(saved)
+            return position if position.in_progress else ReadPosition(since=position.since, started=started)
+        return ReadPosition(since=None, started=started)
+
+    def _checkpoint(self, entity: str, position: ReadPosition, page: Page) -> SourceCheckpoint:
+        after = position.at(page.next_number) if page.next_number is not None else position.completed()
+        return SourceCheckpoint(entity=entity, cursor=after.encode())
+
+    # -- catalog ------------------------------------------------------------------------------------
+
+    def catalog(self) -> convert.MailboxCatalog:
+        """Mailbox names and every mailbox's custom fields: 1 + one call per mailbox, once per connector."""
+        if self._catalog is None:
+            catalog = convert.MailboxCatalog()
+            for mailbox in HalPages("mailboxes", "mailboxes", self.mailbox).items():
+                catalog.mailboxes[str(mailbox["id"])] = str(mailbox.get("name") or mailbox["id"])
+                catalog.learn_fields(HalPages(f"mailboxes/{mailbox['id']}/fields", "fields", self.mailbox).items())
+            self._catalog = catalog
+        return self._catalog
+
+    # -- Mailbox API readers ------------------------------------------------------------------------
+
+    def _customer_pages(self, position: ReadPosition) -> Iterator[Page]:
+        # Invariant: pages are ordered by createdAt, newest first (the default). A customer created or changed during
+        # the read enters the list at its creation date and pushes later items back: we may meet a record twice
+        # (de-duplicated), never skip one that still exists. The same holds when a cut-short read resumes at its page.
+        # Ordering by modifiedAt instead would move a changed record out from under us and skip its neighbour.
+        params = {"modifiedSince": position.since} if position.since else {}
+        return HalPages("customers", "customers", self.mailbox, params, start_page=position.page).pages()
+
+    def _read_contacts(self, position: ReadPosition) -> Iterator[StreamItem]:
+        recent = RecentIds()
+        for page in self._customer_pages(position):
+            for customer in page.items:
+                if recent.first_time(customer.get("id")):
+                    yield _guarded("contacts", customer, page.location, convert.contact_from_customer)
+            yield self._checkpoint("contacts", position, page)
+
+    def _read_companies(self, position: ReadPosition) -> Iterator[StreamItem]:
+        """Companies are the distinct organization names of customers (Help Scout customers carry no company id)."""
+        seen: set[str] = set()
+        for page in self._customer_pages(position):
+            for customer in page.items:
+                organization = customer.get("organization")
+                key = convert.company_source_id(organization if isinstance(organization, str) else None)
+                if key is not None and key not in seen:
+                    seen.add(key)
+                    yield _guarded("companies", customer, page.location, lambda c: convert.company_from_organization(c["organization"]))
+            yield self._checkpoint("companies", position, page)
+
+    def _read_agents(self, position: ReadPosition) -> Iterator[StreamItem]:
+        """Users, listed in full each run (a few calls); they are matched to Intercom admins by email."""
+        for page in HalPages("users", "users", self.mailbox).pages():
+            for user in page.items:
+                yield _guarded("agents", user, page.location, convert.agent_from_user)
+
+    def _read_conversations(self, position: ReadPosition) -> Iterator[StreamItem]:
+        catalog = self.catalog()
+        # status=all: the default lists only active conversations. createdAt order: see _customer_pages.
+        params: dict[str, Any] = {"status": "all", "embed": "threads", "sortField": "createdAt", "sortOrder": "desc"}
+        if position.since:
+            params["modifiedSince"] = position.since
+        if self.config.mailboxes:
+            params["mailbox"] = ",".join(str(m) for m in self.config.mailboxes)
+        recent = RecentIds()
+        keep_line_items = self.config.line_items == "keep"
+        for page in HalPages("conversations", "conversations", self.mailbox, params, start_page=position.page).pages():
+            for conversation in page.items:
+                if not recent.first_time(conversation.get("id")):
+                    continue
+                state = conversation.get("state")
+                if state in ("deleted", "draft"):
+                    yield SourceNotice(entity="conversations", source_id=str(conversation.get("id")), location=page.location,
+                                       message=f"{state} conversation in Help Scout; skipped")
+                    continue
+                threads, notice = self._threads_of(conversation, page.location)
+                if notice is not None:
+                    yield notice
+                yield _guarded("conversations", conversation, page.location, convert.conversation_from_json, threads, catalog,
+                               keep_line_items=keep_line_items)
+            yield self._checkpoint("conversations", position, page)
+
+    def _threads_of(self, conversation: Mapping[str, Any], location: str) -> tuple[list[dict[str, Any]], SourceNotice | None]:
+        """The embedded threads, or for a chat conversation (embedded chats are truncated) its threads listed in full."""
+        embedded = embedded_items(dict(conversation), "threads")
+        if not convert.has_chat_threads(conversation):
+            return embedded, None
+        try:
+            threads = list(HalPages(f"conversations/{conversation['id']}/threads", "threads", self.mailbox).items())
+        except HttpStatusError as exc:
+            if exc.status not in (404, 410):
+                raise
+            return embedded, SourceNotice(entity="conversations", source_id=str(conversation["id"]), location=location,
+                                          message=f"threads of this chat could not be listed (HTTP {exc.status}); the truncated chat is kept")
+        self.chat_conversations_completed += 1
+        return threads, None
+
+    # -- Docs API readers ---------------------------------------------------------------------------
+
+    def _docs(self) -> DocsApi:
+        assert self.docs is not None
+        return self.docs
+
+    def _read_collections(self, position: ReadPosition) -> Iterator[StreamItem]:
+        """Docs collections (top level) and their categories (children), listed in full each run; no cursor is saved."""
+        try:
+            sites = {str(s["id"]): str(s.get("title") or s.get("subDomain") or s["id"]) for s in DocsPages("sites", "sites", self._docs()).items()}
+            for collection in DocsPages("collections", "collections", self._docs()).items():
+                site = sites.get(str(collection.get("siteId")))
+                yield _guarded("collections", collection, "GET /collections", convert.collection_from_docs_collection, site)
+                for category in DocsPages(f"collections/{collection['id']}/categories", "categories", self._docs()).items():
+                    yield _guarded("collections", category, f"GET /collections/{collection['id']}/categories", convert.collection_from_category)
+        except HttpStatusError as exc:
+            yield from _docs_unavailable("collections", exc)
+
+    def _read_articles(self, position: ReadPosition) -> Iterator[StreamItem]:
+        """Each collection's article list (no bodies), then one GET per new or changed article: the Docs API has no modifiedSince."""
+        try:
+            collection_ids = [str(c["id"]) for c in DocsPages("collections", "collections", self._docs()).items()]
+            if position.scope in collection_ids:
+                collection_ids = collection_ids[collection_ids.index(position.scope) :]
+            for index, collection_id in enumerate(collection_ids):
+                start = position.page if collection_id == position.scope else 1
+                listing = DocsPages(f"collections/{collection_id}/articles", "articles", self._docs(), {"status": "all"}, start_page=start)
+                for page in listing.pages():
+                    for ref in page.items:
+                        if position.since and str(ref.get("updatedAt") or "") < position.since:
+                            continue
+                        yield self._article(ref)
+                    yield self._article_checkpoint(position, page, collection_ids[index + 1 :], collection_id)
+        except HttpStatusError as exc:
+            yield from _docs_unavailable("articles", exc)
+
+    def _article(self, ref: Mapping[str, Any]) -> CanonicalRecord | SourceRejection:
+        location = f"GET /articles/{ref['id']}"
+        article = self._docs().get_json(f"articles/{ref['id']}").get("article")
+        if not isinstance(article, dict):
+            return SourceRejection(entity="articles", source_id=str(ref["id"]), location=location, reason="Help Scout answered without an article")
+        return _guarded("articles", article, location, convert.article_from_json)
+
+    def _article_checkpoint(self, position: ReadPosition, page: Page, later: list[str], collection_id: str) -> SourceCheckpoint:
+        if page.next_number is not None:
+            after = position.at(page.next_number, scope=collection_id)
+        elif later:
+            after = position.at(1, scope=later[0])
+        else:
+            after = position.completed()
+        return SourceCheckpoint(entity="articles", cursor=after.encode())
+
+    # -- plan ---------------------------------------------------------------------------------------
+
+    def describe_plan(self) -> dict[str, Any]:
+        """How each entity is read, what the account holds, and the calls a full read costs (from each list's page totals)."""
+        def totals(path: str, params: dict[str, Any] | None = None) -> tuple[int, int]:
+            page = self.mailbox.get_json(path, params).get("page") or {}
+            return int(page.get("totalElements") or 0), int(page.get("totalPages") or 0)
+
+        conversation_params: dict[str, Any] = {"status": "all"}
+        if self.config.mailboxes:
+            conversation_params["mailbox"] = ",".join(str(m) for m in self.config.mailboxes)
+        customers, customer_pages = totals("customers")
+        conversations, conversation_pages = totals("conversations", conversation_params)
+        users, user_pages = totals("users")
+        mailboxes, mailbox_pages = totals("mailboxes")
+        tags, _ = totals("tags")
+        calls: dict[str, int] = {
+            "token": 1,
+            "catalog": max(mailbox_pages, 1) + mailboxes,
+            "companies": max(customer_pages, 1),
+            "contacts": max(customer_pages, 1),
+            "agents": max(user_pages, 1),
+            "conversations": max(conversation_pages, 1),
+            "chat_threads": self.chat_conversations_completed,
+        }
+        counts = {"customers": customers, "conversations": conversations, "users": users, "mailboxes": mailboxes, "tags": tags}
+        if self.docs is not None:
+            collections = list(DocsPages("collections", "collections", self._docs()).items())
+            articles = sum(int(c.get("articleCount") or 0) for c in collections)
+            counts |= {"docs_collections": len(collections), "docs_articles": articles}
+            calls["collections"] = 2 + len(collections)  # sites, collections, then categories per collection
+            calls["articles"] = 1 + sum(max(1, -(-int(c.get("articleCount") or 0) // 50)) for c in collections) + articles
+        total = sum(calls.values())
+        return {
+            "source": "helpscout",
+            "api_root": self.mailbox.root,
+            "docs_api_root": self.docs.root if self.docs is not None else "skipped (no docs_api_key)",
+            "counts": counts,
+            "entities": {
+                "companies": "GET /customers (distinct organization names; modifiedSince for deltas)",
+                "contacts": "GET /customers (HAL pages of 50; modifiedSince for deltas)",
+                "agents": "GET /users (full list each run)",
+                "conversations": "GET /conversations?status=all&embed=threads (pages of 25) + GET /conversations/{id}/threads per chat",
+                "collections": "Docs GET /sites, /collections, /collections/{id}/categories" if self.docs else "skipped",
+                "articles": "Docs GET /collections/{id}/articles + GET /articles/{id} per new or changed article" if self.docs else "skipped",
+            },
+            "line_items": self.config.line_items,
+            "estimated_calls": calls,
+            "estimated_calls_total": total,
+            "chat_threads_note": "one extra call per chat conversation; the figure counts those met by this process so far",
+            "requests_per_minute_assumed": self.config.requests_per_minute,
+            "estimated_minutes_at_that_rate": round(total / self.config.requests_per_minute, 1),
+            "calls_made": dict(self.mailbox.calls) | ({f"docs {k}": v for k, v in self.docs.calls.items()} if self.docs else {}),
+        }
+
+
+def _guarded(entity: str, raw: Mapping[str, Any], location: str, build: Callable[..., CanonicalRecord], *args: Any, **kwargs: Any) -> CanonicalRecord | SourceRejection:
+    """Convert one vendor object; a malformed one becomes a located SourceRejection instead of stopping the read."""
+    try:
+        return build(raw, *args, **kwargs)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location,
+                               field=".".join(str(p) for p in first["loc"]) or None, reason=first["msg"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {entity[:-1]}: {exc!r}")
+
+
+def _docs_unavailable(entity: str, exc: HttpStatusError) -> Iterator[SourceNotice]:
+    if exc.status not in (403, 404):
+        raise exc
+    log.warning("Help Scout Docs not available (HTTP %s); %s skipped", exc.status, entity)
+    yield SourceNotice(entity=entity, message=f"Help Scout Docs not available (HTTP {exc.status}); {entity} skipped")
+
+
+def _describe_position(position: ReadPosition) -> str:
+    if position.page > 1 or position.scope:
+        return f"resuming at page {position.page}" + (f" of collection {position.scope}" if position.scope else "")
+    return f"modified since {position.since}" if position.since else "everything"

@@ -1,0 +1,224 @@
+"""End to end: a fake Help Scout account → `deskmigrate run` → the sandbox, asserting what lands in Intercom."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deskmigrate.cli import app
+from deskmigrate.connectors.helpscout.convert import company_source_id
+from deskmigrate.loaders.intercom.sandbox import SandboxStore
+from deskmigrate.loaders.intercom.sandbox.db import Database
+from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
+from tests.fakes.helpscout import FAKE_APP_ID, FAKE_APP_SECRET, FAKE_DOCS_KEY, FakeHelpScout
+
+INTERCOM_TOKEN = "e2e-helpscout-intercom-token-7c2e"
+CONTACT_TAG = "from-helpscout"
+
+
+@dataclass
+class HelpScoutProject:
+    root: Path
+    config: Path
+    fake: FakeHelpScout
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    def store(self) -> SandboxStore:
+        return SandboxStore(self.root / "sandbox.db")
+
+    def cli(self, *args: str) -> Any:
+        env = {"E2E_HS_SECRET": FAKE_APP_SECRET, "E2E_HS_DOCS_KEY": FAKE_DOCS_KEY, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN}
+        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
+
+    def writes(self) -> int:
+        return self.store().count_requests(writes_only=True)
+
+    def reports(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted((self.state / "reports").glob("*.json"))]
+
+    def raw(self, kind: str) -> list[dict[str, Any]]:
+        database = Database(self.root / "sandbox.db")
+        try:
+            with database.transaction() as db:
+                if kind == "conversations":
+                    return [conversation_view(db, c) for c in db.all("conversations")]
+                return db.all(kind)
+        finally:
+            database.close()
+
+    def conversations(self) -> dict[str, dict[str, Any]]:
+        """Sandbox conversations by Help Scout conversation id (the helpscout_conversation_id attribute)."""
+        return {c["custom_attributes"]["helpscout_conversation_id"]: c for c in self.raw("conversations")}
+
+    def contacts_by_external_id(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for contact in self.store().objects("contacts"):
+            assert contact["external_id"] not in found, f"duplicate contact for {contact['external_id']}"
+            found[contact["external_id"]] = contact
+        return found
+
+
+@pytest.fixture
+def helpscout(tmp_path: Path) -> Iterator[HelpScoutProject]:
+    with FakeHelpScout(page_size=3) as fake:  # several pages per list, so checkpoints and page boundaries are exercised
+        (tmp_path / "tags.yaml").write_text(yaml.safe_dump({"version": 1, "contact": {"tags": {"add": [CONTACT_TAG]}}}))
+        config = {
+            "source": {
+                "type": "helpscout",
+                "app_id": FAKE_APP_ID,
+                "app_secret": "${E2E_HS_SECRET}",
+                "base_url": fake.api_root,
+                "docs_api_key": "${E2E_HS_DOCS_KEY}",
+                "docs_base_url": fake.docs_root,
+                "retry_backoff_s": 0,
+            },
+            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
+            "mapping": "helpscout",
+            "overrides": ["tags.yaml"],
+            "state": "state",
+            "load": {"concurrency": 4},
+        }
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        yield HelpScoutProject(root=tmp_path, config=path, fake=fake)
+
+
+def account(project: HelpScoutProject) -> dict[str, Any]:
+    assert project.fake.account is not None
+    return project.fake.account
+
+
+def emails(customer: dict[str, Any]) -> list[str]:
+    return [e["value"] for e in customer["_embedded"]["emails"]]
+
+
+def assert_account_landed(project: HelpScoutProject) -> None:
+    """One company per distinct organization name; every customer once as a contact, with its company and the tag."""
+    store = project.store()
+    customers = account(project)["customers"]
+    companies = {c["company_id"]: c for c in store.objects("companies")}
+    expected_companies = {company_source_id(c["organization"]) for c in customers if c["organization"]}
+    assert set(companies) == {f"hs:{key}" for key in expected_companies}
+    company_id_of = {c["id"]: c["company_id"] for c in companies.values()}
+    tag_name_of = {t["id"]: t["name"] for t in store.objects("tags")}
+
+    contacts = project.contacts_by_external_id()
+    assert set(contacts) == {f"hs:{c['id']}" for c in customers}
+    for customer in customers:
+        contact = contacts[f"hs:{customer['id']}"]
+        assert contact["email"] == (emails(customer) or [None])[0], customer["id"]
+        assert contact["name"] == f"{customer['firstName']} {customer['lastName']}", customer["id"]
+        linked = {company_id_of[c["id"]] for c in contact["companies"]["data"]}
+        assert linked == ({f"hs:{company_source_id(customer['organization'])}"} if customer["organization"] else set()), customer["id"]
+        assert {tag_name_of[t["id"]] for t in contact["tags"]["data"]} == {CONTACT_TAG}, customer["id"]
+
+
+def test_run_migrates_customers_companies_and_their_attributes(helpscout: HelpScoutProject) -> None:
+    result = helpscout.cli("run")
+    assert result.exit_code == 0, result.output
+    assert_account_landed(helpscout)
+
+    contacts = helpscout.contacts_by_external_id()
+    dana = contacts["hs:200"]
+    assert dana["phone"] == "+33612345678"
+    assert dana["custom_attributes"]["helpscout_other_emails"] == "dana.s@home.example"
+    assert dana["custom_attributes"]["helpscout_job_title"] == "CTO"
+    assert dana["custom_attributes"]["plan_tier"] == "Enterprise"  # a customer property, dropdown label
+    assert dana["custom_attributes"]["social_twitter"] == "@dana"
+    assert contacts["hs:201"]["custom_attributes"]["plan_tier"] == "Free"
+    assert contacts["hs:203"]["email"] is None and contacts["hs:203"]["phone"] == "+14155550100"
+    globex = {c["company_id"]: c for c in helpscout.store().objects("companies")}["hs:org:globex corp"]
+    assert globex["name"] in ("Globex Corp", "globex CORP")  # one company for both spellings, named after one of them
+    attributes = {(a["model"], a["name"]): a["data_type"] for a in helpscout.store().objects("data_attributes")}
+    assert attributes[("contact", "helpscout_other_emails")] == "string"
+    assert attributes[("contact", "plan_tier")] == "string"
+
+    # Help Scout users are matched to Intercom admins, never created as contacts.
+    staff = {u["email"] for u in account(helpscout)["users"]}
+    assert not staff & {c["email"] for c in contacts.values()}
+
+    [report] = helpscout.reports()
+    assert report["exit_code"] == 0 and report["failure_count"] == 0
+    assert report["extract"]["staged"]["contacts"] == len(account(helpscout)["customers"])
+    notices = {(n["entity"], n["source_id"]): n["message"] for n in report["extract"]["notices"]}
+    assert "deleted" in notices[("conversations", "1007")]
+
+
+def test_conversations_and_docs_land_with_their_history(helpscout: HelpScoutProject) -> None:
+    result = helpscout.cli("run")
+    assert result.exit_code == 0, result.output
+    conversations = helpscout.conversations()
+    assert set(conversations) == {"1000", "1001", "1002", "1003", "1004", "1005", "1006"}  # 1007 was deleted
+    assert conversations["1004"]["state"] == "closed" and conversations["1004"]["custom_attributes"]["helpscout_status"] == "spam"
+    assert conversations["1003"]["state"] == "snoozed" and conversations["1003"]["custom_attributes"]["helpscout_mailbox"] == "Sales"
+    printer = conversations["1000"]
+    assert printer["title"] == "Printer on fire" and printer["source"]["body"].startswith("My printer is on fire!")
+    assert "fire.jpg" in printer["source"]["body"]  # Help Scout file links need a login: kept as a link, not sent as a file
+    bodies = " ".join(str(p.get("body")) for p in printer["conversation_parts"]["conversation_parts"])
+    assert "Ada assigned this conversation to Bob" in bodies and "Escalate if it happens again" in bodies
+    assert "where did it go?" in conversations["1002"]["source"]["body"]  # the chat listed in full, not its truncated copy
+
+    collections = {c["name"]: c for c in helpscout.raw("collections")}
+    assert collections["Install"]["parent_id"] == collections["Getting started"]["id"]
+    articles = {a["title"]: a for a in helpscout.raw("articles")}
+    assert set(articles) == {"How to install Acme", "Advanced settings", "Where is my invoice"}
+    assert articles["Advanced settings"]["state"] == "draft"
+    assert articles["How to install Acme"]["parent_id"] == collections["Install"]["id"]
+
+
+def test_rerun_writes_nothing_and_one_edited_customer_is_one_update(helpscout: HelpScoutProject) -> None:
+    assert helpscout.cli("run").exit_code == 0
+    writes_before = helpscout.writes()
+    again = helpscout.cli("run")
+    assert again.exit_code == 0, again.output
+    log = helpscout.store().request_log()
+    assert helpscout.writes() == writes_before, [e["route"] for e in log if e["write"]][writes_before:]
+    delta_calls = [r.query for r in helpscout.fake.requests if r.path == "/v2/customers"][-2:]
+    assert all("modifiedSince" in q for q in delta_calls), "the second run reads only what changed"
+
+    helpscout.fake.touch("customers", 202, firstName="Émile", lastName="Zola-Dreyfus")
+    log_before = len(helpscout.store().request_log())
+    edited = helpscout.cli("run")
+    assert edited.exit_code == 0, edited.output
+    new_writes = [e["route"] for e in helpscout.store().request_log()[log_before:] if e["write"]]
+    assert new_writes == ["PUT /contacts/{id}"]
+    assert helpscout.contacts_by_external_id()["hs:202"]["name"] == "Émile Zola-Dreyfus"
+    assert_account_landed(helpscout)
+    assert helpscout.cli("validate").exit_code == 0
+
+
+def test_an_access_token_expiring_mid_run_is_renewed(helpscout: HelpScoutProject) -> None:
+    class ExpireAfterFirstCustomersPage(list):  # type: ignore[type-arg]
+        """The fake's request log, expiring every token right after the first customers page is asked for."""
+
+        def append(self, request: Any) -> None:
+            super().append(request)
+            if request.path == "/v2/customers" and request.query.get("page") == "2" and request.authorized and not getattr(self, "done", False):
+                self.done = True
+                helpscout.fake.expire_tokens()
+
+    helpscout.fake.requests = ExpireAfterFirstCustomersPage()
+    result = helpscout.cli("run")
+    assert result.exit_code == 0, result.output
+    assert_account_landed(helpscout)
+    assert sum(1 for r in helpscout.fake.requests if r.path == "/v2/oauth2/token") >= 2
+
+
+def test_secrets_never_reach_the_state_folder(helpscout: HelpScoutProject) -> None:
+    assert helpscout.cli("run").exit_code == 0
+    for path in helpscout.state.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            for secret in (FAKE_APP_SECRET, FAKE_DOCS_KEY, INTERCOM_TOKEN, "fake-hs-access-token-"):
+                assert secret.encode() not in content, (path, secret)
