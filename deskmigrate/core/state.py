@@ -149,7 +149,9 @@ class WriteRow:
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    """UTC start time to the millisecond, then a random tail: run ids (and report file names) sort in run order."""
+    now = time.time()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z-" + uuid.uuid4().hex[:4]
 
 
 def _create_private_file(path: Path) -> None:
@@ -393,7 +395,7 @@ class Ledger:
     def forget(self, entity: str, source_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM id_map WHERE entity=? AND source_id=?", (entity, source_id))
-            if entity == "conversations":
+            if entity in ("conversations", "tickets"):
                 db.execute("DELETE FROM parts WHERE thread=?", (source_id,))
             if entity == "contacts":
                 db.execute("DELETE FROM links WHERE contact_id=?", (source_id,))

@@ -139,6 +139,13 @@ class ConversationOptions(_Strict):
         default_factory=list, description="attachment URLs on these hosts die with the source account or need its login"
     )
     snooze_days: int = Field(7, ge=1, description="pending/on-hold tickets are snoozed this many days from the load")
+    target: Literal["conversations", "tickets"] = Field(
+        "conversations", description="ticket history as conversations, or as Intercom tickets of `ticket_type`"
+    )
+    ticket_type: str = Field(
+        "Migrated ticket", min_length=1,
+        description="target tickets: the ticket type by name; created with the conversation attributes when missing",
+    )
 
 
 class MappingSpec(_Strict):

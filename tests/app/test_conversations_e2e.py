@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,7 +15,11 @@ from typer.testing import CliRunner
 
 from deskmigrate.cli import app
 from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view, notifications_sent
+from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view, notifications_sent, stored_parts
+from deskmigrate.loaders.intercom.sandbox.resources.tickets import ticket_view
+from tests.fakes.freshdesk import FAKE_API_KEY as FRESHDESK_KEY
+from tests.fakes.freshdesk import FAKE_DOMAIN as FRESHDESK_DOMAIN
+from tests.fakes.freshdesk import PNG_PIXEL, FakeFreshdesk
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk
 
 INTERCOM_TOKEN = "e2e-conversations-intercom-token-93ab"
@@ -104,6 +109,10 @@ def test_tickets_land_as_conversations_and_a_rerun_appends_only_new_comments(pro
 
     project.fake.account["comments"][1000].append(zendesk_comment(5004, 10, "<p>Still smoking</p>", "2024-03-09T10:00:00Z"))  # type: ignore[index]
     project.fake.touch("tickets", 1000)
+    planned = project.cli("plan")
+    assert planned.exit_code == 0, planned.output
+    # Only ticket 1000 has a new comment: plan judges it as the load will (the whole ticket, comments included).
+    assert project.report()["plan"]["counts"]["conversations"] == {"create": 1, "update": 1, "unchanged": 3, "rejected": 0}
     writes_before = len(project.write_routes)
     again = project.cli("run")
     assert again.exit_code == 0, again.output
@@ -118,3 +127,69 @@ def test_tickets_land_as_conversations_and_a_rerun_appends_only_new_comments(pro
     rolled_back = project.cli("rollback", "--all")
     assert rolled_back.exit_code == 0, rolled_back.output
     assert project.conversations() == {}
+
+
+def test_tickets_target_lands_the_history_as_intercom_tickets(project: Project) -> None:
+    (project.root / "tickets.yaml").write_text("conversation_options:\n  target: tickets\n  ticket_type: Zendesk ticket\n")
+    config = yaml.safe_load(project.config.read_text())
+    project.config.write_text(yaml.safe_dump({**config, "overrides": ["tickets.yaml"]}, sort_keys=False))
+    result = project.cli("run")
+    assert result.exit_code == 0, result.output
+    database = Database(project.root / "sandbox.db")
+    try:
+        with database.transaction() as db:
+            tickets = {t["ticket_attributes"]["zendesk_ticket_id"]: ticket_view(db, t, 0) for t in db.all("tickets")}
+            assert db.all("conversations") == []
+            assert [t["name"] for t in db.all("ticket_types")] == ["Zendesk ticket"]
+    finally:
+        database.close()
+    assert set(tickets) == {"1000", "1001", "1002", "1005"}
+    printer = tickets["1000"]
+    assert printer["created_at"] == unix(ticket(project, 1000)["created_at"])
+    assert printer["ticket_attributes"]["_default_description_"] == "My printer is on fire!"
+    assert tickets["1001"]["ticket_state"]["category"] == "resolved" and tickets["1001"]["open"] is False
+    assert tickets["1002"]["ticket_state"]["category"] == "waiting_on_customer"
+    assert project.cli("validate").exit_code == 0
+    assert project.cli("rollback", "--all").exit_code == 0
+    database = Database(project.root / "sandbox.db")
+    try:
+        with database.transaction() as db:
+            assert db.all("tickets") == []
+    finally:
+        database.close()
+
+
+@pytest.fixture
+def freshdesk(tmp_path: Path) -> Iterator[tuple[Path, FakeFreshdesk]]:
+    with FakeFreshdesk() as fake:
+        config = {
+            "source": {"type": "freshdesk", "domain": FRESHDESK_DOMAIN, "api_key": "${E2E_FRESHDESK_KEY}", "base_url": fake.base_url,
+                       "tickets_list_per_minute": 100_000, "contacts_list_per_minute": 100_000, "retry_backoff_s": 0,
+                       "include_solutions": False, "download_attachments": True, "attachments_dir": "state/attachments"},
+            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
+            "mapping": "freshdesk",
+            "state": "state",
+            "load": {"concurrency": 4, "fallback_admin_email": "migration-bot@sandbox.example.com"},
+        }
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        yield tmp_path, fake
+
+
+def test_freshdesk_attachments_saved_while_fresh_are_uploaded_after_their_links_expired(freshdesk: tuple[Path, FakeFreshdesk]) -> None:
+    root, fake = freshdesk
+    runner = CliRunner()
+    env = {"E2E_FRESHDESK_KEY": FRESHDESK_KEY, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN}
+    extracted = runner.invoke(app, ["extract", "-c", str(root / "config.yaml")], env=env, catch_exceptions=False)
+    assert extracted.exit_code == 0, extracted.output
+    fake.expire_attachments()  # the signed links die long before a real load starts
+    loaded = runner.invoke(app, ["load", "-c", str(root / "config.yaml")], env=env, catch_exceptions=False)
+    assert loaded.exit_code == 0, loaded.output
+    database = Database(root / "sandbox.db")
+    try:
+        with database.transaction() as db:
+            uploads = {a["name"]: a for c in db.all("conversations") for p in stored_parts(db, c["id"]) for a in p["attachments"]}
+    finally:
+        database.close()
+    photo = uploads["photo.jpg"]
+    assert photo["url"].split("/uploads/")[1].startswith(hashlib.sha256(PNG_PIXEL).hexdigest()) and photo["filesize"] == len(PNG_PIXEL)
+    assert uploads["receipt.pdf"]["filesize"] == len(b"file /files/7000/receipt.pdf")

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from deskmigrate.core.config import LoadConfig
+from deskmigrate.core.errors import AmbiguousWriteError
 from deskmigrate.core.http import RetryPolicy
 from deskmigrate.core.model import Agent, Attachment, Conversation, Part
 from deskmigrate.core.payload import Payload
 from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import load_conversations
+from deskmigrate.loaders.intercom.conversations import ConversationLoader, load_conversations, plan_action
 from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.loaders.intercom.sandbox import SandboxServer
@@ -26,7 +27,7 @@ from deskmigrate.loaders.intercom.sandbox.resources.conversations import notific
 from deskmigrate.loaders.intercom.validate import Validator
 from deskmigrate.transforms import Mapper, load_mapping
 from deskmigrate.transforms.spec import MappingSpec
-from tests.loaders.conftest import TOKEN, Api
+from tests.loaders.conftest import TOKEN, Api, ManualClock
 
 FAST = RetryPolicy(max_attempts=3, deadline_s=30, base_delay_s=0.005, max_delay_s=0.01)
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -318,3 +319,76 @@ def test_validate_reads_back_and_rollback_deletes_the_conversations(harness: Har
     assert harness.api.get(f"/conversations/{conversation_id}").status_code == 404
     assert harness.api.get(f"/contacts/{lead_id}").status_code == 404
     assert harness.ledger.intercom_id("conversations", "1000") is None and harness.ledger.parts("1000") == {}
+
+
+def test_a_tag_removed_in_the_source_is_removed_from_the_conversation(harness: Harness) -> None:
+    original = printer_ticket()
+    harness.load(original)
+    retagged = original.model_copy(update={"tags": ["fire", "urgent"]})
+    result, run_id = harness.load(retagged)
+    assert result.extra["tags_removed"] == 1
+    assert {t["name"] for t in harness.conversation("1000")["tags"]["tags"]} == {"fire", "urgent"}
+    assert harness.writes("DELETE /conversations") == ["DELETE /conversations/{id}/tags/{tag_id}"]
+    assert Validator(harness.client, harness.ledger).run() == []
+    Rollback(harness.client, harness.ledger).run([run_id])  # undoing the delta puts the removed tag back
+    assert {t["name"] for t in harness.conversation("1000")["tags"]["tags"]} == {"fire", "Hardware"}
+
+
+def test_plan_counts_a_ticket_with_only_new_comments_as_an_update(harness: Harness) -> None:
+    original = printer_ticket()
+    assert plan_action(harness.ledger, harness.payload(original)) == "create"
+    harness.load(original)
+    assert plan_action(harness.ledger, harness.payload(original)) == "unchanged"
+    commented = original.model_copy(update={"parts": [*original.parts, part(6, "contact", "10", "<p>and again</p>", 60)]})
+    assert plan_action(harness.ledger, harness.payload(commented)) == "update"
+
+
+class LoseCreateAnswer:
+    """Forwards to a client; the first conversation create reaches Intercom (or not) but its answer is lost."""
+
+    def __init__(self, client: IntercomClient, *, landed: bool) -> None:
+        self.client, self.landed, self.lost = client, landed, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def create_conversation(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.lost:
+            return self.client.create_conversation(body)
+        self.lost = True
+        if self.landed:
+            self.client.create_conversation(body)
+        raise AmbiguousWriteError("POST /conversations: connection dropped after sending")
+
+
+@pytest.fixture
+def lagging_search(tmp_path: Path, start_sandbox: Callable[..., tuple[SandboxServer, Api]], manual_clock: ManualClock) -> Iterator[Harness]:
+    """A sandbox whose search lags 10 s behind writes, on a clock the test moves (the loader sleeps by moving it)."""
+    server, api = start_sandbox(clock=manual_clock, search_delay_s=10.0)
+    ledger = Ledger(tmp_path / "lagging.db")
+    client = IntercomClient(server.base_url, TOKEN, "2.15", policy=FAST)
+    run_id = ledger.start_run("extract")
+    contact = client.create_contact({"role": "user", "external_id": "zd:10", "email": "u10@example.com"})
+    ledger.record_write(run_id, "contacts", "contacts", "10", intercom_id=contact["id"], action="create", origin="created",
+                        payload_hash="x", body={})
+    yield Harness(server, api, ledger, client, load_mapping("zendesk", None, []))
+    client.close()
+    ledger.close()
+
+
+@pytest.mark.parametrize("landed", [True, False])
+def test_a_lost_create_answer_is_reconciled_by_a_bounded_search_never_a_duplicate(lagging_search: Harness, manual_clock: ManualClock,
+                                                                                  landed: bool) -> None:
+    harness = lagging_search
+    loader = harness.loader()
+    loader.client = LoseCreateAnswer(harness.client, landed=landed)  # type: ignore[assignment]
+    conversations = ConversationLoader(loader)
+    conversations.clock, conversations.sleep = manual_clock, manual_clock.advance
+    record = ticket("9000", [part(1, "contact", "10", "<p>hi</p>", 0), part(2, "agent", "2", "<p>hello</p>", 1)], assignee=None)
+    result = conversations.load([harness.payload(record)])
+    assert result.created == 1 and result.failed == 0
+    with _open(harness.server) as db:
+        stored = db.all("conversations")
+    assert len(stored) == 1, "exactly one conversation, whether or not the lost create had landed"
+    assert harness.ledger.intercom_id("conversations", "9000") == stored[0]["id"]
+    assert len(harness.parts("9000")) == 1

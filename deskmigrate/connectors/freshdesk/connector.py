@@ -7,14 +7,14 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
-from pydantic import ValidationError
 
 from deskmigrate.connectors.freshdesk import convert
-from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher
+from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher, SavedAttachmentFiles
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
 from deskmigrate.connectors.freshdesk.pagination import (
     EPOCH,
@@ -29,8 +29,8 @@ from deskmigrate.connectors.freshdesk.pagination import (
 from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import CanonicalRecord, Conversation, SourceNotice, SourceRejection, as_utc
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
+from deskmigrate.core.model import Conversation, SourceNotice, as_utc
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,14 @@ class FreshdeskConnector:
         log.info("reading Freshdesk %s from %s", entity, "saved cursor" if cursor else f"updated_since={start}")
         yield from readers[entity](cursor, start)
 
-    def source_files(self) -> SessionSourceFiles:
-        """Solution images and attachments behind the login: the API key goes to the account's own host only, never to S3."""
+    def source_files(self) -> SavedAttachmentFiles:
+        """Solution images and attachments behind the login (the API key goes to the account's own host only, never to
+        S3), and the attachments `download_attachments` saved while their signed links were fresh, read from disk."""
         session = requests.Session()
         session.auth = (self.config.api_key.get_secret_value(), PASSWORD)
         hosts = {f"{self.config.domain}.freshdesk.com"} | ({urlsplit(self.config.base_url).netloc} if self.config.base_url else set())
-        return SessionSourceFiles(hosts, self.config.base_url, session, timeout_s=self.config.timeout_s)
+        remote = SessionSourceFiles(hosts, self.config.base_url, session, timeout_s=self.config.timeout_s)
+        return SavedAttachmentFiles(self._attachments_folder(), remote)
 
     def describe_plan(self) -> dict[str, Any]:
         """How each entity is read and the calls it costs; Freshdesk has no count endpoint, so per 1,000 tickets."""
@@ -144,7 +146,7 @@ class FreshdeskConnector:
         for page in list_since_pages("companies", self.transport, self.config.per_page, ListCursor.load(cursor, start)):
             for company in page.items:
                 if recent.is_new_or_newer(company.get("id"), company.get("updated_at")):
-                    yield _guarded("companies", company, page.location, convert.company_from_json, catalog)
+                    yield convert_or_reject("companies", company, page.location, convert.company_from_json, catalog)
             yield from _checkpoint("companies", page)
 
     def _read_contacts(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
@@ -157,7 +159,7 @@ class FreshdeskConnector:
                 if convert.is_deleted_contact(contact):
                     yield _deleted_contact_notice(contact, page.location)
                 elif recent.is_new_or_newer(contact.get("id"), contact.get("updated_at")):
-                    yield _guarded("contacts", contact, page.location, convert.contact_from_json, catalog)
+                    yield convert_or_reject("contacts", contact, page.location, convert.contact_from_json, catalog)
             yield from _checkpoint("contacts", page)
         deleted = LinkPages("contacts", self.transport, self.config.per_page, {"state": "deleted", "updated_since": listed.since})
         for number, page in deleted.pages():
@@ -166,7 +168,7 @@ class FreshdeskConnector:
 
     def _read_agents(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
         for agent in self._list("agents"):
-            yield _guarded("agents", agent, "GET agents", convert.agent_from_json)
+            yield convert_or_reject("agents", agent, "GET agents", convert.agent_from_json)
 
     def _read_conversations(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
         catalog = self.catalog()
@@ -182,7 +184,7 @@ class FreshdeskConnector:
         for _, page in LinkPages(f"tickets/{ticket['id']}/conversations", self.transport, self.config.per_page).pages():
             entries.extend(page.body or [])
         files = self.transport.get_json(f"tickets/{ticket['id']}").get("attachments") if self.config.description_attachments else None
-        record = _guarded("conversations", ticket, location, convert.conversation_from_ticket, entries, catalog, files)
+        record = convert_or_reject("conversations", ticket, location, convert.conversation_from_ticket, entries, catalog, files)
         if isinstance(record, Conversation) and self._downloads_wanted():
             record, problems = self._localize_attachments(record)
             for problem in problems:
@@ -203,11 +205,14 @@ class FreshdeskConnector:
             parts.append(part)
         return conversation.model_copy(update={"parts": parts}), problems
 
+    def _attachments_folder(self) -> Path:
+        folder = self.config.attachments_dir
+        return folder if folder.is_absolute() else self.context.base_dir / folder
+
     def _attachment_fetcher(self) -> AttachmentFetcher:
         if self._fetcher is None:
-            folder = self.config.attachments_dir
             self._fetcher = AttachmentFetcher(
-                folder if folder.is_absolute() else self.context.base_dir / folder,
+                self._attachments_folder(),
                 self.transport.session,
                 urlsplit(self.transport.api_root).netloc,
                 (self.config.api_key.get_secret_value(), PASSWORD),
@@ -242,7 +247,7 @@ class FreshdeskConnector:
             primary, others = self.languages()
             for position, category in enumerate(self._list("solutions/categories")):
                 translated = self._translated(f"solutions/categories/{category['id']}", others)
-                yield _guarded("collections", category, "GET solutions/categories", convert.collection_from_category, primary, translated, position)
+                yield convert_or_reject("collections", category, "GET solutions/categories", convert.collection_from_category, primary, translated, position)
                 yield from self._read_folders(category["id"], primary, others)
         except FreshdeskHttpError as exc:
             yield from _solutions_unavailable("collections", exc)
@@ -250,7 +255,7 @@ class FreshdeskConnector:
     def _read_folders(self, category_id: Any, primary: str | None, others: list[str]) -> Iterator[StreamItem]:
         for folder, position in self._folder_tree(category_id):
             translated = self._translated(f"solutions/folders/{folder['id']}", others)
-            yield _guarded("collections", folder, f"GET solutions/categories/{category_id}/folders", convert.collection_from_folder, category_id, primary, translated, position)
+            yield convert_or_reject("collections", folder, f"GET solutions/categories/{category_id}/folders", convert.collection_from_folder, category_id, primary, translated, position)
 
     def _folder_tree(self, category_id: Any) -> Iterator[tuple[dict[str, Any], int]]:
         """Folders of a category, then each folder's subfolders (flexible hierarchy), each folder once."""
@@ -303,24 +308,7 @@ class FreshdeskConnector:
                     raise
         portal = f"https://{self.config.domain}.freshdesk.com"
         for article in LinkPages(path, self.transport, self.config.per_page).items():
-            yield _guarded("articles", article, f"GET {path}", convert.article_from_json, primary, translations.get(str(article["id"])), portal)
-
-
-def _guarded(entity: str, raw: Mapping[str, Any], location: str, build: Callable[..., CanonicalRecord], *args: Any) -> CanonicalRecord | SourceRejection:
-    """Convert one vendor object; a malformed one becomes a located SourceRejection instead of stopping the read."""
-    try:
-        return build(raw, *args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return SourceRejection(
-            entity=entity,
-            source_id=str(raw.get("id")),
-            location=location,
-            field=".".join(str(p) for p in first["loc"]) or None,
-            reason=first["msg"],
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {entity[:-1]}: {exc!r}")
+            yield convert_or_reject("articles", article, f"GET {path}", convert.article_from_json, primary, translations.get(str(article["id"])), portal)
 
 
 def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:

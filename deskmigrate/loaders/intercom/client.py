@@ -460,3 +460,56 @@ class IntercomClient:
         """First page of a conversation search (eventually consistent: recent writes may be missing)."""
         found = self.request("POST", "/conversations/search", json={"query": query, "pagination": {"per_page": 150}}, idempotent=True)
         return list(found.get("conversations") or [])
+
+    def untag_conversation(self, conversation_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        path = f"/conversations/{_segment(conversation_id)}/tags/{_segment(tag_id)}"
+        return self.request("DELETE", path, json={"admin_id": admin_id}, route="/conversations/{id}/tags/{id}")
+
+    # --- tickets --------------------------------------------------------------------------------
+
+    def list_ticket_types(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/ticket_types").get("data") or [])
+
+    def create_ticket_type(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/ticket_types", json=body, idempotent=False)
+
+    def archive_ticket_type(self, ticket_type_id: str) -> dict[str, Any]:
+        return self.request("PUT", f"/ticket_types/{_segment(ticket_type_id)}", json={"archived": True}, route="/ticket_types/{id}")
+
+    def create_ticket_type_attribute(self, ticket_type_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/ticket_types/{_segment(ticket_type_id)}/attributes"
+        return self.request("POST", path, json=body, idempotent=False, route="/ticket_types/{id}/attributes")
+
+    def list_ticket_states(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/ticket_states").get("data") or [])
+
+    def create_ticket(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Backdated with `created_at`, exactly one contact; answers with the ticket. Not idempotent: a lost answer is reconciled."""
+        return self.request("POST", "/tickets", json=body, idempotent=False)
+
+    def reply_to_ticket(self, ticket_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A user reply, admin reply or note; answers with the new ticket part."""
+        path = f"/tickets/{_segment(ticket_id)}/reply"
+        return self.request("POST", path, json=body, idempotent=False, route="/tickets/{id}/reply")
+
+    def update_ticket(self, ticket_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", f"/tickets/{_segment(ticket_id)}", json=body, route="/tickets/{id}")
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/tickets/{_segment(ticket_id)}", route="/tickets/{id}")
+
+    def delete_ticket(self, ticket_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/tickets/{_segment(ticket_id)}", route="/tickets/{id}")
+
+    def tag_ticket(self, ticket_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        path = f"/tickets/{_segment(ticket_id)}/tags"
+        return self.request("POST", path, json={"id": tag_id, "admin_id": admin_id}, idempotent=True, route="/tickets/{id}/tags")
+
+    def untag_ticket(self, ticket_id: str, tag_id: str, admin_id: str) -> dict[str, Any]:
+        path = f"/tickets/{_segment(ticket_id)}/tags/{_segment(tag_id)}"
+        return self.request("DELETE", path, json={"admin_id": admin_id}, route="/tickets/{id}/tags/{id}")
+
+    def search_tickets(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """First page of a ticket search (eventually consistent, like conversation search)."""
+        found = self.request("POST", "/tickets/search", json={"query": query, "pagination": {"per_page": 150}}, idempotent=True)
+        return list(found.get("tickets") or [])

@@ -3,31 +3,36 @@
 Per ticket: create (started by the requester, plain text, original `created_at`) → one reply or note per later
 comment (`created_at` each, `skip_notifications`) → assignment → attributes → tags → state, the close last.
 Every part is recorded in the ledger before and after it is sent, so a killed run resumes at the next part and
-never sends one twice; a re-run appends only new comments and moves the state.
+never sends one twice; a re-run appends only new comments, removes tags gone from the source and moves the state.
+With `conversation_options.target: tickets` the same history becomes Intercom tickets (tickets.py).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import itertools
 import json
 import logging
 import math
+import mimetypes
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from deskmigrate.core.errors import AmbiguousWriteError, LoadError
+from deskmigrate.core.errors import AmbiguousWriteError, LoadError, MigrationError
 from deskmigrate.core.payload import Payload
-from deskmigrate.core.state import PartRow, tag_key
+from deskmigrate.core.state import Ledger, PartRow, tag_key
 from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash
 
 log = logging.getLogger(__name__)
 
+PHASE = "conversations"
 ENTITY = "conversations"
 LEADS = "leads"
 # attachment_urls / attachment_files: "You can include up to 10" per part (2.15 spec, maxItems: 10).
@@ -35,8 +40,24 @@ MAX_ATTACHMENTS_PER_PART = 10
 TRANSCRIPT_PARTS_PER_NOTE = 100
 IMG_TAG = re.compile(r"<img\b[^>]*\bsrc=\"([^\"]+)\"[^>]*>", re.IGNORECASE)
 CONTINUATION = "{conversation:%d}"
+# Conversation and ticket search are eventually consistent: a create from a moment ago may be missing
+# (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/conversations/searchconversations).
+# The 2.15 API has no consistent read of a contact's conversations (GET /conversations lists the whole
+# workspace in an undocumented order), so a create whose answer was lost is looked up by search until this
+# long after it was sent; only then is a miss trusted and the create sent again.
+SEARCH_SETTLE_S = 30.0
+SEARCH_POLL_S = 2.0
 
 StepKind = Literal["start", "user", "admin"]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An attachment Intercom cannot fetch itself (behind the source's login, or saved to disk at extraction): uploaded."""
+
+    name: str
+    url: str
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,7 @@ class Step:
     body: str
     created_at: int | None
     attachment_urls: tuple[str, ...] = ()
+    attachment_files: tuple[SourceFile, ...] = ()
 
 
 @dataclass
@@ -68,6 +90,8 @@ class ThreadOptions:
     missing_requester: str = "create_lead"
     source_attachment_hosts: tuple[str, ...] = ()
     snooze_days: int = 7
+    target: str = "conversations"
+    ticket_type: str = "Migrated ticket"
 
     @classmethod
     def from_refs(cls, refs: dict[str, Any]) -> ThreadOptions:
@@ -79,22 +103,30 @@ class ThreadOptions:
 # -- planning: payload → ordered steps (pure) -----------------------------------------------------
 
 
-def plan_ticket(payload: Payload, options: ThreadOptions) -> TicketPlan:
-    """The ordered Intercom writes for one ticket: attachments split by 10, long threads folded or continued."""
+def never(url: str) -> bool:
+    return False
+
+
+def plan_ticket(payload: Payload, options: ThreadOptions, can_upload: Callable[[str], bool] = never) -> TicketPlan:
+    """The ordered Intercom writes for one ticket: attachments split by 10, long threads folded or continued.
+
+    `can_upload(url)` says whether the loader can fetch a file itself (the source's login, a saved copy) to upload it.
+    """
     notices: dict[str, str] = {}
     steps: list[Step] = []
-    dead_links = 0
+    not_migrated: list[str] = []
     for index, part in enumerate(payload.parts):
-        part_steps, dead = _steps_for_part(part, index == 0, options)
+        part_steps, missing = _steps_for_part(part, index == 0, options, can_upload)
         steps.extend(part_steps)
-        dead_links += dead
-    if dead_links:
-        notices["attachments_on_source"] = f"{dead_links} attachment(s) or inline image(s) need the source login; kept as links"
+        not_migrated.extend(missing)
+    if not_migrated:
+        notices["attachments_on_source"] = (f"{len(not_migrated)} attachment(s) or inline image(s) need the source login; "
+                                            f"kept as links: {'; '.join(not_migrated)}")
     lost = payload.refs.get("content_lost")
     if lost:
         notices["content_lost"] = json.dumps(lost, sort_keys=True)
     if len(payload.parts) and len(steps) > len(payload.parts):
-        notices["attachments_split"] = f"{len(steps) - len(payload.parts)} extra part(s) for attachments beyond 10 per part"
+        notices["attachments_split"] = f"{len(steps) - len(payload.parts)} extra part(s) for attachments beyond what one part takes"
     budget = options.max_parts - _state_parts(payload)
     if len(steps) - 1 > budget:
         if options.long_threads == "continuation":
@@ -112,52 +144,98 @@ def _state_parts(payload: Payload) -> int:
     return (1 if state in ("closed", "snoozed") else 0) + (1 if payload.refs.get("assignee_id") else 0)
 
 
-def _steps_for_part(part: dict[str, Any], first: bool, options: ThreadOptions) -> tuple[list[Step], int]:
+@dataclass
+class _Attachments:
+    urls: list[str] = field(default_factory=list)  # public: Intercom fetches them (attachment_urls)
+    files: list[SourceFile] = field(default_factory=list)  # uploaded by us (attachment_files)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (name, url) left as links, reported
+    inline_uploads: dict[str, str] = field(default_factory=dict)  # inline image URL → name, for the body
+
+
+def _steps_for_part(part: dict[str, Any], first: bool, options: ThreadOptions,
+                    can_upload: Callable[[str], bool]) -> tuple[list[Step], list[str]]:
     body = part.get("body") or {}
     author_kind = str(part.get("author_kind") or "system")
     created_at = body.get("created_at", part.get("created_at"))
     text = str(body.get("text") or part.get("body_text") or "").strip()
     rich = str(body.get("body") or "").strip() or html.escape(text)
-    public_urls, source_links = _split_attachments(part.get("attachments") or [], options.source_attachment_hosts)
-    rich, dead_images = _unlink_source_images(rich, options.source_attachment_hosts)
+    # Conversation replies (admin and user) take attachment_files; a conversation's create, and every ticket call, do not
+    # (2.15 spec: create_conversation_request, admin_reply_ticket_request, contact_reply_ticket_request).
+    uploads_possible = options.target == "conversations"
+    found = _sort_attachments(part.get("attachments") or [], options.source_attachment_hosts, can_upload, uploads_possible)
+    rich, dead_images = _unlink_source_images(
+        rich, lambda url: _on_source_host(url, options.source_attachment_hosts) or can_upload(url), found.inline_uploads)
     if first or author_kind == "contact":
         kind: StepKind = "start" if first else "user"
         message_type = "comment"
-        content = text + "".join(f"\n[attachment: {name} {url}]" for name, url in source_links)
+        content = text + "".join(f"\n[attachment: {name}{' ' + url if _is_web(url) else ''}]" for name, url in found.links)
     else:
         kind, message_type = "admin", "note" if author_kind == "system" or not part.get("public", True) else "comment"
         if body.get("message_type") in ("comment", "note") and author_kind != "system":
             message_type = body["message_type"]
-        content = rich + "".join(f'<p>Attachment (not migrated): <a href="{html.escape(url)}">{html.escape(name)}</a></p>'
-                                 for name, url in source_links)
-    if not content.strip() and not public_urls:
+        content = rich + "".join(_link_html(name, url) for name, url in found.links)
+    items: list[str | SourceFile] = [*found.urls, *found.files]
+    if not content.strip() and not items:
         content = "(empty message)" if kind != "admin" else "<p>(empty message)</p>"
-    chunks = [public_urls[i:i + MAX_ATTACHMENTS_PER_PART] for i in range(0, len(public_urls), MAX_ATTACHMENTS_PER_PART)] or [[]]
+    if kind == "start":
+        # the create takes public URLs only, and a ticket's create none: the rest follows in extra parts
+        on_start = found.urls[:MAX_ATTACHMENTS_PER_PART] if options.target == "conversations" else []
+        first_chunk: list[str | SourceFile] = list(on_start)
+        rest = [item for item in items if item not in on_start]
+    else:
+        first_chunk, rest = items[:MAX_ATTACHMENTS_PER_PART], items[MAX_ATTACHMENTS_PER_PART:]
+    chunks = [first_chunk] + [rest[i:i + MAX_ATTACHMENTS_PER_PART] for i in range(0, len(rest), MAX_ATTACHMENTS_PER_PART)]
     source_id = str(part["source_id"])
     author_id = part.get("author_id")
-    steps = [Step(source_id, 0, kind, message_type, author_kind, author_id, content, created_at, tuple(chunks[0]))]
+    steps = [_step(source_id, kind, message_type, author_kind, author_id, content, created_at, chunks[0])]
+    done = len(chunks[0])
     for number, chunk in enumerate(chunks[1:], start=2):
-        label = f"Attachments {(number - 1) * MAX_ATTACHMENTS_PER_PART + 1}–{(number - 1) * MAX_ATTACHMENTS_PER_PART + len(chunk)} of {len(public_urls)}"
+        label = f"Attachments {done + 1}–{done + len(chunk)} of {len(items)}"
+        done += len(chunk)
         extra_kind: StepKind = "user" if kind in ("start", "user") else "admin"
         extra_body = label if extra_kind == "user" else f"<p>{label}</p>"
-        steps.append(Step(f"{source_id}#files{number}", 0, extra_kind, message_type, author_kind, author_id, extra_body, created_at, tuple(chunk)))
-    return steps, len(source_links) + dead_images
+        steps.append(_step(f"{source_id}#files{number}", extra_kind, message_type, author_kind, author_id, extra_body, created_at, chunk))
+    missing = [f"{name} ({url})" for name, url in found.links] + [f"inline image ({url})" for url in dead_images]
+    return steps, missing
 
 
-def _split_attachments(attachments: list[dict[str, Any]], source_hosts: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Public URLs Intercom can fetch, and (name, url) of those that die with the source account or need its login."""
-    public_urls: list[str] = []
-    source_links: list[tuple[str, str]] = []
+def _step(key: str, kind: StepKind, message_type: str, author_kind: str, author_id: str | None, body: str,
+          created_at: int | None, chunk: list[str | SourceFile]) -> Step:
+    urls = tuple(item for item in chunk if isinstance(item, str))
+    files = tuple(item for item in chunk if isinstance(item, SourceFile))
+    return Step(key, 0, kind, message_type, author_kind, author_id, body, created_at, urls, files)
+
+
+def _sort_attachments(attachments: list[dict[str, Any]], source_hosts: tuple[str, ...], can_upload: Callable[[str], bool],
+                      uploads_possible: bool) -> _Attachments:
+    """Public URLs Intercom can fetch, files we upload ourselves, and (name, url) of those left as links."""
+    found = _Attachments()
     for attachment in attachments:
         url = str(attachment.get("url") or "")
         if not url:
             continue
-        if _on_source_host(url, source_hosts) or urlsplit(url).scheme not in ("http", "https"):
+        name = str(attachment.get("filename") or "attachment")
+        ours = can_upload(url)
+        if ours and uploads_possible:
+            found.files.append(SourceFile(name, url, attachment.get("content_type")))
+            if attachment.get("inline"):
+                found.inline_uploads[url] = name
+        elif ours or _on_source_host(url, source_hosts) or not _is_web(url):
             if not attachment.get("inline"):
-                source_links.append((str(attachment.get("filename") or "attachment"), url))
+                found.links.append((name, url))
         else:
-            public_urls.append(url)
-    return public_urls, source_links
+            found.urls.append(url)
+    return found
+
+
+def _is_web(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
+
+
+def _link_html(name: str, url: str) -> str:
+    if not _is_web(url):  # a copy saved on this machine: its path means nothing in Intercom (the report lists it)
+        return f"<p>Attachment (not migrated): {html.escape(name)}</p>"
+    return f'<p>Attachment (not migrated): <a href="{html.escape(url)}">{html.escape(name)}</a></p>'
 
 
 def _on_source_host(url: str, source_hosts: tuple[str, ...]) -> bool:
@@ -165,18 +243,21 @@ def _on_source_host(url: str, source_hosts: tuple[str, ...]) -> bool:
     return any(host == h.lower() or host.endswith("." + h.lower()) for h in source_hosts)
 
 
-def _unlink_source_images(rich: str, source_hosts: tuple[str, ...]) -> tuple[str, int]:
-    """Inline images on the source's hosts become links: Intercom cannot fetch them once the account closes."""
-    count = 0
+def _unlink_source_images(rich: str, on_source: Callable[[str], bool], uploaded: dict[str, str]) -> tuple[str, list[str]]:
+    """Inline images on the source's hosts become links (Intercom cannot fetch them once the account closes), or a
+    pointer to the attachment when the image is uploaded with the part; returns the body and the images left behind."""
+    dead: list[str] = []
 
     def to_link(match: re.Match[str]) -> str:
-        nonlocal count
-        if not _on_source_host(html.unescape(match.group(1)), source_hosts):
+        url = html.unescape(match.group(1))
+        if url in uploaded:
+            return f"[image: {html.escape(uploaded[url])}, attached]"
+        if not on_source(url):
             return match.group(0)
-        count += 1
+        dead.append(url)
         return f'<a href="{match.group(1)}">[image, not migrated]</a>'
 
-    return IMG_TAG.sub(to_link, rich), count
+    return IMG_TAG.sub(to_link, rich), dead
 
 
 def _fold_into_transcripts(steps: list[Step], budget: int) -> tuple[list[Step], int]:
@@ -215,7 +296,7 @@ def _continue(steps: list[Step], budget: int) -> tuple[list[Step], int]:
         ordered.append(Step(f"continued-in:{thread - 1}", thread - 1, "admin", "note", "system", None,
                             f"<p>Continued in conversation {CONTINUATION % thread}</p>", start.created_at))
         ordered.extend(Step(s.key, thread, s.kind if s.kind != "start" else "user", s.message_type, s.author_kind, s.author_id,
-                            s.body, s.created_at, s.attachment_urls) for s in chunk)
+                            s.body, s.created_at, s.attachment_urls, s.attachment_files) for s in chunk)
     return ordered, thread + 1
 
 
@@ -237,24 +318,29 @@ def thread_source_id(ticket_id: str, thread: int) -> str:
 
 
 class ConversationLoader:
-    """Loads tickets concurrently; the parts of one ticket strictly in order."""
+    """Loads tickets concurrently; the parts of one ticket strictly in order. TicketLoader swaps in the ticket calls."""
+
+    entity = ENTITY
+    search_settle_s = SEARCH_SETTLE_S
 
     def __init__(self, loader: IntercomLoader) -> None:
         self.loader = loader
         self.client = loader.client
         self.ledger = loader.ledger
         self.run_id = loader.run_id
-        self.result = PhaseResult(ENTITY)
+        self.result = PhaseResult(PHASE)
         self._tags: dict[str, dict[str, Any]] | None = None
         self._tags_lock = threading.Lock()
+        self.clock: Callable[[], float] = time.time
+        self.sleep: Callable[[float], None] = time.sleep
 
     def load(self, payloads: Iterable[Payload]) -> PhaseResult:
-        self.loader.run_phase(ENTITY, payloads, self.load_ticket, self.result)
+        self.loader.run_phase(PHASE, payloads, self.load_ticket, self.result)
         return self.result
 
     def load_ticket(self, payload: Payload) -> None:
         digest = payload.content_hash()
-        row = self.ledger.id_row(ENTITY, payload.source_id)
+        row = self.ledger.id_row(self.entity, payload.source_id)
         if row is not None and row.state == "done" and row.payload_hash == digest:
             self.result.add("unchanged")
             return
@@ -263,15 +349,19 @@ class ConversationLoader:
         if contact_id is None:
             self.result.add("skipped")
             return
-        plan = plan_ticket(payload, options)
+        plan = plan_ticket(payload, options, self._can_upload)
         for kind, detail in plan.notices.items():
             self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, kind, detail)
             self.result.add(f"tickets_{kind}")
         created = row is None or row.state != "done"
         conversations, user_replied = self._send_steps(payload, plan, contact_id)
         applied = self._apply_rest(payload, conversations, (row.body or {}) if row and row.state == "done" else {}, user_replied)
-        self.ledger.set_applied(ENTITY, payload.source_id, digest, applied)
+        self.ledger.set_applied(self.entity, payload.source_id, digest, applied)
         self.result.add("created" if created else "updated")
+
+    def _can_upload(self, url: str) -> bool:
+        files = self.loader.source_files
+        return files is not None and files.owns(url)
 
     # -- requester ----------------------------------------------------------------------------
 
@@ -292,7 +382,7 @@ class ConversationLoader:
         body = {"role": "lead", "name": f"{source} requester {requester}" if requester else f"{source} ticket {payload.source_id} requester"}
         self.ledger.mark_pending(self.run_id, LEADS, lead_key)
         contact = self.client.create_contact(body)
-        self.ledger.record_write(self.run_id, ENTITY, LEADS, lead_key, intercom_id=str(contact["id"]), action="create",
+        self.ledger.record_write(self.run_id, PHASE, LEADS, lead_key, intercom_id=str(contact["id"]), action="create",
                                  origin="created", payload_hash=body_hash(body), body=body)
         self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "requester_created",
                                   f"requester {requester} was not migrated; a lead {contact['id']} starts the conversation")
@@ -304,7 +394,7 @@ class ConversationLoader:
     def _send_steps(self, payload: Payload, plan: TicketPlan, contact_id: str) -> tuple[dict[int, str], bool]:
         conversations: dict[int, str] = {}
         for thread in range(plan.threads):
-            existing = self.ledger.intercom_id(ENTITY, thread_source_id(payload.source_id, thread))
+            existing = self.ledger.intercom_id(self.entity, thread_source_id(payload.source_id, thread))
             if existing:
                 conversations[thread] = existing
         done = self.ledger.parts(payload.source_id)
@@ -314,51 +404,66 @@ class ConversationLoader:
             if row is not None and row.state == "done":
                 continue
             if step.kind == "start":
-                conversations[step.thread] = self._start(payload, step, position, contact_id, conversations, row)
+                conversations[step.thread] = self._start(payload, step, position, contact_id, conversations)
                 continue
             self._reply(payload, step, position, contact_id, conversations, row)
             user_replied = user_replied or step.kind == "user"
             self.result.add("parts_sent")
         return conversations, user_replied
 
-    def _start(self, payload: Payload, step: Step, position: int, contact_id: str, conversations: dict[int, str],
-               row: PartRow | None) -> str:
+    def _start(self, payload: Payload, step: Step, position: int, contact_id: str, conversations: dict[int, str]) -> str:
         source_id = thread_source_id(payload.source_id, step.thread)
+        body = self._start_body(payload, step, contact_id, conversations)
+        pending = self.ledger.id_row(self.entity, source_id)
+        conversation_id = None
+        if pending is not None and pending.state == "pending":
+            conversation_id = self._find_started(contact_id, step.created_at, pending.pending_since or 0.0)
+        if conversation_id is None:
+            self.ledger.mark_pending(self.run_id, self.entity, source_id)
+            self.ledger.mark_part_pending(self.run_id, payload.source_id, step.key, position, source_id, {"created_at": step.created_at})
+            sent_at = self.clock()
+            try:
+                conversation_id = self._create(body)
+            except AmbiguousWriteError:
+                conversation_id = self._find_started(contact_id, step.created_at, sent_at)
+                if conversation_id is None:
+                    conversation_id = self._create(body)
+        self.ledger.record_write(self.run_id, PHASE, self.entity, source_id, intercom_id=conversation_id, action="create",
+                                 origin="created", payload_hash="", body={})
+        self.ledger.record_part(self.run_id, payload.source_id, step.key, position, source_id, None)
+        return conversation_id
+
+    def _start_body(self, payload: Payload, step: Step, contact_id: str, conversations: dict[int, str]) -> dict[str, Any]:
         body: dict[str, Any] = {"from": {"type": "user", "id": contact_id}, "body": self._fill(step.body, conversations)}
         if step.created_at:
             body["created_at"] = step.created_at
         if step.attachment_urls:
             body["attachment_urls"] = list(step.attachment_urls)
-        pending = self.ledger.id_row(ENTITY, source_id)
-        conversation_id = None
-        if pending is not None and pending.state == "pending":
-            conversation_id = self._find_started(contact_id, step.created_at, pending.pending_since or 0.0)
-        if conversation_id is None:
-            self.ledger.mark_pending(self.run_id, ENTITY, source_id)
-            self.ledger.mark_part_pending(self.run_id, payload.source_id, step.key, position, source_id, {"created_at": step.created_at})
-            try:
-                conversation_id = str(self.client.create_conversation(body)["conversation_id"])
-            except AmbiguousWriteError:
-                conversation_id = self._find_started(contact_id, step.created_at, time.time() - RECONCILE_SKEW_S)
-                if conversation_id is None:
-                    raise
-        self.ledger.record_write(self.run_id, ENTITY, ENTITY, source_id, intercom_id=conversation_id, action="create",
-                                 origin="created", payload_hash="", body={})
-        self.ledger.record_part(self.run_id, payload.source_id, step.key, position, source_id, None)
-        return conversation_id
+        return body
 
-    def _find_started(self, contact_id: str, created_at: int | None, since: float) -> str | None:
-        """A create whose answer was lost: look for the requester's conversation with that created_at (search lags a little)."""
-        if created_at is None:
-            return None
+    def _create(self, body: dict[str, Any]) -> str:
+        return str(self.client.create_conversation(body)["conversation_id"])
+
+    def _search_started(self, contact_id: str, created_at: int) -> list[dict[str, Any]]:
         query = {"operator": "AND", "value": [{"field": "contact_ids", "operator": "=", "value": contact_id},
                                               {"field": "created_at", "operator": "=", "value": created_at}]}
-        found = self.client.search_conversations(query)
-        known = {row.intercom_id for row in self.ledger.iter_id_rows(ENTITY)}
-        for conversation in found:
-            if str(conversation["id"]) not in known and float(conversation.get("updated_at") or 0) >= since - RECONCILE_SKEW_S:
-                return str(conversation["id"])
-        return None
+        return self.client.search_conversations(query)
+
+    def _find_started(self, contact_id: str, created_at: int | None, sent_at: float) -> str | None:
+        """A create whose answer was lost: the requester's conversation (or ticket) with that created_at that the ledger
+        does not know, searched for until SEARCH_SETTLE_S after the create was sent (search lags behind writes)."""
+        if created_at is None:
+            return None
+        deadline = sent_at + self.search_settle_s
+        while True:
+            known = {row.intercom_id for row in self.ledger.iter_id_rows(self.entity)}
+            for found in self._search_started(contact_id, created_at):
+                if str(found["id"]) not in known and float(found.get("updated_at") or 0) >= sent_at - RECONCILE_SKEW_S:
+                    return str(found["id"])
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                return None
+            self.sleep(min(SEARCH_POLL_S, remaining))
 
     def _reply(self, payload: Payload, step: Step, position: int, contact_id: str, conversations: dict[int, str],
                row: PartRow | None) -> None:
@@ -366,7 +471,7 @@ class ConversationLoader:
         conversation_id = conversations.get(step.thread)
         if conversation_id is None:
             raise LoadError(f"ticket {payload.source_id}: conversation {thread_id} was never started")
-        body = self._reply_body(step, contact_id, conversations)
+        body = self._reply_body(payload, step, contact_id, conversations)
         expected = {"created_at": step.created_at, "author_id": body.get("admin_id") or body.get("intercom_user_id"),
                     "part_type": "note" if body["message_type"] == "note" else "comment"}
         if row is not None and row.state == "pending":
@@ -376,20 +481,24 @@ class ConversationLoader:
                 return
         self.ledger.mark_part_pending(self.run_id, payload.source_id, step.key, position, thread_id, expected)
         try:
-            conversation = self.client.reply_to_conversation(conversation_id, body)
-            part_id = _last_part_id(conversation)
+            part_id = self._send_reply(conversation_id, body)
         except AmbiguousWriteError:
             part_id = self._find_part(conversation_id, expected, body.get("body"))
             if part_id is None:
-                conversation = self.client.reply_to_conversation(conversation_id, body)
-                part_id = _last_part_id(conversation)
+                part_id = self._send_reply(conversation_id, body)
         self.ledger.record_part(self.run_id, payload.source_id, step.key, position, thread_id, part_id)
 
-    def _reply_body(self, step: Step, contact_id: str, conversations: dict[int, str]) -> dict[str, Any]:
+    def _send_reply(self, conversation_id: str, body: dict[str, Any]) -> str | None:
+        return _last_part_id(self.client.reply_to_conversation(conversation_id, body))
+
+    def _reply_body(self, payload: Payload, step: Step, contact_id: str, conversations: dict[int, str]) -> dict[str, Any]:
         body: dict[str, Any]
+        text = self._fill(step.body, conversations)
+        files, failed = self._upload(payload, step.attachment_files)
         if step.kind == "user":
             author = self.ledger.intercom_id("contacts", str(step.author_id)) if step.author_id else None
-            body = {"message_type": "comment", "type": "user", "intercom_user_id": author or contact_id, "body": step.body}
+            text += "".join(f"\n[attachment: {name}]" for name in failed)
+            body = {"message_type": "comment", "type": "user", "intercom_user_id": author or contact_id, "body": text}
         else:
             agent = step.author_id if step.author_kind == "agent" else None
             admin_id = self.loader.admin_for_agent(agent)
@@ -397,19 +506,45 @@ class ConversationLoader:
                 raise LoadError("no Intercom admin to author agent replies (set load.fallback_admin_email)")
             if agent is not None and agent not in self.loader.agent_admins:
                 self.result.add("parts_by_fallback_admin")
+            text += "".join(f"<p>Attachment (not migrated): {html.escape(name)}</p>" for name in failed)
             # skip_notifications (2.15+): importing history must never email or message the customer.
-            body = {"message_type": step.message_type, "type": "admin", "admin_id": admin_id,
-                    "body": self._fill(step.body, conversations), "skip_notifications": True}
+            body = {"message_type": step.message_type, "type": "admin", "admin_id": admin_id, "body": text, "skip_notifications": True}
         if step.created_at:
             body["created_at"] = step.created_at
         if step.attachment_urls:
             body["attachment_urls"] = list(step.attachment_urls)
+        if files:
+            body["attachment_files"] = files
         return body
+
+    def _upload(self, payload: Payload, wanted: tuple[SourceFile, ...]) -> tuple[list[dict[str, str]], list[str]]:
+        """The files as attachment_files (base64), fetched through the source's own file access; names of those that failed."""
+        files: list[dict[str, str]] = []
+        failed: list[str] = []
+        source = self.loader.source_files
+        for item in wanted:
+            try:
+                if source is None:
+                    raise LoadError("no access to the source's files")
+                content, served_type = source.download(item.url)
+            except MigrationError as error:
+                log.warning("ticket %s: attachment %s not uploaded: %s", payload.source_id, item.name, error)
+                self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, f"attachment_failed:{item.name}"[:120],
+                                          f"{item.name} ({item.url}) could not be fetched ({error}); named in the part instead")
+                self.result.add("attachments_failed")
+                failed.append(item.name)
+                continue
+            content_type = item.content_type or (served_type or "").split(";")[0].strip() or _guess_type(item.name)
+            files.append({"content_type": content_type, "data": base64.b64encode(content).decode("ascii"), "name": item.name})
+            self.result.add("attachments_uploaded")
+        return files, failed
+
+    def _remote_parts(self, conversation_id: str) -> list[dict[str, Any]]:
+        return (self.client.get_conversation(conversation_id).get("conversation_parts") or {}).get("conversation_parts") or []
 
     def _find_part(self, conversation_id: str, expected: dict[str, Any], sent_body: Any) -> str | None:
         """Was this part sent before the crash? The newest parts are returned, so the last one sent is among them."""
-        parts = (self.client.get_conversation(conversation_id).get("conversation_parts") or {}).get("conversation_parts") or []
-        for part in reversed(parts):
+        for part in reversed(self._remote_parts(conversation_id)):
             author = str((part.get("author") or {}).get("id") or "")
             same_time = expected.get("created_at") is not None and part.get("created_at") == expected["created_at"]
             same_body = expected.get("created_at") is None and part.get("body") == sent_body
@@ -426,15 +561,11 @@ class ConversationLoader:
     # -- assignee, attributes, tags, state -----------------------------------------------------
 
     def _apply_rest(self, payload: Payload, conversations: dict[int, str], applied: dict[str, Any], user_replied: bool) -> dict[str, Any]:
-        """At most one call each for assignee, attributes and state, plus one per new tag; returns what now holds."""
+        """At most one call each for assignee, attributes and state, plus one per tag added or removed; returns what now holds."""
         now_applied = dict(applied)
         last = max(conversations)
         admin_id = self.loader.admin_for_agent(None)
-        assignee = payload.refs.get("assignee_id")
-        wanted_assignee = self.loader.agent_admins.get(str(assignee)) if assignee else None
-        if assignee and wanted_assignee is None:
-            self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "assignee_unmatched",
-                                      f"assignee agent {assignee} has no Intercom admin; left unassigned")
+        wanted_assignee = self._wanted_assignee(payload)
         if wanted_assignee and wanted_assignee != applied.get("admin_assignee_id"):
             self.client.manage_conversation(conversations[last], {"message_type": "assignment", "type": "admin",
                                                                   "admin_id": admin_id, "assignee_id": wanted_assignee})
@@ -448,16 +579,39 @@ class ConversationLoader:
         now_applied["state"] = self._set_state(payload, conversations, applied, user_replied, admin_id)
         return now_applied
 
+    def _wanted_assignee(self, payload: Payload) -> str | None:
+        assignee = payload.refs.get("assignee_id")
+        wanted = self.loader.agent_admins.get(str(assignee)) if assignee else None
+        if assignee and wanted is None:
+            self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "assignee_unmatched",
+                                      f"assignee agent {assignee} has no Intercom admin; left unassigned")
+        return wanted
+
     def _tag(self, payload: Payload, conversations: dict[int, str], admin_id: str | None) -> None:
-        applied = self.ledger.applied_taggings(ENTITY, payload.source_id)
-        for name in payload.tags:
-            key = tag_key(name)
-            if not key or key in applied:
+        """Tags new in the source are added, tags gone from it removed, on every conversation of the ticket."""
+        applied = self.ledger.applied_taggings(self.entity, payload.source_id)
+        wanted = {tag_key(name): name.strip() for name in payload.tags if tag_key(name)}
+        for key, name in wanted.items():
+            if key in applied:
                 continue
-            tag_id = self._tag_id(key, name.strip())
+            tag_id = self._tag_id(key, name)
             for conversation_id in conversations.values():
-                self.client.tag_conversation(conversation_id, tag_id, str(admin_id))
-            self.ledger.record_taggings(self.run_id, key, tag_id, ENTITY, [payload.source_id], present=True)
+                self._tag_call(conversation_id, tag_id, str(admin_id))
+            self.ledger.record_taggings(self.run_id, key, tag_id, self.entity, [payload.source_id], present=True)
+        for key in sorted(applied - set(wanted)):
+            tag_row = self.ledger.id_row("tags", key)
+            tag_id = tag_row.intercom_id if tag_row is not None else None
+            if tag_id:
+                for conversation_id in conversations.values():
+                    self._untag_call(conversation_id, tag_id, str(admin_id))
+                self.result.add("tags_removed")
+            self.ledger.record_taggings(self.run_id, key, tag_id or "", self.entity, [payload.source_id], present=False)
+
+    def _tag_call(self, conversation_id: str, tag_id: str, admin_id: str) -> None:
+        self.client.tag_conversation(conversation_id, tag_id, admin_id)
+
+    def _untag_call(self, conversation_id: str, tag_id: str, admin_id: str) -> None:
+        self.client.untag_conversation(conversation_id, tag_id, admin_id)
 
     def _tag_id(self, key: str, name: str) -> str:
         with self._tags_lock:
@@ -468,7 +622,7 @@ class ConversationLoader:
                 self._tags = {tag_key(t["name"]): t for t in self.client.list_tags().get("data", [])}
             existing = self._tags.get(key)
             tag = existing or self.client.create_tag(name)
-            self.ledger.record_write(self.run_id, ENTITY, "tags", key, intercom_id=str(tag["id"]),
+            self.ledger.record_write(self.run_id, PHASE, "tags", key, intercom_id=str(tag["id"]),
                                      action="adopt" if existing else "create", origin="adopted" if existing else "created",
                                      payload_hash=body_hash({"name": name}), body={"name": name})
             self._tags[key] = tag
@@ -502,9 +656,36 @@ def _last_part_id(conversation: dict[str, Any]) -> str | None:
     return str(parts[-1]["id"]) if parts else None
 
 
+def _guess_type(name: str) -> str:
+    return mimetypes.guess_type(unquote(name))[0] or "application/octet-stream"
+
+
+def history_entity(payload: Payload) -> str:
+    """The id-map entity a ticket's history lives under: `conversations`, or `tickets` with `target: tickets`."""
+    return "tickets" if ThreadOptions.from_refs(payload.refs).target == "tickets" else ENTITY
+
+
+def plan_action(ledger: Ledger, payload: Payload) -> str:
+    """create | update | unchanged, judged like the load judges it: the whole payload's hash, new comments included."""
+    row = ledger.id_row(history_entity(payload), payload.source_id)
+    if row is None or row.state != "done":
+        return "create"
+    return "unchanged" if row.payload_hash == payload.content_hash() else "update"
+
+
 def load_conversations(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
-    """The `conversations` phase entry point."""
-    return ConversationLoader(loader).load(payloads)
+    """The `conversations` phase entry point: conversations, or tickets when the mapping's target says so."""
+    stream = iter(payloads)
+    first = next(stream, None)
+    everything = itertools.chain([first] if first is not None else [], stream)
+    if first is not None and history_entity(first) == "tickets":
+        from deskmigrate.loaders.intercom.tickets import TicketLoader  # late import: tickets.py builds on this module
+
+        return TicketLoader.prepared(loader, ThreadOptions.from_refs(first.refs)).load(everything)
+    return ConversationLoader(loader).load(everything)
 
 
-__all__ = ["ConversationLoader", "Step", "ThreadOptions", "TicketPlan", "load_conversations", "plan_ticket", "thread_source_id"]
+__all__ = [
+    "ConversationLoader", "SourceFile", "Step", "ThreadOptions", "TicketPlan", "history_entity", "load_conversations",
+    "plan_action", "plan_ticket", "thread_source_id",
+]

@@ -130,11 +130,14 @@ class IntercomLoader:
         self.asset_dir: Path | None = None
         # What phases report beyond counts, by name (the help center's content-loss report), for the run report.
         self.details: dict[str, Any] = {}
+        # The mapping's attribute declarations, as preflight received them (ticket types take the conversation ones).
+        self.attribute_declarations: list[AttributeDeclaration] = []
 
     # -- preflight -----------------------------------------------------------------------------
 
     def preflight(self, attributes: list[AttributeDeclaration]) -> PreflightResult:
         """Check the token and workspace, read admins, create the data attributes the mapping declares."""
+        self.attribute_declarations = list(attributes)
         me = self.client.me()
         app = me.get("app") or {}
         admins = self.client.admins().get("admins", [])
@@ -508,6 +511,14 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+def plan_action(ledger: Ledger, payload: Payload) -> str:
+    """create | update | unchanged: what loading this payload would do, judged from the id map like the load judges it."""
+    row = ledger.id_row(payload.entity, payload.source_id)
+    if row is None or row.state != "done":
+        return "create"
+    return "unchanged" if row.payload_hash == body_hash(payload.body) else "update"
+
+
 @dataclass(frozen=True)
 class Phase:
     """One load phase. `entity` names the staged records it consumes (None: it works from the ledger alone)."""
@@ -516,6 +527,7 @@ class Phase:
     entity: str | None
     mapping_target: str | None
     load: Callable[[IntercomLoader, Iterable[Payload]], PhaseResult]
+    plan_action: Callable[[Ledger, Payload], str] = plan_action
 
 
 def _help_center_phase(name: str) -> Callable[[IntercomLoader, Iterable[Payload]], PhaseResult]:
@@ -536,6 +548,12 @@ def _load_conversations(loader: IntercomLoader, payloads: Iterable[Payload]) -> 
     return load_conversations(loader, payloads)
 
 
+def _conversation_plan_action(ledger: Ledger, payload: Payload) -> str:
+    from deskmigrate.loaders.intercom.conversations import plan_action as conversation_plan_action
+
+    return conversation_plan_action(ledger, payload)
+
+
 # The phases in the order Intercom needs them; rollback undoes them in reverse. A new phase is one entry.
 PHASES: tuple[Phase, ...] = (
     Phase("companies", "companies", "company", lambda loader, payloads: loader.load_companies(payloads)),
@@ -544,7 +562,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("collections", "collections", "collection", _help_center_phase("load_collections")),
     Phase("articles", "articles", "article", _help_center_phase("load_articles")),
     Phase("article_links", None, None, _help_center_phase("rewrite_article_links")),
-    Phase("conversations", "conversations", "conversation", _load_conversations),
+    Phase("conversations", "conversations", "conversation", _load_conversations, _conversation_plan_action),
 )
 
 

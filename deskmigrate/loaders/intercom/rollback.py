@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 IDENTIFIERS = ("external_id", "email", "role")
 # Help center objects we updated go back to the body we sent before (we never touch ones we did not create).
 HELP_CENTER_RESTORERS = {"articles": "update_article", "collections": "update_collection"}
+# Ticket history tags are applied one conversation or ticket at a time: (tag method, untag method) of the client.
+THREAD_TAGGERS = {"conversations": ("tag_conversation", "untag_conversation"), "tickets": ("tag_ticket", "untag_ticket")}
 
 
 def _help_center_before(before: dict[str, Any] | None) -> dict[str, Any]:
@@ -54,6 +56,7 @@ class Rollback:
         self.client = client
         self.ledger = ledger
         self.report = RollbackReport()
+        self._admin: str | None = None
         # How to undo a create per entity; a phase that creates a new kind of object adds its delete here.
         self.deleters: dict[str, Callable[[str], Any]] = {
             "contacts": client.delete_contact,
@@ -61,6 +64,7 @@ class Rollback:
             "articles": client.delete_article,  # articles before collections: a later phase is undone first
             "collections": client.delete_collection,  # children first: they were created after their parents
             "conversations": client.delete_conversation,
+            "tickets": client.delete_ticket,  # ticket history with conversation_options.target: tickets
             "leads": client.delete_contact,  # contacts created to start a ticket whose requester was not migrated
         }
 
@@ -69,7 +73,7 @@ class Rollback:
         return self.ledger.later_writers(run_ids)
 
     def run(self, run_ids: list[str]) -> RollbackReport:
-        writes = [w for w in self.ledger.writes() if w.run_id in set(run_ids)]
+        writes = [w for run_id in run_ids for w in self.ledger.writes(run_id)]
         order = phase_order()
         writes.sort(key=lambda w: (-order.index(w.phase) if w.phase in order else 0, -w.seq))
         deleted_tags = {w.intercom_id for w in writes if w.entity == "tags" and w.action == "create"}
@@ -95,6 +99,9 @@ class Rollback:
         elif write.action == "untag":
             if write.intercom_id and detail.get("tag_id"):
                 self._retag(write.entity, write.intercom_id, detail.get("tag", ""))
+                if write.entity in THREAD_TAGGERS:
+                    self.ledger.record_taggings(write.run_id, detail.get("tag", ""), str(detail["tag_id"]), write.entity,
+                                                [write.source_id], present=True)
         elif write.entity == "tags" and write.action == "create":
             self._ignore_missing(lambda: self.client.delete_tag(str(write.intercom_id)))
             self.ledger.forget("tags", write.source_id)
@@ -132,6 +139,10 @@ class Rollback:
             self.report.count(self.report.restored, write.entity)
         elif write.entity == "collections" and write.action in ("merge", "skip"):
             self.ledger.forget(write.entity, write.source_id)
+        elif write.entity == "ticket_types" and write.action == "create":
+            # Intercom cannot delete a ticket type either (2.15): it is archived, and its attributes with it.
+            self._ignore_missing(lambda: self.client.archive_ticket_type(str(write.intercom_id)))
+            self.report.archived_attributes.append(f"ticket type {write.source_id}")
         elif write.entity == "data_attributes" and write.action == "create":
             # Intercom cannot delete a data attribute; archiving is the closest undo.
             self._ignore_missing(
@@ -155,8 +166,17 @@ class Rollback:
             before.pop("company_id", None)
             self.client.update_company(str(write.intercom_id), before)
 
+    def _admin_id(self) -> str:
+        """Conversation and ticket tag calls name an admin: the token's owner."""
+        if self._admin is None:
+            self._admin = str(self.client.me()["id"])
+        return self._admin
+
     def _untag(self, entity: str, intercom_id: str, tag_id: str, tag_key: str) -> None:
-        if entity == "contacts":
+        if entity in THREAD_TAGGERS:
+            untag = getattr(self.client, THREAD_TAGGERS[entity][1])
+            self._ignore_missing(lambda: untag(intercom_id, tag_id, self._admin_id()))
+        elif entity == "contacts":
             self._ignore_missing(lambda: self.client.untag_contact(intercom_id, tag_id))
         else:
             tag_row = self.ledger.id_row("tags", tag_key)
@@ -166,7 +186,10 @@ class Rollback:
     def _retag(self, entity: str, intercom_id: str, tag_key: str) -> None:
         tag_row = self.ledger.id_row("tags", tag_key)
         name = (tag_row.body or {}).get("name") if tag_row and tag_row.body else tag_key
-        if entity == "contacts":
+        if entity in THREAD_TAGGERS:
+            if tag_row is not None and tag_row.intercom_id:
+                getattr(self.client, THREAD_TAGGERS[entity][0])(intercom_id, tag_row.intercom_id, self._admin_id())
+        elif entity == "contacts":
             self.client.tag_contacts(str(name), [intercom_id])
         else:
             self.client.tag_companies(str(name), [intercom_id])

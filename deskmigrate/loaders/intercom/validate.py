@@ -44,8 +44,9 @@ class Validator:
         for entity in ("companies", "contacts"):
             rows: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows(entity) if r.state == "done")
             run_concurrently(rows, lambda row, e=entity: self._check(e, row, tag_ids), self.concurrency)
-        conversations: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows("conversations") if r.state == "done")
-        run_concurrently(conversations, lambda row: self._check_conversation(row, tag_ids), self.concurrency)
+        for history in ("conversations", "tickets"):
+            threads: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows(history) if r.state == "done")
+            run_concurrently(threads, lambda row, e=history: self._check_conversation(row, tag_ids, e), self.concurrency)
         for entity in ("collections", "articles"):
             created: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows(entity) if r.state == "done" and r.origin == "created")
             run_concurrently(created, lambda row, e=entity: self._check_help_center(e, row), self.concurrency)
@@ -102,11 +103,11 @@ class Validator:
             self._compare_links(row, remote)
         self._compare_tags(entity, row, remote, tag_ids)
 
-    def _check_conversation(self, row: IdMapRow, tag_ids: dict[str, str | None]) -> None:
-        """Parts (count, author, backdated time), state and tags of one migrated ticket's conversation."""
-        entity = "conversations"
+    def _check_conversation(self, row: IdMapRow, tag_ids: dict[str, str | None], entity: str = "conversations") -> None:
+        """Parts (count, author, backdated time), state and tags of one migrated ticket's conversation (or Intercom ticket)."""
+        tickets = entity == "tickets"
         try:
-            remote = self.client.get_conversation(str(row.intercom_id))
+            remote = self.client.get_ticket(str(row.intercom_id)) if tickets else self.client.get_conversation(str(row.intercom_id))
         except AuthError:
             raise
         except LoadError as error:
@@ -119,7 +120,8 @@ class Validator:
             self.on_progress(entity, 1)
         ticket_id = row.source_id.split("#", 1)[0]
         parts = [p for p in self.ledger.parts(ticket_id).values() if p.thread == row.source_id and p.state == "done" and p.intercom_id]
-        remote_parts = (remote.get("conversation_parts") or {}).get("conversation_parts") or []
+        parts_key = "ticket_parts" if tickets else "conversation_parts"
+        remote_parts = (remote.get(parts_key) or {}).get(parts_key) or []
         content = [p for p in remote_parts if p.get("part_type") in ("comment", "note")]
         if len(remote_parts) < MAX_PARTS_RETURNED and len(content) != len(parts):
             self._add(entity, row, "parts", len(parts), len(content))
@@ -136,9 +138,15 @@ class Validator:
             author = str((found.get("author") or {}).get("id") or "")
             if expected.get("author_id") is not None and author != str(expected["author_id"]):
                 self._add(entity, row, f"part {part.step}.author", expected["author_id"], author)
-        wanted_state = (row.body or {}).get("state")
-        if wanted_state and remote.get("state") != wanted_state:
-            self._add(entity, row, "state", wanted_state, remote.get("state"))
+        applied = row.body or {}
+        if tickets:
+            wanted_state, actual_state = applied.get("ticket_state"), (remote.get("ticket_state") or {}).get("category")
+            if "open" in applied and remote.get("open") != applied["open"]:
+                self._add(entity, row, "open", applied["open"], remote.get("open"))
+        else:
+            wanted_state, actual_state = (row.body or {}).get("state"), remote.get("state")
+        if wanted_state and actual_state != wanted_state:
+            self._add(entity, row, "state", wanted_state, actual_state)
         expected_tags = {tag_ids.get(key) for key in self.ledger.applied_taggings(entity, ticket_id)} - {None}
         actual_tags = {str(t.get("id")) for t in _list_data(remote.get("tags"))}
         if not expected_tags <= actual_tags:

@@ -13,6 +13,7 @@ from deskmigrate.loaders.intercom.sandbox.resources import (
     data_attributes,
     help_center,
     tags,
+    tickets,
 )
 
-RESOURCE_MODULES: tuple[ModuleType, ...] = (admins, data_attributes, contacts, contact_links, companies, tags, help_center, conversations)
+RESOURCE_MODULES: tuple[ModuleType, ...] = (admins, data_attributes, contacts, contact_links, companies, tags, help_center, conversations, tickets)

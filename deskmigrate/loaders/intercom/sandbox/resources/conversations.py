@@ -6,9 +6,12 @@ Shapes follow the 2.15 OpenAPI (`create_conversation_request`, `admin_reply_conv
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import mimetypes
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from deskmigrate.loaders.intercom.sandbox.api import ApiError, RequestContext, Router, bad_request, not_found
 from deskmigrate.loaders.intercom.sandbox.db import Database
@@ -32,9 +35,10 @@ ADMIN_REPLY_FIELDS = {
     "message_type": STRING, "type": STRING, "admin_id": STRING, "body": STRING, "created_at": INTEGER,
     "attachment_urls": ARRAY, "attachment_files": ARRAY, "skip_notifications": BOOLEAN, "reply_options": ARRAY,
 }
+# contact_reply_{intercom_user_id,email,user_id}_request (2.15) take attachment_files too; the ticket ones do not.
 USER_REPLY_FIELDS = {
     "message_type": STRING, "type": STRING, "intercom_user_id": STRING, "user_id": STRING, "email": STRING, "body": STRING,
-    "created_at": INTEGER, "attachment_urls": ARRAY, "skip_notifications": BOOLEAN, "reply_options": ARRAY,
+    "created_at": INTEGER, "attachment_urls": ARRAY, "attachment_files": ARRAY, "skip_notifications": BOOLEAN, "reply_options": ARRAY,
 }
 MANAGE_FIELDS = {
     "message_type": STRING, "type": STRING, "admin_id": STRING, "body": STRING, "snoozed_until": INTEGER, "assignee_id": STRING,
@@ -78,8 +82,14 @@ def checked_attachments(body: dict[str, Any]) -> list[dict[str, Any]]:
     for item in files:
         if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("content_type", "data", "name")):
             raise bad_request("attachment_files need content_type, data and name", field="attachment_files")
-        attachments.append({"type": "upload", "name": item["name"], "url": f"https://sandbox.invalid/uploads/{item['name']}",
-                            "content_type": item["content_type"], "filesize": len(item["data"]) * 3 // 4})
+        try:
+            content = base64.b64decode(item["data"], validate=True)
+        except binascii.Error:
+            raise bad_request("attachment_files data must be base64", field="attachment_files") from None
+        # The upload's URL names its content digest, so a test can tell exactly which bytes arrived.
+        digest = hashlib.sha256(content).hexdigest()
+        attachments.append({"type": "upload", "name": item["name"], "url": f"https://sandbox.invalid/uploads/{digest}/{quote(item['name'])}",
+                            "content_type": item["content_type"], "filesize": len(content)})
     return attachments
 
 
@@ -312,15 +322,15 @@ def search_conversations(ctx: RequestContext) -> dict[str, Any]:
             "pages": {"type": "pages", "page": 1, "per_page": 150, "total_pages": 1}}
 
 
-def search_filters(query: Any) -> list[dict[str, Any]]:
+def search_filters(query: Any, fields: set[str] = SEARCH_FIELDS) -> list[dict[str, Any]]:
     if not isinstance(query, dict):
         raise bad_request("query is required", "parameter_not_found", field="query")
     filters = query.get("value") if query.get("operator") == "AND" else [query]
     if not isinstance(filters, list):
         raise bad_request("AND needs a list of filters", field="query")
     for item in filters:
-        if not isinstance(item, dict) or item.get("field") not in SEARCH_FIELDS or item.get("operator") != "=":
-            raise bad_request(f"the sandbox searches conversations by '=' on {', '.join(sorted(SEARCH_FIELDS))}", field="query")
+        if not isinstance(item, dict) or item.get("field") not in fields or item.get("operator") != "=":
+            raise bad_request(f"the sandbox searches by '=' on {', '.join(sorted(fields))}", field="query")
     return filters
 
 
