@@ -45,6 +45,7 @@ console = make_console()
 log = logging.getLogger("deskmigrate")
 
 ConfigOption = typer.Option(Path("config.yaml"), "-c", "--config", help="The migration's config file.")
+PREVIEW_ROWS = 20  # articles listed on screen by `plan`; the JSON report has them all
 
 
 class Exit(Exception):
@@ -229,6 +230,26 @@ def _print_plan(result: pipeline.PlanResult) -> None:
         console.print(table)
     if result.attributes:
         console.print("custom attributes the mapping writes: " + ", ".join(f"{a.model}.{a.name} ({a.data_type})" for a in result.attributes))
+    _print_help_center_preview(result.help_center)
+
+
+def _print_help_center_preview(preview: dict[str, Any]) -> None:
+    """Per article, what the Help Center load will lose (HTML removed, images, translations); all of it in the JSON report."""
+    if not preview:
+        return
+    table = Table(title=f"Help Center: {preview['articles_with_losses']} article(s) will lose or change content", title_justify="left")
+    for column in ("article", "HTML removed", "images on the source site", "other"):
+        table.add_column(column, overflow="fold")
+    for loss in preview["articles"][:PREVIEW_ROWS]:
+        other = [*loss.get("translations_not_imported", []), *(f"image removed: {src}" for src in loss.get("images_removed", [])),
+                 *([loss["language"]] if loss.get("language") else [])]
+        table.add_row(f"{loss['source_id']} {loss['title']}", ", ".join(f"{t} ×{n}" for t, n in loss.get("removed_tags", {}).items()),
+                      str(len(loss.get("images_on_source_site", [])) or ""), "; ".join(other))
+    console.print(table)
+    if len(preview["articles"]) > PREVIEW_ROWS:
+        console.print(f"… and {len(preview['articles']) - PREVIEW_ROWS} more in the JSON report under plan.help_center.articles")
+    if preview.get("images_on_source_site"):
+        console.print(f"{preview['images_on_source_site']} image(s) on the source's own site: {preview['images_on_source_site_note']}")
 
 
 @app.command()

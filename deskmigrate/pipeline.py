@@ -15,18 +15,18 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from deskmigrate.core.config import LoadedConfig, load_config, validate_section
+from deskmigrate.core.config import HelpCenterConfig, LoadedConfig, load_config, validate_section
 from deskmigrate.core.errors import MappingError, Problem, SourceError
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
-from deskmigrate.core.model import Record, SourceNotice, SourceRejection
+from deskmigrate.core.model import Article, Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
 from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
 from deskmigrate.core.state import Ledger
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.help_center import redirect_rows
-from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, body_hash
+from deskmigrate.loaders.intercom.help_center import article_loss_preview, redirect_rows
+from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # The staged entities the loader takes, in phase order, and the mapping target of each.
 LOAD_ENTITIES = tuple(phase.entity for phase in PHASES if phase.entity)
 MAPPING_TARGETS = {phase.entity: phase.mapping_target for phase in PHASES if phase.entity and phase.mapping_target}
+PHASE_OF_ENTITY = {phase.entity: phase for phase in PHASES if phase.entity}
 STAGE_BATCH = 500
 NOTICE_EXAMPLES = 20
 
@@ -237,12 +238,14 @@ class PlanResult:
     mapping_report: MappingReport
     attributes: list[AttributeDeclaration]
     payload_files: dict[str, str]
+    help_center: dict[str, Any] = field(default_factory=dict)  # per article, what the Help Center load will lose
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "counts": self.counts, "rejections": self.rejections, "tags": self.tags,
             "mapping_report": self.mapping_report.to_dict(),
             "attributes": [a.model_dump() for a in self.attributes], "payload_files": self.payload_files,
+            **({"help_center": self.help_center} if self.help_center else {}),
         }
 
 
@@ -259,6 +262,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     new_taggings = 0
     tag_names: set[str] = set()
     files: dict[str, str] = {}
+    article_losses: dict[str, dict[str, Any]] = {}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     for entity in LOAD_ENTITIES:
@@ -276,14 +280,10 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                     if run_id is not None:
                         ledger.record_failure(run_id, entity, entity, result.source_id, result.reason, field=result.field)
                     continue
-                row = ledger.id_row(entity, result.source_id)
-                if row is None or row.state != "done":
-                    action = "create"
-                elif row.payload_hash != body_hash(result.body):
-                    action = "update"
-                else:
-                    action = "unchanged"
+                action = PHASE_OF_ENTITY[entity].plan_action(ledger, result)
                 outcome[action] += 1
+                if entity == "articles":
+                    _preview_article_losses(ledger, result, project.loaded.config.load.help_center, article_losses)
                 wanted_tags = {t.strip().lower() for t in result.tags if t.strip()}
                 tag_names |= wanted_tags
                 new_taggings += len(wanted_tags - ledger.applied_taggings(entity, result.source_id))
@@ -301,7 +301,32 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         reasons = target_report.rejection_reasons if target_report else {}
         rejections[entity] = {reason: stats.count for reason, stats in reasons.items()}
     tags = {"tag_names": len(tag_names), "taggings_to_add": new_taggings}
-    return PlanResult(counts, rejections, tags, mapper.report, mapper.attribute_declarations(), files)
+    return PlanResult(counts, rejections, tags, mapper.report, mapper.attribute_declarations(), files, help_center_preview(article_losses))
+
+
+def _preview_article_losses(ledger: Ledger, payload: Payload, settings: HelpCenterConfig, found: dict[str, dict[str, Any]]) -> None:
+    record = ledger.staged_record("articles", payload.source_id)
+    if isinstance(record, Article):
+        loss = article_loss_preview(record, payload.body, settings)
+        if loss:
+            found[payload.source_id] = {"source_id": payload.source_id, "title": record.title, **loss}
+
+
+def help_center_preview(article_losses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Totals and the per-article list of what the Help Center load will lose, known before anything is written."""
+    if not article_losses:
+        return {}
+    removed: dict[str, int] = {}
+    for loss in article_losses.values():
+        for tag, n in loss.get("removed_tags", {}).items():
+            removed[tag] = removed.get(tag, 0) + n
+    return {
+        "articles_with_losses": len(article_losses), "removed_tags_total": dict(sorted(removed.items())),
+        "images_on_source_site": sum(len(loss.get("images_on_source_site", [])) for loss in article_losses.values()),
+        "images_on_source_site_note": "whether these need the source's login is checked at load (one anonymous request each); "
+                                      "those that do are re-hosted through load.help_center.asset_dir/asset_base_url or listed",
+        "articles": [article_losses[key] for key in sorted(article_losses)],
+    }
 
 
 # -- load ------------------------------------------------------------------------------------------

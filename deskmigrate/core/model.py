@@ -47,6 +47,11 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def text_id(value: Any) -> str | None:
+    """A vendor id as canonical text; None stays None."""
+    return None if value is None else str(value)
+
+
 class Company(Record):
     entity: Literal["companies"] = "companies"
     name: str | None = None
@@ -85,6 +90,14 @@ class Agent(Record):
     active: bool = True
 
 
+class CollectionTranslation(_Closed):
+    """A collection's name and description in another language."""
+
+    locale: str
+    name: str
+    description: str | None = None
+
+
 class Collection(Record):
     entity: Literal["collections"] = "collections"
     name: str
@@ -92,6 +105,7 @@ class Collection(Record):
     parent_id: str | None = None
     position: int | None = None
     locale: str | None = None
+    translations: list[CollectionTranslation] = Field(default_factory=list)
 
 
 class Attachment(_Closed):

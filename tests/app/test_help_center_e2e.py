@@ -63,7 +63,20 @@ def help_center_account() -> dict[str, Any]:
         {**account["article_translations"][400][1], "id": 1402, "locale": "zh-hk", "title": "安裝 Acme", "body": "<p>安裝</p>"}
     )
     account["article_translations"][400][1]["body"] = '<h2>Installer</h2><p>Voir <a href="/hc/fr/articles/402">la facture</a>.</p>'
+    # GET /help_center/{categories|sections}/{id}/translations: the own locale too, and drafts (not imported)
+    account["category_translations"] = {200: [
+        group_translation(200, "Category", "en-us", "Getting started", "First steps with Acme"),
+        group_translation(200, "Category", "fr", "Premiers pas", "Les débuts avec Acme"),
+        group_translation(200, "Category", "de", "Erste Schritte", "", draft=True),
+        group_translation(200, "Category", "ja", "はじめに", ""),
+    ]}
+    account["section_translations"] = {300: [group_translation(300, "Section", "de", "Installation (de)", "")]}
     return account
+
+
+def group_translation(source_id: int, kind: str, locale: str, title: str, body: str, draft: bool = False) -> dict[str, Any]:
+    return {"id": source_id * 10 + len(locale), "source_id": source_id, "source_type": kind, "locale": locale, "title": title, "body": body,
+            "draft": draft, "outdated": False, "html_url": f"https://acme.zendesk.com/hc/{locale}/{kind.lower()}s/{source_id}"}
 
 
 @dataclass
@@ -166,6 +179,17 @@ def test_collections_nest_three_levels_in_source_order(project: HelpCenterProjec
         "Getting started", "Billing"]
 
 
+def test_collection_names_arrive_in_every_enabled_language(project: HelpCenterProject) -> None:
+    result = project.cli("run")
+    assert result.exit_code in (0, 3), result.output
+    collections = by_name(project.objects("collections"))
+    assert collections["Getting started"]["translated_content"] == {
+        "fr": {"type": "group_content", "name": "Premiers pas", "description": "Les débuts avec Acme"}}  # de is a draft, ja not enabled
+    assert collections["Installation"]["translated_content"] == {"de": {"type": "group_content", "name": "Installation (de)"}}
+    assert collections["Billing"]["translated_content"] is None
+    assert any("Getting started" in line and "ja (not enabled)" in line for line in project.last_report()["help_center"]["collections"])
+
+
 def test_articles_arrive_sanitised_with_images_translations_and_rewritten_links(project: HelpCenterProject) -> None:
     result = project.cli("run")
     assert result.exit_code in (0, 3), result.output
@@ -233,3 +257,17 @@ def test_without_a_public_asset_url_private_images_are_listed_not_lost(tmp_path:
     listed = files["https://acme.zendesk.com/hc/article_attachments/9200/diagram.png"]
     assert listed["outcome"].startswith("behind the source's login: downloaded")
     assert Path(listed["file"]).read_bytes() == PNG
+
+
+def test_plan_tells_what_the_help_center_load_will_lose_before_writing(project: HelpCenterProject) -> None:
+    result = project.cli("plan")
+    assert result.exit_code == 0, result.output
+    assert project.objects("articles") == [] and project.help_center_writes() == 0
+    assert "Help Center: " in result.output and "article(s) will lose or change content" in result.output
+    preview = project.last_report()["plan"]["help_center"]
+    losses = {a["source_id"]: a for a in preview["articles"]}
+    assert losses["400"]["removed_tags"] == {"div": 1, "font": 1, "script": 1}  # what the load report counts too
+    assert losses["400"]["images_on_source_site"] == ["https://acme.zendesk.com/hc/article_attachments/9200/diagram.png"]
+    assert losses["400"]["translations_not_imported"] == ["zh-hk: Intercom has no such Help Center language"]
+    assert preview["images_on_source_site"] == 2  # the diagram and the invoice sample, checked for a login at load
+    assert not any(r.path.startswith("/hc/article_attachments/") for r in project.fake.requests)  # no file was fetched

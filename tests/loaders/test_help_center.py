@@ -10,11 +10,11 @@ import pytest
 
 from deskmigrate.core.config import HelpCenterConfig, LoadConfig
 from deskmigrate.core.errors import ConfigError
-from deskmigrate.core.model import Agent, Article, Collection, Record, Translation
+from deskmigrate.core.model import Agent, Article, Collection, CollectionTranslation, Record, Translation
 from deskmigrate.core.payload import Payload
 from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.help_center import LinkIndex, intercom_locale, path_key
+from deskmigrate.loaders.intercom.help_center import LinkIndex, intercom_locale, path_key, redirect_rows
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.loaders.intercom.sandbox import SandboxServer
@@ -32,7 +32,7 @@ def zd_collection(source_id: str, name: str, parent: str | None = None, position
 
 def zd_article(source_id: str, title: str, section: str, body: str = "<p>Hello</p>", **extra: Any) -> Article:
     return Article(source="zendesk", source_id=source_id, title=title, body_html=body, collection_id=section, author_id="7",
-                   url=f"https://acme.zendesk.com/hc/en-us/articles/{source_id}", **extra)
+                   **{"url": f"https://acme.zendesk.com/hc/en-us/articles/{source_id}", **extra})
 
 
 RECORDS: list[Record] = [
@@ -179,3 +179,55 @@ def test_article_links_in_every_source_form(link: str, target: tuple[str, str, s
     index = LinkIndex(hosts=set(), by_path={path_key("https://docs.acme.com/article/12-old-slug"): ("articles", "5f1c0ffee")},
                       new_urls={}, staged=set())
     assert index.target_of(link) == target
+
+
+def test_an_article_written_in_another_language_keeps_the_default_language_as_main_content(
+        client: IntercomClient, ledger: Ledger, tmp_path: Path, sandbox_path: Path) -> None:
+    german = {"locale": "de", "url": "https://acme.zendesk.com/hc/de/articles/{}"}
+    records: list[Record] = [
+        RECORDS[0], RECORDS[2], RECORDS[-1],
+        zd_article("600", "Einrichten", "section:10", body="<p>Hallo</p>", locale=german["locale"], url=german["url"].format(600),
+                   translations=[Translation(locale="en-us", title="Setting up", body_html="<p>Hello</p>", state="draft")]),
+        zd_article("601", "Nur Deutsch", "section:10", body="<p>Nur hier</p>", locale=german["locale"], url=german["url"].format(601)),
+        zd_article("602", "Solo español", "section:10", body="<p>Hola</p>", locale="es", url="https://acme.zendesk.com/hc/es/articles/602"),
+    ]
+    _, loader, results = migrate(client, ledger, mapping(tmp_path), records, locales=["en", "de"])
+    assert results["articles"].created == 3
+    articles = {a["id"]: a for a in sandbox_objects(sandbox_path, "articles")}
+    translated = articles[ledger.intercom_id("articles", "600")]
+    # the English version is the main (default-language) content; the German original is the de translation
+    assert (translated["title"], translated["body"], translated["state"]) == ("Setting up", "<p>Hello</p>", "draft")
+    assert {k: translated["translated_content"]["de"][k] for k in ("title", "body", "state")} == {
+        "title": "Einrichten", "body": "<p>Hallo</p>", "state": "published"}
+    # no English version: published in German; the English slot holds an unpublished copy to translate
+    german_only = articles[ledger.intercom_id("articles", "601")]
+    assert (german_only["title"], german_only["state"]) == ("Nur Deutsch", "draft")
+    assert german_only["translated_content"]["de"]["state"] == "published"
+    spanish = articles[ledger.intercom_id("articles", "602")]
+    assert spanish["state"] == "draft" and spanish["translated_content"] == {}
+    notes = {a["source_id"]: a for a in loader.details["help_center"].as_dict()["articles"]}
+    assert "600" not in notes
+    assert notes["601"]["language"].startswith("written in de with no en version")
+    assert notes["602"]["translations_not_imported"] == ["es: the Help Center does not have es enabled"]
+    rows = {(r["old_url"], r["locale"]): r["new_url"] for r in redirect_rows(ledger)}
+    assert rows[("https://acme.zendesk.com/hc/de/articles/600", "de")].endswith(f"/de/articles/{translated['id']}-einrichten")
+    assert rows[("https://acme.zendesk.com/hc/en-us/articles/600", "en")].endswith(f"/en/articles/{translated['id']}-setting-up")
+
+
+def test_a_collection_named_in_another_language_takes_its_default_language_name(
+        client: IntercomClient, ledger: Ledger, tmp_path: Path, sandbox_path: Path) -> None:
+    records: list[Record] = [
+        Collection(source="freshdesk", source_id="category:1", name="Anleitungen", description="Alles", locale="de",
+                   translations=[CollectionTranslation(locale="en", name="Guides", description="Everything"),
+                                 CollectionTranslation(locale="pt-br", name="Guias")]),
+        Collection(source="freshdesk", source_id="category:2", name="Nur Deutsch", locale="de"),
+    ]
+    _, loader, _ = migrate(client, ledger, Mapper(load_mapping("freshdesk", None, [])), records, locales=["en", "de", "pt-BR"])
+    collections = {c["id"]: c for c in sandbox_objects(sandbox_path, "collections")}
+    guides = collections[ledger.intercom_id("collections", "category:1")]
+    assert (guides["name"], guides["description"]) == ("Guides", "Everything")
+    assert guides["translated_content"] == {"de": {"type": "group_content", "name": "Anleitungen", "description": "Alles"},
+                                            "pt-BR": {"type": "group_content", "name": "Guias"}}
+    assert collections[ledger.intercom_id("collections", "category:2")]["name"] == "Nur Deutsch"
+    lines = loader.details["help_center"].as_dict()["collections"]
+    assert lines == ["category:2 'Nur Deutsch' is named in de with no en name: its de name is used"]

@@ -12,8 +12,8 @@ import logging
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ INTERCOM_LOCALES = frozenset(
     "ar bg bs ca cs da de el en es et fi fr he hr hu id it ja ko lt lv mn nb nl pl pt ro ru sl sr sv tr vi pt-BR zh-CN zh-TW".split()
 )
 MAX_DEPTH = 3
+MAX_CREATE_ATTEMPTS = 3  # creates whose answer was lost, each followed by a look at what Intercom holds
 # Body keys the mapping writes for the loader, never sent: merge/skip a collection, a footer line for an article.
 LOADER_KEYS = ("merge_into", "skip", "footer")
 INTERCOM_KEY = "_intercom"  # where the id map keeps the new URLs next to the body we sent
@@ -71,13 +72,15 @@ class ArticleNotes:
     translations_not_imported: list[str] = field(default_factory=list)
     links_not_migrated: list[str] = field(default_factory=list)
     author: str | None = None
+    language: str | None = None
 
     def is_empty(self) -> bool:
-        return not (self.removed_tags or self.files or self.translations_not_imported or self.links_not_migrated or self.author)
+        return not (self.removed_tags or self.files or self.translations_not_imported or self.links_not_migrated or self.author
+                    or self.language)
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"source_id": self.source_id, "title": self.title}
-        for key in ("removed_tags", "files", "translations_not_imported", "links_not_migrated", "author"):
+        for key in ("removed_tags", "files", "translations_not_imported", "links_not_migrated", "author", "language"):
             if getattr(self, key):
                 found[key] = getattr(self, key)
         return found
@@ -258,7 +261,45 @@ def _load_collection(loader: IntercomLoader, node: CollectionNode, nodes: dict[s
     body = _sendable(payload.body) | {"help_center_id": int(help_center_id) if help_center_id.isdigit() else help_center_id}
     if parent_id:
         body["parent_id"] = parent_id
+    languages = _collection_languages(loader, node.record, body)
+    body = {key: value for key, value in body.items() if key not in ("name", "description")} | languages
     _write_collection(loader, source_id, body, digest, result)
+
+
+def _collection_languages(loader: IntercomLoader, record: Collection, body: dict[str, Any]) -> dict[str, Any]:
+    """Name and description in the default language, and `translated_content` with the other languages the Help Center has.
+
+    A collection named in another language takes its default-language translation as name, as articles do.
+    """
+    settings = settings_of(loader)
+    default = intercom_locale(settings.default_locale) or "en"
+    enabled = enabled_locales(settings)
+    own = intercom_locale(record.locale) if record.locale else default
+    versions = [(t.locale, intercom_locale(t.locale), {"name": t.name, "description": t.description}) for t in record.translations]
+    main: dict[str, Any] = {"name": body["name"], "description": body.get("description")}
+    label = f"{record.source_id} {record.name!r}"
+    if own != default:
+        swap = next((version for version in versions if version[1] == default), None)
+        if swap is None:
+            report_of(loader).add_collection_line(f"{label} is named in {record.locale} with no {default} name: its {record.locale} name is used")
+        else:
+            versions = [(str(record.locale), own, main), *(version for version in versions if version is not swap)]
+            main = swap[2]
+    translated: dict[str, Any] = {}
+    left_out: list[str] = []
+    for source_locale, locale, content in versions:
+        if locale is None or locale not in enabled or locale in translated or locale == default:
+            left_out.append(f"{source_locale} ({'Intercom has no such language' if locale is None else 'not enabled' if locale not in enabled else 'a second name in ' + locale})")
+            continue
+        translated[locale] = {"type": "group_content", "name": content["name"], **({"description": content["description"]} if content["description"] else {})}
+    if left_out:
+        report_of(loader).add_collection_line(f"{label}: names not imported: {', '.join(left_out)}")
+    found: dict[str, Any] = {"name": main["name"]}
+    if main.get("description"):
+        found["description"] = main["description"]
+    if translated:
+        found["translated_content"] = translated
+    return found
 
 
 def _parent_collection_id(loader: IntercomLoader, node: CollectionNode) -> str | None:
@@ -307,31 +348,54 @@ def _write_collection(loader: IntercomLoader, source_id: str, body: dict[str, An
                                    origin="created", payload_hash=digest, body=_with_urls(body, saved), before=previous)
         result.add("updated")
         return
-    found = _reconcile(loader, "collections", row, lambda item: item.get("name") == body["name"]
-                       and str(item.get("parent_id") or "") == str(body.get("parent_id") or ""))
-    if found is None:
-        loader.ledger.mark_pending(loader.run_id, "collections", source_id)
-        try:
-            found = loader.client.create_collection(body)
-        except AmbiguousWriteError:
-            found = _reconcile(loader, "collections", loader.ledger.id_row("collections", source_id), lambda item: item.get("name") == body["name"])
-            if found is None:
-                raise
+    if row is not None and row.state == "done":
+        loader.ledger.forget("collections", source_id)  # merged or skipped until now: it gets its own collection
+        row = None
+    found, reconciled = _create_once(loader, "collections", source_id, row, loader.client.create_collection, body,
+                                     lambda item: item.get("name") == body["name"] and _same_parent(item, body))
+    if reconciled:
+        found = loader.client.update_collection(str(found["id"]), {key: value for key, value in body.items() if key != "help_center_id"})
     loader.ledger.record_write(loader.run_id, "collections", "collections", source_id, intercom_id=str(found["id"]), action="create",
                                origin="created", payload_hash=digest, body=_with_urls(body, found))
     result.add("created")
 
 
-def _reconcile(loader: IntercomLoader, entity: str, row: IdMapRow | None, matches: Any) -> dict[str, Any] | None:
-    """A create whose answer was lost: find what it made (created after we marked it pending) before sending it again."""
+def _create_once(loader: IntercomLoader, entity: str, source_id: str, row: IdMapRow | None,
+                 create: Callable[[dict[str, Any]], dict[str, Any]], body: dict[str, Any],
+                 matches: Callable[[dict[str, Any]], bool]) -> tuple[dict[str, Any], bool]:
+    """Create, never twice: a create whose answer was lost (now or in an earlier run) is looked for before it is sent again.
+
+    Returns Intercom's object and whether it was found rather than created (then it may hold an older body).
+    The help center lists are read straight from the database (unlike search), so a create that landed is in them.
+    """
+    for _ in range(MAX_CREATE_ATTEMPTS):
+        found = _reconcile(loader, entity, row, matches)
+        if found is not None:
+            log.info("%s %s: adopting %s, created by an earlier attempt whose answer was lost", entity, source_id, found.get("id"))
+            return found, True
+        loader.ledger.mark_pending(loader.run_id, entity, source_id)
+        try:
+            return create(body), False
+        except AmbiguousWriteError as error:
+            log.info("%s %s: the answer to the create was lost (%s); looking for it before sending it again", entity, source_id, error)
+            row = loader.ledger.id_row(entity, source_id)
+    raise AmbiguousWriteError(f"{entity[:-1]} {source_id}: {MAX_CREATE_ATTEMPTS} creates lost their answer and none is in Intercom")
+
+
+def _reconcile(loader: IntercomLoader, entity: str, row: IdMapRow | None, matches: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """What a pending create made: created after we marked it pending, matching the body, and not another record's."""
     if row is None or row.state != "pending" or row.pending_since is None:
         return None
     path = "/help_center/collections" if entity == "collections" else "/articles"
     since = row.pending_since - RECONCILE_SKEW_S
-    for item in loader.client.iter_pages(path):
-        if float(item.get("created_at") or 0) >= since and matches(item):
-            return item
-    return None
+    claimed = {other.intercom_id for other in loader.ledger.iter_id_rows(entity) if other.intercom_id and other.source_id != row.source_id}
+    candidates = [item for item in loader.client.iter_pages(path)
+                  if float(item.get("created_at") or 0) >= since and str(item.get("id")) not in claimed and matches(item)]
+    return min(candidates, key=lambda item: int(str(item["id"])) if str(item["id"]).isdigit() else 0, default=None)
+
+
+def _same_parent(item: dict[str, Any], body: dict[str, Any]) -> bool:
+    return str(item.get("parent_id") or "") == str(body.get("parent_id") or "")
 
 
 def _sendable(body: dict[str, Any]) -> dict[str, Any]:
@@ -341,7 +405,7 @@ def _sendable(body: dict[str, Any]) -> dict[str, Any]:
 def _with_urls(body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     urls = {locale: content.get("url") for locale, content in (answer.get("translated_content") or {}).items()
             if isinstance(content, dict) and content.get("url")}
-    return {**body, INTERCOM_KEY: {"url": answer.get("url"), "urls": urls}}
+    return {**body, INTERCOM_KEY: {"url": answer.get("url"), "urls": urls, "locale": answer.get("default_locale")}}
 
 
 def _without_urls(body: dict[str, Any] | None) -> dict[str, Any]:
@@ -369,8 +433,8 @@ def _load_article(loader: IntercomLoader, payload: Payload, links: LinkIndex, re
         return
     author, matched = _author(loader, record)
     settings = settings_of(loader)
-    state = payload.body.get("state") or record.state if settings.state == "source" else settings.state
-    fixed = {"author_id": author, "state": state, "parent_id": int(parent) if parent else None}
+    main, others, language_note = article_contents(record, payload.body, settings)
+    fixed = {"author_id": author, "state": main.state, "parent_id": int(parent) if parent else None}
     digest = body_hash(payload.body)
     row = loader.ledger.id_row("articles", payload.source_id)
     if row is not None and row.state == "done" and row.payload_hash == digest and _same_fixed(row.body, fixed):
@@ -379,7 +443,8 @@ def _load_article(loader: IntercomLoader, payload: Payload, links: LinkIndex, re
     notes = report.notes(record.source_id, record.title)
     if not matched:
         notes.author = f"source author {record.author_id or '(none)'} has no Intercom admin with that email: written by admin {author}"
-    body = _article_body(loader, record, payload, fixed, notes, links)
+    notes.language = language_note
+    body = _article_body(loader, record, payload, main, others, fixed, notes, links)
     _write_article(loader, record.source_id, body, digest, row, result)
 
 
@@ -411,51 +476,80 @@ def _same_fixed(stored: dict[str, Any] | None, fixed: dict[str, Any]) -> bool:
     )
 
 
-def _article_body(loader: IntercomLoader, record: Article, payload: Payload, fixed: dict[str, Any], notes: ArticleNotes,
-                  links: LinkIndex) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Content:
+    """One language version of an article: what the mapping made of it, and the source HTML it came from."""
+
+    source_locale: str
+    locale: str | None  # the Intercom Help Center locale; None when Intercom has no such language
+    title: str
+    body: str
+    original_html: str
+    state: str
+
+
+def article_contents(record: Article, mapped: dict[str, Any], settings: HelpCenterConfig) -> tuple[Content, list[Content], str | None]:
+    """The default-language content, the other versions, and a note when the article has no default-language version.
+
+    Intercom's main title/body are the help center's default language; an article written in another language
+    takes its default-language translation as main content and becomes a translation itself.
+    """
+    default = intercom_locale(settings.default_locale) or "en"
+    forced = None if settings.state == "source" else settings.state
+    own = Content(record.locale or settings.default_locale, intercom_locale(record.locale) if record.locale else default,
+                  str(mapped.get("title") or record.title), str(mapped.get("body") or ""), record.body_html,
+                  forced or str(mapped.get("state") or record.state))
+    raw = {t.locale: t for t in record.translations}
+    others = [Content(source_locale, intercom_locale(source_locale), str(content.get("title") or record.title), str(content.get("body") or ""),
+                      raw[source_locale].body_html if source_locale in raw else "", forced or str(content.get("state") or "published"))
+              for source_locale, content in (mapped.get("translated_content") or {}).items()]
+    if own.locale == default:
+        return own, others, None
+    for index, other in enumerate(others):
+        if other.locale == default:
+            return other, [own, *others[:index], *others[index + 1:]], None
+    note = (f"written in {own.source_locale} with no {default} version: its {default} content is a draft copy of the "
+            f"{own.source_locale} text, to translate before publishing")
+    return replace(own, locale=default, state="draft"), [own, *others], note
+
+
+def _article_body(loader: IntercomLoader, record: Article, payload: Payload, main: Content, others: list[Content], fixed: dict[str, Any],
+                  notes: ArticleNotes, links: LinkIndex) -> dict[str, Any]:
     source = _sendable(payload.body)
-    main_html = str(source.get("body") or "")
+    main_html = main.body
     footer = payload.body.get("footer")
     if footer:
         main_html += f"<p>{html.escape(str(footer))}</p>"
         report_of(loader).footer_dates += 1
-    _count_removed(notes, record.body_html, main_html)
+    _count_removed(notes, main.original_html, main_html)
     main_html = _with_files(loader, record, main_html, notes) + _attachment_list(loader, record, notes)
     main_html = links.rewrite(main_html, record.url, None, notes)
-    body: dict[str, Any] = {"title": source.get("title") or record.title, "body": main_html, **{k: v for k, v in fixed.items() if v is not None}}
+    body: dict[str, Any] = {"title": main.title, "body": main_html, **{k: v for k, v in fixed.items() if v is not None}}
     if source.get("description"):
         body["description"] = source["description"]
     if fixed["parent_id"] is not None:
         body["parent_type"] = "collection"
-    translated = _translations(loader, record, source.get("translated_content") or {}, fixed, notes, links)
+    translated = _translations(loader, record, main, others, fixed, notes, links)
     if translated:
         body["translated_content"] = translated
     return body
 
 
-def _translations(loader: IntercomLoader, record: Article, mapped: dict[str, Any], fixed: dict[str, Any], notes: ArticleNotes,
+def _translations(loader: IntercomLoader, record: Article, main: Content, others: list[Content], fixed: dict[str, Any], notes: ArticleNotes,
                   links: LinkIndex) -> dict[str, Any]:
-    settings = settings_of(loader)
-    enabled = enabled_locales(settings)
-    default = intercom_locale(settings.default_locale) or "en"
-    raw = {t.locale: t for t in record.translations}
+    enabled = enabled_locales(settings_of(loader))
     translated: dict[str, Any] = {}
-    for source_locale, content in mapped.items():
-        locale = intercom_locale(source_locale)
-        if locale == default or locale == intercom_locale(record.locale):
-            continue
-        if locale is None or locale not in enabled or locale in translated:
+    for content in others:
+        locale = content.locale
+        if locale is None or locale not in enabled or locale in translated or locale == main.locale:
             why = "Intercom has no such Help Center language" if locale is None else (
-                f"the Help Center does not have {locale} enabled" if locale not in enabled else f"a second translation into {locale}")
-            notes.translations_not_imported.append(f"{source_locale}: {why}")
+                f"the Help Center does not have {locale} enabled" if locale not in enabled else f"a second version in {locale}")
+            notes.translations_not_imported.append(f"{content.source_locale}: {why}")
             continue
-        body = str(content.get("body") or "")
-        if source_locale in raw:
-            _count_removed(notes, raw[source_locale].body_html, body)
-        body = links.rewrite(_with_files(loader, record, body, notes), record.url, locale, notes)
-        state = content.get("state") or "published" if settings.state == "source" else settings.state
-        translated[locale] = {"type": "article_content", "title": content.get("title") or record.title, "body": body,
-                              "author_id": fixed["author_id"], "state": state}
+        _count_removed(notes, content.original_html, content.body)
+        body = links.rewrite(_with_files(loader, record, content.body, notes), record.url, locale, notes)
+        translated[locale] = {"type": "article_content", "title": content.title, "body": body, "author_id": fixed["author_id"],
+                              "state": content.state}
     return translated
 
 
@@ -473,18 +567,10 @@ def _write_article(loader: IntercomLoader, source_id: str, body: dict[str, Any],
                                    origin="created", payload_hash=digest, body=_with_urls(body, saved), before=previous)
         result.add("updated")
         return
-    matches = lambda item: item.get("title") == body["title"] and str(item.get("parent_id") or "") == str(body.get("parent_id") or "")  # noqa: E731
-    found = _reconcile(loader, "articles", row, matches)
-    if found is not None:
+    found, reconciled = _create_once(loader, "articles", source_id, row, loader.client.create_article, body,
+                                     lambda item: item.get("title") == body["title"] and _same_parent(item, body))
+    if reconciled:
         found = loader.client.update_article(str(found["id"]), body)
-    else:
-        loader.ledger.mark_pending(loader.run_id, "articles", source_id)
-        try:
-            found = loader.client.create_article(body)
-        except AmbiguousWriteError:
-            found = _reconcile(loader, "articles", loader.ledger.id_row("articles", source_id), matches)
-            if found is None:
-                raise
     loader.ledger.record_write(loader.run_id, "articles", "articles", source_id, intercom_id=str(found["id"]), action="create",
                                origin="created", payload_hash=digest, body=_with_urls(body, found))
     result.add("created")
@@ -748,9 +834,14 @@ def redirect_rows(ledger: Ledger) -> Iterator[dict[str, str]]:
             urls = (row.body or {}).get(INTERCOM_KEY) or _merged_urls(ledger, entity, row)
             if not old or not urls.get("url"):
                 continue
-            yield {"old_url": old, "new_url": urls["url"], "kind": entity[:-1], "source_id": row.source_id, "locale": ""}
             if isinstance(record, Article):
-                yield from _translation_redirects(record, old, urls.get("urls") or {})
+                by_locale = {**(urls.get("urls") or {}), str(urls.get("locale") or "en"): urls["url"]}
+                own = intercom_locale(record.locale)
+                yield {"old_url": old, "new_url": by_locale.get(own or "", urls["url"]), "kind": "article", "source_id": row.source_id,
+                       "locale": own if own in by_locale else ""}
+                yield from _translation_redirects(record, old, by_locale)
+            else:
+                yield {"old_url": old, "new_url": urls["url"], "kind": entity[:-1], "source_id": row.source_id, "locale": ""}
 
 
 def _merged_urls(ledger: Ledger, entity: str, row: IdMapRow) -> dict[str, Any]:
@@ -767,3 +858,55 @@ def _translation_redirects(record: Article, old: str, urls: dict[str, str]) -> I
         if locale in urls and zendesk_locale.search(old):
             old_translated = zendesk_locale.sub(f"/hc/{translation.locale}/", old, count=1)
             yield {"old_url": old_translated, "new_url": urls[locale], "kind": "article", "source_id": record.source_id, "locale": locale}
+
+
+# -- what `plan` can tell before loading ---------------------------------------------------------------
+
+
+def article_loss_preview(record: Article, mapped: dict[str, Any], settings: HelpCenterConfig) -> dict[str, Any]:
+    """What loading this article will lose or change, from the staged record and its mapped body alone (no HTTP call).
+
+    Whether an image on the source's own site needs its login is only known by asking that site, at load time; here
+    such images are listed as to be checked.
+    """
+    main, others, language = article_contents(record, mapped, settings)
+    enabled = enabled_locales(settings)
+    removed: Counter[str] = count_tags(main.original_html) - count_tags(main.body)
+    not_imported: list[str] = []
+    kept = [main]
+    for content in others:
+        if content.locale is None or content.locale not in enabled or content.locale == main.locale:
+            not_imported.append(f"{content.source_locale}: " + ("Intercom has no such Help Center language" if content.locale is None
+                                                                 else f"the Help Center does not have {content.locale} enabled"
+                                                                 if content.locale not in enabled else f"a second version in {content.locale}"))
+            continue
+        removed.update(count_tags(content.original_html) - count_tags(content.body))
+        kept.append(content)
+    own_host = urlsplit(record.url or "").netloc.lower()
+    removed_images, source_images = [], []
+    for content in kept:
+        for tag in IMG_TAG.findall(content.body):
+            src = SRC_ATTRIBUTE.search(tag)
+            if src is None:
+                continue
+            absolute = urljoin(record.url or "", html.unescape(src.group(1)))
+            parts = urlsplit(absolute)
+            if parts.scheme not in ("http", "https"):
+                removed_images.append(html.unescape(src.group(1))[:200])
+            elif own_host and parts.netloc.lower() == own_host:
+                source_images.append(absolute)
+    attachments = [a.url for a in record.attachments if not a.inline and a.url and urlsplit(urljoin(record.url or "", a.url)).netloc.lower() == own_host]
+    found: dict[str, Any] = {}
+    if removed:
+        found["removed_tags"] = dict(sorted(removed.items()))
+    if attachments:
+        found["attachments_on_source_site"] = attachments
+    if removed_images:
+        found["images_removed"] = removed_images
+    if source_images:
+        found["images_on_source_site"] = source_images
+    if not_imported:
+        found["translations_not_imported"] = not_imported
+    if language:
+        found["language"] = language
+    return found
