@@ -7,11 +7,12 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
@@ -287,6 +288,31 @@ class WindowRateLimiter:
         self._remaining = snapshot.remaining
 
 
+class MinuteWindowPacer:
+    """At most `calls_per_minute` calls in any 60-second window, for a vendor sub-limit its headers do not announce."""
+
+    def __init__(self, calls_per_minute: int, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 *, label: str = "calls") -> None:
+        self.calls_per_minute = calls_per_minute
+        self.label = label
+        self._clock = clock
+        self._sleep = sleep
+        self._recent: deque[float] = deque()
+        self.waited_s = 0.0
+
+    def wait_for_slot(self) -> None:
+        now = self._clock()
+        while self._recent and now - self._recent[0] >= 60.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.calls_per_minute:
+            delay = 60.0 - (now - self._recent[0])
+            log.info("pacing %s: waiting %.1f s", self.label, delay)
+            self._sleep(delay)
+            self.waited_s += delay
+            self._recent.popleft()
+        self._recent.append(self._clock())
+
+
 # --- failures -----------------------------------------------------------------------------------
 
 
@@ -550,3 +576,20 @@ def response_excerpt(response: requests.Response, secrets: Iterable[str], limit:
     longest = max((len(s) * 3 for s in secrets if s), default=0)
     raw = (response.content or b"")[: (limit + longest + 64) * 4]
     return excerpt(raw.decode(response.encoding or "utf-8", errors="replace"), secrets, limit)
+
+
+# --- links --------------------------------------------------------------------------------------
+
+
+def rebase_url(absolute_url: str, root: str, api_prefix: str) -> str:
+    """Point a next-page link the server wrote with its own host at `root` (proxies, test servers), keeping path and query.
+
+    The part of the link's path after `api_prefix` ("/api/v2") is put under root's path; a path without it is kept whole.
+    """
+    parts = urlsplit(absolute_url)
+    root_parts = urlsplit(root)
+    path = parts.path
+    api_at = path.find(f"{api_prefix}/")
+    if api_at >= 0:
+        path = root_parts.path.rstrip("/") + path[api_at + len(api_prefix) :]
+    return urlunsplit((root_parts.scheme, root_parts.netloc, path, parts.query, ""))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Union
 
 import requests
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
 
@@ -26,6 +26,30 @@ class SourceCheckpoint(BaseModel):
 
 
 StreamItem = Union[CanonicalRecord, SourceRejection, SourceNotice, SourceCheckpoint]
+
+
+ENTITY_NOUNS = {
+    "companies": "company", "contacts": "contact", "agents": "agent",
+    "collections": "collection", "articles": "article", "conversations": "conversation",
+}
+
+
+def convert_or_reject(entity: str, raw: Mapping[str, Any], location: str, build: Callable[..., CanonicalRecord], *args: Any,
+                      **kwargs: Any) -> CanonicalRecord | SourceRejection:
+    """Convert one vendor object with `build(raw, *args, **kwargs)`; a malformed one becomes a located SourceRejection, and the read goes on."""
+    try:
+        return build(raw, *args, **kwargs)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return SourceRejection(
+            entity=entity,
+            source_id=str(raw.get("id")),
+            location=location,
+            field=".".join(str(p) for p in first["loc"]) or None,
+            reason=first["msg"],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {ENTITY_NOUNS.get(entity, entity)}: {exc!r}")
 
 
 class CursorStore(Protocol):

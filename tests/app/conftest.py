@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from deskmigrate.cli import app
 from deskmigrate.loaders.intercom.sandbox import SandboxStore
+from tests.app.vendor_e2e import contacts_by_external_id, write_project_config
 
 TOKEN = "tok_e2e_Secret_7f3a9c2d41b8"
 
@@ -86,11 +87,7 @@ class Project:
         write_csv(self.root / "contacts.csv", rows)
 
     def contacts_in_sandbox(self) -> dict[str, dict[str, Any]]:
-        found = {}
-        for contact in self.store().objects("contacts"):
-            assert contact["external_id"] not in found, f"duplicate contact for {contact['external_id']}"
-            found[contact["external_id"]] = contact
-        return found
+        return contacts_by_external_id(self.store())
 
     def writes(self) -> int:
         return self.store().count_requests(writes_only=True)
@@ -102,18 +99,11 @@ def project(tmp_path: Path) -> Project:
     rows = contact_rows()
     write_csv(tmp_path / "contacts.csv", rows)
     write_csv(tmp_path / "tags.csv", [{"contact_id": "u001", "tag": "early-adopter"}, {"contact_id": "u002", "tag": "early-adopter"}])
-    config = {
-        "source": {
-            "type": "csv",
-            "companies": {"path": "companies.csv", "tags_column": "tags"},
-            "contacts": {"path": "contacts.csv", "company_column": "company_id", "company_by": "id", "tags_column": "tags"},
-            "tags": {"path": "tags.csv"},
-        },
-        "target": {"type": "sandbox", "token": "${E2E_TOKEN}", "path": "sandbox.db", "search_delay_s": 0.0},
-        "mapping": "csv",
-        "state": "state",
-        "load": {"concurrency": 4},
+    source = {
+        "type": "csv",
+        "companies": {"path": "companies.csv", "tags_column": "tags"},
+        "contacts": {"path": "contacts.csv", "company_column": "company_id", "company_by": "id", "tags_column": "tags"},
+        "tags": {"path": "tags.csv"},
     }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return Project(root=tmp_path, config=path, contacts=rows)
+    config = write_project_config(tmp_path, source, "csv", token_variable="E2E_TOKEN")
+    return Project(root=tmp_path, config=config, contacts=rows)

@@ -2,77 +2,36 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from typer.testing import CliRunner
 
-from deskmigrate.cli import app
-from deskmigrate.loaders.intercom.sandbox import SandboxStore
+from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
 from tests.fakes.freshdesk import FAKE_API_KEY, FAKE_DOMAIN, FakeFreshdesk
 
 INTERCOM_TOKEN = "e2e-freshdesk-intercom-token-7d2a"
 
-
-@dataclass
-class FreshdeskProject:
-    root: Path
-    config: Path
-    fake: FakeFreshdesk
-    runner: CliRunner = field(default_factory=CliRunner)
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
-
-    def store(self) -> SandboxStore:
-        return SandboxStore(self.root / "sandbox.db")
-
-    def cli(self, *args: str) -> Any:
-        env = {"E2E_FRESHDESK_KEY": FAKE_API_KEY, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN}
-        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
-
-    def writes(self) -> int:
-        return self.store().count_requests(writes_only=True)
-
-    def reports(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted((self.state / "reports").glob("*.json"))]
-
-    def contacts_by_external_id(self) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for contact in self.store().objects("contacts"):
-            assert contact["external_id"] not in found, f"duplicate contact for {contact['external_id']}"
-            found[contact["external_id"]] = contact
-        return found
+FreshdeskProject = VendorProject[FakeFreshdesk]
 
 
 @pytest.fixture
 def freshdesk(tmp_path: Path) -> Iterator[FreshdeskProject]:
     with FakeFreshdesk() as fake:
-        config = {
-            "source": {
-                "type": "freshdesk",
-                "domain": FAKE_DOMAIN,
-                "api_key": "${E2E_FRESHDESK_KEY}",
-                "base_url": fake.base_url,
-                "per_page": 2,  # several pages per list, so windows, links and checkpoints are exercised
-                "tickets_list_per_minute": 100_000,
-                "contacts_list_per_minute": 100_000,
-                "retry_backoff_s": 0,
-            },
-            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
-            "mapping": "freshdesk",
-            "state": "state",
-            "load": {"concurrency": 4},
+        source = {
+            "type": "freshdesk",
+            "domain": FAKE_DOMAIN,
+            "api_key": "${E2E_FRESHDESK_KEY}",
+            "base_url": fake.base_url,
+            "per_page": 2,  # several pages per list, so windows, links and checkpoints are exercised
+            "tickets_list_per_minute": 100_000,
+            "contacts_list_per_minute": 100_000,
+            "retry_backoff_s": 0,
         }
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        yield FreshdeskProject(root=tmp_path, config=path, fake=fake)
+        config = write_project_config(tmp_path, source, "freshdesk")
+        env = {"E2E_FRESHDESK_KEY": FAKE_API_KEY, INTERCOM_TOKEN_VARIABLE: INTERCOM_TOKEN}
+        yield FreshdeskProject(root=tmp_path, config=config, fake=fake, env=env)
 
 
 def live_contacts(acc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -151,8 +110,5 @@ def test_rerun_writes_nothing_and_one_edited_contact_is_one_update(freshdesk: Fr
 
 def test_secrets_never_reach_the_state_folder(freshdesk: FreshdeskProject) -> None:
     assert freshdesk.cli("run").exit_code == 0
-    for path in freshdesk.state.rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            assert FAKE_API_KEY.encode() not in content and INTERCOM_TOKEN.encode() not in content, path
+    assert_no_secret_in(freshdesk.state, [FAKE_API_KEY, INTERCOM_TOKEN])
 

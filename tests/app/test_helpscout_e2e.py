@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from deskmigrate.cli import app
 from deskmigrate.connectors.helpscout.convert import company_source_id
-from deskmigrate.loaders.intercom.sandbox import SandboxStore
 from deskmigrate.loaders.intercom.sandbox.db import Database
 from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
+from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
 from tests.fakes.helpscout import FAKE_APP_ID, FAKE_APP_SECRET, FAKE_DOCS_KEY, FakeHelpScout
 
 INTERCOM_TOKEN = "e2e-helpscout-intercom-token-7c2e"
 CONTACT_TAG = "from-helpscout"
 
 
-@dataclass
-class HelpScoutProject:
-    root: Path
-    config: Path
-    fake: FakeHelpScout
-    runner: CliRunner = field(default_factory=CliRunner)
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
-
-    def store(self) -> SandboxStore:
-        return SandboxStore(self.root / "sandbox.db")
-
-    def cli(self, *args: str) -> Any:
-        env = {"E2E_HS_SECRET": FAKE_APP_SECRET, "E2E_HS_DOCS_KEY": FAKE_DOCS_KEY, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN}
-        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
-
-    def writes(self) -> int:
-        return self.store().count_requests(writes_only=True)
-
-    def reports(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted((self.state / "reports").glob("*.json"))]
-
+class HelpScoutProject(VendorProject[FakeHelpScout]):
     def raw(self, kind: str) -> list[dict[str, Any]]:
         database = Database(self.root / "sandbox.db")
         try:
@@ -61,37 +34,23 @@ class HelpScoutProject:
         """Sandbox conversations by Help Scout conversation id (the helpscout_conversation_id attribute)."""
         return {c["custom_attributes"]["helpscout_conversation_id"]: c for c in self.raw("conversations")}
 
-    def contacts_by_external_id(self) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for contact in self.store().objects("contacts"):
-            assert contact["external_id"] not in found, f"duplicate contact for {contact['external_id']}"
-            found[contact["external_id"]] = contact
-        return found
-
 
 @pytest.fixture
 def helpscout(tmp_path: Path) -> Iterator[HelpScoutProject]:
     with FakeHelpScout(page_size=3) as fake:  # several pages per list, so checkpoints and page boundaries are exercised
         (tmp_path / "tags.yaml").write_text(yaml.safe_dump({"version": 1, "contact": {"tags": {"add": [CONTACT_TAG]}}}))
-        config = {
-            "source": {
-                "type": "helpscout",
-                "app_id": FAKE_APP_ID,
-                "app_secret": "${E2E_HS_SECRET}",
-                "base_url": fake.api_root,
-                "docs_api_key": "${E2E_HS_DOCS_KEY}",
-                "docs_base_url": fake.docs_root,
-                "retry_backoff_s": 0,
-            },
-            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
-            "mapping": "helpscout",
-            "overrides": ["tags.yaml"],
-            "state": "state",
-            "load": {"concurrency": 4},
+        source = {
+            "type": "helpscout",
+            "app_id": FAKE_APP_ID,
+            "app_secret": "${E2E_HS_SECRET}",
+            "base_url": fake.api_root,
+            "docs_api_key": "${E2E_HS_DOCS_KEY}",
+            "docs_base_url": fake.docs_root,
+            "retry_backoff_s": 0,
         }
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        yield HelpScoutProject(root=tmp_path, config=path, fake=fake)
+        config = write_project_config(tmp_path, source, "helpscout", overrides=["tags.yaml"])
+        env = {"E2E_HS_SECRET": FAKE_APP_SECRET, "E2E_HS_DOCS_KEY": FAKE_DOCS_KEY, INTERCOM_TOKEN_VARIABLE: INTERCOM_TOKEN}
+        yield HelpScoutProject(root=tmp_path, config=config, fake=fake, env=env)
 
 
 def account(project: HelpScoutProject) -> dict[str, Any]:
@@ -217,8 +176,4 @@ def test_an_access_token_expiring_mid_run_is_renewed(helpscout: HelpScoutProject
 
 def test_secrets_never_reach_the_state_folder(helpscout: HelpScoutProject) -> None:
     assert helpscout.cli("run").exit_code == 0
-    for path in helpscout.state.rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            for secret in (FAKE_APP_SECRET, FAKE_DOCS_KEY, INTERCOM_TOKEN, "fake-hs-access-token-"):
-                assert secret.encode() not in content, (path, secret)
+    assert_no_secret_in(helpscout.state, [FAKE_APP_SECRET, FAKE_DOCS_KEY, INTERCOM_TOKEN, "fake-hs-access-token-"])

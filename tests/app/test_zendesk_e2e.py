@@ -2,78 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from typer.testing import CliRunner
 
-from deskmigrate.cli import app
-from deskmigrate.loaders.intercom.sandbox import SandboxStore
+from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk, RecordedRequest
 
 INTERCOM_TOKEN = "e2e-zendesk-intercom-token-5f1c"
 USERS_EXPORT = "incremental/users/cursor"
 
-
-@dataclass
-class ZendeskProject:
-    root: Path
-    config: Path
-    fake: FakeZendesk
-    runner: CliRunner = field(default_factory=CliRunner)
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
-
-    def store(self) -> SandboxStore:
-        return SandboxStore(self.root / "sandbox.db")
-
-    def cli(self, *args: str) -> Any:
-        env = {"E2E_ZENDESK_TOKEN": FAKE_TOKEN, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN}
-        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
-
-    def writes(self) -> int:
-        return self.store().count_requests(writes_only=True)
-
-    def reports(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted((self.state / "reports").glob("*.json"))]
-
-    def contacts_by_external_id(self) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for contact in self.store().objects("contacts"):
-            assert contact["external_id"] not in found, f"duplicate contact for {contact['external_id']}"
-            found[contact["external_id"]] = contact
-        return found
+ZendeskProject = VendorProject[FakeZendesk]
 
 
 @pytest.fixture
 def zendesk(tmp_path: Path) -> Iterator[ZendeskProject]:
     with FakeZendesk() as fake:
-        config = {
-            "source": {
-                "type": "zendesk",
-                "subdomain": FAKE_SUBDOMAIN,
-                "email": FAKE_EMAIL,
-                "token": "${E2E_ZENDESK_TOKEN}",
-                "base_url": fake.base_url,
-                "incremental_requests_per_minute": 100_000,
-                "page_size": 3,  # several pages per export, so cursors and page boundaries are exercised
-                "retry_backoff_s": 0,
-            },
-            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
-            "mapping": "zendesk",
-            "state": "state",
-            "load": {"concurrency": 4},
+        source = {
+            "type": "zendesk",
+            "subdomain": FAKE_SUBDOMAIN,
+            "email": FAKE_EMAIL,
+            "token": "${E2E_ZENDESK_TOKEN}",
+            "base_url": fake.base_url,
+            "incremental_requests_per_minute": 100_000,
+            "page_size": 3,  # several pages per export, so cursors and page boundaries are exercised
+            "retry_backoff_s": 0,
         }
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        yield ZendeskProject(root=tmp_path, config=path, fake=fake)
+        config = write_project_config(tmp_path, source, "zendesk")
+        env = {"E2E_ZENDESK_TOKEN": FAKE_TOKEN, INTERCOM_TOKEN_VARIABLE: INTERCOM_TOKEN}
+        yield ZendeskProject(root=tmp_path, config=config, fake=fake, env=env)
 
 
 # -- what the account should become, derived from the fake's data ----------------------------------------
@@ -214,7 +173,4 @@ def test_a_429_on_a_users_export_page_is_waited_out(zendesk: ZendeskProject) -> 
 
 def test_secrets_never_reach_the_state_folder(zendesk: ZendeskProject) -> None:
     assert zendesk.cli("run").exit_code == 0
-    for path in zendesk.state.rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            assert FAKE_TOKEN.encode() not in content and INTERCOM_TOKEN.encode() not in content, path
+    assert_no_secret_in(zendesk.state, [FAKE_TOKEN, INTERCOM_TOKEN])

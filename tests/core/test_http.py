@@ -9,8 +9,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -25,6 +23,7 @@ from deskmigrate.core.errors import (
     RetriableError,
 )
 from deskmigrate.core.http import (
+    MinuteWindowPacer,
     RetryPolicy,
     RetryStats,
     WindowRateLimiter,
@@ -33,66 +32,26 @@ from deskmigrate.core.http import (
     classify_status,
     excerpt,
     intercom_rate_limit,
+    rebase_url,
     redact,
     retry_after_rate_limit,
 )
-
-DROP = object()  # close the connection without answering
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b'{"ok": true}'
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64  # eight threads connect at once; the default backlog of 5 would drop SYNs
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        reply = self.server.respond(self.command, self.path)  # type: ignore[attr-defined]
-        if reply is DROP:
-            self.close_connection = True
-            return
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from tests.fakes.loopback import DROP, Reply, ScriptedServers
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[[Callable[[str, str], object]], str]]:
     """Start a loopback server answering with `respond(method, path)`; yields a starter returning its base URL."""
-    servers: list[_Server] = []
+    with ScriptedServers() as servers:
+        yield lambda respond: servers(lambda request: respond(request.method, request.target))
 
-    def start(respond: Callable[[str, str], object]) -> str:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.respond = respond  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+def run_in_threads(work: Callable[[], None], count: int) -> None:
+    threads = [threading.Thread(target=work) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class Script:
@@ -158,6 +117,12 @@ def run(
 # --- the limiter over real HTTP -----------------------------------------------------------------
 
 
+def get_things(session: requests.Session, base_url: str, policy: RetryPolicy, limiter: WindowRateLimiter, stats: RetryStats) -> requests.Response:
+    return call_with_retries(
+        lambda: session.get(f"{base_url}/things", timeout=5), policy=policy, limiter=limiter, idempotent=True, describe="GET /things", stats=stats
+    )
+
+
 def test_eight_threads_fill_each_window_without_a_single_429(serve) -> None:
     api = WindowedApi(limit=25, window_s=1.0)
     base_url = serve(api)
@@ -170,22 +135,11 @@ def test_eight_threads_fill_each_window_without_a_single_429(serve) -> None:
     def worker() -> None:
         try:
             for _ in range(calls_per_thread):
-                call_with_retries(
-                    lambda: session.get(f"{base_url}/things", timeout=5),
-                    policy=FAST,
-                    limiter=limiter,
-                    idempotent=True,
-                    describe="GET /things",
-                    stats=stats,
-                )
+                get_things(session, base_url, FAST, limiter, stats)
         except BaseException as exc:  # surfaced below
             failures.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(worker, 8)
 
     total = 8 * calls_per_thread
     assert failures == []
@@ -209,21 +163,10 @@ def test_a_429_storm_makes_every_thread_wait_then_all_calls_succeed(serve) -> No
 
     def worker() -> None:
         for _ in range(4):
-            response = call_with_retries(
-                lambda: session.get(f"{base_url}/things", timeout=5),
-                policy=one_attempt,
-                limiter=limiter,
-                idempotent=True,
-                describe="GET /things",
-                stats=stats,
-            )
+            response = get_things(session, base_url, one_attempt, limiter, stats)
             results.append(response.status_code)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(worker, 8)
 
     assert results == [200] * 32
     assert api.too_many == 3
@@ -478,3 +421,45 @@ def test_vendor_factories_read_their_own_headers() -> None:
     zendesk.observe({"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "0"}, 200)
     with pytest.raises(RateLimitedError):
         zendesk.acquire(timeout_s=0)
+
+
+class FakeTime:
+    """A clock that only moves when slept on (or moved by the test)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_minute_pacer_keeps_to_the_per_minute_budget() -> None:
+    time_ = FakeTime()
+    pacer = MinuteWindowPacer(2, clock=lambda: time_.now, sleep=time_.sleep)
+    for _ in range(3):
+        pacer.wait_for_slot()
+    assert time_.waits == [60.0]
+
+
+def test_minute_pacer_counts_the_window_from_the_oldest_call() -> None:
+    time_ = FakeTime()
+    pacer = MinuteWindowPacer(2, clock=lambda: time_.now, sleep=time_.sleep)
+    for _ in range(3):
+        pacer.wait_for_slot()
+        time_.now += 1
+    assert time_.waits == [58.0]
+    assert pacer.waited_s == 58.0
+
+
+@pytest.mark.parametrize(
+    ("link", "root", "expected"),
+    [
+        ("https://acme.zendesk.com/api/v2/users.json?page=2", "http://127.0.0.1:8080/api/v2", "http://127.0.0.1:8080/api/v2/users.json?page=2"),
+        ("https://acme.freshdesk.com/api/v2/tickets?page=3", "https://proxy.example/fd/api/v2/", "https://proxy.example/fd/api/v2/tickets?page=3"),
+        ("https://cdn.example/files/a.png", "http://127.0.0.1:8080/api/v2", "http://127.0.0.1:8080/files/a.png"),
+    ],
+)
+def test_next_page_links_are_pointed_at_the_configured_root(link: str, root: str, expected: str) -> None:
+    assert rebase_url(link, root, "/api/v2") == expected

@@ -1,1 +1,1 @@
-"""Fake vendor servers (loopback HTTP) used by connector tests and the end-to-end test."""
+"""Fake servers on loopback HTTP: the vendors (on a shared base) for connector and end-to-end tests, and a scripted one for client tests."""

@@ -19,12 +19,13 @@ import base64
 import copy
 import json
 import re
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.fakes.base import FakeVendorServer, RecordedRequest, iso_z, send_bytes, send_json, update_record
 
 FAKE_DOMAIN = "acme"
 FAKE_API_KEY = "fake-freshdesk-api-key-0123456789"
@@ -35,104 +36,36 @@ PAGE_CAP_MESSAGE = "You cannot access tickets beyond the 300th page. Please prov
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    authorized: bool
-
-
-@dataclass
-class Fault:
-    path_fragment: str
-    status: int
-    remaining: int
-    retry_after: int | None = None
-
-
-@dataclass
-class FakeFreshdesk:
+class FakeFreshdesk(FakeVendorServer):
     """Serves `account` (see `default_account()`) under /api/v2 on an ephemeral loopback port."""
+
+    vendor: ClassVar[str] = "Freshdesk"
 
     account: dict[str, Any] | None = None
     api_key: str = FAKE_API_KEY
     page_cap: int = 300
     solutions_forbidden: bool = False
-    requests: list[RecordedRequest] = field(default_factory=list)
-    _faults: list[Fault] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     _credits_used: int = 0
     _signature: str = "sig1"
 
     def __post_init__(self) -> None:
         self.account = copy.deepcopy(self.account) if self.account is not None else default_account()
 
-    # -- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                fake._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server = self._server
-        threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="fake-freshdesk", daemon=True).start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeFreshdesk:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def files_url(self) -> str:
         """Attachments come from another host than the API (like Freshdesk's S3 links): localhost, not 127.0.0.1."""
         return self.base_url.replace("127.0.0.1", "localhost") + "/files"
 
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeFreshdesk is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     # -- switches ---------------------------------------------------------------------------------
-
-    def fail_next(self, path_fragment: str, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
-        """The next `times` requests whose path contains `path_fragment` get `status` (with Retry-After if given)."""
-        with self._lock:
-            self._faults.append(Fault(path_fragment, status, times, retry_after))
 
     def touch(self, collection: str, record_id: int, **changes: Any) -> None:
         """Change a record and move its updated_at to now, as an edit in Freshdesk would."""
-        assert self.account is not None
-        for record in self.account[collection]:
-            if record["id"] == record_id:
-                record.update(changes)
-                record["updated_at"] = _iso(datetime.now(UTC))
-                return
-        raise KeyError(f"{collection} {record_id}")
+        record = update_record(self.account, collection, record_id, changes)
+        record["updated_at"] = iso_z(datetime.now(UTC))
 
     def expire_attachments(self) -> None:
         """Every attachment URL, handed out or to come, stops working (Freshdesk's signed links expire)."""
         self._signature = "expired"
-
-    def paths(self) -> list[str]:
-        return [r.path for r in self.requests]
 
     # -- request handling -------------------------------------------------------------------------
 
@@ -144,19 +77,19 @@ class FakeFreshdesk:
         authorized = self._authorized(handler.headers.get("Authorization"))
         self.requests.append(RecordedRequest("GET", parts.path, query, authorized))
         if not authorized:
-            return _send(handler, 401, {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."})
+            return send_json(handler, 401, {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."})
         fault = self._take_fault(parts.path)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             body = {"code": "rate_limit_exceeded", "message": "API rate limit exceeded."} if fault.status == 429 else {"code": "internal_error", "message": f"injected {fault.status}"}
-            return _send(handler, fault.status, body, {**headers, **self._rate_headers(1)})
+            return send_json(handler, fault.status, body, {**headers, **self._rate_headers(1)})
         path = parts.path.removeprefix("/api/v2/")
         if path.startswith("solutions") and self.solutions_forbidden:
-            return _send(handler, 403, {"code": "access_denied", "message": "You are not authorized to perform this action."})
+            return send_json(handler, 403, {"code": "access_denied", "message": "You are not authorized to perform this action."})
         status, body, headers = self._route(path, query)
         body = self._with_file_urls(body)
         credits = 1 + 2 * len([i for i in query.get("include", "").split(",") if i])
-        _send(handler, status, body, {**headers, **self._rate_headers(credits)})
+        send_json(handler, status, body, {**headers, **self._rate_headers(credits)})
 
     def _rate_headers(self, credits: int) -> dict[str, str]:
         with self._lock:
@@ -167,14 +100,6 @@ class FakeFreshdesk:
     def _authorized(self, header: str | None) -> bool:
         expected = base64.b64encode(f"{self.api_key}:X".encode()).decode()
         return header == f"Basic {expected}"
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_fragment in path and fault.remaining > 0:
-                    fault.remaining -= 1
-                    return fault
-        return None
 
     def _route(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         acc = self.account
@@ -241,7 +166,7 @@ class FakeFreshdesk:
         if "updated_since" in query:
             tickets = [t for t in tickets if _since(t, query)]
         else:  # the documented default: only tickets created in the past 30 days
-            cutoff = _iso(datetime.now(UTC) - timedelta(days=30))
+            cutoff = iso_z(datetime.now(UTC) - timedelta(days=30))
             tickets = [t for t in tickets if t["created_at"] >= cutoff]
         key = query.get("order_by", "created_at")
         tickets.sort(key=lambda t: (t[key], t["id"]), reverse=query.get("order_type", "desc") == "desc")
@@ -282,31 +207,11 @@ class FakeFreshdesk:
     def _serve_file(self, handler: BaseHTTPRequestHandler, path: str, query: dict[str, str]) -> None:
         self.requests.append(RecordedRequest("GET", path, query, handler.headers.get("Authorization") is not None))
         if self._signature == "expired" or query.get("X-Amz-Signature") != self._signature:
-            handler.send_response(403)
             payload = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
-            handler.send_header("Content-Type", "application/xml")
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
-            return
+            return send_bytes(handler, 403, payload, "application/xml")
         image = path.lower().endswith((".png", ".jpg", ".jpeg"))
         payload = PNG_PIXEL if image else f"file {path}".encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "image/png" if image else "application/octet-stream")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
-
-
-def _send(handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-    payload = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json; charset=utf-8")
-    handler.send_header("Content-Length", str(len(payload)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(payload)
+        send_bytes(handler, 200, payload, "image/png" if image else "application/octet-stream")
 
 
 def _since(record: dict[str, Any], query: dict[str, str]) -> bool:
@@ -316,7 +221,7 @@ def _since(record: dict[str, Any], query: dict[str, str]) -> bool:
 
 def _normalize(value: str) -> str:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return _iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return iso_z(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def _strip_tr(item: dict[str, Any]) -> dict[str, Any]:
@@ -338,17 +243,13 @@ def _public_ticket(ticket: dict[str, Any], includes: set[str], *, with_attachmen
     return result
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _t(day: int, hour: int = 9, minute: int = 0) -> str:
     return f"2024-03-{day:02d}T{hour:02d}:{minute:02d}:00Z"
 
 
 def default_account() -> dict[str, Any]:
     """Companies, contacts (one deleted), agents, groups, 14 tickets (two sharing one updated_at), solutions in en + fr."""
-    recent = _iso(datetime.now(UTC) - timedelta(days=2))
+    recent = iso_z(datetime.now(UTC) - timedelta(days=2))
     tickets = [
         _ticket(1000, "Printer on fire", 2, 4, 1, 10, 50, 2, _t(1), _t(1, 10), tags=["hardware", "urgent"],
                 custom={"cf_order_number": "A-1001", "cf_product": "Widget Pro", "cf_refund_amount": "12.50", "cf_vip": True,

@@ -17,15 +17,15 @@ from __future__ import annotations
 import base64
 import copy
 import itertools
-import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.fakes.base import FakeVendorServer, RecordedRequest, iso_z, send_json, update_record
 
 FAKE_APP_ID = "fake-helpscout-app-id-4821"
 FAKE_APP_SECRET = "fake-helpscout-app-secret-0a9b8c7d6e"
@@ -36,79 +36,22 @@ DEFAULT_PAGE_SIZE = 50
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    authorized: bool
-
-
-@dataclass
-class Fault:
-    path_fragment: str
-    status: int
-    remaining: int
-    retry_after: int | None = None
-
-
-@dataclass
-class FakeHelpScout:
+class FakeHelpScout(FakeVendorServer):
     """Serves `account` (see `default_account()`) on an ephemeral loopback port."""
+
+    vendor: ClassVar[str] = "Help Scout"
+    http_methods: ClassVar[tuple[str, ...]] = ("GET", "POST")
 
     account: dict[str, Any] | None = None
     page_size: int | None = None
     rate_limit_per_minute: int = 400
     token_lifetime_s: int = 172_800
-    requests: list[RecordedRequest] = field(default_factory=list)
-    _faults: list[Fault] = field(default_factory=list)
     _tokens: set[str] = field(default_factory=set)
     _token_numbers: Any = field(default_factory=lambda: itertools.count(1))
     _window: list[float] = field(default_factory=lambda: [0.0, 0.0])  # window start, calls in it
-    _server: ThreadingHTTPServer | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.account = copy.deepcopy(self.account) if self.account is not None else default_account()
-
-    # -- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._handle(self, "POST")
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server = self._server
-        threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="fake-helpscout", daemon=True).start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeHelpScout:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeHelpScout is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def api_root(self) -> str:
@@ -120,11 +63,6 @@ class FakeHelpScout:
 
     # -- switches ---------------------------------------------------------------------------------
 
-    def fail_next(self, path_fragment: str, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
-        """The next `times` requests whose path contains `path_fragment` get `status` (429s with X-RateLimit-Retry-After)."""
-        with self._lock:
-            self._faults.append(Fault(path_fragment, status, times, retry_after))
-
     def expire_tokens(self) -> None:
         """Every access token issued so far stops working, as after its 48 hours."""
         with self._lock:
@@ -132,23 +70,16 @@ class FakeHelpScout:
 
     def touch(self, collection: str, record_id: Any, **changes: Any) -> None:
         """Change a record and stamp it modified now, as an edit in Help Scout would."""
-        assert self.account is not None
-        for record in self.account[collection]:
-            if record["id"] == record_id:
-                record.update(changes)
-                stamp = _iso(datetime.now(UTC))
-                record["_modifiedAt"] = stamp
-                if "updatedAt" in record:
-                    record["updatedAt"] = stamp
-                return
-        raise KeyError(f"{collection} {record_id}")
-
-    def paths(self, method: str = "GET") -> list[str]:
-        return [r.path for r in self.requests if r.method == method]
+        record = update_record(self.account, collection, record_id, changes)
+        stamp = iso_z(datetime.now(UTC))
+        record["_modifiedAt"] = stamp
+        if "updatedAt" in record:
+            record["updatedAt"] = stamp
 
     # -- request handling -------------------------------------------------------------------------
 
-    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        method = handler.command
         parts = urlsplit(handler.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         length = int(handler.headers.get("Content-Length") or 0)
@@ -204,14 +135,6 @@ class FakeHelpScout:
         if docs:
             return {"X-RateLimit-Limit": "2000", "X-RateLimit-Remaining": str(max(2000 - int(self._window[1]), 0)), "X-RateLimit-Reset": "540"}
         return {"X-RateLimit-Limit-Minute": str(self.rate_limit_per_minute), "X-RateLimit-Remaining-Minute": str(remaining)}
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_fragment in path and fault.remaining > 0:
-                    fault.remaining -= 1
-                    return fault
-        return None
 
     # -- Mailbox API --------------------------------------------------------------------------------
 
@@ -322,15 +245,7 @@ class FakeHelpScout:
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str], content_type: str = "application/json") -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", f"{content_type};charset=UTF-8")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.send_header("Correlation-Id", "fake-correlation-id")
-    for name, value in headers.items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(data)
+    send_json(handler, status, body, {"Correlation-Id": "fake-correlation-id", **headers}, content_type=f"{content_type};charset=UTF-8")
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
@@ -360,12 +275,8 @@ def _article_ref(article: dict[str, Any]) -> dict[str, Any]:
     return {k: article[k] for k in keys if k in article}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _at(day: int, hour: int = 9) -> str:
-    return _iso(datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=day, hours=hour - 9))
+    return iso_z(datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=day, hours=hour - 9))
 
 
 def _person(kind: str, person_id: int, first: str, last: str, email: str | None) -> dict[str, Any]:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import re
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.fakes.base import FakeVendorServer, RecordedRequest, iso_z, send_json, update_record
 
 FAKE_SUBDOMAIN = "acme"
 FAKE_EMAIL = "migrator@acme.example"
@@ -31,96 +31,26 @@ FAKE_OAUTH_TOKEN = "fake-zendesk-oauth-token-9876543210"
 
 
 @dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    authorized: bool
-
-
-@dataclass
-class Fault:
-    path_fragment: str
-    status: int
-    remaining: int
-    retry_after: int | None = None
-
-
-@dataclass
-class FakeZendesk:
+class FakeZendesk(FakeVendorServer):
     """Serves `account` (see `default_account()` for its shape) under /api/v2 on an ephemeral loopback port."""
+
+    vendor: ClassVar[str] = "Zendesk"
 
     account: dict[str, Any] | None = None
     email: str = FAKE_EMAIL
     token: str = FAKE_TOKEN
     oauth_token: str = FAKE_OAUTH_TOKEN
     help_center_forbidden: bool = False
-    requests: list[RecordedRequest] = field(default_factory=list)
-    _faults: list[Fault] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.account = copy.deepcopy(self.account) if self.account is not None else default_account()
 
-    # -- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-                fake._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server = self._server
-        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="fake-zendesk", daemon=True)
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeZendesk:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeZendesk is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     # -- switches ---------------------------------------------------------------------------------
-
-    def fail_next(self, path_fragment: str, status: int, *, times: int = 1, retry_after: int | None = None) -> None:
-        """The next `times` requests whose path contains `path_fragment` get `status` (with Retry-After if given)."""
-        with self._lock:
-            self._faults.append(Fault(path_fragment, status, times, retry_after))
 
     def touch(self, collection: str, record_id: int, **changes: Any) -> None:
         """Change a record and move its updated_at to now, as an edit in Zendesk would."""
-        assert self.account is not None
-        for record in self.account[collection]:
-            if record["id"] == record_id:
-                record.update(changes)
-                record["updated_at"] = _iso(datetime.now(UTC) - timedelta(minutes=2))
-                return
-        raise KeyError(f"{collection} {record_id}")
-
-    def paths(self) -> list[str]:
-        return [r.path for r in self.requests]
+        record = update_record(self.account, collection, record_id, changes)
+        record["updated_at"] = iso_z(datetime.now(UTC) - timedelta(minutes=2))
 
     # -- request handling -------------------------------------------------------------------------
 
@@ -153,14 +83,6 @@ class FakeZendesk:
         expected = base64.b64encode(f"{self.email}/token:{self.token}".encode()).decode()
         return header == f"Basic {expected}"
 
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_fragment in path and fault.remaining > 0:
-                    fault.remaining -= 1
-                    return fault
-        return None
-
     def _route(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         acc = self.account
         assert acc is not None
@@ -177,7 +99,7 @@ class FakeZendesk:
             return 200, self._time_export(path, "articles", acc["articles"], query)
         if path in ("tickets/count", "users/count", "organizations/count"):
             name = path.split("/")[0]
-            return 200, {"count": {"value": len(acc[name]), "refreshed_at": _iso(datetime.now(UTC))}}
+            return 200, {"count": {"value": len(acc[name]), "refreshed_at": iso_z(datetime.now(UTC))}}
         if path == "users/show_many":
             wanted = {int(i) for i in query.get("ids", "").split(",") if i}
             return 200, {"users": [u for u in acc["users"] if u["id"] in wanted], "next_page": None, "previous_page": None, "count": len(wanted)}
@@ -193,6 +115,10 @@ class FakeZendesk:
                 authors = {c["author_id"] for c in body["comments"]}
                 body["users"] = [u for u in acc["users"] if u["id"] in authors]
             return 200, body
+        match = re.fullmatch(r"help_center/(categories|sections)/(\d+)/translations", path)
+        if match:
+            translations = acc.get("category_translations" if match.group(1) == "categories" else "section_translations", {})
+            return 200, self._list(path, "translations", translations.get(int(match.group(2)), []), query)
         match = re.fullmatch(r"help_center/articles/(\d+)/(translations|attachments)", path)
         if match:
             article_id, kind = int(match.group(1)), match.group(2)
@@ -308,16 +234,7 @@ class FakeZendesk:
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-    data = json.dumps(body).encode("utf-8")
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json; charset=utf-8")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.send_header("X-Rate-Limit", "700")
-    handler.send_header("X-Rate-Limit-Remaining", "699")
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(data)
+    send_json(handler, status, body, {"X-Rate-Limit": "700", "X-Rate-Limit-Remaining": "699", **(headers or {})})
 
 
 def _stamp(record: dict[str, Any], key: str = "updated_at") -> int:
@@ -338,10 +255,6 @@ def _encode_cursor(stamp: int, record_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[int, int]:
     stamp, _, rest = base64.b64decode(cursor).decode().partition("||")
     return int(float(stamp)), int(rest.strip("|"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _t(day: int, hour: int = 9) -> str:

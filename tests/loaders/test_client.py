@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,9 +16,10 @@ import pytest
 from deskmigrate.core.errors import AmbiguousWriteError, AuthError, ConflictError, LoadError, RejectedError
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter, intercom_rate_limit
 from deskmigrate.loaders.intercom.client import ArchivedContactConflictError, IntercomClient
+from tests.fakes import loopback
+from tests.fakes.loopback import DROP
 
 TOKEN = "dG9rOmNhZmViYWJlXzEyMzQ1Njc4OTA6MTIzNDU2Nzg5MA=="
-DROP = object()  # close the connection without answering
 FAST = RetryPolicy(max_attempts=3, deadline_s=30, base_delay_s=0.005, max_delay_s=0.01)
 
 
@@ -51,68 +51,35 @@ class FakeIntercom:
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
 
-    def handle(self, seen: Seen) -> object:
+    def answer(self, request: loopback.Request) -> object:
+        parts = urlsplit(request.target)
+        seen = Seen(request.method, parts.path, parse_qs(parts.query), request.headers, json.loads(request.body) if request.body else None)
         with self.lock:
             self.seen.append(seen)
-        return self.respond(seen)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64  # eight threads connect at once; the default backlog of 5 would drop SYNs
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        seen = Seen(self.command, parts.path, parse_qs(parts.query), dict(self.headers), json.loads(raw) if raw else None)
-        reply = self.server.fake.handle(seen)  # type: ignore[attr-defined]
+        reply = self.respond(seen)
         if reply is DROP:
-            self.close_connection = True
-            return
+            return DROP
         assert isinstance(reply, Reply)
-        payload = json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        return loopback.Reply(reply.status, reply.headers, json.dumps(reply.body).encode())
 
 
 @pytest.fixture
 def intercom() -> Iterator[Callable[..., tuple[IntercomClient, FakeIntercom]]]:
     """Start a fake answering with `respond`; return a client pointed at it and the fake."""
-    servers: list[_Server] = []
     clients: list[IntercomClient] = []
+    with loopback.ScriptedServers() as serve:
 
-    def start(respond: Callable[[Seen], object], **client_options: Any) -> tuple[IntercomClient, FakeIntercom]:
-        fake = FakeIntercom(respond)
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = fake  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        servers.append(server)
-        client_options.setdefault("policy", FAST)
-        client = IntercomClient(f"http://127.0.0.1:{server.server_address[1]}/", TOKEN, **client_options)
-        clients.append(client)
-        return client, fake
+        def start(respond: Callable[[Seen], object], **client_options: Any) -> tuple[IntercomClient, FakeIntercom]:
+            fake = FakeIntercom(respond)
+            base_url = serve(fake.answer)
+            client_options.setdefault("policy", FAST)
+            client = IntercomClient(f"{base_url}/", TOKEN, **client_options)
+            clients.append(client)
+            return client, fake
 
-    yield start
-    for client in clients:
-        client.close()
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
+        for client in clients:
+            client.close()
 
 
 def answers(*replies: object) -> Callable[[Seen], object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -14,12 +13,15 @@ from deskmigrate.core.model import (
     Article,
     Attachment,
     Collection,
+    CollectionTranslation,
     Company,
     Contact,
     Conversation,
     Part,
     Translation,
+    text_id,
 )
+from deskmigrate.core.timeparse import parse_iso_time as parse_time  # in UTC ("…Z") or with an offset ("…+05:30")
 
 SOURCE = "freshdesk"
 # Categories and folders both become collections; their ids are separate sequences, so we prefix them.
@@ -119,17 +121,6 @@ def labelled_fields(values: Mapping[str, Any] | None, definitions: Mapping[str, 
         label = definition.label if definition else key.removeprefix(CUSTOM_PREFIX)
         result[key if label in result else label] = value
     return result
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Freshdesk times are ISO 8601, in UTC ("…Z") or with an offset ("…+05:30")."""
-    if value is None or value == "":
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def text_id(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _keep(custom: dict[str, Any], source: Mapping[str, Any], keys: Iterable[str]) -> None:
@@ -334,16 +325,16 @@ def conversation_from_ticket(
     )
 
 
-def _translations_of(translations: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    return {
-        language: {k: v for k, v in (("name", item.get("name")), ("description", item.get("description"))) if v}
-        for language, item in sorted(translations.items())
-    }
+def _translations_of(translations: Mapping[str, Mapping[str, Any]] | None) -> list[CollectionTranslation]:
+    return [
+        CollectionTranslation(locale=language, name=str(item.get("name") or ""), description=item.get("description") or None)
+        for language, item in sorted((translations or {}).items())
+        if item.get("name")
+    ]
 
 
 def collection_from_category(category: Mapping[str, Any], locale: str | None, translations: Mapping[str, Mapping[str, Any]] | None = None, position: int | None = None) -> Collection:
     """`translations` maps language → the category as GET /solutions/categories/{language} returns it."""
-    custom = {"translations": _translations_of(translations)} if translations else {}
     return Collection(
         source=SOURCE,
         source_id=f"{CATEGORY_PREFIX}{category['id']}",
@@ -351,9 +342,9 @@ def collection_from_category(category: Mapping[str, Any], locale: str | None, tr
         description=category.get("description") or None,
         position=category.get("position", position),
         locale=locale,
+        translations=_translations_of(translations),
         created_at=parse_time(category.get("created_at")),
         updated_at=parse_time(category.get("updated_at")),
-        custom_fields=custom,
     )
 
 
@@ -368,8 +359,6 @@ def collection_from_folder(
     parent_folder = folder.get("parent_folder_id")
     parent = f"{FOLDER_PREFIX}{parent_folder}" if parent_folder else (f"{CATEGORY_PREFIX}{category_id}" if category_id is not None else None)
     custom: dict[str, Any] = {}
-    if translations:
-        custom["translations"] = _translations_of(translations)
     _keep(custom, folder, ("visibility", "company_ids"))
     return Collection(
         source=SOURCE,
@@ -379,6 +368,7 @@ def collection_from_folder(
         parent_id=parent,
         position=folder.get("position", position),
         locale=locale,
+        translations=_translations_of(translations),
         created_at=parse_time(folder.get("created_at")),
         updated_at=parse_time(folder.get("updated_at")),
         custom_fields=custom,

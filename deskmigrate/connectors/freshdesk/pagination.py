@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from deskmigrate.connectors.freshdesk.transport import FreshdeskHttpError, JsonPage
+from deskmigrate.core.dedupe import RecentIds, SeenCursors
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.timeparse import iso_utc as iso
+from deskmigrate.core.timeparse import parse_iso_time
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,6 @@ EPOCH = "1970-01-01T00:00:00Z"
 # `updated_since` has one-second resolution and its inclusiveness is undocumented: windows restart one second
 # before the last updated_at seen, and the few tickets read twice are dropped by id.
 WINDOW_OVERLAP = timedelta(seconds=1)
-RECENT_IDS_KEPT = 10_000
 
 
 class PageGetter(Protocol):
@@ -36,30 +37,10 @@ class Page:
     cursor: str | None
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _items(body: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(body, list):
         raise SourceError(f"Freshdesk GET {path}: expected a JSON list, got {type(body).__name__}")
     return body
-
-
-class _SeenUrls:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.seen: set[str] = set()
-
-    def check(self, url: str) -> None:
-        if url in self.seen:
-            raise SourceError(f"{self.path}: Freshdesk returned next page {url!r} twice; stopping instead of looping")
-        self.seen.add(url)
 
 
 @dataclass
@@ -75,7 +56,7 @@ class LinkPages:
     params: dict[str, Any] = field(default_factory=dict)
 
     def pages(self, start_page: int = 1) -> Iterator[tuple[int, JsonPage]]:
-        seen = _SeenUrls(self.path)
+        seen = SeenCursors(self.path, "Freshdesk", "next page")
         url: str = self.path
         params: dict[str, Any] | None = {**self.params, "per_page": self.per_page, "page": start_page}
         number = start_page
@@ -137,25 +118,6 @@ def _server_time(header: str | None) -> str | None:
         return iso(parsedate_to_datetime(header) - WINDOW_OVERLAP)
     except (TypeError, ValueError):
         return None
-
-
-class RecentIds:
-    """Drops a record already yielded with the same or a newer updated_at (window overlaps), memory bounded."""
-
-    def __init__(self, capacity: int = RECENT_IDS_KEPT) -> None:
-        self._capacity = capacity
-        self._seen: OrderedDict[str, str] = OrderedDict()
-
-    def is_new_or_newer(self, record_id: Any, updated_at: Any) -> bool:
-        key, stamp = str(record_id), str(updated_at or "")
-        previous = self._seen.get(key)
-        if previous is not None and previous >= stamp:
-            return False
-        self._seen[key] = stamp
-        self._seen.move_to_end(key)
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
 
 
 @dataclass
@@ -232,4 +194,6 @@ class TicketWindows:
 def _restart_point(last_updated_at: str | None) -> str | None:
     if not last_updated_at:
         return None
-    return iso(parse_iso(last_updated_at) - WINDOW_OVERLAP)
+    moment = parse_iso_time(last_updated_at)
+    assert moment is not None
+    return iso(moment - WINDOW_OVERLAP)

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
 from deskmigrate.core.errors import LoadError, SourceError
-from deskmigrate.core.http import ErrorDetails, RetryPolicy, RetryStats, WindowRateLimiter, call_with_retries, redact
+from deskmigrate.core.http import (
+    ErrorDetails,
+    MinuteWindowPacer,
+    RetryPolicy,
+    RetryStats,
+    WindowRateLimiter,
+    call_with_retries,
+    rebase_url,
+    redact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +30,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 # Freshdesk ignores the password when the API key is the user (https://developers.freshdesk.com/api/#authentication).
 PASSWORD = "X"
+API_PREFIX = "/api/v2"
 
 
 @dataclass(frozen=True)
@@ -77,29 +86,6 @@ def freshdesk_error_details(response: requests.Response) -> ErrorDetails:
     return ErrorDetails(request_id=response.headers.get("X-Request-Id"))
 
 
-class MinutePacer:
-    """At most `calls_per_minute` calls in any 60-second window: Freshdesk's Tickets-list and Contacts-list sub-limits."""
-
-    def __init__(self, calls_per_minute: int, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
-        self.calls_per_minute = calls_per_minute
-        self._clock = clock
-        self._sleep = sleep
-        self._recent: deque[float] = deque()
-        self.waited_s = 0.0
-
-    def wait_for_slot(self) -> None:
-        now = self._clock()
-        while self._recent and now - self._recent[0] >= 60.0:
-            self._recent.popleft()
-        if len(self._recent) >= self.calls_per_minute:
-            delay = 60.0 - (now - self._recent[0])
-            log.info("pacing Freshdesk list calls: waiting %.1f s", delay)
-            self._sleep(delay)
-            self.waited_s += delay
-            self._recent.popleft()
-        self._recent.append(self._clock())
-
-
 @dataclass
 class JsonPage:
     """One answered GET: its JSON body and the next-page URL from the `link` header (None on the last page)."""
@@ -132,8 +118,8 @@ class FreshdeskTransport:
             base_delay_s=config.retry_backoff_s,
         )
         self.pacers = {
-            "tickets": MinutePacer(config.tickets_list_per_minute, clock, sleep),
-            "contacts": MinutePacer(config.contacts_list_per_minute, clock, sleep),
+            "tickets": MinuteWindowPacer(config.tickets_list_per_minute, clock, sleep, label="Freshdesk list calls"),
+            "contacts": MinuteWindowPacer(config.contacts_list_per_minute, clock, sleep, label="Freshdesk list calls"),
         }
         self.stats = RetryStats()
 
@@ -144,18 +130,9 @@ class FreshdeskTransport:
     def url_for(self, path: str) -> str:
         return f"{self.api_root}/{path.lstrip('/')}"
 
-    def rebase(self, absolute_url: str) -> str:
-        """Point a `link` URL returned by the server at our base URL (proxies, test servers), keeping path and query."""
-        parts = urlsplit(absolute_url)
-        path = parts.path
-        api_at = path.find("/api/v2/")
-        if api_at >= 0:
-            path = self._root_parts.path.rstrip("/") + path[api_at + len("/api/v2") :]
-        return urlunsplit((self._root_parts.scheme, self._root_parts.netloc, path, parts.query, ""))
-
     def get_page(self, path_or_url: str, params: dict[str, Any] | None = None) -> JsonPage:
         """GET one page; `path_or_url` is relative to /api/v2 or an absolute `link` URL."""
-        url = self.rebase(path_or_url) if "://" in path_or_url else self.url_for(path_or_url)
+        url = rebase_url(path_or_url, self.api_root, API_PREFIX) if "://" in path_or_url else self.url_for(path_or_url)
         where = urlsplit(url).path
         pacer = self._list_pacer(where)
         answered: list[requests.Response] = []
@@ -192,7 +169,7 @@ class FreshdeskTransport:
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.get_page(path, params).body
 
-    def _list_pacer(self, path: str) -> MinutePacer | None:
+    def _list_pacer(self, path: str) -> MinuteWindowPacer | None:
         """The Tickets-list and Contacts-list sub-limits apply to GET /tickets and GET /contacts only."""
         tail = path[len(self._root_parts.path.rstrip("/")) :].strip("/")
         return self.pacers.get(tail)

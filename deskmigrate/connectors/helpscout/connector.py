@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
-from pydantic import ValidationError
 
 from deskmigrate.connectors.helpscout import convert
 from deskmigrate.connectors.helpscout.config import HelpScoutSourceConfig
 from deskmigrate.connectors.helpscout.pagination import DocsPages, HalPages, Page, ReadPosition, embedded_items
-from deskmigrate.connectors.helpscout.transport import Clock, DocsApi, HttpStatusError, MailboxApi, Sleep
+from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, HttpStatusError, MailboxApi, Sleep
+from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.errors import SourceError
-from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection, as_utc
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
+from deskmigrate.core.files import SessionSourceFiles
+from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject
+from deskmigrate.core.timeparse import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -27,25 +29,7 @@ DOCS_ENTITIES = ["collections", "articles"]
 # Help Scout's clock, not ours, stamps modifiedAt: a read's high-water mark is its start time less this margin, so a
 # record changed while we read (or under clock skew) is read again next time rather than missed.
 HIGH_WATER_MARGIN = timedelta(minutes=5)
-RECENT_IDS_KEPT = 10_000
-ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
-
-
-class RecentIds:
-    """Ids met recently in one read: a record listed twice across a page boundary is yielded once, memory bounded."""
-
-    def __init__(self, capacity: int = RECENT_IDS_KEPT) -> None:
-        self._capacity = capacity
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def first_time(self, record_id: Any) -> bool:
-        key = str(record_id)
-        if key in self._seen:
-            return False
-        self._seen[key] = None
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
+DOCS_SITE_DOMAIN = "helpscoutdocs.com"  # a Docs site's own address is {subDomain}.helpscoutdocs.com (or its cname)
 
 
 class HelpScoutConnector:
@@ -94,9 +78,9 @@ class HelpScoutConnector:
 
     def _start_position(self, entity: str, since: datetime | None) -> ReadPosition:
         """`since` wins; else a read cut short resumes where it stopped; else read what changed since the last high-water mark."""
-        started = (self._now() - HIGH_WATER_MARGIN).astimezone(UTC).strftime(ISO_SECONDS)
+        started = iso_utc(self._now() - HIGH_WATER_MARGIN)
         if since is not None:
-            return ReadPosition(since=as_utc(since).strftime(ISO_SECONDS), started=started)  # type: ignore[union-attr]
+            return ReadPosition(since=iso_utc(since), started=started)
         saved = self.context.cursors.get_cursor(self.name, entity) if self.context.cursors else None
         if saved:
             position = ReadPosition.decode(saved)
@@ -134,7 +118,7 @@ class HelpScoutConnector:
         for page in self._customer_pages(position):
             for customer in page.items:
                 if recent.first_time(customer.get("id")):
-                    yield _guarded("contacts", customer, page.location, convert.contact_from_customer)
+                    yield convert_or_reject("contacts", customer, page.location, convert.contact_from_customer)
             yield self._checkpoint("contacts", position, page)
 
     def _read_companies(self, position: ReadPosition) -> Iterator[StreamItem]:
@@ -146,14 +130,14 @@ class HelpScoutConnector:
                 key = convert.company_source_id(organization if isinstance(organization, str) else None)
                 if key is not None and key not in seen:
                     seen.add(key)
-                    yield _guarded("companies", customer, page.location, lambda c: convert.company_from_organization(c["organization"]))
+                    yield convert_or_reject("companies", customer, page.location, lambda c: convert.company_from_organization(c["organization"]))
             yield self._checkpoint("companies", position, page)
 
     def _read_agents(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Users, listed in full each run (a few calls); they are matched to Intercom admins by email."""
         for page in HalPages("users", "users", self.mailbox).pages():
             for user in page.items:
-                yield _guarded("agents", user, page.location, convert.agent_from_user)
+                yield convert_or_reject("agents", user, page.location, convert.agent_from_user)
 
     def _read_conversations(self, position: ReadPosition) -> Iterator[StreamItem]:
         catalog = self.catalog()
@@ -177,7 +161,7 @@ class HelpScoutConnector:
                 threads, notice = self._threads_of(conversation, page.location)
                 if notice is not None:
                     yield notice
-                yield _guarded("conversations", conversation, page.location, convert.conversation_from_json, threads, catalog,
+                yield convert_or_reject("conversations", conversation, page.location, convert.conversation_from_json, threads, catalog,
                                keep_line_items=keep_line_items)
             yield self._checkpoint("conversations", position, page)
 
@@ -202,15 +186,37 @@ class HelpScoutConnector:
         assert self.docs is not None
         return self.docs
 
+    def source_files(self) -> SessionSourceFiles | None:
+        """Docs files behind a private site: the Docs API key (basic-auth user) is sent to this account's Docs hosts only.
+
+        Those are the Docs API host and each site's own address (`{subDomain}.helpscoutdocs.com` and its custom domain),
+        never another account's helpscoutdocs.com site nor the public asset CDN.
+        """
+        if self.docs is None or self.config.docs_api_key is None:
+            return None
+        session = requests.Session()
+        session.auth = (self.config.docs_api_key.get_secret_value(), DOCS_DUMMY_PASSWORD)
+        hosts = {urlsplit(self.config.docs_root()).netloc} | self._docs_site_hosts()
+        return SessionSourceFiles(hosts, self.config.docs_base_url, session, timeout_s=self.config.timeout_s)
+
+    def _docs_site_hosts(self) -> set[str]:
+        try:
+            sites = list(DocsPages("sites", "sites", self._docs()).items())
+        except HttpStatusError as exc:
+            log.warning("Help Scout Docs sites not readable (HTTP %s): files on the sites' own addresses are treated as public", exc.status)
+            return set()
+        hosts = {f"{site['subDomain']}.{DOCS_SITE_DOMAIN}".lower() for site in sites if site.get("subDomain")}
+        return hosts | {str(site["cname"]).lower() for site in sites if site.get("cname")}
+
     def _read_collections(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Docs collections (top level) and their categories (children), listed in full each run; no cursor is saved."""
         try:
             sites = {str(s["id"]): str(s.get("title") or s.get("subDomain") or s["id"]) for s in DocsPages("sites", "sites", self._docs()).items()}
             for collection in DocsPages("collections", "collections", self._docs()).items():
                 site = sites.get(str(collection.get("siteId")))
-                yield _guarded("collections", collection, "GET /collections", convert.collection_from_docs_collection, site)
+                yield convert_or_reject("collections", collection, "GET /collections", convert.collection_from_docs_collection, site)
                 for category in DocsPages(f"collections/{collection['id']}/categories", "categories", self._docs()).items():
-                    yield _guarded("collections", category, f"GET /collections/{collection['id']}/categories", convert.collection_from_category)
+                    yield convert_or_reject("collections", category, f"GET /collections/{collection['id']}/categories", convert.collection_from_category)
         except HttpStatusError as exc:
             yield from _docs_unavailable("collections", exc)
 
@@ -237,7 +243,7 @@ class HelpScoutConnector:
         article = self._docs().get_json(f"articles/{ref['id']}").get("article")
         if not isinstance(article, dict):
             return SourceRejection(entity="articles", source_id=str(ref["id"]), location=location, reason="Help Scout answered without an article")
-        return _guarded("articles", article, location, convert.article_from_json)
+        return convert_or_reject("articles", article, location, convert.article_from_json)
 
     def _article_checkpoint(self, position: ReadPosition, page: Page, later: list[str], collection_id: str) -> SourceCheckpoint:
         if page.next_number is not None:
@@ -302,18 +308,6 @@ class HelpScoutConnector:
             "estimated_minutes_at_that_rate": round(total / self.config.requests_per_minute, 1),
             "calls_made": dict(self.mailbox.calls) | ({f"docs {k}": v for k, v in self.docs.calls.items()} if self.docs else {}),
         }
-
-
-def _guarded(entity: str, raw: Mapping[str, Any], location: str, build: Callable[..., CanonicalRecord], *args: Any, **kwargs: Any) -> CanonicalRecord | SourceRejection:
-    """Convert one vendor object; a malformed one becomes a located SourceRejection instead of stopping the read."""
-    try:
-        return build(raw, *args, **kwargs)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location,
-                               field=".".join(str(p) for p in first["loc"]) or None, reason=first["msg"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {entity[:-1]}: {exc!r}")
 
 
 def _docs_unavailable(entity: str, exc: HttpStatusError) -> Iterator[SourceNotice]:

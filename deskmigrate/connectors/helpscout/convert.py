@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
-from deskmigrate.core.model import Agent, Article, Attachment, Collection, Company, Contact, Conversation, Part
+from deskmigrate.core.model import Agent, Article, Attachment, Collection, Company, Contact, Conversation, Part, text_id
+from deskmigrate.core.timeparse import parse_iso_time as parse_time  # ISO 8601 UTC: "2015-06-05T20:18:33Z"
 
 SOURCE = "helpscout"
 # A Docs collection and a category both become Intercom collections; their ids are separate, so they are prefixed.
@@ -63,17 +63,6 @@ class MailboxCatalog:
             self.fields[str(definition.get("id"))] = CustomField(
                 name=str(definition.get("name") or definition.get("id")), type=str(definition.get("type") or "").lower(), options=options
             )
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Help Scout times are ISO 8601 UTC strings ("2015-06-05T20:18:33Z")."""
-    if value in (None, ""):
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def text_id(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def full_name(first: Any, last: Any) -> str | None:

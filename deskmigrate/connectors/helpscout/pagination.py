@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from deskmigrate.core.dedupe import SeenCursors
 from deskmigrate.core.errors import SourceError
 
 
@@ -47,7 +48,7 @@ class HalPages:
     start_page: int = 1
 
     def pages(self) -> Iterator[Page]:
-        seen: set[str] = set()
+        seen = SeenCursors(f"GET /{self.path}", "Help Scout", "the next link")
         url: str = self.path
         params: dict[str, Any] | None = dict(self.params)
         if self.start_page > 1:
@@ -60,9 +61,7 @@ class HalPages:
             yield Page(embedded_items(body, self.key), number, next_number, f"GET /{self.path} page {number}", body)
             if next_href is None:
                 return
-            if next_href in seen:
-                raise SourceError(f"GET /{self.path}: Help Scout returned the next link {next_href!r} twice; stopping instead of looping")
-            seen.add(next_href)
+            seen.check(next_href)
             url, params, number = next_href, None, next_number or number + 1
 
     def items(self) -> Iterator[dict[str, Any]]:

@@ -5,24 +5,23 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
-from pydantic import ValidationError
 
 from deskmigrate.connectors.zendesk import convert
 from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
 from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport, IncrementalTimeExport, ListPages, Page
 from deskmigrate.connectors.zendesk.spool import CommentSpool
 from deskmigrate.connectors.zendesk.transport import Clock, HttpStatusError, Sleep, ZendeskTransport
+from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection, as_utc
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem
+from deskmigrate.core.model import SourceNotice, as_utc
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +32,7 @@ ESTIMATED_EVENTS_PER_TICKET = 6
 EVENTS_PER_PAGE = 1000
 COMMENTS_PAGE_SIZE = 100  # /tickets/{id}/comments allows at most 100 per page
 SHOW_MANY_LIMIT = 100
-RECENT_IDS_KEPT = 10_000
 ROLES_KEPT = 100_000
-
-
-class RecentIds:
-    """De-duplicates records seen twice within a read (page boundaries): the newest version wins, memory bounded."""
-
-    def __init__(self, capacity: int = RECENT_IDS_KEPT) -> None:
-        self._capacity = capacity
-        self._seen: OrderedDict[str, str] = OrderedDict()
-
-    def is_new_or_newer(self, record_id: Any, updated_at: Any) -> bool:
-        key, stamp = str(record_id), str(updated_at or "")
-        previous = self._seen.get(key)
-        if previous is not None and previous >= stamp:
-            return False
-        self._seen[key] = stamp
-        self._seen.move_to_end(key)
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
 
 
 class RoleBook:
@@ -142,7 +121,7 @@ class ZendeskConnector:
                 "contacts": "GET /incremental/users/cursor.json, end-users (cursor; checkpoint after_cursor)",
                 "agents": "GET /incremental/users/cursor.json, agents and admins (a second pass over the users stream)",
                 "conversations": "GET /incremental/tickets/cursor.json?include=users,metric_sets (cursor; checkpoint after_cursor)",
-                "collections": "GET /help_center/categories.json + /help_center/sections.json (full list each run)" if self.config.include_help_center else "skipped",
+                "collections": "GET /help_center/categories.json + /help_center/sections.json (full list each run) + translations per category and section" if self.config.include_help_center else "skipped",
                 "articles": "GET /help_center/incremental/articles.json + translations + attachments per article" if self.config.include_help_center else "skipped",
             },
             "comments_strategy": strategy,
@@ -215,7 +194,7 @@ class ZendeskConnector:
                 if org.get("deleted_at"):
                     yield SourceNotice(entity="companies", source_id=str(org.get("id")), location=page.location, message="organization deleted in Zendesk; skipped")
                 elif recent.is_new_or_newer(org.get("id"), org.get("updated_at")):
-                    yield _guarded("companies", org, page.location, convert.company_from_organization, catalog)
+                    yield convert_or_reject("companies", org, page.location, convert.company_from_organization, catalog)
             yield from _checkpoint("companies", page)
 
     def _read_contacts(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
@@ -238,10 +217,10 @@ class ZendeskConnector:
                     yield SourceNotice(entity=entity, source_id=str(user.get("id")), location=page.location, message="user deleted in Zendesk; skipped")
                 elif recent.is_new_or_newer(user.get("id"), user.get("updated_at")):
                     if entity == "agents":
-                        yield _guarded(entity, user, page.location, convert.agent_from_user, catalog)
+                        yield convert_or_reject(entity, user, page.location, convert.agent_from_user, catalog)
                     else:
                         companies = memberships.get(str(user.get("id"))) if memberships is not None else None
-                        yield _guarded(entity, user, page.location, convert.contact_from_user, catalog, companies)
+                        yield convert_or_reject(entity, user, page.location, convert.contact_from_user, catalog, companies)
             yield from _checkpoint(entity, page)
 
     def _read_conversations(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
@@ -289,7 +268,7 @@ class ZendeskConnector:
                 )
             comments = spool.comments_for(ticket["id"]) if spool is not None else self._ticket_comments(ticket["id"], roles)
             metric_set = metrics.get(ticket["id"])
-            yield _guarded("conversations", ticket, page.location, convert.conversation_from_ticket, comments, catalog, roles.roles, metric_set)
+            yield convert_or_reject("conversations", ticket, page.location, convert.conversation_from_ticket, comments, catalog, roles.roles, metric_set)
 
     def _ticket_comments(self, ticket_id: Any, roles: RoleBook) -> list[dict[str, Any]]:
         """One ticket's comments, cursor-paginated (100 a page), authors sideloaded for their roles."""
@@ -334,12 +313,15 @@ class ZendeskConnector:
         return "per_ticket", f"{per_ticket} per-ticket comment calls cost no more than ~{events} ticket-events pages"
 
     def _read_collections(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
-        """Categories then sections, listed in full each run (few calls); no cursor is saved."""
+        """Categories then sections with their names in other locales, listed in full each run (few calls); no cursor is saved."""
+        locales = self.config.help_center_locales
         try:
             for category in self._list("help_center/categories.json", "categories"):
-                yield _guarded("collections", category, "GET help_center/categories", convert.collection_from_category)
+                translations = list(self._list(f"help_center/categories/{category['id']}/translations.json", "translations"))
+                yield convert_or_reject("collections", category, "GET help_center/categories", convert.collection_from_category, translations, locales)
             for section in self._list("help_center/sections.json", "sections"):
-                yield _guarded("collections", section, "GET help_center/sections", convert.collection_from_section)
+                translations = list(self._list(f"help_center/sections/{section['id']}/translations.json", "translations"))
+                yield convert_or_reject("collections", section, "GET help_center/sections", convert.collection_from_section, translations, locales)
         except HttpStatusError as exc:
             yield from _help_center_unavailable("collections", exc)
 
@@ -354,27 +336,10 @@ class ZendeskConnector:
                         continue
                     translations = list(self._list(f"help_center/articles/{article['id']}/translations.json", "translations"))
                     attachments = list(self._list(f"help_center/articles/{article['id']}/attachments.json", "article_attachments", page_size=None))
-                    yield _guarded("articles", article, page.location, convert.article_from_json, translations, attachments, locales)
+                    yield convert_or_reject("articles", article, page.location, convert.article_from_json, translations, attachments, locales)
                 yield from _checkpoint("articles", page)
         except HttpStatusError as exc:
             yield from _help_center_unavailable("articles", exc)
-
-
-def _guarded(entity: str, raw: Mapping[str, Any], location: str, build: Callable[..., CanonicalRecord], *args: Any) -> CanonicalRecord | SourceRejection:
-    """Convert one vendor object; a malformed one becomes a located SourceRejection instead of stopping the read."""
-    try:
-        return build(raw, *args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return SourceRejection(
-            entity=entity,
-            source_id=str(raw.get("id")),
-            location=location,
-            field=".".join(str(p) for p in first["loc"]) or None,
-            reason=first["msg"],
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {entity[:-1]}: {exc!r}")
 
 
 def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:

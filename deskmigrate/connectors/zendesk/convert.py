@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from deskmigrate.core.model import (
@@ -12,12 +11,15 @@ from deskmigrate.core.model import (
     Article,
     Attachment,
     Collection,
+    CollectionTranslation,
     Company,
     Contact,
     Conversation,
     Part,
     Translation,
+    text_id,
 )
+from deskmigrate.core.timeparse import parse_unix_or_iso_time as parse_time  # incremental exports give Unix seconds
 
 SOURCE = "zendesk"
 # Categories and sections both become collections; their Zendesk ids are separate sequences, so we prefix them.
@@ -75,19 +77,6 @@ def keyed_fields_by_title(values: Mapping[str, Any] | None, definitions: Mapping
         definition = definitions.get(key)
         result[definition.title if definition else key] = field_value(definition, value)
     return result
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Zendesk timestamps are ISO 8601 UTC strings ("2024-01-05T10:00:00Z"); incremental ones may be Unix seconds."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def text_id(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def company_from_organization(org: Mapping[str, Any], catalog: FieldCatalog) -> Company:
@@ -247,7 +236,19 @@ def conversation_from_ticket(
     )
 
 
-def collection_from_category(category: Mapping[str, Any]) -> Collection:
+def collection_translations(item: Mapping[str, Any], translations: Iterable[Mapping[str, Any]], locales: Iterable[str] | None = None) -> list[CollectionTranslation]:
+    """A category's or section's published names in its other locales (GET …/{id}/translations lists its own locale too)."""
+    wanted = {loc.lower() for loc in locales} if locales is not None else None
+    return [
+        CollectionTranslation(locale=str(t["locale"]), name=str(t.get("title") or ""), description=t.get("body") or None)
+        for t in translations
+        if t.get("locale") != item.get("locale") and not t.get("draft") and t.get("title")
+        and (wanted is None or str(t.get("locale")).lower() in wanted)
+    ]
+
+
+def collection_from_category(category: Mapping[str, Any], translations: Iterable[Mapping[str, Any]] = (),
+                             locales: Iterable[str] | None = None) -> Collection:
     return Collection(
         source=SOURCE,
         source_id=f"{CATEGORY_PREFIX}{category['id']}",
@@ -255,13 +256,15 @@ def collection_from_category(category: Mapping[str, Any]) -> Collection:
         description=category.get("description") or None,
         position=category.get("position"),
         locale=category.get("locale"),
+        translations=collection_translations(category, translations, locales),
         created_at=parse_time(category.get("created_at")),
         updated_at=parse_time(category.get("updated_at")),
         custom_fields={"html_url": category["html_url"]} if category.get("html_url") else {},
     )
 
 
-def collection_from_section(section: Mapping[str, Any]) -> Collection:
+def collection_from_section(section: Mapping[str, Any], translations: Iterable[Mapping[str, Any]] = (),
+                            locales: Iterable[str] | None = None) -> Collection:
     """Sections nest: a section's parent is its parent section if any, else its category."""
     if section.get("parent_section_id"):
         parent = f"{SECTION_PREFIX}{section['parent_section_id']}"
@@ -275,6 +278,7 @@ def collection_from_section(section: Mapping[str, Any]) -> Collection:
         parent_id=parent,
         position=section.get("position"),
         locale=section.get("locale"),
+        translations=collection_translations(section, translations, locales),
         created_at=parse_time(section.get("created_at")),
         updated_at=parse_time(section.get("updated_at")),
         custom_fields={"html_url": section["html_url"]} if section.get("html_url") else {},

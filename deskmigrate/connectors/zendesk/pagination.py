@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from deskmigrate.core.errors import SourceError
+from deskmigrate.core.dedupe import SeenCursors
 
 
 class JsonGetter(Protocol):
@@ -29,17 +29,6 @@ class Page:
 
 
 @dataclass
-class _SeenCursors:
-    name: str
-    seen: set[str] = field(default_factory=set)
-
-    def check(self, cursor: str) -> None:
-        if cursor in self.seen:
-            raise SourceError(f"{self.name}: Zendesk returned cursor {cursor!r} twice; stopping instead of looping")
-        self.seen.add(cursor)
-
-
-@dataclass
 class IncrementalCursorExport:
     """Cursor-based incremental export (tickets, users): start_time or cursor in, after_cursor out, until end_of_stream.
 
@@ -53,7 +42,7 @@ class IncrementalCursorExport:
     include: list[str] = field(default_factory=list)
 
     def pages(self, *, cursor: str | None, start_time: int) -> Iterator[Page]:
-        seen = _SeenCursors(self.path)
+        seen = SeenCursors(self.path, "Zendesk")
         params: dict[str, Any] = {"per_page": self.per_page}
         if self.include:
             params["include"] = ",".join(self.include)
@@ -92,7 +81,7 @@ class IncrementalTimeExport:
     include: list[str] = field(default_factory=list)
 
     def pages(self, *, start_time: int) -> Iterator[Page]:
-        seen = _SeenCursors(self.path)
+        seen = SeenCursors(self.path, "Zendesk")
         url: str = self.path
         params: dict[str, Any] | None = {"start_time": start_time, "per_page": self.per_page}
         if self.include:
@@ -124,7 +113,7 @@ class ListPages:
     page_size: int | None = 100
 
     def pages(self) -> Iterator[Page]:
-        seen = _SeenCursors(self.path)
+        seen = SeenCursors(self.path, "Zendesk")
         params: dict[str, Any] | None = dict(self.params)
         if self.page_size:
             params["page[size]"] = self.page_size

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from zenpy import Zenpy
@@ -16,11 +15,13 @@ from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
 
 from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.http import MinuteWindowPacer, rebase_url
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+API_PREFIX = "/api/v2"
 
 
 class HttpStatusError(SourceError):
@@ -29,27 +30,6 @@ class HttpStatusError(SourceError):
     def __init__(self, message: str, status: int | None) -> None:
         super().__init__(message)
         self.status = status
-
-
-class WindowPacer:
-    """At most `calls_per_minute` calls in any 60-second window (Zendesk's incremental export limit)."""
-
-    def __init__(self, calls_per_minute: int, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
-        self.calls_per_minute = calls_per_minute
-        self._clock = clock
-        self._sleep = sleep
-        self._recent: deque[float] = deque()
-
-    def wait_for_slot(self) -> None:
-        now = self._clock()
-        while self._recent and now - self._recent[0] >= 60.0:
-            self._recent.popleft()
-        if len(self._recent) >= self.calls_per_minute:
-            delay = 60.0 - (now - self._recent[0])
-            log.info("pacing Zendesk incremental exports: waiting %.1f s", delay)
-            self._sleep(delay)
-            self._recent.popleft()
-        self._recent.append(self._clock())
 
 
 class _ZenpyRequests(BaseApi):
@@ -90,7 +70,6 @@ class ZendeskTransport:
     ) -> None:
         self.config = config
         self.api_root = config.api_root()
-        self._root_parts = urlsplit(self.api_root)
         self._sleep = sleep
         client = Zenpy(
             subdomain=config.subdomain,
@@ -102,25 +81,15 @@ class ZendeskTransport:
             disable_cache=True,
         )
         self._requests = _ZenpyRequests(client, config.subdomain, config.timeout_s)
-        self.incremental_pacer = WindowPacer(config.incremental_requests_per_minute, clock=clock, sleep=sleep)
+        self.incremental_pacer = MinuteWindowPacer(config.incremental_requests_per_minute, clock, sleep, label="Zendesk incremental exports")
         self.calls = 0
 
     def url_for(self, path: str) -> str:
         return f"{self.api_root}/{path.lstrip('/')}"
 
-    def rebase(self, absolute_url: str) -> str:
-        """Point a next-page URL returned by the server at our base URL (proxies, test servers), keeping path and query."""
-        parts = urlsplit(absolute_url)
-        root_path = self._root_parts.path.rstrip("/")
-        path = parts.path
-        api_at = path.find("/api/v2/")
-        if api_at >= 0:
-            path = root_path + path[api_at + len("/api/v2") :]
-        return urlunsplit((self._root_parts.scheme, self._root_parts.netloc, path, parts.query, ""))
-
     def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET one page; `path_or_url` is relative to /api/v2 or an absolute next-page URL."""
-        url = self.rebase(path_or_url) if "://" in path_or_url else self.url_for(path_or_url)
+        url = rebase_url(path_or_url, self.api_root, API_PREFIX) if "://" in path_or_url else self.url_for(path_or_url)
         incremental = "/incremental/" in urlsplit(url).path
         attempt = 0
         while True:

@@ -1,34 +1,17 @@
-"""Shared helpers for the Freshdesk connector tests: the fake account, a connector factory, a dict cursor store."""
+"""Shared helpers for the Freshdesk connector tests: the fake account and a connector factory."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-if str(REPO_ROOT) not in sys.path:  # so `tests.fakes` imports without pytest's pythonpath setting
-    sys.path.insert(0, str(REPO_ROOT))
-
-from deskmigrate.connectors.freshdesk import FreshdeskConnector, FreshdeskSourceConfig  # noqa: E402
-from deskmigrate.core.source import SourceCheckpoint, SourceContext  # noqa: E402
-from tests.fakes.freshdesk import FAKE_API_KEY, FAKE_DOMAIN, FakeFreshdesk  # noqa: E402
-
-
-class DictCursorStore:
-    """What the ledger does for cursors, in a dict: the last checkpoint per (source, entity)."""
-
-    def __init__(self) -> None:
-        self.cursors: dict[tuple[str, str], str] = {}
-
-    def get_cursor(self, source: str, entity: str) -> str | None:
-        return self.cursors.get((source, entity))
-
-    def save(self, source: str, item: SourceCheckpoint) -> None:
-        self.cursors[(source, item.entity)] = item.cursor
+from deskmigrate.connectors.freshdesk import FreshdeskConnector, FreshdeskSourceConfig
+from deskmigrate.core.source import SourceContext
+from tests.connectors.reading import DictCursorStore
+from tests.fakes.freshdesk import FAKE_API_KEY, FAKE_DOMAIN, FakeFreshdesk
 
 
 def fast_config(base_url: str, **overrides: Any) -> FreshdeskSourceConfig:

@@ -8,39 +8,23 @@ Authorization headers are filtered out; `test_cassettes_hold_no_credentials` che
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
-import vcr
 
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import Article, Collection, Company, Conversation
 from deskmigrate.core.source import SourceCheckpoint
+from tests.connectors.cassettes import CASSETTES, RECORDING, assert_cassettes_hold_no_secret, cassette_base_url
 from tests.connectors.freshdesk.conftest import make_connector
 from tests.fakes.freshdesk import FAKE_API_KEY, FakeFreshdesk
 
-RECORDING = os.environ.get("DESKMIGRATE_RECORD_CASSETTES") == "1"
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "freshdesk"
-REPLAY_BASE_URL = "http://127.0.0.1:9"  # never contacted: vcrpy answers every request from the cassette
+FRESHDESK_CASSETTES = CASSETTES / "freshdesk"
 
 
-@contextmanager
-def freshdesk_cassette(name: str, prepare: Callable[[FakeFreshdesk], None] | None = None, page_cap: int = 300) -> Iterator[str]:
-    """Yield the base URL to configure: the replay URL, or (recording) a fresh fake prepared with its faults."""
-    recorder = vcr.VCR(record_mode="all" if RECORDING else "none", filter_headers=["authorization"], match_on=["method", "path", "query"])
-    path = str(CASSETTES / f"{name}.yaml")
-    if RECORDING:
-        with FakeFreshdesk(page_cap=page_cap) as fake:
-            if prepare is not None:
-                prepare(fake)
-            with recorder.use_cassette(path):
-                yield fake.base_url
-    else:
-        with recorder.use_cassette(path, allow_playback_repeats=False):
-            yield REPLAY_BASE_URL
+def freshdesk_cassette(name: str, prepare: Callable[[FakeFreshdesk], None] | None = None, page_cap: int = 300) -> AbstractContextManager[str]:
+    return cassette_base_url(FRESHDESK_CASSETTES / f"{name}.yaml", lambda: FakeFreshdesk(page_cap=page_cap), prepare)
 
 
 def test_tickets_in_updated_since_windows_with_link_headers_and_every_custom_field_type() -> None:
@@ -83,9 +67,4 @@ def test_solutions_with_translations() -> None:
 @pytest.mark.skipif(RECORDING, reason="checks the cassettes once they are written")
 def test_cassettes_hold_no_credentials() -> None:
     basic = base64.b64encode(f"{FAKE_API_KEY}:X".encode()).decode()
-    cassettes = sorted(CASSETTES.glob("*.yaml"))
-    assert len(cassettes) == 4
-    for cassette in cassettes:
-        text = cassette.read_text(encoding="utf-8")
-        for secret in (FAKE_API_KEY, basic, "Authorization", "authorization"):
-            assert secret not in text, f"{secret[:12]}… found in {cassette.name}"
+    assert_cassettes_hold_no_secret(FRESHDESK_CASSETTES, 4, [FAKE_API_KEY, basic])

@@ -9,40 +9,18 @@ import pytest
 from pydantic import ValidationError
 
 from deskmigrate.connectors.freshdesk import FreshdeskConnector, FreshdeskSourceConfig
-from deskmigrate.connectors.freshdesk.transport import MinutePacer
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import Agent, Article, Collection, Company, Contact, Conversation, SourceNotice
-from deskmigrate.core.source import SourceCheckpoint
 from deskmigrate.registry import connector_class
-from tests.connectors.freshdesk.conftest import DictCursorStore, fast_config, make_connector
+from tests.connectors.freshdesk.conftest import fast_config, make_connector
+from tests.connectors.reading import DictCursorStore, ids, records, run_with_ledger
 from tests.fakes.freshdesk import FAKE_API_KEY, FakeFreshdesk
 
 LISTED_TICKETS = ["1000", "1001", "1002", "1003", "1005", "1006", "1007", "1008", "1009", "1010", "1011", "1012"]
 
 
-def records(items: list) -> list:
-    return [i for i in items if not isinstance(i, (SourceCheckpoint, SourceNotice))]
-
-
-def ids(items: list) -> list[str]:
-    return [r.source_id for r in records(items)]
-
-
 def ticket_list_queries(fake: FakeFreshdesk) -> list[dict[str, str]]:
     return [r.query for r in fake.requests if r.path == "/api/v2/tickets"]
-
-
-def run_with_ledger(connector: FreshdeskConnector, entity: str, store: DictCursorStore, stop_after_checkpoints: int | None = None) -> list:
-    """Stage like the pipeline: save each checkpoint as it comes; optionally die after N checkpoints."""
-    seen, checkpoints = [], 0
-    for item in connector.read(entity):
-        seen.append(item)
-        if isinstance(item, SourceCheckpoint):
-            store.save("freshdesk", item)
-            checkpoints += 1
-            if stop_after_checkpoints is not None and checkpoints >= stop_after_checkpoints:
-                break
-    return seen
 
 
 def test_registry_and_entities(fake: FakeFreshdesk) -> None:
@@ -168,7 +146,8 @@ def test_solutions_in_every_language(fake: FakeFreshdesk) -> None:
         "category:1": (None, "en"), "folder:4": ("category:1", "en"), "folder:5": ("folder:4", "en"),
     }
     assert isinstance(collections["category:1"], Collection)
-    assert collections["category:1"].custom_fields["translations"] == {"fr": {"name": "Premiers pas", "description": "Les débuts"}}
+    assert [t.model_dump() for t in collections["category:1"].translations] == [  # type: ignore[union-attr]
+        {"locale": "fr", "name": "Premiers pas", "description": "Les débuts"}]
     articles = {a.source_id: a for a in records(list(connector.read("articles")))}
     install = articles["400"]
     assert isinstance(install, Article) and install.collection_id == "folder:4" and install.state == "published" and install.author_id == "50"
@@ -234,21 +213,6 @@ def test_an_expired_attachment_link_is_reported_and_kept(fake: FakeFreshdesk, tm
     assert all("not downloaded" in n.message and "403" in n.message for n in notices)
     printer = next(r for r in records(items) if r.source_id == "1000")
     assert printer.parts[2].attachments[0].url.startswith("http://localhost")  # the link is kept, reported
-
-
-def test_minute_pacer_keeps_the_tickets_list_sub_limit() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    pacer = MinutePacer(2, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
-        pacer.wait_for_slot()
-        now[0] += 1
-    assert waits == [58.0]
 
 
 def test_describe_plan_counts_calls_per_thousand_tickets(fake: FakeFreshdesk) -> None:

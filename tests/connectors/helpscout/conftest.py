@@ -1,4 +1,4 @@
-"""Shared helpers for the Help Scout connector tests: the fake account, a connector factory, a dict cursor store."""
+"""Shared helpers for the Help Scout connector tests: the fake account and a connector factory."""
 
 from __future__ import annotations
 
@@ -10,24 +10,12 @@ from typing import Any
 import pytest
 
 from deskmigrate.connectors.helpscout import HelpScoutConnector, HelpScoutSourceConfig
-from deskmigrate.core.source import SourceCheckpoint, SourceContext
+from deskmigrate.core.source import SourceContext
+from tests.connectors.reading import DictCursorStore
 from tests.fakes.helpscout import FAKE_APP_ID, FAKE_APP_SECRET, FAKE_DOCS_KEY, FakeHelpScout
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-class DictCursorStore:
-    """What the ledger does for cursors, in a dict: the last checkpoint per (source, entity)."""
-
-    def __init__(self) -> None:
-        self.cursors: dict[tuple[str, str], str] = {}
-
-    def get_cursor(self, source: str, entity: str) -> str | None:
-        return self.cursors.get((source, entity))
-
-    def save(self, item: SourceCheckpoint) -> None:
-        self.cursors[("helpscout", item.entity)] = item.cursor
 
 
 def fast_config(api_root: str, docs_root: str | None = None, **overrides: Any) -> HelpScoutSourceConfig:

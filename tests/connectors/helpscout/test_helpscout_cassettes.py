@@ -10,27 +10,23 @@ Authorization headers, the app credentials in the token request and the issued a
 from __future__ import annotations
 
 import base64
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import vcr
 import yaml
 
 from deskmigrate.core.model import Agent, Article, Collection, Contact, Conversation, SourceNotice
 from deskmigrate.core.source import SourceCheckpoint
+from tests.connectors.cassettes import CASSETTES, RECORDING, REPLAY_BASE_URL, assert_cassettes_hold_no_secret, recorder
 from tests.connectors.helpscout.conftest import make_connector
 from tests.fakes.helpscout import FAKE_APP_ID, FAKE_APP_SECRET, FAKE_DOCS_KEY, TOKEN_PREFIX, FakeHelpScout
 
-RECORDING = os.environ.get("DESKMIGRATE_RECORD_CASSETTES") == "1"
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "helpscout"
-REPLAY_ROOT = "http://127.0.0.1:9"  # never contacted: vcrpy answers every request from the cassette
+HELPSCOUT_CASSETTES = CASSETTES / "helpscout"
 ISSUED_TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"\d+")
 
 
@@ -51,29 +47,23 @@ class Replay:
 
 @contextmanager
 def helpscout_cassette(name: str, prepare: Callable[[FakeHelpScout], None] | None = None) -> Iterator[Replay]:
-    recorder = vcr.VCR(
-        record_mode="all" if RECORDING else "none",
-        filter_headers=["authorization"],
-        filter_post_data_parameters=["client_id", "client_secret"],
-        before_record_response=scrub_tokens,
-        match_on=["method", "path", "query"],
-    )
-    path = str(CASSETTES / f"{name}.yaml")
+    helpscout_recorder = recorder(filter_post_data_parameters=["client_id", "client_secret"], before_record_response=scrub_tokens)
+    path = str(HELPSCOUT_CASSETTES / f"{name}.yaml")
     if RECORDING:
         with FakeHelpScout() as fake:
             if prepare is not None:
                 prepare(fake)
-            with recorder.use_cassette(path) as cassette:
+            with helpscout_recorder.use_cassette(path) as cassette:
                 yield Replay(fake.api_root, fake.docs_root, fake, cassette)
     else:
-        with recorder.use_cassette(path, allow_playback_repeats=False) as cassette:
-            yield Replay(f"{REPLAY_ROOT}/v2", f"{REPLAY_ROOT}/v1", None, cassette)
+        with helpscout_recorder.use_cassette(path, allow_playback_repeats=False) as cassette:
+            yield Replay(f"{REPLAY_BASE_URL}/v2", f"{REPLAY_BASE_URL}/v1", None, cassette)
             assert cassette.all_played, f"{name}: the connector made fewer calls than were recorded"
 
 
 def recorded(name: str) -> list[tuple[str, str, int]]:
     """(method, path, status) of every interaction in a cassette, in order."""
-    interactions = yaml.safe_load((CASSETTES / f"{name}.yaml").read_text(encoding="utf-8"))["interactions"]
+    interactions = yaml.safe_load((HELPSCOUT_CASSETTES / f"{name}.yaml").read_text(encoding="utf-8"))["interactions"]
     return [(i["request"]["method"], urlsplit(i["request"]["uri"]).path, i["response"]["status"]["code"]) for i in interactions]
 
 
@@ -142,9 +132,4 @@ def test_docs_sites_collections_categories_and_articles() -> None:
 @pytest.mark.skipif(RECORDING, reason="checks the cassettes once they are written")
 def test_cassettes_hold_no_credentials() -> None:
     basic = base64.b64encode(f"{FAKE_DOCS_KEY}:X".encode()).decode()
-    cassettes = sorted(CASSETTES.glob("*.yaml"))
-    assert len(cassettes) == 5
-    for cassette in cassettes:
-        text = cassette.read_text(encoding="utf-8")
-        for secret in (FAKE_APP_SECRET, FAKE_APP_ID, FAKE_DOCS_KEY, basic, TOKEN_PREFIX, "Authorization", "authorization"):
-            assert secret not in text, f"{secret[:12]}… found in {cassette.name}"
+    assert_cassettes_hold_no_secret(HELPSCOUT_CASSETTES, 5, [FAKE_APP_SECRET, FAKE_APP_ID, FAKE_DOCS_KEY, basic, TOKEN_PREFIX])

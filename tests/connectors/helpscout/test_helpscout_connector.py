@@ -13,7 +13,8 @@ from deskmigrate.core.errors import SourceError
 from deskmigrate.core.http import retry_after_rate_limit
 from deskmigrate.core.model import Agent, Article, Collection, Company, Contact, Conversation, SourceNotice, SourceRejection
 from deskmigrate.core.source import SourceCheckpoint
-from tests.connectors.helpscout.conftest import DictCursorStore, make_connector
+from tests.connectors.helpscout.conftest import make_connector
+from tests.connectors.reading import DictCursorStore
 from tests.fakes.helpscout import FAKE_APP_SECRET, FakeHelpScout
 
 
@@ -162,7 +163,7 @@ def test_a_read_cut_short_resumes_at_the_saved_page(fake: FakeHelpScout) -> None
     seen: list[str] = []
     for item in reader:
         if isinstance(item, SourceCheckpoint):
-            cursors.save(item)
+            cursors.save("helpscout", item)
             if json.loads(item.cursor).get("page") == 3:
                 break  # killed after two pages
         elif isinstance(item, Conversation):
@@ -184,7 +185,7 @@ def test_a_delta_reads_what_changed_since_the_last_high_water_mark(fake: FakeHel
     cursors = DictCursorStore()
     for item in make_connector(fake.api_root, cursors=cursors).read("contacts"):
         if isinstance(item, SourceCheckpoint):
-            cursors.save(item)
+            cursors.save("helpscout", item)
     fake.touch("customers", 202, jobTitle="Novelist")
     fake.requests.clear()
     delta = list(make_connector(fake.api_root, cursors=cursors).read("contacts"))
@@ -229,7 +230,7 @@ def test_docs_delta_fetches_only_changed_articles_and_resumes_by_collection(fake
     cursors = DictCursorStore()
     for item in make_connector(fake.api_root, fake.docs_root, cursors).read("articles"):
         if isinstance(item, SourceCheckpoint):
-            cursors.save(item)
+            cursors.save("helpscout", item)
     assert fake.account is not None
     fake.account["docs"]["articles"][2]["updatedAt"] = "2026-07-01T00:00:00Z"
     fake.requests.clear()

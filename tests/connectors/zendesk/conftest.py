@@ -1,36 +1,42 @@
-"""Shared helpers for the Zendesk connector tests: the fake account, a connector factory, a dict cursor store."""
+"""Shared helpers for the Zendesk connector tests: the fake account and a connector factory."""
 
 from __future__ import annotations
 
-import sys
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-if str(REPO_ROOT) not in sys.path:  # so `tests.fakes` imports without pytest's pythonpath setting
-    sys.path.insert(0, str(REPO_ROOT))
-
-from deskmigrate.connectors.zendesk import ZendeskConnector, ZendeskSourceConfig  # noqa: E402
-from deskmigrate.core.source import SourceCheckpoint, SourceContext  # noqa: E402
-from tests.fakes.zendesk import FAKE_EMAIL, FAKE_TOKEN, FakeZendesk  # noqa: E402
+from deskmigrate.connectors.zendesk import ZendeskConnector, ZendeskSourceConfig, convert
+from deskmigrate.core.source import SourceContext
+from tests.connectors.reading import DictCursorStore
+from tests.fakes.zendesk import FAKE_EMAIL, FAKE_TOKEN, FakeZendesk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-class DictCursorStore:
-    """What the ledger does for cursors, in a dict: the last checkpoint per (source, entity)."""
+def load(name: str) -> dict[str, Any]:
+    """A JSON fixture in Zendesk's response shape."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
-    def __init__(self) -> None:
-        self.cursors: dict[tuple[str, str], str] = {}
 
-    def get_cursor(self, source: str, entity: str) -> str | None:
-        return self.cursors.get((source, entity))
-
-    def save(self, source: str, item: SourceCheckpoint) -> None:
-        self.cursors[(source, item.entity)] = item.cursor
+@pytest.fixture(scope="module")
+def catalog() -> convert.FieldCatalog:
+    """The field catalog the connector would build from the fixture account's definitions."""
+    result = convert.FieldCatalog()
+    for item in load("ticket_fields.json")["ticket_fields"]:
+        result.ticket_fields[item["id"]] = convert.custom_field_from_json(item)
+    for item in load("user_fields.json")["user_fields"]:
+        result.user_fields[item["key"]] = convert.custom_field_from_json(item)
+    for item in load("organization_fields.json")["organization_fields"]:
+        result.organization_fields[item["key"]] = convert.custom_field_from_json(item)
+    for item in load("groups.json")["groups"]:
+        result.groups[item["id"]] = item["name"]
+    for item in load("ticket_forms.json")["ticket_forms"]:
+        result.ticket_forms[item["id"]] = item["display_name"]
+    return result
 
 
 def fast_config(base_url: str, **overrides: Any) -> ZendeskSourceConfig:

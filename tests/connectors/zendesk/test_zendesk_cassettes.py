@@ -8,42 +8,22 @@ Authorization headers are filtered out; `test_cassettes_hold_no_credentials` che
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
-import vcr
 
 from deskmigrate.core.model import Article, Collection, Contact, Conversation, SourceNotice
 from deskmigrate.core.source import SourceCheckpoint
+from tests.connectors.cassettes import CASSETTES, RECORDING, assert_cassettes_hold_no_secret, cassette_base_url
 from tests.connectors.zendesk.conftest import make_connector
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_OAUTH_TOKEN, FAKE_TOKEN, FakeZendesk
 
-RECORDING = os.environ.get("DESKMIGRATE_RECORD_CASSETTES") == "1"
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "zendesk"
-REPLAY_BASE_URL = "http://127.0.0.1:9"  # never contacted: vcrpy answers every request from the cassette
+ZENDESK_CASSETTES = CASSETTES / "zendesk"
 
 
-@contextmanager
-def zendesk_cassette(name: str, prepare: Callable[[FakeZendesk], None] | None = None) -> Iterator[str]:
-    """Yield the base URL to configure: the replay URL, or (recording) a fresh fake prepared with its faults."""
-    recorder = vcr.VCR(
-        record_mode="all" if RECORDING else "none",
-        filter_headers=["authorization"],
-        match_on=["method", "path", "query"],
-    )
-    path = str(CASSETTES / f"{name}.yaml")
-    if RECORDING:
-        with FakeZendesk() as fake:
-            if prepare is not None:
-                prepare(fake)
-            with recorder.use_cassette(path):
-                yield fake.base_url
-    else:
-        with recorder.use_cassette(path, allow_playback_repeats=False):
-            yield REPLAY_BASE_URL
+def zendesk_cassette(name: str, prepare: Callable[[FakeZendesk], None] | None = None) -> AbstractContextManager[str]:
+    return cassette_base_url(ZENDESK_CASSETTES / f"{name}.yaml", FakeZendesk, prepare)
 
 
 def test_multi_page_cursor_export_until_end_of_stream_with_deleted_user() -> None:
@@ -117,9 +97,4 @@ def test_help_center_403_is_a_notice() -> None:
 @pytest.mark.skipif(RECORDING, reason="checks the cassettes once they are written")
 def test_cassettes_hold_no_credentials() -> None:
     basic = base64.b64encode(f"{FAKE_EMAIL}/token:{FAKE_TOKEN}".encode()).decode()
-    cassettes = sorted(CASSETTES.glob("*.yaml"))
-    assert len(cassettes) == 6
-    for cassette in cassettes:
-        text = cassette.read_text(encoding="utf-8")
-        for secret in (FAKE_TOKEN, FAKE_OAUTH_TOKEN, f"{FAKE_EMAIL}/token", basic, "Authorization", "authorization"):
-            assert secret not in text, f"{secret[:12]}… found in {cassette.name}"
+    assert_cassettes_hold_no_secret(ZENDESK_CASSETTES, 6, [FAKE_TOKEN, FAKE_OAUTH_TOKEN, f"{FAKE_EMAIL}/token", basic])

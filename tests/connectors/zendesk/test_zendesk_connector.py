@@ -11,33 +11,12 @@ from pydantic import ValidationError
 
 from deskmigrate.connectors.zendesk import ZendeskConnector, ZendeskSourceConfig
 from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport
-from deskmigrate.connectors.zendesk.transport import WindowPacer
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import Contact, Conversation, SourceNotice
 from deskmigrate.core.source import SourceCheckpoint, SourceContext
-from tests.connectors.zendesk.conftest import DictCursorStore, fast_config, make_connector
+from tests.connectors.reading import DictCursorStore, ids, records, run_with_ledger
+from tests.connectors.zendesk.conftest import fast_config, make_connector
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_OAUTH_TOKEN, FAKE_TOKEN, FakeZendesk
-
-
-def records(items: list) -> list:
-    return [i for i in items if not isinstance(i, (SourceCheckpoint, SourceNotice))]
-
-
-def ids(items: list) -> list[str]:
-    return [r.source_id for r in records(items)]
-
-
-def run_with_ledger(connector: ZendeskConnector, entity: str, store: DictCursorStore, stop_after_checkpoints: int | None = None) -> list:
-    """Stage like the pipeline: save each checkpoint as it comes; optionally die after N checkpoints."""
-    seen, checkpoints = [], 0
-    for item in connector.read(entity):
-        seen.append(item)
-        if isinstance(item, SourceCheckpoint):
-            store.save("zendesk", item)
-            checkpoints += 1
-            if stop_after_checkpoints is not None and checkpoints >= stop_after_checkpoints:
-                break
-    return seen
 
 
 def test_entities_and_registry_contract(fake: FakeZendesk) -> None:
@@ -212,20 +191,6 @@ def test_repeated_cursor_is_an_error_not_a_loop() -> None:
     export = IncrementalCursorExport("incremental/users/cursor.json", "users", 10, StuckServer())
     with pytest.raises(SourceError, match="twice"):
         list(export.pages(cursor=None, start_time=0))
-
-
-def test_pacer_keeps_to_the_per_minute_budget() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    pacer = WindowPacer(2, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
-        pacer.wait_for_slot()
-    assert waits == [60.0]
 
 
 def test_incremental_calls_are_paced(fake: FakeZendesk) -> None:

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from deskmigrate.connectors.zendesk import convert
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+from tests.connectors.zendesk.conftest import load
 
 
 def by_id(items: list[dict[str, Any]], record_id: int) -> dict[str, Any]:
     return next(item for item in items if item["id"] == record_id)
-
-
-@pytest.fixture(scope="module")
-def catalog() -> convert.FieldCatalog:
-    result = convert.FieldCatalog()
-    for item in load("ticket_fields.json")["ticket_fields"]:
-        result.ticket_fields[item["id"]] = convert.custom_field_from_json(item)
-    for item in load("user_fields.json")["user_fields"]:
-        result.user_fields[item["key"]] = convert.custom_field_from_json(item)
-    for item in load("organization_fields.json")["organization_fields"]:
-        result.organization_fields[item["key"]] = convert.custom_field_from_json(item)
-    for item in load("groups.json")["groups"]:
-        result.groups[item["id"]] = item["name"]
-    for item in load("ticket_forms.json")["ticket_forms"]:
-        result.ticket_forms[item["id"]] = item["display_name"]
-    return result
 
 
 def test_organization_becomes_company_with_fields_by_title_and_dropdown_label(catalog: convert.FieldCatalog) -> None:

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from deskmigrate.connectors.zendesk import convert
 from deskmigrate.core.payload import Payload
 from deskmigrate.transforms.engine import Mapper
 from deskmigrate.transforms.loading import load_mapping
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def catalog() -> convert.FieldCatalog:
-    result = convert.FieldCatalog()
-    for item in load("user_fields.json")["user_fields"]:
-        result.user_fields[item["key"]] = convert.custom_field_from_json(item)
-    for item in load("organization_fields.json")["organization_fields"]:
-        result.organization_fields[item["key"]] = convert.custom_field_from_json(item)
-    for item in load("ticket_fields.json")["ticket_fields"]:
-        result.ticket_fields[item["id"]] = convert.custom_field_from_json(item)
-    for item in load("groups.json")["groups"]:
-        result.groups[item["id"]] = item["name"]
-    return result
+from tests.connectors.zendesk.conftest import load
 
 
 @pytest.fixture(scope="module")
