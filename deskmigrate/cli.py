@@ -150,6 +150,14 @@ def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v",
         project = _open(config)
         _setup_logging(None, verbose)
         console.print(f"[green]✓[/] config and mapping are valid ({config})")
+        source_check = getattr(project.connector, "check", None)
+        if callable(source_check):
+            try:
+                source_check()
+            except SourceError as error:
+                console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
+                raise Exit(EXIT_CONFIG) from None
+            console.print(f"[green]✓[/] source readable ({project.connector.name})")
         with pipeline.open_target(project) as target:
             me = target.client.me()
             app_info = me.get("app") or {}
@@ -476,6 +484,12 @@ def status(config: Path = ConfigOption, run_id: str | None = typer.Option(None, 
             console.print(failures_table(failures, limit=len(failures) if show_failures else 20))
         else:
             console.print("no open failures")
+        notices = ledger.notices()
+        if notices:
+            kinds: dict[str, int] = {}
+            for notice in notices:
+                kinds[f"{notice.entity}: {notice.kind}"] = kinds.get(f"{notice.entity}: {notice.kind}", 0) + 1
+            console.print(key_value_table(f"Content notes ({len(notices)}; details in the run reports)", kinds))
 
     _run(body)
 

@@ -211,6 +211,25 @@ def test_check_lists_every_problem_with_its_line(project: Project) -> None:
     assert "config.yaml:9" in result.output and "speed" in result.output
 
 
+def test_check_names_a_missing_source_file_before_anything_is_written(project: Project) -> None:
+    (project.root / "contacts.csv").unlink()
+    result = project.cli("check")
+    assert result.exit_code == 2, result.output
+    assert "contacts.csv" in result.output
+    assert not project.sandbox_path.exists(), "check stops before it reaches the target"
+
+
+def test_status_lists_runs_progress_and_failures(project: Project) -> None:
+    rows = project.contacts
+    rows[0] = {**rows[0], "email": "nope"}
+    project.write_contacts(rows)
+    assert project.cli("run").exit_code == 3
+    result = project.cli("status")
+    assert result.exit_code == 0, result.output
+    assert "run" in result.output and "contacts" in result.output and "done" in result.output
+    assert "u001" in result.output and "email" in result.output
+
+
 def test_check_reports_workspace_and_region(project: Project) -> None:
     result = project.cli("check")
     assert result.exit_code == 0, result.output
