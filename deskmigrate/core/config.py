@@ -48,6 +48,9 @@ class TargetConfig(Strict):
     drop_rate: float = Field(0.0, ge=0, le=1)
     search_delay_s: float = Field(2.0, ge=0)
     fault_seed: int | None = None
+    conversation_attributes: dict[str, Literal["string", "integer", "float", "boolean", "date", "datetime"]] = Field(
+        default_factory=dict, description="sandbox only: conversation attributes the workspace already has, as if made in the UI (name: type)"
+    )
 
     @field_validator("version")
     @classmethod
@@ -84,6 +87,9 @@ class LoadConfig(Strict):
         None, description="the Intercom admin who authors what an unmatched source agent wrote; default: the token's admin"
     )
     strict_agents: bool = Field(False, description="stop before loading when a source agent has no Intercom admin with its email")
+    strict_attributes: bool = Field(
+        False, description="stop before loading when a conversation attribute the mapping writes is missing and cannot be created by API (2.15)"
+    )
     help_center: HelpCenterConfig = Field(default_factory=HelpCenterConfig)
 
 

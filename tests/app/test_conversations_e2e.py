@@ -23,6 +23,11 @@ from tests.fakes.freshdesk import PNG_PIXEL, FakeFreshdesk
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk
 
 INTERCOM_TOKEN = "e2e-conversations-intercom-token-93ab"
+# The zendesk mapping's conversation attributes and those its `unmapped: custom_attribute` makes of the fake account's ticket
+# fields; 2.15 cannot create them, so the fixture's workspace has them "from the UI".
+DECLARED_ATTRIBUTES = ("zendesk_status", "zendesk_priority", "zendesk_channel", "zendesk_type", "zendesk_group", "zendesk_ticket_id")
+TICKET_FIELD_ATTRIBUTES = ("ticket_form", "product", "urgent_customer", "order_number")
+ZENDESK_ATTRIBUTES = {name: "string" for name in (*DECLARED_ATTRIBUTES, *TICKET_FIELD_ATTRIBUTES)}
 
 
 class Project:
@@ -46,13 +51,20 @@ class Project:
             database.close()
         by_ticket: dict[str, dict[str, Any]] = {}
         for conversation in found:
-            ticket_id = conversation["custom_attributes"]["zendesk_ticket_id"]
+            tags = [t["name"].split(":", 1)[1] for t in conversation["tags"]["tags"] if t["name"].startswith("zendesk_ticket_id:")]
+            ticket_id = conversation["custom_attributes"].get("zendesk_ticket_id") or tags[0]  # an attribute kept as a tag on 2.15
             assert ticket_id not in by_ticket, f"two conversations for ticket {ticket_id}"
             by_ticket[ticket_id] = conversation
         return by_ticket
 
     def report(self) -> dict[str, Any]:
         return json.loads(sorted((self.root / "state" / "reports").glob("*.json"))[-1].read_text())
+
+    def configure(self, *, target: dict[str, Any] | None = None, load: dict[str, Any] | None = None) -> None:
+        config = yaml.safe_load(self.config.read_text())
+        config["target"].update(target or {})
+        config["load"].update(load or {})
+        self.config.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 @pytest.fixture
@@ -62,7 +74,8 @@ def project(tmp_path: Path) -> Iterator[Project]:
             "source": {"type": "zendesk", "subdomain": FAKE_SUBDOMAIN, "email": FAKE_EMAIL, "token": "${E2E_ZENDESK_TOKEN}",
                        "base_url": fake.base_url, "incremental_requests_per_minute": 100_000, "retry_backoff_s": 0,
                        "include_help_center": False},
-            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0},
+            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0,
+                       "conversation_attributes": ZENDESK_ATTRIBUTES},
             "mapping": "zendesk",
             "state": "state",
             "load": {"concurrency": 4, "fallback_admin_email": "migration-bot@sandbox.example.com"},
@@ -193,3 +206,78 @@ def test_freshdesk_attachments_saved_while_fresh_are_uploaded_after_their_links_
     photo = uploads["photo.jpg"]
     assert photo["url"].split("/uploads/")[1].startswith(hashlib.sha256(PNG_PIXEL).hexdigest()) and photo["filesize"] == len(PNG_PIXEL)
     assert uploads["receipt.pdf"]["filesize"] == len(b"file /files/7000/receipt.pdf")
+
+
+# -- conversation attributes: what Intercom has decides where the values go --------------------------------
+
+
+UI_PATH = "Settings → Data → Conversation data"
+
+
+def tag_names(conversation: dict[str, Any]) -> set[str]:
+    return {t["name"] for t in conversation["tags"]["tags"]}
+
+
+def said(result: Any) -> str:
+    """The command's output on one line (the console wraps at its width)."""
+    return " ".join(result.output.split())
+
+
+def test_on_2_15_missing_attributes_are_named_by_check_and_plan_and_kept_as_tags_until_made_in_the_ui(project: Project) -> None:
+    project.configure(target={"conversation_attributes": {"zendesk_status": "string"}})  # the only one the admin has made
+    checked = project.cli("check")
+    assert checked.exit_code == 0, checked.output
+    assert UI_PATH in said(checked) and "zendesk_ticket_id" in said(checked)
+    planned = project.cli("plan")
+    assert planned.exit_code == 0, planned.output
+    assert UI_PATH in said(planned)
+    plan_check = project.report()["plan"]["conversation_attributes"]
+    assert "zendesk_ticket_id" in plan_check["kept_as_tags"] and "zendesk_status" not in plan_check["missing"]
+
+    ran = project.cli("run")
+    assert ran.exit_code == 0, ran.output
+    assert UI_PATH in said(ran)
+    report = project.report()
+    assert set(report["preflight"]["conversation_attributes"]["kept_as_tags"]) == set(plan_check["kept_as_tags"])
+    assert next(p for p in report["phases"] if p["phase"] == "conversations")["tickets_attributes_as_tags"] == 4
+    printer = project.conversations()["1000"]
+    assert printer["custom_attributes"] == {"zendesk_status": "open"}, "only what Intercom has is sent as an attribute"
+    assert {"fire", "hardware", "zendesk_ticket_id:1000", "zendesk_priority:high", "product:Widget Pro"} <= tag_names(printer)
+    assert project.cli("validate").exit_code == 0
+
+    # The admin makes the rest in the UI; the next run moves the values into them and takes the stand-in tags off.
+    project.configure(target={"conversation_attributes": {**ZENDESK_ATTRIBUTES, "refund_amount": "string", "solved_at": "string"}})
+    again = project.cli("run")
+    assert again.exit_code == 0, again.output
+    printer = project.conversations()["1000"]
+    assert printer["custom_attributes"]["zendesk_ticket_id"] == "1000" and printer["custom_attributes"]["product"] == "Widget Pro"
+    assert tag_names(printer) == {"fire", "hardware"}
+    assert project.report()["preflight"]["conversation_attributes"]["kept_as_tags"] == []
+    assert project.cli("validate").exit_code == 0
+
+
+def test_on_2_16_run_creates_the_missing_conversation_attributes(project: Project) -> None:
+    project.configure(target={"version": "2.16", "conversation_attributes": {}})
+    checked = project.cli("check")
+    assert checked.exit_code == 0 and "created by `run`" in said(checked), checked.output
+    ran = project.cli("run")
+    assert ran.exit_code == 0, ran.output
+    conversations = project.conversations()
+    assert project.write_routes.count("POST /conversations/attributes") == len(project.report()["preflight"]["conversation_attributes"]["created"])
+    assert set(DECLARED_ATTRIBUTES) <= set(project.report()["preflight"]["conversation_attributes"]["created"])
+    printer = conversations["1000"]
+    assert printer["custom_attributes"]["zendesk_ticket_id"] == "1000" and printer["custom_attributes"]["zendesk_priority"] == "high"
+    assert not any(":" in name for name in tag_names(printer))
+    rerun = project.cli("run")
+    assert rerun.exit_code == 0 and project.report()["preflight"]["conversation_attributes"]["created"] == []
+
+
+def test_strict_attributes_stops_before_anything_is_loaded(project: Project) -> None:
+    project.configure(target={"conversation_attributes": {}}, load={"strict_attributes": True})
+    checked = project.cli("check")
+    assert checked.exit_code == 2, checked.output
+    ran = project.cli("run")
+    assert ran.exit_code == 2, ran.output
+    assert "strict_attributes" in said(ran) and "zendesk_ticket_id" in said(ran)
+    assert project.conversations() == {}
+    assert project.write_routes == [], "nothing was written to Intercom"

@@ -5,6 +5,7 @@ Usage:
         base_url = fake.base_url                  # http://127.0.0.1:<port>
         fake.fail_next("/contacts", 429, retry_after=1)
         fake.touch("contacts", 10, name="New")    # bump updated_at: the next delta read sees it
+        fake.add_conversation(1001, 9100, 11, "Me again", incoming=True, status=2)   # a reply written now
         fake.requests                             # [RecordedRequest(method, path, query, authorized)]
 
 Behaviour copied from https://developers.freshdesk.com/api/: Basic auth with the API key as user; `page`/`per_page`
@@ -62,6 +63,15 @@ class FakeFreshdesk(FakeVendorServer):
         """Change a record and move its updated_at to now, as an edit in Freshdesk would."""
         record = update_record(self.account, collection, record_id, changes)
         record["updated_at"] = iso_z(datetime.now(UTC))
+
+    def add_conversation(self, ticket_id: int, conversation_id: int, user_id: int, text: str, *, incoming: bool, private: bool = False,
+                         **ticket_changes: Any) -> None:
+        """A reply or note written now on a ticket (with `ticket_changes`, e.g. its status), as in Freshdesk."""
+        assert self.account is not None
+        now = iso_z(datetime.now(UTC))
+        entry = _conversation(conversation_id, ticket_id, user_id, f"<div>{text}</div>", text, incoming, private, 0, now)
+        self.account["conversations"].setdefault(ticket_id, []).append(entry)
+        self.touch("tickets", ticket_id, **ticket_changes)
 
     def expire_attachments(self) -> None:
         """Every attachment URL, handed out or to come, stops working (Freshdesk's signed links expire)."""

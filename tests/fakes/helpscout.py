@@ -7,6 +7,7 @@ Usage:
         fake.fail_next("/v2/customers", 429, retry_after=1)
         fake.expire_tokens()                   # every issued access token now answers 401
         fake.touch("customers", 200, jobTitle="CEO")   # modified now: the next delta read sees it
+        fake.add_thread(1001, 5013, "customer", person, "<p>Me again</p>", status="active")   # a new thread, written now
         fake.requests                          # [RecordedRequest(method, path, query, authorized)]
 
 Credentials: the app FAKE_APP_ID / FAKE_APP_SECRET (client credentials) and the Docs API key FAKE_DOCS_KEY.
@@ -75,6 +76,15 @@ class FakeHelpScout(FakeVendorServer):
         record["_modifiedAt"] = stamp
         if "updatedAt" in record:
             record["updatedAt"] = stamp
+
+    def add_thread(self, conversation_id: int, thread_id: int, kind: str, by: dict[str, Any], body: str, **changes: Any) -> None:
+        """A new thread written now on a conversation (with `changes` to the conversation, e.g. its status), as in Help Scout."""
+        conversation = self._find("conversations", conversation_id)
+        thread = _thread(thread_id, kind, by, body, 0, 9)
+        thread["createdAt"] = iso_z(datetime.now(UTC))
+        conversation["_embedded"]["threads"].append(thread)
+        conversation["threads"] = len(conversation["_embedded"]["threads"])
+        self.touch("conversations", conversation_id, userUpdatedAt=thread["createdAt"], **changes)
 
     # -- request handling -------------------------------------------------------------------------
 

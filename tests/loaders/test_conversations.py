@@ -34,6 +34,8 @@ T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 AGENT_ADMIN = "991267002"  # agent@sandbox.example.com in the sandbox's default admins
 FALLBACK_ADMIN = "991267001"  # the token's owner
 SOURCE_FILES = "https://acme.zendesk.com/attachments/token"
+ZENDESK_CONVERSATION_ATTRIBUTES = ("zendesk_status", "zendesk_priority", "zendesk_channel", "zendesk_type", "zendesk_group",
+                                   "zendesk_ticket_id")
 
 
 def at(minutes: int) -> datetime:
@@ -130,7 +132,8 @@ class _open:
 
 @pytest.fixture
 def harness(tmp_path: Path, start_sandbox: Callable[..., tuple[SandboxServer, Api]]) -> Iterator[Harness]:
-    server, api = start_sandbox()
+    # The zendesk mapping's conversation attributes, as an admin made them in the Intercom UI (2.15 cannot create them).
+    server, api = start_sandbox(conversation_attributes={name: "string" for name in ZENDESK_CONVERSATION_ATTRIBUTES})
     ledger = Ledger(tmp_path / "ledger.db")
     client = IntercomClient(server.base_url, TOKEN, "2.15", policy=FAST)
     run_id = ledger.start_run("extract")
@@ -364,7 +367,8 @@ class LoseCreateAnswer:
 @pytest.fixture
 def lagging_search(tmp_path: Path, start_sandbox: Callable[..., tuple[SandboxServer, Api]], manual_clock: ManualClock) -> Iterator[Harness]:
     """A sandbox whose search lags 10 s behind writes, on a clock the test moves (the loader sleeps by moving it)."""
-    server, api = start_sandbox(clock=manual_clock, search_delay_s=10.0)
+    server, api = start_sandbox(clock=manual_clock, search_delay_s=10.0,
+                                conversation_attributes={name: "string" for name in ZENDESK_CONVERSATION_ATTRIBUTES})
     ledger = Ledger(tmp_path / "lagging.db")
     client = IntercomClient(server.base_url, TOKEN, "2.15", policy=FAST)
     run_id = ledger.start_run("extract")

@@ -116,7 +116,8 @@ def test_a_conversation_needs_an_existing_contact(sandbox_api: Api, body: dict[s
     assert sandbox_api.post("/conversations", body).status_code in (400, 404)
 
 
-def test_tags_attributes_search_and_delete(sandbox_api: Api) -> None:
+def test_tags_attributes_search_and_delete(start_sandbox: Callable[..., tuple[SandboxServer, Api]]) -> None:
+    sandbox_api = start_sandbox(conversation_attributes={"zendesk_status": "string"})[1]
     contact = new_contact(sandbox_api)
     conversation_id = start(sandbox_api, contact, created_at=1_600_000_777)
     tag = sandbox_api.post("/tags", {"name": "Billing"}).json()

@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from deskmigrate.core.errors import AmbiguousWriteError, LoadError, MigrationError
-from deskmigrate.core.payload import Payload
+from deskmigrate.core.errors import AmbiguousWriteError, ConfigError, LoadError, MigrationError, Problem
+from deskmigrate.core.payload import AttributeDeclaration, Payload
 from deskmigrate.core.state import Ledger, PartRow, tag_key
+from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,96 @@ SEARCH_SETTLE_S = 30.0
 SEARCH_POLL_S = 2.0
 
 StepKind = Literal["start", "user", "admin"]
+
+# Where a workspace admin makes conversation attributes before 2.16 (https://www.intercom.com/help/en/articles/4323898).
+CONVERSATION_DATA_SETTINGS = "Settings → Data → Conversation data"
+# The mapping's data types → conversation attribute types (2.16 create_conversation_attribute_request.data_type).
+CONVERSATION_ATTRIBUTE_TYPES = {"string": "string", "integer": "integer", "float": "decimal", "boolean": "boolean",
+                                "date": "datetime", "datetime": "datetime"}
+
+
+# -- conversation attributes: the mapping's against the workspace's --------------------------------
+
+
+@dataclass
+class ConversationAttributeCheck:
+    """Which conversation attributes the mapping writes that Intercom has, lacks, and whether the pinned version can create them."""
+
+    version: str
+    existing: list[str]
+    missing: list[str]
+    can_create: bool
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def kept_as_tags(self) -> list[str]:
+        """Missing attributes whose values a run keeps as `name:value` tags (2.15: nothing can create them)."""
+        return [] if self.can_create else self.missing
+
+    def advice(self) -> str | None:
+        """What the user has to do, in one sentence; None when nothing."""
+        if not self.missing:
+            return None
+        names = ", ".join(self.missing)
+        if self.can_create:
+            return f"conversation attributes missing in Intercom, created by `run` (Intercom-Version {self.version}): {names}"
+        return (f"conversation attributes missing in Intercom: {names}. Intercom-Version {self.version} cannot create them by API: "
+                f"create them in {CONVERSATION_DATA_SETTINGS} (or pin version 2.16). Until then `run` keeps their values "
+                "as tags name:value (load.strict_attributes: true stops instead)")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "existing": self.existing, "missing": self.missing, "can_create": self.can_create,
+                "created": self.created, "kept_as_tags": self.kept_as_tags, "advice": self.advice()}
+
+
+def check_conversation_attributes(client: IntercomClient, declarations: Iterable[AttributeDeclaration]) -> ConversationAttributeCheck:
+    """Read the workspace's conversation attributes (one call) and compare them with the mapping's declarations."""
+    wanted = sorted({d.name for d in declarations if d.model == "conversation"})
+    present = {str(a.get("name")) for a in client.list_conversation_attributes() if not a.get("archived")}
+    return ConversationAttributeCheck(
+        version=client.version, existing=[name for name in wanted if name in present],
+        missing=[name for name in wanted if name not in present], can_create=client.creates_conversation_attributes,
+    )
+
+
+def prepare_conversation_attributes(loader: IntercomLoader, declarations: list[AttributeDeclaration]) -> ConversationAttributeCheck:
+    """Preflight: create the missing conversation attributes (2.16+); on 2.15 stop when strict, else their values go to tags."""
+    check = check_conversation_attributes(loader.client, declarations)
+    if check.missing and check.can_create:
+        by_name = {d.name: d for d in declarations if d.model == "conversation"}
+        for name in check.missing:
+            created = _create_conversation_attribute(loader.client, by_name[name])
+            loader.ledger.log_write(loader.run_id, "preflight", "conversation_attributes", name, str(created.get("id")), "create")
+            check.created.append(name)
+    elif check.missing and loader.settings.strict_attributes:
+        raise ConfigError(
+            [Problem(path="load.strict_attributes", message=f"conversation attribute {name!r} does not exist in Intercom; create it in "
+                     f"{CONVERSATION_DATA_SETTINGS} (Intercom-Version {check.version} cannot create it by API)") for name in check.missing],
+            title="conversation attributes missing in Intercom (strict_attributes is on; nothing was loaded)",
+        )
+    loader.conversation_attributes = set(check.existing) | set(check.created)
+    if check.kept_as_tags:
+        log.warning("%s", check.advice())
+    return check
+
+
+def _create_conversation_attribute(client: IntercomClient, declaration: AttributeDeclaration) -> dict[str, Any]:
+    """`POST /conversations/attributes` (2.16): declared options make a list attribute. A lost answer is looked up by name."""
+    body: dict[str, Any] = {"name": declaration.name, "description": declaration.description or "Created by deskmigrate",
+                            "data_type": "list" if declaration.options else CONVERSATION_ATTRIBUTE_TYPES[declaration.data_type]}
+    if declaration.options:
+        body["options"] = [{"label": option} for option in declaration.options]
+    try:
+        return client.create_conversation_attribute(body)
+    except AmbiguousWriteError:
+        found = next((a for a in client.list_conversation_attributes() if a.get("name") == declaration.name), None)
+        return found if found is not None else client.create_conversation_attribute(body)
+
+
+def attribute_tag(name: str, value: Any) -> str:
+    """A conversation attribute value Intercom has no attribute for, kept as a tag: `name:value` on one line."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return f"{name}:{' '.join(text.split())}"
 
 
 @dataclass(frozen=True)
@@ -341,7 +432,9 @@ class ConversationLoader:
     def load_ticket(self, payload: Payload) -> None:
         digest = payload.content_hash()
         row = self.ledger.id_row(self.entity, payload.source_id)
-        if row is not None and row.state == "done" and row.payload_hash == digest:
+        # Attributes kept as tags count too: once they exist in Intercom, a re-run moves their values there.
+        as_tags = sorted(self._attributes_as_tags(payload))
+        if row is not None and row.state == "done" and row.payload_hash == digest and (row.body or {}).get("attributes_as_tags", []) == as_tags:
             self.result.add("unchanged")
             return
         options = ThreadOptions.from_refs(payload.refs)
@@ -358,6 +451,14 @@ class ConversationLoader:
         applied = self._apply_rest(payload, conversations, (row.body or {}) if row and row.state == "done" else {}, user_replied)
         self.ledger.set_applied(self.entity, payload.source_id, digest, applied)
         self.result.add("created" if created else "updated")
+
+    def _attributes_as_tags(self, payload: Payload) -> dict[str, Any]:
+        """The payload's conversation attributes the workspace lacks (preflight found them missing on 2.15): kept as tags."""
+        present = self.loader.conversation_attributes
+        if present is None:
+            return {}
+        values = payload.body.get("custom_attributes") or {}
+        return {name: value for name, value in values.items() if name not in present and value is not None}
 
     def _can_upload(self, url: str) -> bool:
         files = self.loader.source_files
@@ -571,6 +672,14 @@ class ConversationLoader:
                                                                   "admin_id": admin_id, "assignee_id": wanted_assignee})
             now_applied["admin_assignee_id"] = wanted_assignee
         update = {key: payload.body[key] for key in ("title", "custom_attributes") if key in payload.body}
+        as_tags = self._attributes_as_tags(payload)
+        if as_tags:
+            kept = {k: v for k, v in update["custom_attributes"].items() if k not in as_tags}
+            update = {k: v for k, v in update.items() if k != "custom_attributes"} | ({"custom_attributes": kept} if kept else {})
+            self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "attributes_as_tags",
+                                      f"conversation attributes missing in Intercom, kept as tags: {', '.join(sorted(as_tags))}")
+            self.result.add("tickets_attributes_as_tags")
+        now_applied["attributes_as_tags"] = sorted(as_tags)
         if update and any(update[key] != applied.get(key) for key in update):
             for conversation_id in conversations.values():
                 self.client.update_conversation(conversation_id, update)
@@ -590,7 +699,8 @@ class ConversationLoader:
     def _tag(self, payload: Payload, conversations: dict[int, str], admin_id: str | None) -> None:
         """Tags new in the source are added, tags gone from it removed, on every conversation of the ticket."""
         applied = self.ledger.applied_taggings(self.entity, payload.source_id)
-        wanted = {tag_key(name): name.strip() for name in payload.tags if tag_key(name)}
+        names = [*payload.tags, *(attribute_tag(k, v) for k, v in self._attributes_as_tags(payload).items())]
+        wanted = {tag_key(name): name.strip() for name in names if tag_key(name)}
         for key, name in wanted.items():
             if key in applied:
                 continue
@@ -686,6 +796,7 @@ def load_conversations(loader: IntercomLoader, payloads: Iterable[Payload]) -> P
 
 
 __all__ = [
-    "ConversationLoader", "SourceFile", "Step", "ThreadOptions", "TicketPlan", "history_entity", "load_conversations",
+    "ConversationAttributeCheck", "ConversationLoader", "attribute_tag", "check_conversation_attributes",
+    "prepare_conversation_attributes", "SourceFile", "Step", "ThreadOptions", "TicketPlan", "history_entity", "load_conversations",
     "plan_action", "plan_ticket", "thread_source_id",
 ]

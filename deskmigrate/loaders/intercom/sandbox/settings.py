@@ -7,6 +7,9 @@ from pathlib import Path
 
 UNLIMITED_RATE_LIMIT = 10_000
 
+# What a data attribute of a conversation can hold, as the config names the types (Intercom's data attribute types).
+CONVERSATION_ATTRIBUTE_TYPES = ("string", "integer", "float", "boolean", "date", "datetime")
+
 DEFAULT_ADMINS: list[dict] = [
     {"id": "991267001", "name": "Sandbox Owner", "email": "owner@sandbox.example.com"},
     {"id": "991267002", "name": "Support Agent", "email": "agent@sandbox.example.com"},
@@ -27,6 +30,8 @@ class SandboxSettings:
     search_delay_s: float = 2.0
     seed: int | None = None
     admins: list[dict] | None = None
+    # Conversation attributes the workspace has before any API call, as if made in Settings → Data → Conversation data.
+    conversation_attributes: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -38,6 +43,9 @@ class SandboxSettings:
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        for name, data_type in (self.conversation_attributes or {}).items():
+            if not name or data_type not in CONVERSATION_ATTRIBUTE_TYPES:
+                raise ValueError(f"conversation attribute {name!r}: type must be one of {', '.join(CONVERSATION_ATTRIBUTE_TYPES)}")
         if self.latency_ms < 0 or self.search_delay_s < 0:
             raise ValueError("latency_ms and search_delay_s must not be negative")
 

@@ -17,7 +17,8 @@ from deskmigrate.loaders.intercom.sandbox.api import ApiError, RequestContext, R
 from deskmigrate.loaders.intercom.sandbox.db import Database
 from deskmigrate.loaders.intercom.sandbox.resources.contact_links import load_tag
 from deskmigrate.loaders.intercom.sandbox.resources.contacts import user_not_found
-from deskmigrate.loaders.intercom.sandbox.validation import ARRAY, BOOLEAN, INTEGER, OBJECT, STRING, check_fields, matches_type
+from deskmigrate.loaders.intercom.sandbox.resources.data_attributes import check_conversation_attributes
+from deskmigrate.loaders.intercom.sandbox.validation import ARRAY, BOOLEAN, INTEGER, OBJECT, STRING, check_fields
 from deskmigrate.loaders.intercom.sandbox.views import applied_tag_view, public
 
 CONVERSATION_PART = "conversation_part"
@@ -44,7 +45,6 @@ MANAGE_FIELDS = {
     "message_type": STRING, "type": STRING, "admin_id": STRING, "body": STRING, "snoozed_until": INTEGER, "assignee_id": STRING,
 }
 UPDATE_FIELDS = {"read": BOOLEAN, "title": STRING, "custom_attributes": OBJECT, "company_id": STRING}
-ATTRIBUTE_VALUE_TYPES = (STRING, "number", BOOLEAN)
 SEARCH_FIELDS = {"id", "created_at", "updated_at", "state", "contact_ids", "source.author.id"}
 
 
@@ -260,9 +260,7 @@ def update_conversation(ctx: RequestContext) -> dict[str, Any]:
     conversation = load_conversation(ctx, ctx.params["id"])
     body = ctx.json_object()
     check_fields(body, UPDATE_FIELDS)
-    for name, value in (body.get("custom_attributes") or {}).items():
-        if value is not None and not any(matches_type(value, kind) for kind in ATTRIBUTE_VALUE_TYPES):
-            raise bad_request(f"Custom attribute '{name}' must be a string, number or boolean", field=name)
+    for name, value in check_conversation_attributes(ctx, body.get("custom_attributes") or {}).items():
         if value is None:
             conversation["custom_attributes"].pop(name, None)
         else:

@@ -1,11 +1,27 @@
-"""Data attributes: `GET /data_attributes`, `POST /data_attributes`, `PUT /data_attributes/{id}` with Intercom's name rules."""
+"""Data attributes: `GET/POST /data_attributes`, `PUT /data_attributes/{id}`, and conversation attributes by Intercom-Version.
+
+Conversation attributes are listed by `GET /data_attributes?model=conversation` up to 2.15 and made in the UI only
+(`SandboxSettings.conversation_attributes` seeds them); 2.16 moves them to `GET/POST /conversations/attributes`
+and answers 422 to `model=conversation` (2.16 spec, listDataAttributes and createConversationAttribute).
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
-from deskmigrate.loaders.intercom.sandbox.api import RequestContext, Router, bad_request, not_found
-from deskmigrate.loaders.intercom.sandbox.validation import ARRAY, BOOLEAN, DATA_TYPES, STRING, check_fields, is_valid_attribute_name
+from deskmigrate.loaders.intercom.sandbox.api import ApiError, RequestContext, Router, bad_request, not_found
+from deskmigrate.loaders.intercom.sandbox.validation import (
+    ARRAY,
+    BOOLEAN,
+    DATA_TYPES,
+    OBJECT,
+    STRING,
+    check_fields,
+    is_valid_attribute_name,
+    matches_type,
+)
 from deskmigrate.loaders.intercom.sandbox.views import data_attribute_view
 
 MODELS = ("contact", "company")
@@ -95,10 +111,14 @@ def list_data_attributes(ctx: RequestContext) -> dict[str, Any]:
     if model is not None and model not in (*MODELS, "conversation"):
         raise bad_request("The Data Attribute model field must be either contact or company", field="model")
     include_archived = ctx.query.get("include_archived", "false").lower() == "true"
-    models = [model] if model else list(MODELS)
+    moved = has_conversation_attributes_api(ctx)
+    if model == "conversation" and moved:
+        raise ApiError(422, "parameter_invalid", "model=conversation is no longer supported. Use GET /conversations/attributes instead")
+    models = [model] if model else [*MODELS, *([] if moved else ["conversation"])]
     data: list[dict[str, Any]] = []
     for each in models:
         if each == "conversation":
+            data.extend(as_data_attribute(a) for a in conversation_attributes(ctx) if include_archived or not a["archived"])
             continue
         data.extend(standard_attribute_views(each))
         data.extend(
@@ -197,7 +217,147 @@ def update_data_attribute(ctx: RequestContext) -> dict[str, Any]:
     return data_attribute_view(attribute)
 
 
+# -- conversation attributes ----------------------------------------------------------------------------
+
+DEFAULT_API_VERSION = "2.15"
+CONVERSATION_ATTRIBUTES_API = (2, 16)
+# Types of conversation attributes as 2.16 names them (conversation_attribute.data_type).
+CONVERSATION_TYPES = ("string", "integer", "list", "decimal", "boolean", "datetime", "relationship", "files")
+# The data attribute types the config and 2.15's data_attribute use → the conversation attribute type that holds them.
+FROM_DATA_TYPE = {"string": "string", "integer": "integer", "float": "decimal", "boolean": "boolean", "date": "datetime",
+                  "datetime": "datetime"}
+TO_DATA_TYPE = {"decimal": "float", "list": "string", "relationship": "string", "files": "string"}
+CREATE_CONVERSATION_FIELDS = {
+    "name": STRING, "description": STRING, "data_type": STRING, "required": BOOLEAN, "visible_to_team_ids": ARRAY,
+    "multiline": BOOLEAN, "options": ARRAY, "reference": OBJECT,
+}
+
+
+def has_conversation_attributes_api(ctx: RequestContext) -> bool:
+    """Whether the request's Intercom-Version has `/conversations/attributes` (2.16+; `Unstable` counts as newest)."""
+    version = ctx.headers.get("intercom-version", DEFAULT_API_VERSION)
+    try:
+        return tuple(int(part) for part in version.split(".")) >= CONVERSATION_ATTRIBUTES_API
+    except ValueError:
+        return True
+
+
+def new_conversation_attribute(ctx: RequestContext, name: str, data_type: str, *, description: str = "",
+                               labels: list[str] | None = None, multiline: bool = False) -> dict[str, Any]:
+    attribute: dict[str, Any] = {
+        "id": ctx.db.next_value("data_attribute_id"), "name": name, "description": description, "data_type": data_type,
+        "required": False, "visible_to_team_ids": [], "archived": False, "created_at": ctx.now, "updated_at": ctx.now,
+        "admin_id": ctx.admin_id,
+    }
+    if data_type == "string":
+        attribute["multiline"] = multiline
+    if data_type == "list":
+        attribute["options"] = [{"id": str(uuid.uuid4()), "label": label, "archived": False} for label in labels or []]
+    ctx.db.put("conversation_attributes", attribute)
+    return attribute
+
+
+def conversation_attributes(ctx: RequestContext) -> list[dict[str, Any]]:
+    """Every conversation attribute, archived ones included; those the settings say were made in the UI exist from the start."""
+    stored = ctx.db.all("conversation_attributes")
+    names = {attribute["name"].lower() for attribute in stored}
+    seeded = [new_conversation_attribute(ctx, name, FROM_DATA_TYPE[data_type])
+              for name, data_type in (ctx.settings.conversation_attributes or {}).items() if name.lower() not in names]
+    return stored + seeded
+
+
+def as_data_attribute(attribute: dict[str, Any]) -> dict[str, Any]:
+    """A conversation attribute as 2.15's `GET /data_attributes?model=conversation` lists it."""
+    view = {
+        "type": "data_attribute", "id": attribute["id"], "model": "conversation", "name": attribute["name"],
+        "full_name": f"custom_attributes.{attribute['name']}", "label": attribute["name"], "description": attribute["description"],
+        "data_type": TO_DATA_TYPE.get(attribute["data_type"], attribute["data_type"]), "api_writable": True, "ui_writable": True,
+        "messenger_writable": False, "custom": True, "archived": attribute["archived"], "admin_id": attribute["admin_id"],
+        "created_at": attribute["created_at"], "updated_at": attribute["updated_at"],
+    }
+    if attribute["data_type"] == "list":
+        view["options"] = [option["label"] for option in attribute["options"] if not option["archived"]]
+    return view
+
+
+def conversation_attribute_view(attribute: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "conversation_attribute", **attribute}
+
+
+def list_conversation_attributes(ctx: RequestContext) -> dict[str, Any]:
+    if not has_conversation_attributes_api(ctx):
+        raise not_found()
+    include_archived = ctx.query.get("include_archived", "false").lower() == "true"
+    return {"type": "list", "data": [conversation_attribute_view(a) for a in conversation_attributes(ctx)
+                                     if include_archived or not a["archived"]]}
+
+
+def invalid(message: str, field: str | None = None) -> ApiError:
+    """The 2.16 endpoint answers its validation errors with 422 parameter_invalid (its invalid data_type example)."""
+    return ApiError(422, "parameter_invalid", message, field)
+
+
+def create_conversation_attribute(ctx: RequestContext) -> dict[str, Any]:
+    if not has_conversation_attributes_api(ctx):
+        raise not_found()
+    body = ctx.json_object()
+    check_fields(body, CREATE_CONVERSATION_FIELDS)
+    name = str(body.get("name") or "").strip()
+    if not name:
+        raise invalid("name is required", field="name")
+    if not is_valid_attribute_name(name):
+        raise invalid("Your name for this attribute must only contain alphanumeric characters, currency symbols, and hyphens", "name")
+    data_type = body.get("data_type")
+    if data_type not in CONVERSATION_TYPES:
+        raise invalid(f"data_type '{data_type}' is not valid. Allowed types: {', '.join(CONVERSATION_TYPES)}", field="data_type")
+    if any(a["name"].lower() == name.lower() for a in conversation_attributes(ctx)):
+        raise invalid("A conversation attribute with that name already exists", field="name")
+    labels = [str(option.get("label") or "") if isinstance(option, dict) else "" for option in body.get("options") or []]
+    if data_type == "list" and (not labels or not all(labels)):
+        raise invalid("A list attribute needs options, each with a label", field="options")
+    attribute = new_conversation_attribute(ctx, name, data_type, description=str(body.get("description") or ""), labels=labels,
+                                           multiline=bool(body.get("multiline")))
+    return conversation_attribute_view(attribute)
+
+
+def conversation_value_fits(attribute: dict[str, Any], value: Any) -> bool:
+    data_type = attribute["data_type"]
+    if data_type == "list":
+        return isinstance(value, str) and value in {o["label"] for o in attribute["options"] if not o["archived"]}
+    if data_type == "datetime":
+        return matches_type(value, "integer") or (isinstance(value, str) and _is_iso_datetime(value))
+    expected = {"string": STRING, "integer": "integer", "decimal": "number", "boolean": BOOLEAN}.get(data_type)
+    return expected is None or matches_type(value, expected)
+
+
+def _is_iso_datetime(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def check_conversation_attributes(ctx: RequestContext, changes: Any) -> dict[str, Any]:
+    """`custom_attributes` of a conversation update: declared (not archived) attributes only, each value of its type.
+
+    Intercom refuses the others: "Conversation attribute 'bad_attr' does not exist" (2.15 spec; intercom-node #349).
+    """
+    if not isinstance(changes, dict):
+        raise bad_request("custom_attributes must be an object", field="custom_attributes")
+    declared = {a["name"]: a for a in conversation_attributes(ctx) if not a["archived"]}
+    for name, value in changes.items():
+        attribute = declared.get(name)
+        if attribute is None:
+            raise bad_request(f"Conversation attribute '{name}' does not exist", field=name)
+        if value is not None and not conversation_value_fits(attribute, value):
+            raise bad_request(f"Conversation attribute '{name}' must be a {attribute['data_type']} value", field=name)
+    return changes
+
+
 def register(router: Router) -> None:
     router.add("GET", "/data_attributes", list_data_attributes)
     router.add("POST", "/data_attributes", create_data_attribute)
     router.add("PUT", "/data_attributes/{id}", update_data_attribute)
+    router.add("GET", "/conversations/attributes", list_conversation_attributes)
+    router.add("POST", "/conversations/attributes", create_conversation_attribute)
