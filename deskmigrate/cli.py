@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from deskmigrate import __version__, pipeline
 from deskmigrate.core.errors import AuthError, MigrationError, ProblemsError, SourceError, StateError
+from deskmigrate.core.http import RetryPolicy
 from deskmigrate.core.state import Ledger
 from deskmigrate.report import (
     RedactingFilter,
@@ -32,6 +34,7 @@ from deskmigrate.report import (
     mapping_report_tables,
     phases_table,
 )
+from deskmigrate.transforms import Mapper
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
 
@@ -98,7 +101,7 @@ def _setup_logging(project: pipeline.Project | None, verbose: bool, run_id: str 
     root.addHandler(stream)
     if project is not None:
         folder = project.state_dir / "logs"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = folder / f"{run_id or 'deskmigrate'}.log"
         handler = logging.FileHandler(path, encoding="utf-8")
         os.chmod(path, 0o600)
@@ -173,9 +176,34 @@ def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v",
             region = str(app_info.get("region") or "").upper()
             if project.loaded.config.target.type == "intercom" and region and region != expected_region:
                 console.print(f"[yellow]! the workspace is in region {region} but the config says {expected_region}[/]")
+            declared = Mapper(project.spec).attribute_declarations()
+            attributes = pipeline.conversation_attribute_check(project, target, declared)
         console.print("[green]✓[/] target reachable, token accepted")
+        _print_conversation_attributes(attributes)
+        if attributes is not None and attributes.kept_as_tags and project.loaded.config.load.strict_attributes:
+            raise Exit(EXIT_CONFIG)
 
     _run(body)
+
+
+def _print_conversation_attributes(check: pipeline.ConversationAttributeCheck | None) -> None:
+    """Which conversation attributes the mapping writes are missing in Intercom, and what happens to them."""
+    if check is None:
+        return
+    if not check.missing:
+        console.print(f"[green]✓[/] conversation attributes exist in Intercom: {', '.join(check.existing)}")
+        return
+    console.print(f"[yellow]! {check.advice()}[/]", markup=True)
+
+
+def _plan_conversation_attributes(project: pipeline.Project, planned: pipeline.PlanResult) -> pipeline.ConversationAttributeCheck | None:
+    """`plan` reads (never writes) the workspace's conversation attributes; an unreachable target is said, not fatal."""
+    try:
+        with pipeline.open_target(project, RetryPolicy(max_attempts=2, deadline_s=15.0)) as target:
+            return pipeline.conversation_attribute_check(project, target, planned.attributes)
+    except MigrationError as error:
+        console.print(f"[yellow]! could not read the workspace's conversation attributes:[/] {escape(str(error))}")
+        return None
 
 
 # -- extract / plan / load / run -----------------------------------------------------------------------
@@ -291,16 +319,20 @@ def plan(config: Path = ConfigOption, out: Path | None = typer.Option(None, help
         _setup_logging(project, verbose, run_id)
         started = time.time()
         out_dir = out or project.state_dir / "plan"
+        reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
         with bars() as progress:
             extracted = pipeline.extract(project, ledger, run_id, progress)
             planned = pipeline.plan(project, ledger, run_id, progress, out_dir)
         _print_extract(extracted)
         _print_plan(planned)
-        describe = getattr(project.connector, "describe_plan", None)
-        if callable(describe):
-            console.print(key_value_table("Source reading plan", describe()))
+        attributes = _plan_conversation_attributes(project, planned) if ledger.count_staged("conversations") else None
+        _print_conversation_attributes(attributes)
+        if reading is not None:
+            console.print(key_value_table("Source reading plan", reading))
         console.print(f"would-be payloads: {out_dir}")
-        raise Exit(_finish(project, ledger, run_id, "plan", started, {"extract": extracted.as_dict(), "plan": planned.as_dict()}))
+        plan_report = planned.as_dict() | ({"conversation_attributes": attributes.as_dict()} if attributes is not None else {})
+        sections = {"extract": extracted.as_dict(), "plan": plan_report} | ({"source_reading": reading} if reading else {})
+        raise Exit(_finish(project, ledger, run_id, "plan", started, sections))
 
     _run(body)
 
@@ -326,6 +358,11 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
         console.print(f"[yellow]{len(loaded.preflight.agents_unmatched)} source agent(s) have no Intercom admin with their email; "
                       f"what they wrote is attributed to admin {loaded.preflight.fallback_admin}:[/] "
                       + ", ".join(loaded.preflight.agents_unmatched[:20]))
+    conversation_attributes = loaded.preflight.conversation_attributes
+    if conversation_attributes.get("created"):
+        console.print(f"conversation attributes created in Intercom: {', '.join(conversation_attributes['created'])}")
+    if conversation_attributes.get("kept_as_tags"):
+        console.print(f"[yellow]! {conversation_attributes['advice']}[/]", markup=True)
     console.print(phases_table(report["phases"]))
     console.print(key_value_table("API", {
         "calls": stats.get("calls"), "writes": stats.get("writes"), "429s": stats.get("rate_limited"),
@@ -533,7 +570,8 @@ def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -
         path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
         server = SandboxServer(SandboxSettings(path=path, token=target.token.get_secret_value(), rate_limit=target.rate_limit,
                                                latency_ms=target.latency_ms, error_rate=target.error_rate,
-                                               drop_rate=target.drop_rate, search_delay_s=target.search_delay_s), port=port)
+                                               drop_rate=target.drop_rate, search_delay_s=target.search_delay_s,
+                                               conversation_attributes=dict(target.conversation_attributes)), port=port)
         url = server.start()
         console.print(f"sandbox serving {path} at {url} (Ctrl-C to stop)")
         try:

@@ -25,6 +25,7 @@ from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
 from deskmigrate.core.state import Ledger
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.conversations import ConversationAttributeCheck, check_conversation_attributes
 from deskmigrate.loaders.intercom.help_center import article_loss_preview, redirect_rows
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
@@ -130,8 +131,11 @@ class Target:
 
 
 @contextmanager
-def open_target(project: Project) -> Iterator[Target]:
-    """The Intercom client for the configured target; a sandbox target is started in-process for the command."""
+def open_target(project: Project, policy: RetryPolicy | None = None) -> Iterator[Target]:
+    """The Intercom client for the configured target; a sandbox target is started in-process for the command.
+
+    `policy` overrides the configured retries, for commands that only peek (plan) and should not wait long.
+    """
     target = project.loaded.config.target
     token = target.token.get_secret_value()
     sandbox: SandboxServer | None = None
@@ -141,13 +145,13 @@ def open_target(project: Project) -> Iterator[Target]:
         sandbox = SandboxServer(SandboxSettings(
             path=path, token=token, rate_limit=target.rate_limit, latency_ms=target.latency_ms,
             error_rate=target.error_rate, drop_rate=target.drop_rate, search_delay_s=target.search_delay_s,
-            seed=target.fault_seed,
+            seed=target.fault_seed, conversation_attributes=dict(target.conversation_attributes),
         ))
         base_url = sandbox.start()
     assert base_url is not None
     load = project.loaded.config.load
     limiter = WindowRateLimiter.for_intercom()
-    policy = RetryPolicy(max_attempts=load.max_attempts, deadline_s=load.retry_deadline_s)
+    policy = policy or RetryPolicy(max_attempts=load.max_attempts, deadline_s=load.retry_deadline_s)
     client = IntercomClient(
         base_url, token, target.version, timeout_s=target.timeout_s, limiter=limiter, policy=policy,
         pool_size=max(16, load.concurrency * 2),
@@ -158,6 +162,14 @@ def open_target(project: Project) -> Iterator[Target]:
         client.close()
         if sandbox is not None:
             sandbox.stop()
+
+
+def conversation_attribute_check(project: Project, target: Target, attributes: list[AttributeDeclaration]) -> ConversationAttributeCheck | None:
+    """The mapping's conversation attributes against the workspace's (one read); None when history goes to tickets or none are declared."""
+    declared = [a for a in attributes if a.model == "conversation"]
+    if not declared or project.spec.conversation_options.target != "conversations":
+        return None
+    return check_conversation_attributes(target.client, declared)
 
 
 # -- extract ---------------------------------------------------------------------------------------
@@ -176,6 +188,15 @@ class ExtractResult:
             "staged": self.staged, "rejected": self.rejected, "duplicates": self.duplicates,
             "notices": self.notices, "notice_count": self.notice_count,
         }
+
+
+def describe_source_reading(project: Project, ledger: Ledger) -> dict[str, Any] | None:
+    """How the next extract will read the source (endpoints, strategy, estimated calls), for connectors that can say."""
+    describe = getattr(project.connector, "describe_plan", None)
+    if not callable(describe):
+        return None
+    _bind_cursors(project, ledger)
+    return describe()  # type: ignore[no-any-return]
 
 
 def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, since: datetime | None = None) -> ExtractResult:
@@ -215,6 +236,7 @@ def _stage(ledger: Ledger, run_id: str, batch: list[Record], result: ExtractResu
     for duplicate in ledger.stage(run_id, batch, cursor):
         entity = duplicate.entity  # type: ignore[attr-defined]
         result.duplicates[entity] = result.duplicates.get(entity, 0) + 1
+        result.staged[entity] = result.staged.get(entity, 0) - 1  # the record replaces one staged earlier: not one more
         _notice(result, entity, duplicate.source_id, None, "duplicate source id: the last occurrence wins")
     for record in batch:
         entity = record.entity  # type: ignore[attr-defined]
@@ -264,7 +286,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     files: dict[str, str] = {}
     article_losses: dict[str, dict[str, Any]] = {}
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for entity in LOAD_ENTITIES:
         total = ledger.count_staged(entity)
         if total == 0:
@@ -272,6 +294,8 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         outcome = counts.setdefault(entity, {"create": 0, "update": 0, "unchanged": 0, "rejected": 0})
         progress.start(f"plan {entity}", total)
         sink = (out_dir / f"{entity}.jsonl").open("w", encoding="utf-8") if out_dir is not None else None
+        if out_dir is not None:
+            (out_dir / f"{entity}.jsonl").chmod(0o600)  # the would-be payloads hold customer data, like the ledger
         try:
             for result in map_staged(mapper, ledger, entity):
                 progress.advance(f"plan {entity}")
@@ -344,6 +368,8 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
     loader.source_files = source_files(project)
     loader.asset_dir = project.state_dir / "help_center_assets"
+    if ledger.count_staged("conversations"):
+        loader.history_target = project.spec.conversation_options.target
     progress.start("preflight", None)
     preflight_result = loader.preflight(planned.attributes)
     progress.finish("preflight")
@@ -410,7 +436,7 @@ def rollback(ledger: Ledger, target: Target, run_ids: list[str]) -> RollbackRepo
 def write_report(project: Project, run_id: str, report: dict[str, Any]) -> Path:
     """The machine-readable report of one run, in the state folder (0600: it names customer records)."""
     folder = project.state_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"{run_id}.json"
     text = json.dumps(report, indent=2, default=str, ensure_ascii=False)
     for secret in project.secrets:
@@ -429,4 +455,5 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 __all__ = [
     "BaseModel", "Project", "Target", "open_project", "open_target", "extract", "plan", "load", "validate", "rollback",
     "write_report", "SilentProgress", "Progress", "ExtractResult", "PlanResult", "LoadResult", "SourceError",
+    "ConversationAttributeCheck", "conversation_attribute_check",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def counts_table(title: str, rows: dict[str, dict[str, int]], columns: Iterable[str]) -> Table:
@@ -48,7 +49,7 @@ def key_value_table(title: str, values: dict[str, Any]) -> Table:
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in values.items():
-        table.add_row(key, str(value))
+        table.add_row(key, Text(str(value)))  # values are data, never markup: "page[size]" must print as it is
     return table
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ INSTALL_BODY = (
     '<p><img src="/hc/article_attachments/9200/diagram.png" alt="Diagram"></p>'
     '<p>See <a href="https://acme.zendesk.com/hc/en-us/articles/402-Reading-your-invoice">your invoice</a>, '
     '<a href="/hc/en-us/articles/401">the macOS notes</a> and <a href="/hc/en-us/articles/999-Retired">an old page</a>.</p>'
+    # the other forms links take in Zendesk articles: no locale, an older slug with a query and an anchor, the API URL, a section
+    '<p><a href="https://acme.zendesk.com/hc/articles/402">no locale</a> <a href="/hc/en-us/articles/402-Old-title?utm_source=kb&amp;utm_medium=link#totals">'
+    'totals</a> <a href="https://acme.zendesk.com/api/v2/help_center/en-us/articles/402.json">API</a> '
+    '<a href="/hc/en-us/sections/302-Invoices">all about invoices</a> '
+    '<a href="https://support.zendesk.com/hc/en-us/articles/4408834530458">Zendesk’s own docs</a></p>'
+    '<p><img src="/hc/theming_assets/01HZ/logo.png" alt="Logo"></p>'
     '<script>track()</script><iframe src="https://www.youtube.com/embed/abc"></iframe><font color="red">Careful</font>'
 )
 
@@ -39,11 +46,12 @@ class FakeZendeskWithFiles(FakeZendesk):
     """The fake Zendesk, also serving Help Center attachment files behind its login (as restricted articles' files are)."""
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        if not handler.path.startswith("/hc/article_attachments/"):
+        if not handler.path.startswith(("/hc/article_attachments/", "/hc/theming_assets/")):
             return super()._handle(handler)
         authorized = self._authorized(handler.headers.get("Authorization"))
         self.requests.append(RecordedRequest("GET", handler.path, {}, authorized))
-        status, body, kind = (200, PNG, "image/png") if authorized else (401, b"<html>Sign in</html>", "text/html")
+        public = handler.path.startswith("/hc/theming_assets/")  # a theme's files are public
+        status, body, kind = (200, PNG, "image/png") if authorized or public else (401, b"<html>Sign in</html>", "text/html")
         handler.send_response(status)
         handler.send_header("Content-Type", kind)
         handler.send_header("Content-Length", str(len(body)))
@@ -53,9 +61,13 @@ class FakeZendeskWithFiles(FakeZendesk):
 
 def help_center_account() -> dict[str, Any]:
     account = default_account()
+    # Zendesk's html_url carries a slug of the title (https://developer.zendesk.com/api-reference/help_center/help-center-api/articles/)
+    for kind, key in (("articles", "title"), ("sections", "name"), ("categories", "name")):
+        for item in account[kind]:
+            item["html_url"] += "-" + re.sub(r"[^A-Za-z0-9]+", "-", item[key]).strip("-")
     account["sections"].append(
         {**account["sections"][1], "id": 303, "parent_section_id": 301, "name": "Sonoma quirks", "position": 1,
-         "html_url": "https://acme.zendesk.com/hc/en-us/sections/303"}
+         "html_url": "https://acme.zendesk.com/hc/en-us/sections/303-Sonoma-quirks"}
     )
     install = account["articles"][0]
     install["body"] = INSTALL_BODY
@@ -160,6 +172,13 @@ def project(tmp_path: Path, asset_server: tuple[Path, str]) -> Iterator[HelpCent
         yield make_project(tmp_path, fake, folder, {"asset_dir": str(folder), "asset_base_url": base_url, "locales": ["en", "fr", "de"]})
 
 
+def new_url(project: HelpCenterProject, article: dict[str, Any], locale: str = "en") -> str:
+    """The article's public Intercom URL in `locale` (the stored object has none: the API builds it from the help center and title)."""
+    center = project.objects("help_centers")[0]["identifier"]
+    title = article["title"] if locale == "en" else article["translated_content"][locale]["title"]
+    return f"https://intercom.help/{center}/{locale}/articles/{article['id']}-{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}"
+
+
 def by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {item["name"]: item for item in items}
 
@@ -207,6 +226,15 @@ def test_articles_arrive_sanitised_with_images_translations_and_rewritten_links(
     assert 'href="https://intercom.help/' in body and invoice_url in body
     assert f"/en/articles/{notes['id']}-" in body
     assert "/hc/en-us/articles/999-Retired" in body  # not migrated: left as it was, and reported
+    # every other form of a link to a migrated article or section points at its new URL; other sites' links are left alone
+    for text in ("no locale", "API", "totals"):
+        assert re.search(rf'href="https://intercom\.help/[^"]+/en/articles/{invoice["id"]}-reading-your-invoice(#totals)?"[^>]*>{text}<', body), text
+    assert "#totals" in body and "utm_source" not in body
+    invoices = next(c for c in project.objects("collections") if c["name"] == "Invoices")
+    assert f'/en/collections/{invoices["id"]}-invoices"' in body
+    assert 'href="https://support.zendesk.com/hc/en-us/articles/4408834530458"' in body
+    # a relative public image is made absolute on the source's host (Intercom fetches it from there)
+    assert '<img src="https://acme.zendesk.com/hc/theming_assets/01HZ/logo.png" alt="Logo">' in body
     assert notes["state"] == "draft" and install["state"] == "published"
     assert set(install["translated_content"]) == {"fr"}
     # the invoice has no French version: the French link goes to its default-language page
@@ -215,7 +243,7 @@ def test_articles_arrive_sanitised_with_images_translations_and_rewritten_links(
     loss = {a["source_id"]: a for a in project.last_report()["help_center"]["articles"]}
     assert loss["400"]["removed_tags"] == {"div": 1, "font": 1, "script": 1}
     assert loss["400"]["translations_not_imported"] == ["zh-hk: Intercom has no such Help Center language"]
-    assert any("articles/999" in line for line in loss["400"]["links_not_migrated"])
+    assert loss["400"]["links_not_migrated"] == ["https://acme.zendesk.com/hc/en-us/articles/999-Retired (not migrated)"]
     assert {f["outcome"] for f in loss["402"]["files"]} == {"re-hosted"}
     assert "no Intercom admin" in loss["400"]["author"]
     # probed anonymously first (refused), then downloaded with the source's credentials
@@ -230,9 +258,16 @@ def test_redirect_map_lists_old_and_new_urls(project: HelpCenterProject) -> None
     articles = {a["title"]: a for a in project.objects("articles")}
     by_old = {row["old_url"]: row for row in rows}
     install = articles["How to install Acme"]
-    assert by_old["https://acme.zendesk.com/hc/en-us/articles/400"]["new_url"].endswith(f"/en/articles/{install['id']}-how-to-install-acme")
-    assert by_old["https://acme.zendesk.com/hc/fr/articles/400"]["locale"] == "fr"
-    assert by_old["https://acme.zendesk.com/hc/en-us/sections/300"]["kind"] == "collection"
+    # the URL Zendesk gave (with its slug) and the id form every slug of it resolves to
+    for old in ("https://acme.zendesk.com/hc/en-us/articles/400-How-to-install-Acme", "https://acme.zendesk.com/hc/en-us/articles/400"):
+        assert by_old[old]["new_url"] == new_url(project, install)
+    assert by_old["https://acme.zendesk.com/hc/fr/articles/400"] == {
+        "old_url": "https://acme.zendesk.com/hc/fr/articles/400", "new_url": new_url(project, install, "fr"), "kind": "article",
+        "source_id": "400", "locale": "fr"}
+    assert by_old["https://acme.zendesk.com/hc/en-us/sections/300-Installation"]["kind"] == "collection"
+    installation = by_name(project.objects("collections"))["Installation"]
+    assert by_old["https://acme.zendesk.com/hc/en-us/sections/300"]["new_url"].endswith(f"/en/collections/{installation['id']}-installation")
+    assert len(rows) == 2 * (6 + 3) + 1  # both forms of 6 collections and 3 articles, and the French translation
 
 
 def test_rerun_writes_nothing_and_rollback_removes_everything(project: HelpCenterProject) -> None:
@@ -251,7 +286,9 @@ def test_without_a_public_asset_url_private_images_are_listed_not_lost(tmp_path:
         result = project.cli("run")
         assert result.exit_code in (0, 3), result.output
     articles = {a["title"]: a for a in project.objects("articles")}
-    assert "[image: Diagram]" in articles["How to install Acme"]["body"] and "<img" not in articles["How to install Acme"]["body"]
+    install = articles["How to install Acme"]["body"]
+    assert "[image: Diagram]" in install and "diagram.png" not in install
+    assert '<img src="https://acme.zendesk.com/hc/theming_assets/01HZ/logo.png"' in install  # public: kept, made absolute
     assert {a["state"] for a in articles.values()} == {"draft"}
     files = {f["url"]: f for a in project.last_report()["help_center"]["articles"] for f in a.get("files", [])}
     listed = files["https://acme.zendesk.com/hc/article_attachments/9200/diagram.png"]
@@ -267,7 +304,127 @@ def test_plan_tells_what_the_help_center_load_will_lose_before_writing(project: 
     preview = project.last_report()["plan"]["help_center"]
     losses = {a["source_id"]: a for a in preview["articles"]}
     assert losses["400"]["removed_tags"] == {"div": 1, "font": 1, "script": 1}  # what the load report counts too
-    assert losses["400"]["images_on_source_site"] == ["https://acme.zendesk.com/hc/article_attachments/9200/diagram.png"]
+    assert losses["400"]["images_on_source_site"] == ["https://acme.zendesk.com/hc/article_attachments/9200/diagram.png",
+                                                      "https://acme.zendesk.com/hc/theming_assets/01HZ/logo.png"]
     assert losses["400"]["translations_not_imported"] == ["zh-hk: Intercom has no such Help Center language"]
-    assert preview["images_on_source_site"] == 2  # the diagram and the invoice sample, checked for a login at load
+    assert preview["images_on_source_site"] == 3  # the diagram, the logo and the invoice sample, checked for a login at load
     assert not any(r.path.startswith("/hc/article_attachments/") for r in project.fake.requests)  # no file was fetched
+
+
+def test_links_on_the_zendesk_host_are_rewritten_when_the_help_center_has_its_own_domain(tmp_path: Path) -> None:
+    account = help_center_account()
+    for kind in ("articles", "sections", "categories"):
+        for item in account[kind]:
+            item["html_url"] = item["html_url"].replace("https://acme.zendesk.com/", "https://help.acme.example/")
+    account["articles"][0]["body"] = ('<p><a href="https://acme.zendesk.com/hc/en-us/articles/402">invoice</a> '
+                                      '<a href="https://acme.zendesk.com/hc/en-us/articles/998">gone</a></p>')
+    with FakeZendeskWithFiles(account) as fake:
+        project = make_project(tmp_path, fake, tmp_path / "unused", {})
+        result = project.cli("run")
+        assert result.exit_code in (0, 3), result.output
+    articles = {a["title"]: a for a in project.objects("articles")}
+    invoice = articles["Reading your invoice"]
+    assert f'href="{new_url(project, invoice)}"' in articles["How to install Acme"]["body"]
+    loss = {a["source_id"]: a for a in project.last_report()["help_center"]["articles"]}
+    assert loss["400"]["links_not_migrated"] == ["https://acme.zendesk.com/hc/en-us/articles/998 (not migrated)"]
+    with (project.state / "redirects.csv").open(encoding="utf-8") as handle:
+        old_urls = {row["old_url"] for row in csv.DictReader(handle)}
+    assert "https://help.acme.example/hc/en-us/articles/402" in old_urls
+
+
+def test_an_article_footer_keeps_the_original_date_and_the_report_says_intercom_cannot_backdate(tmp_path: Path) -> None:
+    (tmp_path / "dates.yaml").write_text(
+        "version: 1\narticle:\n  rules:\n"
+        '    - {to: footer, from: created_at, transform: {date_text: {template: "Originally published on {date}."}}}\n')
+    with FakeZendeskWithFiles(help_center_account()) as fake:
+        project = make_project(tmp_path, fake, tmp_path / "unused", {})
+        config = yaml.safe_load(project.config.read_text())
+        project.config.write_text(yaml.safe_dump({**config, "overrides": ["dates.yaml"]}, sort_keys=False))
+        result = project.cli("run")
+        assert result.exit_code in (0, 3), result.output
+    for article in project.objects("articles"):
+        assert article["body"].endswith("<p>Originally published on February 01, 2024.</p>"), article["title"]  # the fake's created_at
+    dates = project.last_report()["help_center"]["dates"]
+    assert dates.startswith("Intercom cannot backdate articles: 3 article(s) keep their original date in a footer line")
+    assert "Intercom cannot backdate articles" in result.output
+
+
+def test_without_a_footer_rule_the_report_says_the_dates_are_not_kept(project: HelpCenterProject) -> None:
+    result = project.cli("run")
+    assert result.exit_code in (0, 3), result.output
+    assert project.last_report()["help_center"]["dates"].startswith("Intercom cannot backdate articles: the original created/updated dates are not kept")
+    assert "Originally published" not in json.dumps(project.objects("articles"))
+
+
+def test_the_mapping_renames_merges_and_skips_collections(tmp_path: Path) -> None:
+    (tmp_path / "collections.yaml").write_text(
+        "version: 1\nvalue_maps:\n"
+        '  zendesk_collection_names: {values: {"Getting started": "Start here"}}\n'
+        '  zendesk_collection_merge: {values: {"section:301": "section:300"}}\n'  # macOS notes move into Installation
+        '  zendesk_collection_skip: {values: {"category:201": true}}\n')  # Billing stays behind, with its section and article
+    with FakeZendeskWithFiles(help_center_account()) as fake:
+        project = make_project(tmp_path, fake, tmp_path / "unused", {})
+        config = yaml.safe_load(project.config.read_text())
+        project.config.write_text(yaml.safe_dump({**config, "overrides": ["collections.yaml"]}, sort_keys=False))
+        result = project.cli("run")
+        assert result.exit_code in (0, 3), result.output
+    collections = by_name(project.objects("collections"))
+    assert set(collections) == {"Start here", "Installation", "Sonoma quirks"}  # the merged section's child follows it
+    articles = {a["title"]: a for a in project.objects("articles")}
+    assert set(articles) == {"How to install Acme", "macOS notes (draft)"}
+    assert str(articles["macOS notes (draft)"]["parent_id"]) == collections["Installation"]["id"]
+    assert collections["Sonoma quirks"]["parent_id"] == collections["Installation"]["id"]
+    report = project.last_report()["help_center"]
+    assert any("section:301" in line and "merged into section:300" in line for line in report["collections"])
+    assert any("category:201" in line and "skipped by the mapping" in line for line in report["collections"])
+    loss = {a["source_id"]: a for a in report["articles"]}
+    assert loss["402"]["links_not_migrated"] == ["article left behind: its collection section:302 is skipped by the mapping"]
+    # the link to the left-behind invoice article stays as it was, and is reported
+    assert "https://acme.zendesk.com/hc/en-us/articles/402-Reading-your-invoice (not migrated)" in loss["400"]["links_not_migrated"]
+
+
+def put_help_centers(root: Path) -> None:
+    """A workspace with two help centers (brands), as the sandbox is before the run."""
+    db = Database(root / "sandbox.db")
+    try:
+        with db.transaction():
+            for center_id, identifier, name in (("79", "acme", "Acme Help"), ("555", "docs", "Developer docs")):
+                db.put("help_centers", {"id": center_id, "workspace_id": "w", "identifier": identifier, "display_name": name,
+                                        "website_turned_on": True, "created_at": 1, "updated_at": 1, "custom_domain": None})
+    finally:
+        db.close()
+
+
+def test_the_configured_help_center_receives_the_collections(tmp_path: Path) -> None:
+    with FakeZendeskWithFiles(help_center_account()) as fake:
+        project = make_project(tmp_path, fake, tmp_path / "unused", {"help_center": "Developer docs"})
+        put_help_centers(tmp_path)
+        result = project.cli("run")
+        assert result.exit_code in (0, 3), result.output
+    assert {c["help_center_id"] for c in project.objects("collections")} == {"555"}
+    assert project.last_report()["help_center"]["help_center_id"] == "555"
+
+
+def test_an_unknown_help_center_stops_the_run_naming_the_ones_there_are(tmp_path: Path) -> None:
+    with FakeZendeskWithFiles(help_center_account()) as fake:
+        project = make_project(tmp_path, fake, tmp_path / "unused", {"help_center": "support"})
+        put_help_centers(tmp_path)
+        result = project.cli("run")
+    assert result.exit_code == 2, result.output
+    assert "no help center 'support'" in result.output and "555 (docs)" in result.output
+    assert project.objects("collections") == [] and project.objects("articles") == []
+
+
+def test_an_edited_article_is_the_only_help_center_write_of_the_next_run(project: HelpCenterProject) -> None:
+    assert project.cli("run").exit_code in (0, 3)
+    writes = project.help_center_writes()
+    project.fake.touch("articles", 401, title="macOS notes", body="<p>Done now</p>")
+    result = project.cli("run")
+    assert result.exit_code in (0, 3), result.output
+    assert project.help_center_writes() == writes + 2  # the article, then the link to it in the install guide (a new slug)
+    notes = next(a for a in project.objects("articles") if a["title"] == "macOS notes")
+    assert notes["body"] == "<p>Done now</p>"
+    install = next(a for a in project.objects("articles") if a["title"] == "How to install Acme")
+    assert f'href="{new_url(project, notes)}"' in install["body"]
+    assert project.cli("run").exit_code in (0, 3)
+    assert project.help_center_writes() == writes + 2

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from deskmigrate.cli import app
 from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk, RecordedRequest
 
@@ -119,6 +121,8 @@ def test_run_migrates_the_account_and_reports_what_it_skipped(zendesk: ZendeskPr
     notices = {(n["entity"], n["source_id"]): n["message"] for n in report["extract"]["notices"]}
     assert "deleted" in notices[("contacts", "17")]
     assert "deleted" in notices[("companies", "103")]
+    assert "ticket deleted" in notices[("conversations", "1003")]
+    assert "requester 17 was deleted" in notices[("conversations", "1004")]
     assert report["extract"]["staged"]["contacts"] == len(end_users(account(zendesk)))
 
 
@@ -174,3 +178,52 @@ def test_a_429_on_a_users_export_page_is_waited_out(zendesk: ZendeskProject) -> 
 def test_secrets_never_reach_the_state_folder(zendesk: ZendeskProject) -> None:
     assert zendesk.cli("run").exit_code == 0
     assert_no_secret_in(zendesk.state, [FAKE_TOKEN, INTERCOM_TOKEN])
+
+
+def test_run_since_reads_only_what_changed_after_that_date(zendesk: ZendeskProject) -> None:
+    assert zendesk.cli("run").exit_code == 0
+    zendesk.fake.touch("users", 12, name="Émile Since")
+    zendesk.fake.touch("organizations", 101, name="Initech Since")
+    since = datetime.now(UTC) - timedelta(hours=1)
+    zendesk.fake.requests.clear()
+    log_before = len(zendesk.store().request_log())
+
+    result = zendesk.cli("run", "--since", since.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert result.exit_code == 0, result.output
+    exports = [r for r in zendesk.fake.requests if r.path.endswith(("incremental/users/cursor.json", "incremental/organizations.json"))]
+    first_pages = [r for r in exports if "cursor" not in r.query]
+    assert first_pages and all(r.query["start_time"] == str(int(since.replace(microsecond=0).timestamp())) for r in first_pages)
+    report = zendesk.reports()[-1]
+    staged = {entity: n for entity, n in report["extract"]["staged"].items() if entity != "collections"}  # listed in full each run
+    assert staged == {"companies": 1, "contacts": 1}
+    new_writes = sorted(e["route"] for e in zendesk.store().request_log()[log_before:] if e["write"])
+    assert new_writes == ["POST /companies", "PUT /contacts/{id}"], "Intercom updates a company by posting its company_id"
+    assert zendesk.contacts_by_external_id()["zd:12"]["name"] == "Émile Since"
+    assert {c["company_id"]: c["name"] for c in zendesk.store().objects("companies")}["zd:101"] == "Initech Since"
+    assert_account_landed(zendesk)
+
+
+def test_run_since_on_a_fresh_project_migrates_only_the_recent_part(zendesk: ZendeskProject) -> None:
+    result = zendesk.cli("run", "--since", "2024-03-02T10:30:00Z")
+    acc = account(zendesk)
+    recent = {f"zd:{u['id']}" for u in end_users(acc) if u["updated_at"] >= "2024-03-02T10:30:00Z"}
+    assert set(zendesk.contacts_by_external_id()) == recent
+    assert zendesk.store().objects("companies") == [], "every organization changed before that date"
+    # Links to organizations the delta did not read are listed, not silently dropped.
+    assert result.exit_code == 3, result.output
+    failures = {(f["phase"], f["source_id"], f["field"]) for f in zendesk.reports()[-1]["failures"]}
+    linked = {u["id"] for u in end_users(acc) if f"zd:{u['id']}" in recent and expected_company_ids(acc, u)}
+    assert failures == {("links", str(uid), "company_ids") for uid in linked}
+
+
+def test_plan_says_how_comments_will_be_read_and_then_a_delta_reads_them_per_ticket(zendesk: ZendeskProject) -> None:
+    planned = zendesk.runner.invoke(app, ["plan", "-c", str(zendesk.config)], env={**zendesk.env, "COLUMNS": "250"})
+    assert planned.exit_code == 0, planned.output
+    assert "comments_strategy" in planned.output and "incremental/ticket_events.json?include=comment_events" in planned.output
+    reading = zendesk.reports()[-1]["source_reading"]
+    assert reading["comments_strategy"] == "events" and reading["estimated_calls_total"] > 0
+    assert not (zendesk.root / "sandbox.db").exists() or zendesk.writes() == 0
+
+    assert zendesk.cli("run").exit_code == 0
+    delta = zendesk.runner.invoke(app, ["plan", "-c", str(zendesk.config)], env={**zendesk.env, "COLUMNS": "250"})
+    assert "GET /tickets/{id}/comments.json?page[size]=100" in delta.output, "a delta reads the changed tickets' comments directly"

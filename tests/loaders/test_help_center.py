@@ -138,10 +138,12 @@ def test_rerun_updates_only_the_changed_article_and_rollback_restores_it(client:
     changed = [r.model_copy(update={"title": "Install Acme"}) if r.source_id == "100" and isinstance(r, Article) else r for r in RECORDS]
     run_id, _, results = migrate(client, ledger, mapper, changed)
     assert (results["collections"].unchanged, results["articles"].updated, results["articles"].unchanged) == (5, 1, 2)
-    assert "Install Acme" in {a["title"] for a in sandbox_objects(sandbox_path, "articles")}
+    articles = {a["title"]: a for a in sandbox_objects(sandbox_path, "articles")}
+    assert f'/en/articles/{articles["Install Acme"]["id"]}-install-acme"' in articles["Legacy install"]["body"]  # the new slug followed
     report = Rollback(client, ledger).run([run_id])
-    assert report.restored == {"articles": 1}
-    assert "Install" in {a["title"] for a in sandbox_objects(sandbox_path, "articles")}
+    assert report.restored == {"articles": 2}  # the renamed article and the link to it
+    articles = {a["title"]: a for a in sandbox_objects(sandbox_path, "articles")}
+    assert f'/en/articles/{articles["Install"]["id"]}-install"' in articles["Legacy install"]["body"]
 
 
 def test_links_are_rewritten_once_their_target_exists(client: IntercomClient, ledger: Ledger, tmp_path: Path, sandbox_path: Path) -> None:

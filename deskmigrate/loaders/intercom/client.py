@@ -30,6 +30,9 @@ from deskmigrate.core.http import (
 log = logging.getLogger(__name__)
 
 DEFAULT_VERSION = "2.15"
+# Conversation data attributes can be created by API from 2.16 (`POST /conversations/attributes`), which also moves
+# their listing there (`GET /data_attributes?model=conversation` answers 422); before that they are made in the UI.
+CONVERSATION_ATTRIBUTES_API_VERSION = (2, 16)
 MAX_CONTACTS_PER_PAGE = 150
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENT_METHODS = READ_METHODS | {"PUT", "DELETE"}
@@ -49,6 +52,14 @@ def _user_agent() -> str:
         return f"deskmigrate/{package_version('deskmigrate')}"
     except PackageNotFoundError:
         return "deskmigrate/unknown"
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """`"2.16"` → `(2, 16)`; a version that is not numbers (`Unstable`) sorts after every numbered one."""
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return (99,)
 
 
 def _segment(value: str | int) -> str:
@@ -274,11 +285,34 @@ class IntercomClient:
     def admins(self) -> dict[str, Any]:
         return self.request("GET", "/admins")
 
-    def list_data_attributes(self, model: str) -> dict[str, Any]:
-        return self.request("GET", "/data_attributes", params={"model": model})
+    def list_data_attributes(self, model: str, *, include_archived: bool = False) -> dict[str, Any]:
+        params = {"model": model, "include_archived": "true"} if include_archived else {"model": model}
+        return self.request("GET", "/data_attributes", params=params)
+
+    def unarchive_data_attribute(self, attribute_id: str) -> dict[str, Any]:
+        return self.request("PUT", f"/data_attributes/{attribute_id}", json={"archived": False})
 
     def create_data_attribute(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/data_attributes", json=body)
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def creates_conversation_attributes(self) -> bool:
+        """Whether the pinned Intercom-Version can create conversation attributes by API (2.16+)."""
+        return version_tuple(self._version) >= CONVERSATION_ATTRIBUTES_API_VERSION
+
+    def list_conversation_attributes(self) -> list[dict[str, Any]]:
+        """The workspace's conversation attributes: `GET /conversations/attributes` (2.16+) or `/data_attributes?model=conversation`."""
+        if self.creates_conversation_attributes:
+            return list(self.request("GET", "/conversations/attributes").get("data") or [])
+        return list(self.list_data_attributes("conversation").get("data") or [])
+
+    def create_conversation_attribute(self, body: dict[str, Any]) -> dict[str, Any]:
+        """2.16+ only. Not idempotent: a lost answer is looked up by name before the create is sent again."""
+        return self.request("POST", "/conversations/attributes", json=body, idempotent=False)
 
     # --- companies ------------------------------------------------------------------------------
 

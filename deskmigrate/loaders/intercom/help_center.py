@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -694,10 +694,15 @@ class LinkIndex:
     by_path: dict[str, tuple[str, str]]
     new_urls: dict[tuple[str, str], dict[str, Any]]
     staged: set[tuple[str, str]]
+    # The source's own hosts beyond its articles' URLs: a host-mapped Help Center's articles still link to {subdomain}.zendesk.com.
+    owns: Callable[[str], bool] = field(default=lambda url: False)
+    # The second pass: every article that will exist does, so a staged target without a new URL was skipped or failed.
+    final: bool = False
 
     @classmethod
     def from_ledger(cls, loader: IntercomLoader) -> LinkIndex:
-        index = cls(set(), {}, {}, set())
+        files = loader.source_files
+        index = cls(set(), {}, {}, set(), files.owns if files is not None else (lambda url: False))
         for entity in ("collections", "articles"):
             for record in loader.ledger.iter_staged(entity):
                 index.staged.add((entity, record.source_id))
@@ -721,6 +726,10 @@ class LinkIndex:
         urls = (row.body or {}).get(INTERCOM_KEY) or {}
         if urls.get("url"):
             self.new_urls[(entity, row.source_id)] = {"id": row.intercom_id, **urls}
+            # A link rewritten by an earlier run holds the Intercom URL of then; a new title gives a new slug, so it is followed too.
+            for url in (urls["url"], *(urls.get("urls") or {}).values()):
+                self.hosts.add(urlsplit(url).netloc.lower())
+                self.by_path[path_key(url)] = (entity, row.source_id)
 
     def target_of(self, url: str) -> tuple[str, str, str | None] | None:
         """(entity, source id, locale in the link) for a link to a source article or collection."""
@@ -746,12 +755,13 @@ class LinkIndex:
                 return match.group(0)
             absolute = urljoin(base_url or "", href)
             parts = urlsplit(absolute)
-            if parts.netloc.lower() not in self.hosts and not (base_url is None and href.startswith("/")):
+            on_source = parts.netloc.lower() in self.hosts or self.owns(absolute)
+            if not on_source and not (base_url is None and href.startswith("/")):
                 return match.group(1) + html.escape(absolute) + match.group(3)
             target = self.target_of(absolute)
             new = self._new_url(target, locale) if target else None
             if new is None:
-                if target is not None and notes is not None and target[:2] not in self.staged:
+                if target is not None and notes is not None and (self.final or target[:2] not in self.staged):
                     line = f"{absolute} (not migrated)"
                     if line not in notes.links_not_migrated:
                         notes.links_not_migrated.append(line)
@@ -784,7 +794,7 @@ def rewrite_article_links(loader: IntercomLoader, payloads: Iterable[Payload] = 
     if loader.ledger.count_id_rows("articles") == 0:
         return result
     loader.ledger.start_phase(loader.run_id, "article_links", None)
-    index = LinkIndex.from_ledger(loader)
+    index = replace(LinkIndex.from_ledger(loader), final=True)
     report = report_of(loader)
     for row in list(loader.ledger.iter_id_rows("articles")):
         if row.state != "done" or row.origin != "created" or not row.intercom_id:
@@ -824,7 +834,11 @@ def _rewrite_one(loader: IntercomLoader, row: IdMapRow, base: str | None, index:
 
 
 def redirect_rows(ledger: Ledger) -> Iterator[dict[str, str]]:
-    """Old public URL → new Intercom URL for every migrated article (and its translations) and collection."""
+    """Old public URL → new Intercom URL for every migrated article (and its translations) and collection.
+
+    A source URL with a slug ("/hc/en-us/articles/400-How-to-install") comes with its slug-free form too: the sources
+    serve a page under any slug, so old links and bookmarks carry older slugs, and a redirect rule needs the id form.
+    """
     for entity in ("collections", "articles"):
         for row in ledger.iter_id_rows(entity):
             if row.state != "done" or row.origin not in ("created", "merged"):
@@ -837,11 +851,20 @@ def redirect_rows(ledger: Ledger) -> Iterator[dict[str, str]]:
             if isinstance(record, Article):
                 by_locale = {**(urls.get("urls") or {}), str(urls.get("locale") or "en"): urls["url"]}
                 own = intercom_locale(record.locale)
-                yield {"old_url": old, "new_url": by_locale.get(own or "", urls["url"]), "kind": "article", "source_id": row.source_id,
-                       "locale": own if own in by_locale else ""}
+                for form in url_forms(old):
+                    yield {"old_url": form, "new_url": by_locale.get(own or "", urls["url"]), "kind": "article", "source_id": row.source_id,
+                           "locale": own if own in by_locale else ""}
                 yield from _translation_redirects(record, old, by_locale)
             else:
-                yield {"old_url": old, "new_url": urls["url"], "kind": entity[:-1], "source_id": row.source_id, "locale": ""}
+                for form in url_forms(old):
+                    yield {"old_url": form, "new_url": urls["url"], "kind": entity[:-1], "source_id": row.source_id, "locale": ""}
+
+
+def url_forms(url: str) -> list[str]:
+    """The URL as the source gave it, then its slug-free form when it has a slug."""
+    parts = urlsplit(url)
+    bare = urlunsplit((parts.scheme, parts.netloc, path_key(url), "", ""))
+    return [url] if bare == url.rstrip("/") else [url, bare]
 
 
 def _merged_urls(ledger: Ledger, entity: str, row: IdMapRow) -> dict[str, Any]:
@@ -852,11 +875,13 @@ def _merged_urls(ledger: Ledger, entity: str, row: IdMapRow) -> dict[str, Any]:
 
 
 def _translation_redirects(record: Article, old: str, urls: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Zendesk serves a translation under /hc/{locale}/…; its slug (in its own language) is not in the record, so the id form."""
     zendesk_locale = re.compile(r"/hc/[A-Za-z]{2}(?:-[A-Za-z0-9]+)?/")
+    bare = url_forms(old)[-1]
     for translation in record.translations:
         locale = intercom_locale(translation.locale)
-        if locale in urls and zendesk_locale.search(old):
-            old_translated = zendesk_locale.sub(f"/hc/{translation.locale}/", old, count=1)
+        if locale in urls and zendesk_locale.search(bare):
+            old_translated = zendesk_locale.sub(f"/hc/{translation.locale}/", bare, count=1)
             yield {"old_url": old_translated, "new_url": urls[locale], "kind": "article", "source_id": record.source_id, "locale": locale}
 
 

@@ -86,6 +86,8 @@ class PreflightResult:
     agents_matched: int = 0
     agents_unmatched: list[str] = field(default_factory=list)
     fallback_admin: str | None = None
+    # The mapping's conversation attributes against the workspace's (created on 2.16+, else kept as tags): see conversations.py.
+    conversation_attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int) -> None:
@@ -132,6 +134,10 @@ class IntercomLoader:
         self.details: dict[str, Any] = {}
         # The mapping's attribute declarations, as preflight received them (ticket types take the conversation ones).
         self.attribute_declarations: list[AttributeDeclaration] = []
+        # Set by the pipeline when ticket history is staged: conversations | tickets (the mapping's conversation_options.target).
+        self.history_target: str | None = None
+        # The conversation attributes the workspace has, once preflight checked them (None: not checked, send all).
+        self.conversation_attributes: set[str] | None = None
 
     # -- preflight -----------------------------------------------------------------------------
 
@@ -141,15 +147,33 @@ class IntercomLoader:
         me = self.client.me()
         app = me.get("app") or {}
         admins = self.client.admins().get("admins", [])
+        # Every check that can stop the run comes before the first write (strict_agents, strict_attributes).
+        matched, unmatched = self._match_agents(me, admins)
+        conversation_attributes: dict[str, Any] = {}
+        if self.history_target == "conversations" and any(a.model == "conversation" for a in attributes):
+            # First, so that strict_attributes stops before anything is written. Late import: conversations builds on this module.
+            from deskmigrate.loaders.intercom.conversations import prepare_conversation_attributes
+
+            conversation_attributes = prepare_conversation_attributes(self, attributes).as_dict()
         created: list[str] = []
         existing: list[str] = []
         for model in ("contact", "company"):
             wanted = [a for a in attributes if a.model == model]
             if not wanted:
                 continue
-            present = {a["name"]: a for a in self.client.list_data_attributes(model).get("data", [])}
+            present = {a["name"]: a for a in self.client.list_data_attributes(model, include_archived=True).get("data", [])}
             for declaration in wanted:
-                if declaration.name in present:
+                found = present.get(declaration.name)
+                if found is not None and found.get("archived"):
+                    # Archived (e.g. by an earlier rollback): a new one with that name would clash, so bring it back,
+                    # logged as a create so that a rollback of this run archives it again.
+                    self.client.unarchive_data_attribute(str(found["id"]))
+                    self.ledger.log_write(
+                        self.run_id, "preflight", "data_attributes", f"{model}.{declaration.name}", str(found["id"]), "create",
+                    )
+                    created.append(f"{model}.{declaration.name}")
+                    continue
+                if found is not None:
                     existing.append(f"{model}.{declaration.name}")
                     continue
                 if not declaration.create_if_missing:
@@ -165,11 +189,11 @@ class IntercomLoader:
                     self.run_id, "preflight", "data_attributes", f"{model}.{declaration.name}", str(attribute.get("id")), "create",
                 )
                 created.append(f"{model}.{declaration.name}")
-        matched, unmatched = self._match_agents(me, admins)
         return PreflightResult(
             workspace=str(app.get("name") or app.get("id_code") or "?"), region=str(app.get("region") or "?"),
             admins=admins, attributes_created=created, attributes_existing=existing,
             agents_matched=matched, agents_unmatched=unmatched, fallback_admin=self.fallback_admin_id,
+            conversation_attributes=conversation_attributes,
         )
 
     def _match_agents(self, me: dict[str, Any], admins: list[dict[str, Any]]) -> tuple[int, list[str]]:
@@ -381,8 +405,12 @@ class IntercomLoader:
         self.ledger.start_phase(self.run_id, "tags", None)
         existing = {tag_key(t["name"]): t for t in self.client.list_tags().get("data", [])}
         for key, name in wanted.items():
+            known = self.ledger.intercom_id("tags", key) is not None
             for entity in ("contacts", "companies"):
                 self._apply_tag(key, name, entity, existing, result)
+            if not known and self.ledger.intercom_id("tags", key) is not None:
+                origin = self.ledger.id_row("tags", key).origin  # type: ignore[union-attr]
+                result.add("adopted" if origin == "adopted" else "created")
         for entity in ("contacts", "companies"):
             self._remove_unwanted_taggings(entity, existing, result)
         self.ledger.finish_phase(self.run_id, "tags")

@@ -38,9 +38,15 @@ class Validator:
         self.mismatches: list[Mismatch] = []
         self.checked: dict[str, int] = {}
         self._lock = threading.Lock()
+        # Mismatches name companies by their source id and tags by their name, not by Intercom ids nobody recognises.
+        self._company_labels: dict[str, str] = {}
+        self._tag_labels: dict[str, str] = {}
 
     def run(self) -> list[Mismatch]:
-        tag_ids = {row.source_id: row.intercom_id for row in self.ledger.iter_id_rows("tags") if row.state == "done"}
+        tag_rows = [row for row in self.ledger.iter_id_rows("tags") if row.state == "done"]
+        tag_ids = {row.source_id: row.intercom_id for row in tag_rows}
+        self._tag_labels = {row.intercom_id: str((row.body or {}).get("name") or row.source_id) for row in tag_rows if row.intercom_id}
+        self._company_labels = {row.intercom_id: row.source_id for row in self.ledger.iter_id_rows("companies") if row.intercom_id}
         for entity in ("companies", "contacts"):
             rows: Iterable[IdMapRow] = (r for r in self.ledger.iter_id_rows(entity) if r.state == "done")
             run_concurrently(rows, lambda row, e=entity: self._check(e, row, tag_ids), self.concurrency)
@@ -170,18 +176,23 @@ class Validator:
         expected.discard(None)
         actual = {str(c.get("id")) for c in _list_data(remote.get("companies"))}
         if expected != actual:
-            self._add("contacts", row, "companies", sorted(e for e in expected if e), sorted(actual))
+            self._add("contacts", row, "companies", _labelled(expected, self._company_labels), _labelled(actual, self._company_labels))
 
     def _compare_tags(self, entity: str, row: IdMapRow, remote: dict[str, Any], tag_ids: dict[str, str | None]) -> None:
         expected = {tag_ids.get(key) for key in self.ledger.applied_taggings(entity, row.source_id)}
         expected.discard(None)
         actual = {str(t.get("id")) for t in _list_data(remote.get("tags"))}
         if not expected <= actual:
-            self._add(entity, row, "tags", sorted(e for e in expected if e), sorted(actual))
+            self._add(entity, row, "tags", _labelled(expected, self._tag_labels), _labelled(actual, self._tag_labels))
 
     def _add(self, entity: str, row: IdMapRow, field: str, expected: Any, actual: Any) -> None:
         with self._lock:
             self.mismatches.append(Mismatch(entity, row.source_id, row.intercom_id, field, expected, actual))
+
+
+def _labelled(intercom_ids: set[str | None], labels: dict[str, str]) -> list[str]:
+    """Intercom ids as the user knows them (source id, tag name); an id the ledger does not know stays as it is."""
+    return sorted(labels.get(i, i) for i in intercom_ids if i)
 
 
 def _comparable(remote: Any, expected: Any) -> Any:
