@@ -23,7 +23,7 @@ from rich.table import Table
 
 from deskmigrate import __version__, pipeline
 from deskmigrate.core.errors import AuthError, MigrationError, ProblemsError, SourceError, StateError
-from deskmigrate.core.http import RetryPolicy
+from deskmigrate.core.http import RetryPolicy, redact
 from deskmigrate.core.state import Ledger
 from deskmigrate.report import (
     RedactingFilter,
@@ -37,6 +37,7 @@ from deskmigrate.report import (
 from deskmigrate.transforms import Mapper
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
+MAX_REPORTED_NOTES = 5000
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Move a support organisation into Intercom, repeatably and reversibly.")
 mappings_app = typer.Typer(help="List and show the built-in mappings.", no_args_is_help=True)
@@ -225,6 +226,7 @@ def _finish(project: pipeline.Project, ledger: Ledger, run_id: str, command: str
         "duration_s": round(time.time() - started, 3),
         "failure_count": len(run_failures),
         "failures": [f.__dict__ for f in run_failures[:1000]],
+        "content_notes": [n.__dict__ for n in ledger.notices() if n.run_id == run_id][:MAX_REPORTED_NOTES],
         "exit_code": code,
     })
     path = pipeline.write_report(project, run_id, report)
@@ -234,6 +236,30 @@ def _finish(project: pipeline.Project, ledger: Ledger, run_id: str, command: str
         console.print(f"[yellow]{len(run_failures)} record(s) failed; they are listed above and retried by the next run.[/]")
     console.print(f"run [bold]{run_id}[/] report: {path}")
     return code
+
+
+@contextmanager
+def _recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: str) -> Iterator[None]:
+    """A run that dies still leaves its report and its status: the error, and the progress it had made."""
+    started = time.time()
+    try:
+        yield
+    except Exit:
+        raise
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "crashed"
+        message = redact(f"{type(error).__name__}: {error}", project.secrets)
+        report = {
+            "run_id": run_id, "command": command, "deskmigrate": __version__, "status": status,
+            "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
+            "error": message, "progress": ledger.progress(run_id),
+            "failure_count": len([f for f in ledger.failures() if f.run_id == run_id]),
+            "exit_code": EXIT_CONFIG if isinstance(error, (ProblemsError, AuthError)) else EXIT_UNEXPECTED,
+        }
+        path = pipeline.write_report(project, run_id, report)
+        ledger.finish_run(run_id, status, report)
+        log.error("run %s %s: %s (report: %s)", run_id, status, message, path)
+        raise
 
 
 def _print_extract(result: pipeline.ExtractResult) -> None:
@@ -298,11 +324,12 @@ def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(N
         ledger = project.ledger()
         run_id = ledger.start_run("extract")
         _setup_logging(project, verbose, run_id)
-        started = time.time()
-        with bars() as progress:
-            result = pipeline.extract(project, ledger, run_id, progress, since)
-        _print_extract(result)
-        raise Exit(_finish(project, ledger, run_id, "extract", started, {"extract": result.as_dict()}))
+        with _recorded(project, ledger, run_id, "extract"):
+            started = time.time()
+            with bars() as progress:
+                result = pipeline.extract(project, ledger, run_id, progress, since)
+            _print_extract(result)
+            raise Exit(_finish(project, ledger, run_id, "extract", started, {"extract": result.as_dict()}))
 
     _run(body)
 
@@ -317,22 +344,23 @@ def plan(config: Path = ConfigOption, out: Path | None = typer.Option(None, help
         ledger = project.ledger()
         run_id = ledger.start_run("plan")
         _setup_logging(project, verbose, run_id)
-        started = time.time()
-        out_dir = out or project.state_dir / "plan"
-        reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
-        with bars() as progress:
-            extracted = pipeline.extract(project, ledger, run_id, progress)
-            planned = pipeline.plan(project, ledger, run_id, progress, out_dir)
-        _print_extract(extracted)
-        _print_plan(planned)
-        attributes = _plan_conversation_attributes(project, planned) if ledger.count_staged("conversations") else None
-        _print_conversation_attributes(attributes)
-        if reading is not None:
-            console.print(key_value_table("Source reading plan", reading))
-        console.print(f"would-be payloads: {out_dir}")
-        plan_report = planned.as_dict() | ({"conversation_attributes": attributes.as_dict()} if attributes is not None else {})
-        sections = {"extract": extracted.as_dict(), "plan": plan_report} | ({"source_reading": reading} if reading else {})
-        raise Exit(_finish(project, ledger, run_id, "plan", started, sections))
+        with _recorded(project, ledger, run_id, "plan"):
+            started = time.time()
+            out_dir = out or project.state_dir / "plan"
+            reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
+            with bars() as progress:
+                extracted = pipeline.extract(project, ledger, run_id, progress)
+                planned = pipeline.plan(project, ledger, run_id, progress, out_dir)
+            _print_extract(extracted)
+            _print_plan(planned)
+            attributes = _plan_conversation_attributes(project, planned) if ledger.count_staged("conversations") else None
+            _print_conversation_attributes(attributes)
+            if reading is not None:
+                console.print(key_value_table("Source reading plan", reading))
+            console.print(f"would-be payloads: {out_dir}")
+            plan_report = planned.as_dict() | ({"conversation_attributes": attributes.as_dict()} if attributes is not None else {})
+            sections = {"extract": extracted.as_dict(), "plan": plan_report} | ({"source_reading": reading} if reading else {})
+            raise Exit(_finish(project, ledger, run_id, "plan", started, sections))
 
     _run(body)
 
@@ -396,9 +424,10 @@ def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", 
         ledger = project.ledger()
         run_id = ledger.start_run("load")
         _setup_logging(project, verbose, run_id)
-        with bars() as progress:
-            code = _load_and_report(project, ledger, run_id, "load", time.time(), None, progress)
-        raise Exit(code)
+        with _recorded(project, ledger, run_id, "load"):
+            with bars() as progress:
+                code = _load_and_report(project, ledger, run_id, "load", time.time(), None, progress)
+            raise Exit(code)
 
     _run(body)
 
@@ -413,11 +442,12 @@ def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None,
         ledger = project.ledger()
         run_id = ledger.start_run("run")
         _setup_logging(project, verbose, run_id)
-        started = time.time()
-        with bars() as progress:
-            extracted = pipeline.extract(project, ledger, run_id, progress, since)
-            code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress)
-        raise Exit(code)
+        with _recorded(project, ledger, run_id, "run"):
+            started = time.time()
+            with bars() as progress:
+                extracted = pipeline.extract(project, ledger, run_id, progress, since)
+                code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress)
+            raise Exit(code)
 
     _run(body)
 

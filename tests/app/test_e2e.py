@@ -273,3 +273,20 @@ class requests_session:
     def __exit__(self, *exc: object) -> None:
         self.session.close()
         self.server.stop()
+
+
+def test_a_run_that_dies_still_leaves_its_report_without_the_token(project: Project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from deskmigrate import pipeline
+    from deskmigrate.cli import app
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"the disk caught fire while holding {TOKEN}")
+
+    monkeypatch.setattr(pipeline, "load", die)
+    result = project.runner.invoke(app, ["run", "-c", str(project.config)], env={"E2E_TOKEN": TOKEN})
+    assert result.exit_code != 0
+    [path] = list((project.state / "reports").glob("*.json"))
+    report = json.loads(path.read_text())
+    assert report["status"] == "crashed" and report["command"] == "run"
+    assert "disk caught fire" in report["error"] and TOKEN not in path.read_text()
+    assert project.cli("status").output.count("crashed") >= 1
