@@ -59,6 +59,7 @@ MAPPING_REPORT_SECTIONS = {
     "value_map_misses": "Value-map misses",
     "defaults_applied": "Defaults applied",
     "content_dropped": "Content dropped",
+    "content_dropped_items": "Content dropped, by what",
 }
 
 

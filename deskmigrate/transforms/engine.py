@@ -18,7 +18,7 @@ from deskmigrate.core.payload import AttributeDeclaration, IntercomDataType, Pay
 from deskmigrate.core.yamlfile import dotted
 from deskmigrate.transforms import coercion
 from deskmigrate.transforms.checks import compile_steps, mapping_problems
-from deskmigrate.transforms.registry import BoundTransform, TransformContext, ValueRejected
+from deskmigrate.transforms.registry import BoundTransform, TransformContext, ValueRejected, loss_detail
 from deskmigrate.transforms.report import MappingReport
 from deskmigrate.transforms.spec import ATTRIBUTE_MODELS, CUSTOM_ATTRIBUTES, ENTITY_TARGETS, AttributeSpec, MappingSpec, Rule, TargetSpec
 
@@ -97,6 +97,7 @@ class _Outcome:
     unmapped_dropped: list[str] = field(default_factory=list)
     unmapped_kept: list[str] = field(default_factory=list)
     losses: list[tuple[str, str]] = field(default_factory=list)
+    lost_items: list[tuple[str, str, frozenset[str]]] = field(default_factory=list)  # (to, kind, what went by name)
     misses: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -175,6 +176,7 @@ class Mapper:
         """Every part in order, and the links the loader resolves; what each part lost is counted per ticket."""
         parts = []
         lost: Counter[str] = Counter()
+        lost_items: dict[str, set[str]] = {}
         for part in record.parts:
             outcome = _Outcome()
             parts.append(self.map_part(part, outcome))
@@ -182,6 +184,8 @@ class Mapper:
             if not outcome.failures:
                 self._commit("part", outcome)
             lost.update(kind for _, kind in outcome.losses)
+            for _, kind, items in outcome.lost_items:
+                lost_items.setdefault(kind, set()).update(items)
         refs = {
             "source": record.source,
             "requester_id": record.requester_id,
@@ -189,7 +193,9 @@ class Mapper:
             "options": self.spec.conversation_options.model_dump(mode="json"),
         }
         if lost:
-            refs["content_lost"] = dict(sorted(lost.items()))
+            refs["content_lost"] = dict(sorted(lost.items()))  # parts per value-free kind: groupable across tickets
+        if lost_items:
+            refs["content_lost_detail"] = [loss_detail(kind, items) for kind, items in sorted(lost_items.items())]
         return parts, refs
 
     def attribute_declarations(self) -> list[AttributeDeclaration]:
@@ -309,6 +315,8 @@ class Mapper:
             report.value_map_misses.setdefault(map_name, Counter())[coercion.as_text(value) if value is not None else "null"] += 1
         for to, kind in outcome.losses:
             report.content_dropped.setdefault(to, Counter())[kind] += 1
+        for to, kind, items in outcome.lost_items:
+            report.content_dropped_items.setdefault(to, {}).setdefault(kind, Counter()).update(items)
 
 
 def _compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
@@ -365,6 +373,7 @@ def _apply_rule(rule: CompiledRule, record: Record | Part, body: dict[str, Any],
             return
         outcome.misses.extend(ctx.misses)
         outcome.losses.extend((rule.to, kind) for kind in ctx.losses)
+        outcome.lost_items.extend((rule.to, kind, frozenset(items)) for kind, items in ctx.lost_items.items())
     if is_empty(value) and rule.default is not None:
         value = rule.default
         outcome.defaults.append(rule.to)

@@ -103,7 +103,7 @@ def sanitize_html(value: Any, *, profile: Literal["article", "conversation", "ba
     """Keep only the HTML Intercom accepts for `profile` (article | conversation | basic); scripts and styles go with their content."""
     cleaned, removed = html.sanitize(_text(value), profile)
     if removed:
-        ctx.content_dropped("html tags removed")
+        ctx.content_dropped("html tags removed", removed)
     return cleaned
 
 
@@ -117,7 +117,7 @@ def sanitize_translations(value: Any, *, profile: Literal["article", "conversati
             raise ValueRejected("not a translation", quote(item))
         cleaned, removed = html.sanitize(_text(data.get("body_html") or ""), profile)
         if removed:
-            ctx.content_dropped("html tags removed")
+            ctx.content_dropped("html tags removed", removed)
         translated[str(data["locale"])] = {"title": _text(data.get("title") or ""), "body": cleaned, "state": data.get("state") or "published"}
     return translated
 

@@ -38,13 +38,27 @@ class TransformContext:
     value_maps: typing.Mapping[str, ValueMapLookup]
     misses: list[tuple[str, Any]] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
+    lost_items: dict[str, set[str]] = field(default_factory=dict)
 
     def value_map_miss(self, map_name: str, value: Any) -> None:
         self.misses.append((map_name, value))
 
-    def content_dropped(self, kind: str) -> None:
+    def content_dropped(self, kind: str, items: typing.Iterable[str] = ()) -> None:
+        """`kind` is value-free (it groups losses in the report); `items` name what went, e.g. the tags removed."""
         if kind not in self.losses:
             self.losses.append(kind)
+        named = {str(item) for item in items}
+        if named:
+            self.lost_items.setdefault(kind, set()).update(named)
+
+    def loss_details(self) -> list[str]:
+        """One line per loss, naming what went where known: "html tags removed: script, table"."""
+        return [loss_detail(kind, self.lost_items.get(kind, ())) for kind in self.losses]
+
+
+def loss_detail(kind: str, items: typing.Iterable[str]) -> str:
+    named = sorted(set(items))
+    return f"{kind}: {', '.join(named)}" if named else kind
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ class TargetReport:
     value_map_misses: dict[str, Counter[str]] = field(default_factory=dict)
     defaults_applied: Counter[str] = field(default_factory=Counter)
     content_dropped: dict[str, Counter[str]] = field(default_factory=dict)
+    # what went, by name, for the same field and kind: {"body": {"html tags removed": {"script": 3, "table": 1}}}
+    content_dropped_items: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,10 @@ class TargetReport:
             "value_map_misses": {name: dict(sorted(misses.items())) for name, misses in sorted(self.value_map_misses.items())},
             "defaults_applied": dict(sorted(self.defaults_applied.items())),
             "content_dropped": {to: dict(sorted(kinds.items())) for to, kinds in sorted(self.content_dropped.items())},
+            "content_dropped_items": {
+                to: {kind: dict(sorted(items.items())) for kind, items in sorted(kinds.items())}
+                for to, kinds in sorted(self.content_dropped_items.items())
+            },
         }
 
     def merge(self, other: TargetReport, max_examples: int) -> None:
@@ -65,6 +71,9 @@ class TargetReport:
             self.value_map_misses.setdefault(name, Counter()).update(misses)
         for to, kinds in other.content_dropped.items():
             self.content_dropped.setdefault(to, Counter()).update(kinds)
+        for to, by_kind in other.content_dropped_items.items():
+            for kind, items in by_kind.items():
+                self.content_dropped_items.setdefault(to, {}).setdefault(kind, Counter()).update(items)
 
 
 class MappingReport:

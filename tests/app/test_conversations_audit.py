@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from deskmigrate.cli import app
 from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
 from deskmigrate.loaders.intercom.sandbox.db import Database
 from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view, notifications_sent, stored_parts
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk, default_account
@@ -226,6 +227,7 @@ def test_the_first_message_is_plain_text_and_notes_keep_links_and_line_breaks_wi
     finally:
         ledger.close()
     assert lost["1000"]["html tags removed"] == 1  # the note's table and script, counted for its ticket
+    assert lost["1000"]["detail"] == "html tags removed: script, table, td, tr"
     assert "html tags removed" not in lost["1001"]
 
 
@@ -253,6 +255,34 @@ def test_a_thread_longer_than_500_parts_keeps_every_message(long_project: Projec
     assert phase["tickets_long_thread"] == 1  # reported
     newest = content_parts(parts["1007"])[-1]
     assert newest["created_at"] == unix(iso(LONG_THREAD - 1)) and "message 509" in newest["body"]
+    assert project.cli("validate").exit_code == 0
+
+
+def test_tickets_the_support_team_opened_start_with_a_line_from_the_customer_and_the_agents_message_after_it(tmp_path: Path) -> None:
+    account = audit_account()
+    # Bob opens one ticket for Dana (a public comment) and another with a private note; Dana answers the first.
+    for ticket_id, created, public in ((1008, "2024-03-07T09:00:00Z", True), (1009, "2024-03-07T10:00:00Z", False)):
+        opened = dict(account["tickets"][0])
+        opened.update(id=ticket_id, subject="Renewal", status="open", tags=[], custom_fields=[], created_at=created, submitter_id=2)
+        account["tickets"].append(opened)
+        account["comments"][ticket_id] = [comment(ticket_id * 10, 2, f"<p>Renewal quote for {ticket_id}</p>", created, public=public)]
+    account["comments"][1008].append(comment(10081, 10, "<p>Thanks!</p>", "2024-03-07T09:30:00Z"))
+    with FakeZendesk(account) as fake:
+        project = Project(tmp_path, fake)
+        result = project.cli("run")
+        assert result.exit_code == 0, result.output
+        conversations, parts, _ = project.read()
+    dana = conversations["1000"]["source"]["author"]["id"]
+    for ticket_id, first_type in (("1008", "comment"), ("1009", "note")):
+        source = conversations[ticket_id]["source"]
+        assert (source["author"]["type"], source["author"]["id"], source["body"]) == ("user", dana, SUPPORT_OPENER), ticket_id
+        first = content_parts(parts[ticket_id])[0]
+        assert (first["part_type"], first["author"]["type"], first["author"]["id"]) == (first_type, "admin", AGENT_ADMIN), ticket_id
+        assert f"Renewal quote for {ticket_id}" in first["body"]
+        assert first["created_at"] == conversations[ticket_id]["created_at"] == unix(ticket_of(project, int(ticket_id))["created_at"])
+    assert [(p["part_type"], p["author"]["id"]) for p in content_parts(parts["1008"])[1:]] == [("comment", dana)]
+    phase = next(p for p in project.report()["phases"] if p["phase"] == "conversations")
+    assert phase["tickets_opened_by_support"] == 2
     assert project.cli("validate").exit_code == 0
 
 

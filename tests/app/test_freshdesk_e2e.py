@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from deskmigrate.core.state import Ledger
+from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
 from deskmigrate.loaders.intercom.sandbox.db import Database
 from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
 from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
@@ -27,6 +28,7 @@ CONVERSATION_ATTRIBUTES = dict.fromkeys([
 # Freshdesk status code → the Intercom state the default mapping gives it (6 is the fake account's custom status).
 INTERCOM_STATE = {2: "open", 3: "snoozed", 4: "closed", 5: "closed", 6: "snoozed"}
 FORWARD_SOURCE = 8
+OUTBOUND_SOURCE = 10
 TICKETS = "/api/v2/tickets"
 
 
@@ -101,11 +103,18 @@ def assert_tickets_landed(project: FreshdeskProject) -> None:
         conversation = conversations[str(ticket["id"])]
         assert conversation["created_at"] == unix(ticket["created_at"]), ticket["id"]
         assert conversation["title"] == ticket["subject"], ticket["id"]
-        assert conversation["source"]["body"].startswith(ticket["description_text"].splitlines()[0]), ticket["id"]
         assert contact_of[conversation["source"]["author"]["id"]] == f"fd:{ticket['requester_id']}", ticket["id"]
         assert conversation["state"] == INTERCOM_STATE[ticket["status"]], ticket["id"]
         entries = sorted(acc["conversations"].get(ticket["id"], []), key=lambda e: e["created_at"])
         parts = message_parts(conversation)
+        if ticket["source"] == OUTBOUND_SOURCE:  # the agent's email follows a neutral opener from the requester, as the admin's
+            assert conversation["source"]["body"] == SUPPORT_OPENER, ticket["id"]
+            description, *parts = parts
+            assert (description["part_type"], description["author"]["type"]) == ("comment", "admin"), ticket["id"]
+            assert ticket["description_text"].splitlines()[0] in description["body"], ticket["id"]
+            assert description["created_at"] == unix(ticket["created_at"]), ticket["id"]
+        else:
+            assert conversation["source"]["body"].startswith(ticket["description_text"].splitlines()[0]), ticket["id"]
         assert len(parts) == len(entries), ticket["id"]
         for entry, part in zip(entries, parts, strict=True):
             private = entry["private"] or entry["source"] == FORWARD_SOURCE

@@ -428,3 +428,26 @@ def test_an_edited_article_is_the_only_help_center_write_of_the_next_run(project
     assert f'href="{new_url(project, notes)}"' in install["body"]
     assert project.cli("run").exit_code in (0, 3)
     assert project.help_center_writes() == writes + 2
+
+
+def test_images_on_a_brands_own_help_center_domain_are_fetched_with_the_login_and_no_other_host_gets_it(
+        tmp_path: Path, asset_server: tuple[Path, str]) -> None:
+    folder, base_url = asset_server
+    account = help_center_account()
+    account["brands"][0]["host_mapping"] = "help.acme.example"  # the help center on the customer's own domain
+    for kind in ("articles", "sections", "categories"):
+        for item in account[kind]:
+            item["html_url"] = item["html_url"].replace("https://acme.zendesk.com/", "https://help.acme.example/")
+    # a restricted image on the mapped domain (the relative one resolves there too) and one on somebody else's host
+    account["articles"][0]["body"] = ('<p><img src="https://help.acme.example/hc/article_attachments/9200/diagram.png" alt="Diagram">'
+                                      '<img src="https://cdn.other.example/hc/article_attachments/9300/chart.png" alt="Chart"></p>')
+    with FakeZendeskWithFiles(account) as fake:
+        project = make_project(tmp_path, fake, folder, {"asset_dir": str(folder), "asset_base_url": base_url})
+        result = project.cli("run")
+        assert result.exit_code in (0, 3), result.output
+    install = next(a for a in project.objects("articles") if a["title"] == "How to install Acme")["body"]
+    assert f'{base_url}/400/diagram.png' in install, "downloaded with the login and re-hosted"
+    assert 'src="https://cdn.other.example/hc/article_attachments/9300/chart.png"' in install, "left to Intercom, untouched"
+    diagram = [r.authorized for r in project.fake.requests if r.path.startswith("/hc/article_attachments/9200/")]
+    assert diagram == [False, True]  # probed anonymously, then fetched with the credentials
+    assert not any(r.authorized for r in project.fake.requests if r.path.startswith("/hc/article_attachments/9300/"))

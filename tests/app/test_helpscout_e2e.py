@@ -14,6 +14,7 @@ import yaml
 
 from deskmigrate.connectors.helpscout.convert import company_source_id
 from deskmigrate.core.state import Ledger
+from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
 from deskmigrate.loaders.intercom.sandbox.db import Database
 from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
 from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
@@ -33,7 +34,7 @@ INTERCOM_STATE = {"active": "open", "pending": "snoozed", "closed": "closed", "s
 # Thread type → what it becomes after the first thread: (Intercom part type, author type).
 PART_OF_THREAD = {
     "customer": ("comment", "user"), "reply": ("comment", "admin"), "chat": ("comment", "admin"), "note": ("note", "admin"),
-    "phone": ("note", "admin"), "forwardparent": ("note", "admin"), "lineitem": ("note", "admin"),
+    "phone": ("note", "admin"), "forwardparent": ("note", "admin"), "forwardchild": ("comment", "admin"), "lineitem": ("note", "admin"),
 }
 
 
@@ -159,8 +160,13 @@ def assert_conversations_landed(project: HelpScoutProject, *, line_items: bool =
         assert landed["created_at"] == unix(first["createdAt"]), conversation["id"]  # when its first message was written
         assert landed["state"] == INTERCOM_STATE[conversation["status"]], conversation["id"]
         assert contact_of[landed["source"]["author"]["id"]] == f"hs:{conversation['primaryCustomer']['id']}", conversation["id"]
-        assert text_of(landed["source"]["body"]).startswith(thread_text(first)), conversation["id"]  # a chat in full, too
         parts = message_parts(landed)
+        if (first["createdBy"] or {}).get("type") != "customer" or first["state"] == "hidden":
+            # a call log or anything else the customer did not write: a neutral opener, then the thread as the admin's
+            assert landed["source"]["body"] == SUPPORT_OPENER, conversation["id"]
+            later = [first, *later]
+        else:
+            assert text_of(landed["source"]["body"]).startswith(thread_text(first)), conversation["id"]  # a chat in full, too
         assert len(parts) == len(later), conversation["id"]
         for thread, part in zip(later, parts, strict=True):
             assert (part["part_type"], part["author"]["type"]) == PART_OF_THREAD[thread["type"]], thread["id"]

@@ -133,6 +133,7 @@ class FakeZendesk(FakeVendorServer):
             "organization_memberships": "organization_memberships",
             "help_center/categories": "categories",
             "help_center/sections": "sections",
+            "brands": "brands",
         }
         if path in lists:
             return 200, self._list(path, lists[path], acc[lists[path]], query)
@@ -261,6 +262,13 @@ def _t(day: int, hour: int = 9) -> str:
     return f"2024-03-{day:02d}T{hour:02d}:00:00Z"
 
 
+def _brand(bid: int, name: str, subdomain: str, host_mapping: str | None, default: bool = False) -> dict[str, Any]:
+    return {"id": bid, "url": f"https://{subdomain}.zendesk.com/api/v2/brands/{bid}.json", "name": name, "brand_url": f"https://{subdomain}.zendesk.com",
+            "subdomain": subdomain, "host_mapping": host_mapping, "has_help_center": True, "help_center_state": "enabled", "active": True,
+            "default": default, "is_deleted": False, "logo": None, "ticket_form_ids": [], "signature_template": "{{agent.signature}}",
+            "created_at": _t(1), "updated_at": _t(1)}
+
+
 def default_account() -> dict[str, Any]:
     """A small account: 4 organizations (one deleted), 11 users (admin, agents, end-users, one deleted), 6 tickets
     (one deleted, one whose requester was deleted, a private note, HTML and unicode bodies, dropdown fields),
@@ -317,6 +325,8 @@ def default_account() -> dict[str, Any]:
     }
     return {
         "settings": {"user": {"multiple_organizations": True, "tagging": True}},
+        # https://developer.zendesk.com/api-reference/ticketing/account-configuration/brands/ (host_mapping: a help center's own domain)
+        "brands": [_brand(1, "Acme", "acme", None, default=True)],
         "groups": [_group(10, "Support"), _group(11, "Billing")],
         "ticket_fields": [
             {"id": 1, "type": "subject", "title": "Subject", "active": True},

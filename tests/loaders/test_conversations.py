@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from deskmigrate.core.model import Agent, Attachment, Conversation, Part
 from deskmigrate.core.payload import Payload
 from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import ConversationLoader, load_conversations, plan_action
+from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, ConversationLoader, load_conversations, plan_action
 from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.loaders.intercom.sandbox import SandboxServer
@@ -184,7 +185,9 @@ def test_a_ticket_becomes_one_backdated_conversation_with_its_parts_in_order(har
     with _open(harness.server) as db:
         assert notifications_sent(db) == 0
     notices = {n.kind: n.detail for n in harness.ledger.notices("conversations")}
-    assert "html tags removed" in notices["content_lost"] and "html stripped" in notices["content_lost"]
+    lost = json.loads(notices["content_lost"])
+    assert lost["html tags removed"] == 1 and lost["html stripped"] >= 1  # counted by kind, and the tags named
+    assert lost["detail"] == "html tags removed: table, td, tr"
     assert notices["attachments_on_source"].startswith("2 ")
 
 
@@ -396,3 +399,53 @@ def test_a_lost_create_answer_is_reconciled_by_a_bounded_search_never_a_duplicat
     assert len(stored) == 1, "exactly one conversation, whether or not the lost create had landed"
     assert harness.ledger.intercom_id("conversations", "9000") == stored[0]["id"]
     assert len(harness.parts("9000")) == 1
+
+
+def outbound_ticket(tid: str = "8000", *, public: bool = True) -> Conversation:
+    """A ticket the support team opened (a Freshdesk outbound email, a call log, or a private first note), then the customer answers."""
+    return ticket(tid, [part(1, "agent", "2", "<p>Your <strong>renewal</strong> quote is ready.</p>", 0, public=public),
+                        part(2, "contact", "10", "<p>Thanks, looks good</p>", 3)])
+
+
+@pytest.mark.parametrize(("public", "first_type"), [(True, "comment"), (False, "note")])
+def test_a_ticket_the_support_team_opened_starts_with_a_line_from_the_customer_then_the_agents_message(
+        harness: Harness, public: bool, first_type: str) -> None:
+    result, _ = harness.load(outbound_ticket(public=public))
+    assert result.created == 1 and result.failed == 0 and result.extra["tickets_opened_by_support"] == 1
+    conversation = harness.conversation("8000")
+    dana = harness.ledger.intercom_id("contacts", "10")
+    # Intercom starts a conversation from a contact only: a neutral line, never the agent's words as the customer's.
+    assert (conversation["source"]["author"]["type"], conversation["source"]["author"]["id"]) == ("user", dana)
+    assert conversation["source"]["body"] == SUPPORT_OPENER and "renewal" not in conversation["source"]["body"]
+    assert conversation["created_at"] == unix(at(0))
+    parts = [p for p in conversation["conversation_parts"]["conversation_parts"] if p["part_type"] in ("comment", "note")]
+    assert [(p["part_type"], p["author"]["type"], p["author"]["id"], p["created_at"]) for p in parts] == [
+        (first_type, "admin", AGENT_ADMIN, unix(at(0))),
+        ("comment", "user", dana, unix(at(3))),
+    ]
+    assert "<strong>renewal</strong>" in parts[0]["body"]
+    notices = {n.kind: n.detail for n in harness.ledger.notices("conversations")}
+    assert "opened_by_support" in notices and "attachments_split" not in notices
+
+
+def test_a_ticket_the_support_team_opened_is_never_started_twice(harness: Harness) -> None:
+    original = outbound_ticket()
+    harness.load(original)
+    # The create landed but the part row did not (a kill between the two): a delta must not start a second conversation.
+    harness.ledger.forget_part("8000", "1#opener")
+    answered = original.model_copy(update={"parts": [*original.parts, part(3, "agent", "2", "<p>Renewed.</p>", 9)]})
+    result, _ = harness.load(answered)
+    assert result.updated == 1 and result.failed == 0
+    with _open(harness.server) as db:
+        assert len(db.all("conversations")) == 1
+    bodies = [p["body"] for p in harness.parts("8000") if p["part_type"] in ("comment", "note")]
+    assert len(bodies) == 3 and bodies[-1] == "<p>Renewed.</p>"
+
+
+def test_a_private_customer_comment_becomes_a_note_never_a_public_reply(harness: Harness) -> None:
+    record = ticket("8100", [part(1, "contact", "10", "<p>hello</p>", 0),
+                             part(2, "contact", "10", "<p>my card ends 4242</p>", 1, public=False)])
+    harness.load(record)
+    [later] = [p for p in harness.conversation("8100")["conversation_parts"]["conversation_parts"] if p["part_type"] in ("comment", "note")]
+    assert (later["part_type"], later["author"]["type"]) == ("note", "admin")
+    assert "4242" in later["body"] and "contact" in later["body"]

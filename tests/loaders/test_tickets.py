@@ -10,7 +10,7 @@ from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.model import Attachment, Conversation
 from deskmigrate.core.payload import AttributeDeclaration
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import load_conversations, plan_action
+from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, load_conversations, plan_action
 from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.loaders.intercom.sandbox.resources.tickets import stored_ticket_parts, tickets_notifications_sent
@@ -214,3 +214,19 @@ def test_private_attachments_of_a_ticket_are_never_uploaded(tickets: TicketHarne
     parts = tickets.ticket("8000")["ticket_parts"]["ticket_parts"]
     agent = next(p for p in parts if p["part_type"] == "comment")
     assert agent["attachments"] == [] and "a.pdf" in agent["body"]
+
+
+def test_a_ticket_the_support_team_opened_keeps_the_agents_message_out_of_the_customers_description(tickets: TicketHarness) -> None:
+    # An agent's private first note must never become the description the customer sees on the ticket.
+    record = ticket("8000", [part(1, "agent", "2", "<p>Internal: call them about the renewal</p>", 0, public=False),
+                             part(2, "agent", "2", "<p>Your renewal quote is ready.</p>", 2)])
+    result, _ = tickets.load(record)
+    assert result.failed == 0
+    remote = tickets.ticket("8000")
+    dana = tickets.base.ledger.intercom_id("contacts", "10")
+    assert [c["id"] for c in remote["contacts"]["contacts"]] == [dana]
+    assert remote["ticket_attributes"]["_default_description_"] == SUPPORT_OPENER
+    parts = [p for p in remote["ticket_parts"]["ticket_parts"] if p["part_type"] in ("comment", "note")]
+    assert [(p["part_type"], p["author"]["id"], p["created_at"]) for p in parts] == [
+        ("note", AGENT_ADMIN, unix(at(0))), ("comment", AGENT_ADMIN, unix(at(2)))]
+    assert "call them" in parts[0]["body"]

@@ -221,7 +221,11 @@ def test_content_dropped_is_counted_per_record() -> None:
     engine.map(Article(source="zendesk", source_id="2", title="Short", body_html="<p>ok</p>"))
     report = engine.report.to_dict()["targets"]["article"]
     assert report["content_dropped"] == {"body": {"html tags removed": 1}, "title": {"truncated": 1}}
-    assert report["mapped"] == 2
+    engine.map(Article(source="zendesk", source_id="3", title="Short", body_html="<h3>A</h3><table><tr><td>x</td></tr></table>"))
+    report = engine.report.to_dict()["targets"]["article"]
+    assert report["content_dropped"]["body"] == {"html tags removed": 2}  # grouped by kind, whatever the tags
+    assert report["content_dropped_items"] == {"body": {"html tags removed": {"h3": 2, "table": 1, "td": 1, "tr": 1}}}
+    assert report["mapped"] == 3
 
 
 def test_a_chain_runs_in_order_and_stops_at_an_empty_value() -> None:

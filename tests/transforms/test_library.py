@@ -128,7 +128,8 @@ def test_sanitize_html_removes_unsafe_and_unsupported_markup() -> None:
     cleaned, ctx = run("sanitize_html", html, profile="article")
     assert "script" not in cleaned and "steal" not in cleaned and "onclick" not in cleaned and "javascript" not in cleaned
     assert "<p>Hi there</p>" in cleaned and '<img src="https://x/y.png">' in cleaned
-    assert ctx.losses == ["html tags removed"]
+    assert ctx.losses == ["html tags removed"]  # the value-free kind the report counts by
+    assert ctx.loss_details() == ["html tags removed: font, script"]  # and which tags went
 
 
 def test_sanitize_html_profiles_differ() -> None:

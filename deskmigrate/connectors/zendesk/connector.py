@@ -66,6 +66,7 @@ class ZendeskConnector:
         self._catalog: convert.FieldCatalog | None = None
         self._memberships_read = False
         self._memberships: dict[str, list[str]] | None = None
+        self._brand_hosts: set[str] | None = None
 
     def entities(self) -> list[str]:
         return SUPPORT_ENTITIES + (HELP_CENTER_ENTITIES if self.config.include_help_center else [])
@@ -93,7 +94,24 @@ class ZendeskConnector:
         elif self.config.token is not None:
             session.auth = (f"{self.config.email}/token", self.config.token.get_secret_value())
         hosts = {f"{self.config.subdomain}.zendesk.com"} | ({urlsplit(self.config.base_url).netloc} if self.config.base_url else set())
-        return SessionSourceFiles(hosts, self.config.base_url, session, timeout_s=self.config.timeout_s)
+        return SessionSourceFiles(hosts | self.brand_hosts(), self.config.base_url, session, timeout_s=self.config.timeout_s)
+
+    def brand_hosts(self) -> set[str]:
+        """Every brand's hosts: its {subdomain}.zendesk.com and the help center's own domain (`host_mapping`); read once.
+
+        GET /api/v2/brands (https://developer.zendesk.com/api-reference/ticketing/account-configuration/brands/): only
+        admins see `host_mapping`, and agents without `assign_tickets_to_any_brand` see only their brands.
+        """
+        if self._brand_hosts is None:
+            try:
+                brands = list(self._list("brands.json", "brands"))
+            except SourceError as error:
+                log.warning("Zendesk brands not readable (%s): files on a brand's own help center domain are not fetched with the login",
+                            error)
+                brands = []
+            self._brand_hosts = {host for brand in brands if not brand.get("is_deleted") for host in _hosts_of_brand(brand)}
+            log.info("Zendesk files fetched with the login from: %s", ", ".join(sorted(self._brand_hosts)) or "the account's host")
+        return self._brand_hosts
 
     def describe_plan(self) -> dict[str, Any]:
         """How each entity will be read, the comments strategy chosen and why, and the estimated number of calls."""
@@ -340,6 +358,15 @@ class ZendeskConnector:
                 yield from _checkpoint("articles", page)
         except HttpStatusError as exc:
             yield from _help_center_unavailable("articles", exc)
+
+
+def _hosts_of_brand(brand: dict[str, Any]) -> set[str]:
+    hosts = {f"{brand['subdomain']}.zendesk.com"} if brand.get("subdomain") else set()
+    if brand.get("host_mapping"):
+        hosts.add(str(brand["host_mapping"]).strip().lower())
+    if brand.get("brand_url"):
+        hosts.add(urlsplit(str(brand["brand_url"])).netloc.lower())
+    return {host for host in hosts if host}
 
 
 def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:

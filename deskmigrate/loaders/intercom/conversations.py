@@ -1,7 +1,8 @@
 """Loader phase `conversations`: each source ticket → one Intercom conversation with its parts in order, backdated.
 
-Per ticket: create (started by the requester, plain text, original `created_at`) → one reply or note per later
-comment (`created_at` each, `skip_notifications`) → assignment → attributes → tags → state, the close last.
+Per ticket: create (started by the requester, plain text, original `created_at`; a neutral opening line when the support
+team wrote the first message, which then follows as an admin part) → one reply or note per later comment (`created_at`
+each, `skip_notifications`) → assignment → attributes → tags → state, the close last.
 Every part is recorded in the ledger before and after it is sent, so a killed run resumes at the next part and
 never sends one twice; a re-run appends only new comments, removes tags gone from the source and moves the state.
 With `conversation_options.target: tickets` the same history becomes Intercom tickets (tickets.py).
@@ -50,6 +51,9 @@ SEARCH_SETTLE_S = 30.0
 SEARCH_POLL_S = 2.0
 
 StepKind = Literal["start", "user", "admin"]
+# Opens a conversation whose first source message is the support team's (see _opener_step).
+SUPPORT_OPENER = "Conversation started by the support team"
+CUSTOMER_PRIVATE_PREFIX = "Private message from a contact:"
 
 # Where a workspace admin makes conversation attributes before 2.16 (https://www.intercom.com/help/en/articles/4323898).
 CONVERSATION_DATA_SETTINGS = "Settings → Data → Conversation data"
@@ -207,7 +211,15 @@ def plan_ticket(payload: Payload, options: ThreadOptions, can_upload: Callable[[
     steps: list[Step] = []
     not_migrated: list[str] = []
     for index, part in enumerate(payload.parts):
-        part_steps, missing = _steps_for_part(part, index == 0, options, can_upload)
+        first = index == 0
+        if first and opened_by_support(part):
+            steps.append(_opener_step(part))
+            notices["opened_by_support"] = (f"the first message ({part.get('author_kind') or 'system'}, "
+                                            f"{'public' if part.get('public', True) else 'private'}) follows as the support team's "
+                                            f"{'reply' if _is_public_reply(part) else 'note'} after a line from the customer: "
+                                            "Intercom starts a conversation from a contact only")
+            first = False
+        part_steps, missing = _steps_for_part(part, first, options, can_upload)
         steps.extend(part_steps)
         not_migrated.extend(missing)
     if not_migrated:
@@ -215,9 +227,12 @@ def plan_ticket(payload: Payload, options: ThreadOptions, can_upload: Callable[[
                                             f"kept as links: {'; '.join(not_migrated)}")
     lost = payload.refs.get("content_lost")
     if lost:
-        notices["content_lost"] = json.dumps(lost, sort_keys=True)
-    if len(payload.parts) and len(steps) > len(payload.parts):
-        notices["attachments_split"] = f"{len(steps) - len(payload.parts)} extra part(s) for attachments beyond what one part takes"
+        # counts per value-free kind (groupable), and a readable line naming what went ("html tags removed: script, table")
+        detail = "; ".join(payload.refs.get("content_lost_detail") or [])
+        notices["content_lost"] = json.dumps({**lost, **({"detail": detail} if detail else {})}, sort_keys=True)
+    extra = len(steps) - len(payload.parts) - (1 if "opened_by_support" in notices else 0)
+    if len(payload.parts) and extra > 0:
+        notices["attachments_split"] = f"{extra} extra part(s) for attachments beyond what one part takes"
     budget = options.max_parts - _state_parts(payload)
     if len(steps) - 1 > budget:
         if options.long_threads == "continuation":
@@ -227,6 +242,23 @@ def plan_ticket(payload: Payload, options: ThreadOptions, can_upload: Callable[[
         steps, folded = _fold_into_transcripts(steps, budget)
         notices["long_thread"] = f"{len(payload.parts)} comments: the {folded} oldest replies are in transcript notes"
     return TicketPlan(steps, 1, notices)
+
+
+def opened_by_support(part: dict[str, Any]) -> bool:
+    """A first message the customer did not write publicly (outbound email, call log, private note, agent on their behalf)."""
+    return part.get("author_kind") != "contact" or not part.get("public", True)
+
+
+def _is_public_reply(part: dict[str, Any]) -> bool:
+    return part.get("author_kind") != "system" and bool(part.get("public", True))
+
+
+def _opener_step(part: dict[str, Any]) -> Step:
+    """Intercom starts a conversation (or ticket) from a contact only: a neutral line from the requester, at the first
+    message's time, opens it, and the message itself follows as the admin part it was
+    (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/conversations/createconversation)."""
+    created_at = (part.get("body") or {}).get("created_at", part.get("created_at"))
+    return Step(f"{part['source_id']}#opener", 0, "start", "comment", "contact", None, SUPPORT_OPENER, created_at)
 
 
 def _state_parts(payload: Payload) -> int:
@@ -256,14 +288,17 @@ def _steps_for_part(part: dict[str, Any], first: bool, options: ThreadOptions,
     found = _sort_attachments(part.get("attachments") or [], options.source_attachment_hosts, can_upload, uploads_possible)
     rich, dead_images = _unlink_source_images(
         rich, lambda url: _on_source_host(url, options.source_attachment_hosts) or can_upload(url), found.inline_uploads)
-    if first or author_kind == "contact":
+    public = bool(part.get("public", True))
+    if first or (author_kind == "contact" and public):
         kind: StepKind = "start" if first else "user"
         message_type = "comment"
         content = text + "".join(f"\n[attachment: {name}{' ' + url if _is_web(url) else ''}]" for name, url in found.links)
     else:
-        kind, message_type = "admin", "note" if author_kind == "system" or not part.get("public", True) else "comment"
-        if body.get("message_type") in ("comment", "note") and author_kind != "system":
+        kind, message_type = "admin", "note" if author_kind == "system" or not public else "comment"
+        if body.get("message_type") in ("comment", "note") and author_kind not in ("system", "contact"):
             message_type = body["message_type"]
+        if author_kind == "contact":  # a customer's private comment: an admin note, since a user reply is always public
+            rich = f"<p><i>{CUSTOMER_PRIVATE_PREFIX}</i></p>{rich}"
         content = rich + "".join(_link_html(name, url) for name, url in found.links)
     items: list[str | SourceFile] = [*found.urls, *found.files]
     if not content.strip() and not items:
@@ -503,6 +538,12 @@ class ConversationLoader:
         for position, step in enumerate(plan.steps):
             row = done.get(step.key)
             if row is not None and row.state == "done":
+                continue
+            if step.kind == "start" and step.thread in conversations:
+                # Started already: a crash between the create and its part row, or a start keyed otherwise by an older
+                # version (a support-opened ticket's first message was once its start). Never a second conversation.
+                self.ledger.record_part(self.run_id, payload.source_id, step.key, position,
+                                        thread_source_id(payload.source_id, step.thread), None)
                 continue
             if step.kind == "start":
                 conversations[step.thread] = self._start(payload, step, position, contact_id, conversations)

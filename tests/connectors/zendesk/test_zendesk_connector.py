@@ -225,3 +225,26 @@ def test_config_default_base_url_and_secret_hidden() -> None:
 def test_contacts_keep_unicode(fake: FakeZendesk) -> None:
     contacts = {c.source_id: c for c in records(list(make_connector(fake.base_url).read("contacts"))) if isinstance(c, Contact)}
     assert contacts["11"].name == "Zoë Ångström" and contacts["13"].name == "山田 太郎"
+
+
+def test_files_on_every_brands_help_center_domain_are_fetched_with_the_login_and_nowhere_else(fake: FakeZendesk) -> None:
+    fake.account["brands"].append({**fake.account["brands"][0], "id": 2, "name": "Acme Outdoor", "subdomain": "acmeoutdoor",  # type: ignore[index]
+                                   "brand_url": "https://acmeoutdoor.zendesk.com", "host_mapping": "Help.Acme.com", "default": False})
+    fake.account["brands"].append({**fake.account["brands"][0], "id": 3, "subdomain": "oldbrand", "brand_url": "https://oldbrand.zendesk.com",  # type: ignore[index]
+                                   "host_mapping": "old.acme.com", "is_deleted": True})
+    connector = make_connector(fake.base_url)
+    files = connector.source_files()
+    assert files.owns("https://help.acme.com/hc/article_attachments/9200/diagram.png")
+    assert files.owns("https://acmeoutdoor.zendesk.com/hc/article_attachments/9201/map.png")
+    assert files.owns("https://acme.zendesk.com/attachments/token/x/?name=fire.png")
+    for elsewhere in ("https://old.acme.com/hc/x.png", "https://help.acme.com.evil.example/x.png", "https://cdn.example.com/x.png"):
+        assert not files.owns(elsewhere), elsewhere
+    connector.source_files()
+    assert sum(1 for r in fake.requests if r.path == "/api/v2/brands.json") == 1, "brands are read once"
+
+
+def test_unreadable_brands_leave_the_accounts_own_host_only(fake: FakeZendesk) -> None:
+    del fake.account["brands"]  # type: ignore[union-attr]  (the fake answers 404, as for an agent without access)
+    files = make_connector(fake.base_url).source_files()
+    assert files.owns("https://acme.zendesk.com/attachments/token/x/?name=fire.png")
+    assert not files.owns("https://help.acme.com/hc/article_attachments/9200/diagram.png")
