@@ -217,8 +217,11 @@ def test_the_first_message_is_plain_text_and_notes_keep_links_and_line_breaks_wi
     assert '<a href="https://crm.example.com/acct/7"' in note["body"] and "<br>" in note["body"]
     assert "<table" not in note["body"] and "<script" not in note["body"] and "track()" not in note["body"]
     assert "gold" in note["body"]  # a table's text stays, its markup goes
-    phase = next(p for p in project.report()["phases"] if p["phase"] == "conversations")
+    report = project.report()
+    phase = next(p for p in report["phases"] if p["phase"] == "conversations")
     assert phase["tickets_content_lost"] == 5  # every ticket whose HTML became text or lost tags
+    noted = {(n["source_id"], n["kind"]) for n in report["content_notes"]}
+    assert ("1000", "content_lost") in noted, "the run report carries the per-ticket details status points to"
     status = project.cli("status")
     assert status.exit_code == 0 and "conversations: content_lost" in status.output
     ledger = Ledger(project.root / "state" / "ledger.db")
