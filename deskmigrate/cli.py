@@ -262,6 +262,17 @@ def _recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: s
         raise
 
 
+@contextmanager
+def _started_run(config: Path, command: str, verbose: bool) -> Iterator[tuple[pipeline.Project, Ledger, str, float]]:
+    """Open the project and its ledger, start a run with its log, and record it even if it dies."""
+    project = _open(config)
+    ledger = project.ledger()
+    run_id = ledger.start_run(command)
+    _setup_logging(project, verbose, run_id)
+    with _recorded(project, ledger, run_id, command):
+        yield project, ledger, run_id, time.time()
+
+
 def _print_extract(result: pipeline.ExtractResult) -> None:
     rows = {e: {"staged": n, "rejected": result.rejected.get(e, 0), "duplicates": result.duplicates.get(e, 0)}
             for e, n in result.staged.items()}
@@ -320,12 +331,7 @@ def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(N
     """Read the source into the ledger (staging) without touching Intercom."""
 
     def body() -> None:
-        project = _open(config)
-        ledger = project.ledger()
-        run_id = ledger.start_run("extract")
-        _setup_logging(project, verbose, run_id)
-        with _recorded(project, ledger, run_id, "extract"):
-            started = time.time()
+        with _started_run(config, "extract", verbose) as (project, ledger, run_id, started):
             with bars() as progress:
                 result = pipeline.extract(project, ledger, run_id, progress, since)
             _print_extract(result)
@@ -340,12 +346,7 @@ def plan(config: Path = ConfigOption, out: Path | None = typer.Option(None, help
     """Show what a run would create, update, leave unchanged or reject, and write the would-be payloads. Writes nothing to Intercom."""
 
     def body() -> None:
-        project = _open(config)
-        ledger = project.ledger()
-        run_id = ledger.start_run("plan")
-        _setup_logging(project, verbose, run_id)
-        with _recorded(project, ledger, run_id, "plan"):
-            started = time.time()
+        with _started_run(config, "plan", verbose) as (project, ledger, run_id, started):
             out_dir = out or project.state_dir / "plan"
             reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
             with bars() as progress:
@@ -420,13 +421,9 @@ def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", 
     """Load what is staged into Intercom (preflight → companies → contacts → tags)."""
 
     def body() -> None:
-        project = _open(config)
-        ledger = project.ledger()
-        run_id = ledger.start_run("load")
-        _setup_logging(project, verbose, run_id)
-        with _recorded(project, ledger, run_id, "load"):
+        with _started_run(config, "load", verbose) as (project, ledger, run_id, started):
             with bars() as progress:
-                code = _load_and_report(project, ledger, run_id, "load", time.time(), None, progress)
+                code = _load_and_report(project, ledger, run_id, "load", started, None, progress)
             raise Exit(code)
 
     _run(body)
@@ -438,12 +435,7 @@ def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None,
     """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas)."""
 
     def body() -> None:
-        project = _open(config)
-        ledger = project.ledger()
-        run_id = ledger.start_run("run")
-        _setup_logging(project, verbose, run_id)
-        with _recorded(project, ledger, run_id, "run"):
-            started = time.time()
+        with _started_run(config, "run", verbose) as (project, ledger, run_id, started):
             with bars() as progress:
                 extracted = pipeline.extract(project, ledger, run_id, progress, since)
                 code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress)
