@@ -28,7 +28,7 @@ from deskmigrate.core.errors import (
     RetriableError,
 )
 from deskmigrate.core.payload import AttributeDeclaration, Payload
-from deskmigrate.core.state import Ledger, tag_key
+from deskmigrate.core.state import IdMapRow, Ledger, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
 
 if TYPE_CHECKING:
@@ -237,14 +237,10 @@ class IntercomLoader:
     # -- companies -----------------------------------------------------------------------------
 
     def load_companies(self, payloads: Iterable[Payload]) -> PhaseResult:
-        result = PhaseResult("companies")
-        self.run_phase("companies", payloads, lambda p: self._load_company(p, result), result)
-        return result
+        return self._load_each("companies", payloads, self._load_company)
 
     def _load_company(self, payload: Payload, result: PhaseResult) -> None:
-        self.ledger.set_desired_tags("companies", payload.source_id, payload.tags)
-        digest = body_hash(payload.body)
-        row = self.ledger.id_row("companies", payload.source_id)
+        digest, row = self._desire(payload, "companies")
         if row is not None and row.state == "done" and row.payload_hash == digest:
             result.add("unchanged")
             return
@@ -262,7 +258,7 @@ class IntercomLoader:
         assert row is not None
         company = self.client.upsert_company(payload.body)
         first_write = row.state == "pending"
-        before = row.before if first_write else _before_image_from_body(row.body or {}, payload.body)
+        before = row.before if first_write else _before_image(row.body or {}, payload.body)
         action = ("create" if row.origin == "created" else "adopt") if first_write else "update"
         self.ledger.record_write(
             self.run_id, "companies", "companies", payload.source_id, intercom_id=str(company["id"]), action=action,
@@ -273,14 +269,10 @@ class IntercomLoader:
     # -- contacts ------------------------------------------------------------------------------
 
     def load_contacts(self, payloads: Iterable[Payload]) -> PhaseResult:
-        result = PhaseResult("contacts")
-        self.run_phase("contacts", payloads, lambda p: self._load_contact(p, result), result)
-        return result
+        return self._load_each("contacts", payloads, self._load_contact)
 
     def _load_contact(self, payload: Payload, result: PhaseResult) -> None:
-        self.ledger.set_desired_tags("contacts", payload.source_id, payload.tags)
-        digest = body_hash(payload.body)
-        row = self.ledger.id_row("contacts", payload.source_id)
+        digest, row = self._desire(payload, "contacts")
         if row is not None and row.state == "done":
             if row.payload_hash == digest:
                 outcome = "unchanged"
@@ -354,7 +346,7 @@ class IntercomLoader:
         return "adopted"
 
     def _update_contact(self, payload: Payload, intercom_id: str, origin: str, previous: dict[str, Any] | None, digest: str) -> str:
-        before = _before_image_from_body(previous or {}, payload.body)
+        before = _before_image(previous or {}, payload.body)
         try:
             self.client.update_contact(intercom_id, payload.body)
         except RejectedError as error:
@@ -475,6 +467,16 @@ class IntercomLoader:
 
     # -- shared ----------------------------------------------------------------------------------
 
+    def _load_each(self, phase: str, payloads: Iterable[Payload], load_one: Callable[[Payload, PhaseResult], None]) -> PhaseResult:
+        result = PhaseResult(phase)
+        self.run_phase(phase, payloads, lambda p: load_one(p, result), result)
+        return result
+
+    def _desire(self, payload: Payload, entity: str) -> tuple[str, IdMapRow | None]:
+        """Records the tags a payload wants; returns its body's hash and its ledger row."""
+        self.ledger.set_desired_tags(entity, payload.source_id, payload.tags)
+        return body_hash(payload.body), self.ledger.id_row(entity, payload.source_id)
+
     def run_phase(self, phase: str, payloads: Iterable[Payload], work: Callable[[Payload], None], result: PhaseResult) -> None:
         """Run `work` over every payload concurrently; a LoadError fails that record only, an AuthError stops the phase."""
         self.ledger.start_phase(self.run_id, phase, None)
@@ -503,28 +505,14 @@ class IntercomLoader:
 
 
 def _before_image(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """The values a pre-existing object had for exactly the fields our payload writes."""
+    """What `current` (a pre-existing object, or our previous write) holds for exactly the fields `body` writes (None where unset)."""
     before: dict[str, Any] = {}
     for key, value in body.items():
         if key == "custom_attributes":
-            remote = current.get("custom_attributes") or {}
-            before["custom_attributes"] = {name: remote.get(name) for name in (value or {})}
-        elif key in ("external_id", "company_id"):
-            before[key] = current.get(key)
-        else:
-            before[key] = current.get(key)
-    return before
-
-
-def _before_image_from_body(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """What our previous write set, for the fields this write touches (None where we had not set it)."""
-    before: dict[str, Any] = {}
-    for key, value in body.items():
-        if key == "custom_attributes":
-            prior = previous.get("custom_attributes") or {}
+            prior = current.get("custom_attributes") or {}
             before["custom_attributes"] = {name: prior.get(name) for name in (value or {})}
         else:
-            before[key] = previous.get(key)
+            before[key] = current.get(key)
     return before
 
 

@@ -59,23 +59,26 @@ class Validator:
         self.mismatches.sort(key=lambda m: (m.entity, m.source_id, m.field))
         return self.mismatches
 
-    def _check_help_center(self, entity: str, row: IdMapRow) -> None:
-        """Name, parent and help center of a collection; title, author, state, parent and languages of an article."""
+    def _read(self, entity: str, row: IdMapRow, get: Callable[[str], dict[str, Any]]) -> dict[str, Any] | None:
+        """The record as Intercom holds it, or None once a mismatch says why it could not be read; counts the check either way."""
         try:
-            if entity == "articles":
-                remote = self.client.get_article(str(row.intercom_id))
-            else:
-                remote = self.client.get_collection(str(row.intercom_id))
+            return get(str(row.intercom_id))
         except AuthError:
             raise
         except LoadError as error:
             missing = isinstance(error, RejectedError) and error.status == 404
             self._add(entity, row, "exists" if missing else "read", "present" if missing else "readable", "missing" if missing else str(error))
-            return
+            return None
         finally:
             with self._lock:
                 self.checked[entity] = self.checked.get(entity, 0) + 1
             self.on_progress(entity, 1)
+
+    def _check_help_center(self, entity: str, row: IdMapRow) -> None:
+        """Name, parent and help center of a collection; title, author, state, parent and languages of an article."""
+        remote = self._read(entity, row, self.client.get_article if entity == "articles" else self.client.get_collection)
+        if remote is None:
+            return
         sent = row.body or {}
         for key in ("name", "title", "author_id", "state", "parent_id", "help_center_id"):
             if key in sent and str(remote.get(key)) != str(sent[key]):
@@ -87,23 +90,9 @@ class Validator:
             self._add(entity, row, "translated_content", sorted(sent["translated_content"]), sorted(remote.get("translated_content") or {}))
 
     def _check(self, entity: str, row: IdMapRow, tag_ids: dict[str, str | None]) -> None:
-        try:
-            remote = self.client.get_contact(str(row.intercom_id)) if entity == "contacts" else self.client.get_company(str(row.intercom_id))
-        except AuthError:
-            raise
-        except RejectedError as error:
-            if error.status == 404:
-                self._add(entity, row, "exists", "present", "missing")
-                return
-            self._add(entity, row, "read", "readable", str(error))
+        remote = self._read(entity, row, self.client.get_contact if entity == "contacts" else self.client.get_company)
+        if remote is None:
             return
-        except LoadError as error:
-            self._add(entity, row, "read", "readable", str(error))
-            return
-        finally:
-            with self._lock:
-                self.checked[entity] = self.checked.get(entity, 0) + 1
-            self.on_progress(entity, 1)
         self._compare_body(entity, row, remote)
         if entity == "contacts":
             self._compare_links(row, remote)
@@ -112,18 +101,9 @@ class Validator:
     def _check_conversation(self, row: IdMapRow, tag_ids: dict[str, str | None], entity: str = "conversations") -> None:
         """Parts (count, author, backdated time), state and tags of one migrated ticket's conversation (or Intercom ticket)."""
         tickets = entity == "tickets"
-        try:
-            remote = self.client.get_ticket(str(row.intercom_id)) if tickets else self.client.get_conversation(str(row.intercom_id))
-        except AuthError:
-            raise
-        except LoadError as error:
-            missing = isinstance(error, RejectedError) and error.status == 404
-            self._add(entity, row, "exists" if missing else "read", "present" if missing else "readable", "missing" if missing else str(error))
+        remote = self._read(entity, row, self.client.get_ticket if tickets else self.client.get_conversation)
+        if remote is None:
             return
-        finally:
-            with self._lock:
-                self.checked[entity] = self.checked.get(entity, 0) + 1
-            self.on_progress(entity, 1)
         ticket_id = row.source_id.split("#", 1)[0]
         parts = [p for p in self.ledger.parts(ticket_id).values() if p.thread == row.source_id and p.state == "done" and p.intercom_id]
         parts_key = "ticket_parts" if tickets else "conversation_parts"

@@ -36,6 +36,15 @@ def rename_tag(ctx: RequestContext, tag_id: Any, name: str) -> dict[str, Any]:
     return tag
 
 
+def apply_tagging(ctx: RequestContext, link: str, tag: dict[str, Any], targets: list[tuple[str, bool]]) -> None:
+    """Tags each (id, untag) target, or untags it where `untag` is set."""
+    for target_id, untag in targets:
+        if untag:
+            ctx.db.unlink(link, target_id, tag["id"])
+        else:
+            ctx.db.link(link, target_id, tag["id"], ctx.now, ctx.admin_id)
+
+
 def tag_contacts(ctx: RequestContext, tag: dict[str, Any], users: list[Any]) -> None:
     """Every user must be an existing contact, by Intercom id only (2.x); one unknown id fails the whole call."""
     contact_ids = []
@@ -45,11 +54,7 @@ def tag_contacts(ctx: RequestContext, tag: dict[str, Any], users: list[Any]) -> 
         if ctx.db.get("contacts", user["id"]) is None:
             raise not_found("User Not Found")
         contact_ids.append((user["id"], bool(user.get("untag"))))
-    for contact_id, untag in contact_ids:
-        if untag:
-            ctx.db.unlink(CONTACT_TAG, contact_id, tag["id"])
-        else:
-            ctx.db.link(CONTACT_TAG, contact_id, tag["id"], ctx.now, ctx.admin_id)
+    apply_tagging(ctx, CONTACT_TAG, tag, contact_ids)
 
 
 def tag_companies(ctx: RequestContext, tag: dict[str, Any], companies: list[Any]) -> None:
@@ -68,11 +73,7 @@ def tag_companies(ctx: RequestContext, tag: dict[str, Any], companies: list[Any]
         if company is None:
             raise company_not_found()
         resolved.append((company["id"], bool(entry.get("untag"))))
-    for company_id, untag in resolved:
-        if untag:
-            ctx.db.unlink(COMPANY_TAG, company_id, tag["id"])
-        else:
-            ctx.db.link(COMPANY_TAG, company_id, tag["id"], ctx.now, ctx.admin_id)
+    apply_tagging(ctx, COMPANY_TAG, tag, resolved)
 
 
 def create_or_apply_tag(ctx: RequestContext) -> dict[str, Any]:

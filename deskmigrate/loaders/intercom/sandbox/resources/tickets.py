@@ -13,26 +13,16 @@ from typing import Any
 
 from deskmigrate.loaders.intercom.sandbox.api import RequestContext, Router, bad_request, not_found
 from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.contact_links import load_tag
-from deskmigrate.loaders.intercom.sandbox.resources.contacts import user_not_found
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import (
-    admin_author,
-    checked_attachments,
-    checked_created_at,
-    contact_author,
-    load_admin,
-    reply_contact,
-    search_filters,
-)
+from deskmigrate.loaders.intercom.sandbox.resources import threads
 from deskmigrate.loaders.intercom.sandbox.validation import ARRAY, BOOLEAN, INTEGER, NUMBER, OBJECT, STRING, check_fields, matches_type
-from deskmigrate.loaders.intercom.sandbox.views import applied_tag_view, public
+from deskmigrate.loaders.intercom.sandbox.views import public
 
 TICKET_PART = "ticket_part"
 TICKET_TAG = "ticket_tag"
-MAX_PARTS_RETURNED = 500
 FIRST_TICKET_ID = 600
 FIRST_PART_ID = 700000
 FIRST_STATE_ID = 8000
+TICKETS = threads.Thread("ticket", TICKET_PART, TICKET_TAG, FIRST_PART_ID)
 DEFAULT_ATTRIBUTES = ("_default_title_", "_default_description_")
 # Every workspace starts with one state per category (https://developers.intercom.com/docs/references/rest-api/api.intercom.io/ticket-states).
 DEFAULT_STATES = (("submitted", "Submitted", "Submitted"), ("in_progress", "In progress", "In progress"),
@@ -216,19 +206,9 @@ def ticket_contact(ctx: RequestContext, contacts: Any) -> dict[str, Any]:
     if not isinstance(contacts, list) or len(contacts) != 1 or not isinstance(contacts[0], dict):
         raise bad_request("contacts must list exactly one contact", field="contacts")
     given = contacts[0]
-    if given.get("id"):
-        contact = ctx.db.get("contacts", str(given["id"]))
-    elif given.get("external_id"):
-        found = ctx.db.find("contacts", "external_id", given["external_id"])
-        contact = found[0] if found else None
-    elif given.get("email"):
-        found = ctx.db.find("contacts", "email", given["email"])
-        contact = found[0] if found else None
-    else:
+    if not (given.get("id") or given.get("external_id") or given.get("email")):
         raise bad_request("a contact needs id, external_id or email", "parameter_not_found", field="contacts")
-    if contact is None:
-        raise user_not_found()
-    return contact
+    return threads.named_contact(ctx, given.get("id"), given.get("external_id"), given.get("email"))
 
 
 def state_of(ctx: RequestContext, state_id: str) -> dict[str, Any]:
@@ -248,9 +228,9 @@ def create_ticket(ctx: RequestContext) -> dict[str, Any]:
     attributes = checked_attributes(ticket_type, dict(body.get("ticket_attributes") or {}))
     assignment = body.get("assignment") or {}
     if assignment.get("admin_assignee_id"):
-        load_admin(ctx, assignment["admin_assignee_id"])
+        threads.load_admin(ctx, assignment["admin_assignee_id"])
     submitted = next(s for s in ensure_states(ctx.db, ctx.now) if s["category"] == "submitted")
-    created_at = checked_created_at(ctx, body)
+    created_at = threads.checked_created_at(ctx, body)
     ticket: dict[str, Any] = {
         "id": str(ctx.db.next_value("ticket_db_id", FIRST_TICKET_ID)), "ticket_id": str(ctx.db.next_value("ticket_number", 1)),
         "category": ticket_type["category"], "ticket_attributes": attributes, "ticket_state_id": submitted["id"],
@@ -266,44 +246,28 @@ def create_ticket(ctx: RequestContext) -> dict[str, Any]:
 
 def add_part(ctx: RequestContext, ticket: dict[str, Any], part_type: str, author: dict[str, Any], *, body: str | None,
              created_at: int, attachments: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    part = {
-        "type": "ticket_part", "id": str(ctx.db.next_value("ticket_part_id", FIRST_PART_ID)), "part_type": part_type, "body": body,
-        "created_at": created_at, "updated_at": ctx.now, "author": author, "attachments": attachments or [], "external_id": None,
-        "redacted": False, **extra,
-    }
-    ctx.db.put("ticket_parts", part)
-    ctx.db.link(TICKET_PART, ticket["id"], part["id"], ctx.now)
-    ticket["updated_at"] = ctx.now
-    return part
+    return threads.add_part(ctx, TICKETS, ticket, part_type, author, body=body, created_at=created_at, attachments=attachments, **extra)
 
 
 def reply(ctx: RequestContext) -> dict[str, Any]:
     ticket = load_ticket(ctx, ctx.params["id"])
     body = ctx.json_object()
     if body.get("type") == "admin":
-        check_fields(body, ADMIN_REPLY_FIELDS)
-        admin = load_admin(ctx, body.get("admin_id"))
-        message_type = body.get("message_type")
-        if message_type not in ("comment", "note", "quick_reply"):
-            raise bad_request("message_type must be comment, note or quick_reply", field="message_type")
-        attachments = checked_attachments(body)
+        admin, message_type, attachments = threads.checked_admin_reply(ctx, body, ADMIN_REPLY_FIELDS)
         if message_type in ("comment", "note") and not body.get("body"):
             raise bad_request("body is required for comment and note", "parameter_not_found", field="body")
-        part = add_part(ctx, ticket, message_type, admin_author(admin), body=body.get("body"),
-                        created_at=checked_created_at(ctx, body), attachments=attachments)
-        if message_type != "note" and body.get("skip_notifications") is not True:
-            ticket["_notifications_sent"] = ticket.get("_notifications_sent", 0) + 1
+        part = add_part(ctx, ticket, message_type, threads.admin_author(admin), body=body.get("body"),
+                        created_at=threads.checked_created_at(ctx, body), attachments=attachments)
+        threads.count_notification(ticket, message_type, body)
     elif body.get("type") == "user":
-        check_fields(body, USER_REPLY_FIELDS)
-        if body.get("message_type") != "comment":
-            raise bad_request("message_type must be comment", field="message_type")
+        threads.check_user_comment(body, USER_REPLY_FIELDS)
         if ticket["category"] == "Back-office":
             raise bad_request("User replies are not allowed on Backoffice tickets", "parameter_mismatch")
-        contact = reply_contact(ctx, body)
+        contact = threads.reply_contact(ctx, body)
         if not body.get("body"):
             raise bad_request("body is required", "parameter_not_found", field="body")
-        part = add_part(ctx, ticket, "comment", contact_author(ctx, contact), body=body["body"],
-                        created_at=checked_created_at(ctx, body), attachments=checked_attachments(body))
+        part = add_part(ctx, ticket, "comment", threads.contact_author(ctx, contact), body=body["body"],
+                        created_at=threads.checked_created_at(ctx, body), attachments=threads.checked_attachments(body))
     else:
         raise bad_request("type must be admin or user", field="type")
     ctx.db.put("tickets", ticket)
@@ -315,8 +279,8 @@ def update_ticket(ctx: RequestContext) -> dict[str, Any]:
     ticket = load_ticket(ctx, ctx.params["id"])
     body = ctx.json_object()
     check_fields(body, UPDATE_FIELDS)
-    admin = load_admin(ctx, str(body["admin_id"])) if "admin_id" in body else None
-    author = admin_author(admin) if admin else {"type": "bot", "id": ctx.admin_id, "name": "Operator", "email": None}
+    admin = threads.load_admin(ctx, str(body["admin_id"])) if "admin_id" in body else None
+    author = threads.admin_author(admin) if admin else {"type": "bot", "id": ctx.admin_id, "name": "Operator", "email": None}
     ticket_type = load_type(ctx, ticket["ticket_type_id"])
     if "ticket_attributes" in body:
         ticket["ticket_attributes"].update(checked_attributes(ticket_type, body["ticket_attributes"]))
@@ -328,7 +292,7 @@ def update_ticket(ctx: RequestContext) -> dict[str, Any]:
     if "assignee_id" in body:
         assignee = body["assignee_id"]
         if assignee != "0":
-            load_admin(ctx, assignee)
+            threads.load_admin(ctx, assignee)
         ticket["admin_assignee_id"] = None if assignee == "0" else assignee
         add_part(ctx, ticket, "assignment", author, body=None, created_at=ctx.now, assigned_to={"type": "admin", "id": assignee})
     if "snoozed_until" in body:
@@ -350,51 +314,22 @@ def get_ticket(ctx: RequestContext) -> dict[str, Any]:
 
 
 def delete_ticket(ctx: RequestContext) -> dict[str, Any]:
-    ticket = load_ticket(ctx, ctx.params["id"])
-    for link in ctx.db.links_from(TICKET_PART, ticket["id"]):
-        ctx.db.delete("ticket_parts", link["id"])
-    ctx.db.unlink_all(TICKET_PART, left_id=ticket["id"])
-    ctx.db.unlink_all(TICKET_TAG, left_id=ticket["id"])
-    ctx.db.delete("tickets", ticket["id"])
-    return {"id": ticket["id"], "object": "ticket", "deleted": True}
+    return threads.delete_thread(ctx, TICKETS, load_ticket(ctx, ctx.params["id"]))
 
 
 def tag_ticket(ctx: RequestContext) -> dict[str, Any]:
-    ticket = load_ticket(ctx, ctx.params["id"])
-    body = ctx.json_object()
-    check_fields(body, {"id": STRING, "admin_id": STRING})
-    admin = load_admin(ctx, body.get("admin_id"))
-    tag = load_tag(ctx, body.get("id"))
-    ctx.db.link(TICKET_TAG, ticket["id"], tag["id"], ctx.now, admin["id"])
-    return applied_tag_view(tag, ctx.now, admin["id"])
+    return threads.tag_thread(ctx, TICKETS, load_ticket(ctx, ctx.params["id"]))
 
 
 def untag_ticket(ctx: RequestContext) -> dict[str, Any]:
     ticket = load_ticket(ctx, ctx.params["id"])
     body = ctx.json_object()
     check_fields(body, {"admin_id": STRING})
-    load_admin(ctx, body.get("admin_id"))
-    tag = load_tag(ctx, ctx.params["tag_id"])
-    ctx.db.unlink(TICKET_TAG, ticket["id"], tag["id"])
-    return applied_tag_view(tag, None, None)
+    return threads.untag_thread(ctx, TICKETS, ticket, body)
 
 
 def search_tickets(ctx: RequestContext) -> dict[str, Any]:
-    """An AND of `=` filters; only tickets older than `search_delay_s` are indexed (eventual consistency)."""
-    body = ctx.json_object()
-    filters = search_filters(body.get("query"), SEARCH_FIELDS)
-    now = ctx.clock()
-    hits = [ticket_view(ctx.db, t, ctx.now, include_parts=False) for t in ctx.db.all("tickets")
-            if t.get("_searchable_from", 0) <= now and all(_matches(t, f) for f in filters)]
-    return {"type": "ticket.list", "tickets": hits[:150], "total_count": len(hits),
-            "pages": {"type": "pages", "page": 1, "per_page": 150, "total_pages": 1}}
-
-
-def _matches(ticket: dict[str, Any], item: dict[str, Any]) -> bool:
-    field, value = item["field"], item.get("value")
-    if field == "contact_ids":
-        return str(value) in ticket["contact_ids"]
-    return str(ticket.get(field)) == str(value)
+    return threads.search_threads(ctx, TICKETS, SEARCH_FIELDS, lambda ticket: ticket_view(ctx.db, ticket, ctx.now, include_parts=False))
 
 
 def ticket_view(db: Database, ticket: dict[str, Any], now: int, *, include_parts: bool = True) -> dict[str, Any]:
@@ -409,23 +344,19 @@ def ticket_view(db: Database, ticket: dict[str, Any], now: int, *, include_parts
                            "category": ticket["category"]}
     view["ticket_state"] = {"type": "ticket_state", **public(state)} if state else None
     view["contacts"] = {"type": "contact.list", "contacts": [{"type": "contact", "id": cid} for cid in contact_ids]}
-    tags = [applied_tag_view(tag, link["applied_at"], link["applied_by"])
-            for link in db.links_from(TICKET_TAG, ticket["id"]) if (tag := db.get("tags", link["id"]))]
-    view["tags"] = {"type": "tag.list", "tags": tags}
+    view["tags"] = threads.applied_tags(db, TICKETS, ticket)
     if include_parts:
-        links = db.links_from(TICKET_PART, ticket["id"])
-        parts = [db.get("ticket_parts", link["id"]) for link in links[-MAX_PARTS_RETURNED:]]
-        view["ticket_parts"] = {"type": "ticket_part.list", "ticket_parts": [public(p) for p in parts if p], "total_count": len(links)}
+        view["ticket_parts"] = threads.recent_parts(db, TICKETS, ticket)
     return view
 
 
 def tickets_notifications_sent(db: Database) -> int:
     """Customer notifications the workspace would have sent for tickets (creates and admin replies without skip_notifications)."""
-    return sum(int(ticket.get("_notifications_sent", 0)) for ticket in db.all("tickets"))
+    return threads.notifications_in(db, TICKETS)
 
 
 def stored_ticket_parts(db: Database, ticket_id: str) -> list[dict[str, Any]]:
-    return [part for link in db.links_from(TICKET_PART, ticket_id) if (part := db.get("ticket_parts", link["id"]))]
+    return threads.stored_parts_of(db, TICKETS, ticket_id)
 
 
 def register(router: Router) -> None:
