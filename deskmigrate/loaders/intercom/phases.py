@@ -76,6 +76,16 @@ class PhaseResult:
         }
 
 
+@dataclass(frozen=True)
+class TagBatch:
+    """Up to `tag_batch_size` records of one entity to receive one tag in a single POST /tags."""
+
+    key: str
+    name: str
+    entity: str
+    targets: list[tuple[str, str | None]]
+
+
 @dataclass
 class PreflightResult:
     workspace: str
@@ -391,16 +401,30 @@ class IntercomLoader:
     # -- tags ------------------------------------------------------------------------------------
 
     def load_tags(self) -> PhaseResult:
-        """Apply every wanted tagging in bulk (POST /tags with up to `tag_batch_size` targets), remove unwanted ones."""
+        """Apply every wanted tagging in bulk (POST /tags with up to `tag_batch_size` targets), remove unwanted ones.
+
+        Batches run concurrently; a tag new to Intercom is created by its first batch, so every tag's first
+        batch goes in a round of its own before the rest.
+        """
         result = PhaseResult("tags")
         wanted = self.ledger.tag_names_wanted()
         self.ledger.start_phase(self.run_id, "tags", None)
         existing = {tag_key(t["name"]): t for t in self.client.list_tags().get("data", [])}
+        known = {key for key in wanted if self.ledger.intercom_id("tags", key) is not None}
         for key, name in wanted.items():
-            known = self.ledger.intercom_id("tags", key) is not None
-            for entity in ("contacts", "companies"):
-                self._apply_tag(key, name, entity, existing, result)
-            if not known and self.ledger.intercom_id("tags", key) is not None:
+            self._tag_id(key, name, existing)  # adopts a tag that already exists in Intercom, without a call
+        firsts: list[TagBatch] = []
+        rest: list[TagBatch] = []
+        for key, name in wanted.items():
+            batches = self._tag_batches(key, name)
+            if batches and self.ledger.intercom_id("tags", key) is None:
+                firsts.append(batches.pop(0))
+            rest.extend(batches)
+        workers = self.settings.concurrency
+        run_concurrently(firsts, lambda batch: self._send_tag_batch(batch, result), workers)
+        run_concurrently(rest, lambda batch: self._send_tag_batch(batch, result), workers)
+        for key in wanted:
+            if key not in known and self.ledger.intercom_id("tags", key) is not None:
                 origin = self.ledger.id_row("tags", key).origin  # type: ignore[union-attr]
                 result.add("adopted" if origin == "adopted" else "created")
         for entity in ("contacts", "companies"):
@@ -421,34 +445,38 @@ class IntercomLoader:
             return tag_id
         return None
 
-    def _apply_tag(self, key: str, name: str, entity: str, existing: dict[str, dict[str, Any]], result: PhaseResult) -> None:
-        source_ids = self.ledger.taggings_to_add(key, entity)
-        targets = [(sid, self.ledger.intercom_id(entity, sid)) for sid in source_ids]
-        ready = [(sid, iid) for sid, iid in targets if iid]
-        batch_size = self.settings.tag_batch_size
-        for start in range(0, len(ready), batch_size):
-            batch = ready[start:start + batch_size]
-            ids = [iid for _, iid in batch if iid]
-            tag_id = self._tag_id(key, name, existing)
-            try:
-                tag = self.client.tag_contacts(name, ids) if entity == "contacts" else self.client.tag_companies(name, ids)
-            except (RejectedError, RetriableError) as error:
-                for sid, _ in batch:
-                    self.fail("tags", entity, sid, error)
-                result.add("failed", len(batch))
-                continue
-            if tag_id is None:
-                tag_id = str(tag["id"])
-                self.ledger.record_write(
-                    self.run_id, "tags", "tags", key, intercom_id=tag_id, action="create", origin="created",
-                    payload_hash=body_hash({"name": name}), body={"name": name},
-                )
-                existing[key] = tag
-            self.ledger.record_taggings(self.run_id, key, tag_id, entity, [sid for sid, _ in batch], present=True)
-            for sid, _ in batch:
-                self.ledger.clear_failure(entity, sid, "tags")
-            result.add("taggings_added", len(batch))
-            self.on_progress("tags", len(batch))
+    def _tag_batches(self, key: str, name: str) -> list[TagBatch]:
+        """The taggings still to apply for one tag, in batches of `tag_batch_size`; records not in Intercom wait."""
+        batches: list[TagBatch] = []
+        size = self.settings.tag_batch_size
+        for entity in ("contacts", "companies"):
+            targets = [(sid, self.ledger.intercom_id(entity, sid)) for sid in self.ledger.taggings_to_add(key, entity)]
+            ready = [(sid, iid) for sid, iid in targets if iid]
+            batches.extend(TagBatch(key, name, entity, ready[i:i + size]) for i in range(0, len(ready), size))
+        return batches
+
+    def _send_tag_batch(self, batch: TagBatch, result: PhaseResult) -> None:
+        ids = [iid for _, iid in batch.targets]
+        source_ids = [sid for sid, _ in batch.targets]
+        try:
+            tag = self.client.tag_contacts(batch.name, ids) if batch.entity == "contacts" else self.client.tag_companies(batch.name, ids)
+        except (RejectedError, RetriableError) as error:
+            for sid in source_ids:
+                self.fail("tags", batch.entity, sid, error)
+            result.add("failed", len(source_ids))
+            return
+        tag_id = self.ledger.intercom_id("tags", batch.key)
+        if tag_id is None:
+            tag_id = str(tag["id"])
+            self.ledger.record_write(
+                self.run_id, "tags", "tags", batch.key, intercom_id=tag_id, action="create", origin="created",
+                payload_hash=body_hash({"name": batch.name}), body={"name": batch.name},
+            )
+        self.ledger.record_taggings(self.run_id, batch.key, tag_id, batch.entity, source_ids, present=True)
+        for sid in source_ids:
+            self.ledger.clear_failure(batch.entity, sid, "tags")
+        result.add("taggings_added", len(source_ids))
+        self.on_progress("tags", len(source_ids))
 
     def _remove_unwanted_taggings(self, entity: str, existing: dict[str, dict[str, Any]], result: PhaseResult) -> None:
         for key, source_id in self.ledger.taggings_to_remove(entity):
