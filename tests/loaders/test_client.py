@@ -19,7 +19,7 @@ from deskmigrate.loaders.intercom.client import ArchivedContactConflictError, In
 from tests.fakes import loopback
 from tests.fakes.loopback import DROP
 
-TOKEN = "dG9rOmNhZmViYWJlXzEyMzQ1Njc4OTA6MTIzNDU2Nzg5MA=="
+TOKEN = "fake-test-token-cafebabe-1234567890"  # never a real token; shaped long enough to be worth redacting
 FAST = RetryPolicy(max_attempts=3, deadline_s=30, base_delay_s=0.005, max_delay_s=0.01)
 
 
