@@ -5,18 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from deskmigrate.core.config import HelpCenterConfig, LoadedConfig, load_config, validate_section
-from deskmigrate.core.errors import MappingError, Problem, SourceError
+from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
 from deskmigrate.core.model import Article, Record, SourceNotice, SourceRejection
@@ -444,16 +441,3 @@ def write_report(project: Project, run_id: str, report: dict[str, Any]) -> Path:
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
     return path
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.monotonic()
-    value = fn()
-    return value, time.monotonic() - started
-
-
-__all__ = [
-    "BaseModel", "Project", "Target", "open_project", "open_target", "extract", "plan", "load", "validate", "rollback",
-    "write_report", "SilentProgress", "Progress", "ExtractResult", "PlanResult", "LoadResult", "SourceError",
-    "ConversationAttributeCheck", "conversation_attribute_check",
-]
