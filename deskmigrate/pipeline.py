@@ -202,11 +202,15 @@ def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, s
     result = ExtractResult()
     source = project.connector.name
     for entity in project.connector.entities():
-        if ledger.get_cursor(source, entity) is None and since is None:
+        fresh = ledger.get_cursor(source, entity) is None and since is None
+        if fresh:
             ledger.clear_failures(entity, "extract")
         progress.start(f"extract {entity}", None)
         batch: list[Record] = []
+        produced: set[str] = set()
         for item in project.connector.read(entity, since=since):
+            if not isinstance(item, SourceCheckpoint):
+                produced.add(item.entity)
             if isinstance(item, SourceCheckpoint):
                 _stage(ledger, run_id, batch, result, (source, item.entity, item.cursor))
                 batch = []
@@ -223,6 +227,11 @@ def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, s
                     _stage(ledger, run_id, batch, result, None)
                     batch = []
         _stage(ledger, run_id, batch, result, None)
+        if fresh:
+            # One read can yield several kinds (Zendesk users: contacts and agents): a full re-read settles the
+            # old extract failures of every kind it produced that it did not report again.
+            for other in produced - {entity}:
+                ledger.clear_stale_failures(other, "extract", run_id)
         progress.finish(f"extract {entity}")
     return result
 

@@ -630,6 +630,11 @@ class Ledger:
         with self.transaction() as db:
             db.execute("DELETE FROM failures WHERE entity=? AND phase=?", (entity, phase))
 
+    def clear_stale_failures(self, entity: str, phase: str, run_id: str) -> None:
+        """Forget the failures of `entity` in `phase` that the run `run_id` did not report again."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM failures WHERE entity=? AND phase=? AND run_id!=?", (entity, phase, run_id))
+
     def clear_failure(self, entity: str, source_id: str, phase: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM failures WHERE entity=? AND source_id=? AND phase=?", (entity, source_id, phase))

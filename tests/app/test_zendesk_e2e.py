@@ -125,6 +125,13 @@ def test_run_migrates_the_account_and_reports_what_it_skipped(zendesk: ZendeskPr
     assert "requester 17 was deleted" in notices[("conversations", "1004")]
     assert report["extract"]["staged"]["contacts"] == len(end_users(account(zendesk)))
 
+    # One pass over the users export serves contacts and agents, and the agents it staged reach the preflight.
+    staff_users = [u for u in account(zendesk)["users"] if u["role"] in ("agent", "admin")]
+    assert report["extract"]["staged"]["agents"] == len(staff_users)
+    assert report["preflight"]["agents_matched"] + len(report["preflight"]["agents_unmatched"]) == len(staff_users)
+    users_pages = [r for r in zendesk.fake.requests if USERS_EXPORT in r.path]
+    assert len(users_pages) == -(-len(account(zendesk)["users"]) // 3), "the users export is read once, 3 users a page"
+
 
 def test_rerun_writes_nothing_and_one_edited_user_is_one_update(zendesk: ZendeskProject) -> None:
     assert zendesk.cli("run").exit_code == 0

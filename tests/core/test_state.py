@@ -96,3 +96,12 @@ def test_a_corrupt_ledger_is_a_state_error(tmp_path: Path) -> None:
     path.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StateError):
         Ledger(path)
+
+
+def test_stale_failures_are_cleared_but_not_those_of_this_run(ledger: Ledger) -> None:
+    old = ledger.start_run("extract")
+    ledger.record_failure(old, "extract", "agents", "7", "bad agent")
+    new = ledger.start_run("extract")
+    ledger.record_failure(new, "extract", "agents", "8", "still bad")
+    ledger.clear_stale_failures("agents", "extract", new)
+    assert [(f.source_id, f.run_id) for f in ledger.failures()] == [("8", new)]

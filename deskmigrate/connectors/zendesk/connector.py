@@ -25,7 +25,9 @@ from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem,
 
 log = logging.getLogger(__name__)
 
-SUPPORT_ENTITIES = ["companies", "contacts", "agents", "conversations"]
+# "contacts" reads the whole users stream once and yields agents (Agent records) along with end-users: the
+# incremental exports allow 10 requests a minute, so a second pass for agents would double the slowest read.
+SUPPORT_ENTITIES = ["companies", "contacts", "conversations"]
 HELP_CENTER_ENTITIES = ["collections", "articles"]
 # No endpoint counts ticket events; a ticket typically has a handful of audits. Used only to choose a strategy.
 ESTIMATED_EVENTS_PER_TICKET = 6
@@ -74,8 +76,7 @@ class ZendeskConnector:
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
         readers: dict[str, Callable[[str | None, int], Iterator[StreamItem]]] = {
             "companies": self._read_companies,
-            "contacts": self._read_contacts,
-            "agents": self._read_agents,
+            "contacts": self._read_users,
             "conversations": self._read_conversations,
             "collections": self._read_collections,
             "articles": self._read_articles,
@@ -121,13 +122,12 @@ class ZendeskConnector:
         per_page = self.config.page_size
         calls = {
             "companies": _pages(counts["organizations"], per_page),
-            "contacts": _pages(counts["users"], per_page),
-            "agents": _pages(counts["users"], per_page),
+            "users": _pages(counts["users"], per_page),
             "tickets": _pages(counts["tickets"], per_page),
             "comments": _events_calls(counts["tickets"]) if strategy == "events" else counts["tickets"],
             "catalog": 6,
         }
-        incremental_calls = calls["companies"] + calls["contacts"] + calls["agents"] + calls["tickets"]
+        incremental_calls = calls["companies"] + calls["users"] + calls["tickets"]
         if strategy == "events":
             incremental_calls += calls["comments"]
         return {
@@ -136,8 +136,7 @@ class ZendeskConnector:
             "counts": counts,
             "entities": {
                 "companies": "GET /incremental/organizations.json (time-based; checkpoint end_time)",
-                "contacts": "GET /incremental/users/cursor.json, end-users (cursor; checkpoint after_cursor)",
-                "agents": "GET /incremental/users/cursor.json, agents and admins (a second pass over the users stream)",
+                "contacts": "GET /incremental/users/cursor.json: end-users as contacts, agents and admins as agents, in one pass (cursor; checkpoint after_cursor)",
                 "conversations": "GET /incremental/tickets/cursor.json?include=users,metric_sets (cursor; checkpoint after_cursor)",
                 "collections": "GET /help_center/categories.json + /help_center/sections.json (full list each run) + translations per category and section" if self.config.include_help_center else "skipped",
                 "articles": "GET /help_center/incremental/articles.json + translations + attachments per article" if self.config.include_help_center else "skipped",
@@ -215,31 +214,25 @@ class ZendeskConnector:
                     yield convert_or_reject("companies", org, page.location, convert.company_from_organization, catalog)
             yield from _checkpoint("companies", page)
 
-    def _read_contacts(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
-        return self._read_users("contacts", cursor, start_time)
-
-    def _read_agents(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
-        return self._read_users("agents", cursor, start_time)
-
-    def _read_users(self, entity: str, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
-        """Contacts and agents share the users stream; each entity reads it once (its own cursor), keeping its half."""
+    def _read_users(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+        """One pass over the users stream, one cursor (saved as "contacts"): end-users become contacts, agents and admins agents."""
         catalog = self.catalog()
-        memberships = self._organization_memberships() if entity == "contacts" else None
+        memberships = self._organization_memberships()
         export = IncrementalCursorExport("incremental/users/cursor.json", "users", self.config.page_size, self.transport)
         recent = RecentIds()
         for page in export.pages(cursor=cursor, start_time=start_time):
             for user in page.items:
-                if convert.is_agent(user) != (entity == "agents"):
-                    continue
+                entity = "agents" if convert.is_agent(user) else "contacts"
                 if convert.is_deleted_user(user):
                     yield SourceNotice(entity=entity, source_id=str(user.get("id")), location=page.location, message="user deleted in Zendesk; skipped")
-                elif recent.is_new_or_newer(user.get("id"), user.get("updated_at")):
-                    if entity == "agents":
-                        yield convert_or_reject(entity, user, page.location, convert.agent_from_user, catalog)
-                    else:
-                        companies = memberships.get(str(user.get("id"))) if memberships is not None else None
-                        yield convert_or_reject(entity, user, page.location, convert.contact_from_user, catalog, companies)
-            yield from _checkpoint(entity, page)
+                elif not recent.is_new_or_newer(user.get("id"), user.get("updated_at")):
+                    continue
+                elif entity == "agents":
+                    yield convert_or_reject(entity, user, page.location, convert.agent_from_user, catalog)
+                else:
+                    companies = memberships.get(str(user.get("id"))) if memberships is not None else None
+                    yield convert_or_reject(entity, user, page.location, convert.contact_from_user, catalog, companies)
+            yield from _checkpoint("contacts", page)
 
     def _read_conversations(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         catalog = self.catalog()

@@ -12,24 +12,29 @@ from pydantic import ValidationError
 from deskmigrate.connectors.zendesk import ZendeskConnector, ZendeskSourceConfig
 from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport
 from deskmigrate.core.errors import SourceError
-from deskmigrate.core.model import Contact, Conversation, SourceNotice
+from deskmigrate.core.model import Agent, Contact, Conversation, SourceNotice
 from deskmigrate.core.source import SourceCheckpoint, SourceContext
 from tests.connectors.reading import DictCursorStore, ids, records, run_with_ledger
 from tests.connectors.zendesk.conftest import fast_config, make_connector
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_OAUTH_TOKEN, FAKE_TOKEN, FakeZendesk
 
 
+def entity_ids(items: list, kind: type) -> list[str]:
+    return [r.source_id for r in records(items) if isinstance(r, kind)]
+
+
 def test_entities_and_registry_contract(fake: FakeZendesk) -> None:
     connector = make_connector(fake.base_url)
     assert connector.name == "zendesk" and connector.config_model is ZendeskSourceConfig
-    assert connector.entities() == ["companies", "contacts", "agents", "conversations", "collections", "articles"]
+    assert connector.entities() == ["companies", "contacts", "conversations", "collections", "articles"]  # agents come with contacts
     assert "collections" not in make_connector(fake.base_url, include_help_center=False).entities()
 
 
 def test_every_page_is_followed_by_its_checkpoint(fake: FakeZendesk) -> None:
     items = list(make_connector(fake.base_url).read("contacts"))
-    assert ids(items) == ["10", "11", "12", "13", "14", "15", "16"]
+    assert entity_ids(items, Contact) == ["10", "11", "12", "13", "14", "15", "16"]
     assert isinstance(items[-1], SourceCheckpoint)
+    assert {i.entity for i in items if isinstance(i, SourceCheckpoint)} == {"contacts"}  # one cursor for the users stream
     assert sum(isinstance(i, SourceCheckpoint) for i in items) == 4  # 11 users, 3 a page
     assert [n.source_id for n in items if isinstance(n, SourceNotice)] == ["17"]  # the deleted user, skipped
     cursor_calls = [r for r in fake.requests if r.path.endswith("incremental/users/cursor.json")]
@@ -44,9 +49,19 @@ def test_contacts_get_every_organization_when_the_account_allows_several(fake: F
     assert single["10"].company_ids == ["100"]
 
 
-def test_agents_come_from_the_same_users_stream(fake: FakeZendesk) -> None:
-    agents = records(list(make_connector(fake.base_url).read("agents")))
-    assert [(a.source_id, a.email, a.active) for a in agents] == [("1", "ada@acme.example", True), ("2", "bob@acme.example", True), ("3", "cleo@acme.example", False)]
+def test_one_pass_over_the_users_stream_yields_contacts_and_agents(fake: FakeZendesk) -> None:
+    items = list(make_connector(fake.base_url).read("contacts"))
+    agents = [r for r in records(items) if isinstance(r, Agent)]
+    assert [(a.source_id, a.entity, a.email, a.active) for a in agents] == [
+        ("1", "agents", "ada@acme.example", True), ("2", "agents", "bob@acme.example", True), ("3", "agents", "cleo@acme.example", False)
+    ]
+    assert all(r.entity == "contacts" for r in records(items) if isinstance(r, Contact))
+    assert len([r for r in fake.requests if r.path.endswith("incremental/users/cursor.json")]) == 4  # 11 users, 3 a page: once
+
+
+def test_agents_are_not_an_entity_of_their_own(fake: FakeZendesk) -> None:
+    with pytest.raises(SourceError, match="cannot read 'agents'"):
+        list(make_connector(fake.base_url).read("agents"))
 
 
 def test_time_based_companies_are_deduplicated_across_page_boundaries(fake: FakeZendesk) -> None:
@@ -87,9 +102,9 @@ def test_auto_strategy_uses_ticket_events_for_a_full_read_and_per_ticket_for_a_d
 def test_killed_extraction_resumes_from_the_last_saved_cursor(fake: FakeZendesk) -> None:
     store = DictCursorStore()
     first = run_with_ledger(make_connector(fake.base_url, store), "contacts", store, stop_after_checkpoints=2)
-    assert ids(first) == ["10", "11", "12"]
+    assert entity_ids(first, Agent) == ["1", "2", "3"] and entity_ids(first, Contact) == ["10", "11", "12"]
     resumed = run_with_ledger(make_connector(fake.base_url, store), "contacts", store)
-    assert ids(resumed) == ["13", "14", "15", "16"]
+    assert ids(resumed) == ["13", "14", "15", "16"]  # from the third users page: no agent or contact read twice
 
 
 def test_second_read_yields_only_changed_records(fake: FakeZendesk) -> None:
@@ -97,9 +112,10 @@ def test_second_read_yields_only_changed_records(fake: FakeZendesk) -> None:
     run_with_ledger(make_connector(fake.base_url, store), "contacts", store)
     run_with_ledger(make_connector(fake.base_url, store), "conversations", store)
     fake.touch("users", 12, name="Émile Zola Jr")
+    fake.touch("users", 2, name="Bob Agent Jr")
     fake.touch("tickets", 1002, status="solved")
-    contacts = records(run_with_ledger(make_connector(fake.base_url, store), "contacts", store))
-    assert [(c.source_id, c.name) for c in contacts] == [("12", "Émile Zola Jr")]
+    users = records(run_with_ledger(make_connector(fake.base_url, store), "contacts", store))
+    assert sorted((u.entity, u.source_id, u.name) for u in users) == [("agents", "2", "Bob Agent Jr"), ("contacts", "12", "Émile Zola Jr")]
     conversations = records(run_with_ledger(make_connector(fake.base_url, store), "conversations", store))
     assert [(c.source_id, c.status, len(c.parts)) for c in conversations] == [("1002", "solved", 2)]
 
@@ -126,10 +142,10 @@ def test_429_wait_is_bounded(fake: FakeZendesk) -> None:
 
 def test_5xx_is_retried_then_given_up(fake: FakeZendesk) -> None:
     fake.fail_next("incremental/users/cursor", 503, times=2)
-    assert len(ids(list(make_connector(fake.base_url).read("agents")))) == 3
+    assert len(ids(list(make_connector(fake.base_url).read("contacts")))) == 10
     fake.fail_next("incremental/users/cursor", 500, times=10)
     with pytest.raises(SourceError, match="500"):
-        list(make_connector(fake.base_url, max_retries=2).read("agents"))
+        list(make_connector(fake.base_url, max_retries=2).read("contacts"))
 
 
 def test_help_center_forbidden_is_a_notice_not_a_failure(fake: FakeZendesk) -> None:
@@ -156,7 +172,7 @@ def test_help_center_collections_and_articles(fake: FakeZendesk) -> None:
 def test_oauth_token_authenticates(fake: FakeZendesk) -> None:
     config = ZendeskSourceConfig(subdomain="acme", oauth_token=FAKE_OAUTH_TOKEN, base_url=fake.base_url, incremental_requests_per_minute=1000)
     connector = ZendeskConnector(config, SourceContext(base_dir=Path(".")))
-    assert len(ids(list(connector.read("agents")))) == 3
+    assert len(ids(list(connector.read("contacts")))) == 10
     assert all(r.authorized for r in fake.requests)
 
 
@@ -165,11 +181,11 @@ def test_injected_session_is_used_and_bad_credentials_fail_without_leaking_them(
     sent: list[str] = []
     session.hooks["response"].append(lambda response, **_: sent.append(response.url))
     connector = ZendeskConnector(fast_config(fake.base_url), SourceContext(base_dir=Path("."), session=session))
-    list(connector.read("agents"))
+    list(connector.read("contacts"))
     assert sent and all(url.startswith(fake.base_url) for url in sent)
     wrong = make_connector(fake.base_url, token="wrong-token-value-123")
     with pytest.raises(SourceError) as raised:
-        list(wrong.read("agents"))
+        list(wrong.read("contacts"))
     assert "401" in str(raised.value) and "wrong-token-value-123" not in str(raised.value) and FAKE_EMAIL not in str(raised.value)
 
 
@@ -181,6 +197,12 @@ def test_describe_plan_names_strategy_and_call_estimate(fake: FakeZendesk) -> No
     assert plan["estimated_calls_total"] == sum(plan["estimated_calls"].values())
     forced = make_connector(fake.base_url, comments_strategy="per_ticket").describe_plan()
     assert forced["comments_strategy"] == "per_ticket" and forced["estimated_calls"]["comments"] == 6
+
+
+def test_describe_plan_counts_one_pass_over_the_users_stream(fake: FakeZendesk) -> None:
+    plan = make_connector(fake.base_url, page_size=3).describe_plan()
+    assert plan["estimated_calls"]["users"] == 4  # 11 users, 3 a page, read once for contacts and agents
+    assert "agents" not in plan["entities"] and "agents" in plan["entities"]["contacts"]
 
 
 def test_repeated_cursor_is_an_error_not_a_loop() -> None:
@@ -197,7 +219,7 @@ def test_incremental_calls_are_paced(fake: FakeZendesk) -> None:
     waits: list[float] = []
     config = fast_config(fake.base_url, incremental_requests_per_minute=2)
     connector = ZendeskConnector(config, SourceContext(base_dir=Path(".")), clock=lambda: 0.0, sleep=waits.append)
-    list(connector.read("agents"))  # 4 incremental pages at 2 a minute
+    list(connector.read("contacts"))  # 4 incremental users pages at 2 a minute
     assert len(waits) == 2
 
 
