@@ -29,6 +29,9 @@ from deskmigrate.core.errors import (
 
 log = logging.getLogger(__name__)
 
+# The monotonic clock and the sleep a client waits with; tests pass fakes of both.
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
 EXCERPT_CHARS = 300
 INTERCOM_WINDOW_S = 10.0
 REDACTED = "***"

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Protocol, Union
 import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
 
 
@@ -77,3 +78,12 @@ class Connector(Protocol):
     def entities(self) -> list[str]: ...
 
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]: ...
+
+
+def entity_reader(connector: Connector, entity: str, vendor: str) -> Callable[..., Iterator[StreamItem]]:
+    """The connector's `_read_<entity>` method when `entity` is one it reads now; else a SourceError naming those it reads."""
+    readable = connector.entities()
+    if entity not in readable:
+        raise SourceError(f"the {vendor} connector cannot read {entity!r}; it reads {', '.join(readable)}")
+    reader: Callable[..., Iterator[StreamItem]] = getattr(connector, f"_read_{entity}")
+    return reader

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
-from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
-from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
+from tests.app.vendor_e2e import (
+    INTERCOM_TOKEN_VARIABLE,
+    VendorProject,
+    assert_no_secret_in,
+    declare_conversation_attributes,
+    message_parts,
+    unix,
+    write_project_config,
+)
 from tests.fakes.freshdesk import FAKE_API_KEY, FAKE_DOMAIN, FakeFreshdesk
 
 INTERCOM_TOKEN = "e2e-freshdesk-intercom-token-7d2a"
@@ -33,31 +36,9 @@ TICKETS = "/api/v2/tickets"
 
 
 class FreshdeskProject(VendorProject[FakeFreshdesk]):
-    def raw(self, kind: str) -> list[dict[str, Any]]:
-        database = Database(self.root / "sandbox.db")
-        try:
-            with database.transaction() as db:
-                if kind == "conversations":
-                    return [conversation_view(db, c) for c in db.all("conversations")]
-                return db.all(kind)
-        finally:
-            database.close()
-
     def conversations(self) -> dict[str, dict[str, Any]]:
         """Sandbox conversations by Freshdesk ticket id (the freshdesk_ticket_id attribute); two for one ticket fail the test."""
-        found: dict[str, dict[str, Any]] = {}
-        for conversation in self.raw("conversations"):
-            ticket_id = conversation["custom_attributes"]["freshdesk_ticket_id"]
-            assert ticket_id not in found, f"two conversations for ticket {ticket_id}"
-            found[ticket_id] = conversation
-        return found
-
-    def saved_cursor(self, entity: str) -> str | None:
-        ledger = Ledger(self.state / "ledger.db")
-        try:
-            return ledger.get_cursor("freshdesk", entity)
-        finally:
-            ledger.close()
+        return self.conversations_by("freshdesk_ticket_id")
 
 
 @pytest.fixture
@@ -73,23 +54,12 @@ def make_project(root: Path, fake: FakeFreshdesk, **source_options: Any) -> Fres
         "tickets_list_per_minute": 100_000, "contacts_list_per_minute": 100_000, "retry_backoff_s": 0, **source_options,
     }
     config = write_project_config(root, source, "freshdesk")
-    data = yaml.safe_load(config.read_text())
-    data["target"]["conversation_attributes"] = CONVERSATION_ATTRIBUTES
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    declare_conversation_attributes(config, CONVERSATION_ATTRIBUTES)
     return FreshdeskProject(root=root, config=config, fake=fake, env={"E2E_FRESHDESK_KEY": FAKE_API_KEY, INTERCOM_TOKEN_VARIABLE: INTERCOM_TOKEN})
 
 
 def listed_tickets(acc: dict[str, Any]) -> list[dict[str, Any]]:
     return [t for t in acc["tickets"] if not t.get("spam") and not t.get("deleted")]
-
-
-def unix(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
-
-
-def message_parts(conversation: dict[str, Any]) -> list[dict[str, Any]]:
-    """The replies and notes of a sandbox conversation (not the close, snooze or assignment parts the load adds)."""
-    return [p for p in conversation["conversation_parts"]["conversation_parts"] if p["part_type"] in ("comment", "note")]
 
 
 def assert_tickets_landed(project: FreshdeskProject) -> None:

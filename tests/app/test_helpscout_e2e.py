@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,16 @@ import pytest
 import yaml
 
 from deskmigrate.connectors.helpscout.convert import company_source_id
-from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
-from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
-from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, assert_no_secret_in, write_project_config
+from tests.app.vendor_e2e import (
+    INTERCOM_TOKEN_VARIABLE,
+    VendorProject,
+    assert_no_secret_in,
+    declare_conversation_attributes,
+    message_parts,
+    unix,
+    write_project_config,
+)
 from tests.fakes.helpscout import FAKE_APP_ID, FAKE_APP_SECRET, FAKE_DOCS_KEY, FakeHelpScout
 
 INTERCOM_TOKEN = "e2e-helpscout-intercom-token-7c2e"
@@ -39,38 +43,9 @@ PART_OF_THREAD = {
 
 
 class HelpScoutProject(VendorProject[FakeHelpScout]):
-    def raw(self, kind: str) -> list[dict[str, Any]]:
-        database = Database(self.root / "sandbox.db")
-        try:
-            with database.transaction() as db:
-                if kind == "conversations":
-                    return [conversation_view(db, c) for c in db.all("conversations")]
-                return db.all(kind)
-        finally:
-            database.close()
-
     def conversations(self) -> dict[str, dict[str, Any]]:
         """Sandbox conversations by Help Scout conversation id (the helpscout_conversation_id attribute); two for one id fail."""
-        found: dict[str, dict[str, Any]] = {}
-        for conversation in self.raw("conversations"):
-            key = conversation["custom_attributes"]["helpscout_conversation_id"]
-            assert key not in found, f"two conversations for Help Scout conversation {key}"
-            found[key] = conversation
-        return found
-
-    def saved_cursor(self, entity: str) -> str | None:
-        ledger = Ledger(self.state / "ledger.db")
-        try:
-            return ledger.get_cursor("helpscout", entity)
-        finally:
-            ledger.close()
-
-
-def declare_conversation_attributes(config: Path, attributes: dict[str, str]) -> None:
-    """The sandbox workspace starts with these conversation attributes, as if made in Settings → Data → Conversation data."""
-    data = yaml.safe_load(config.read_text())
-    data["target"]["conversation_attributes"] = attributes
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+        return self.conversations_by("helpscout_conversation_id")
 
 
 def make_project(root: Path, fake: FakeHelpScout, **source_options: Any) -> HelpScoutProject:
@@ -137,15 +112,6 @@ def migrated_threads(conversation: dict[str, Any], *, line_items: bool = True) -
     """The threads that become the conversation, oldest first: drafts never, line items as the config says."""
     threads = [t for t in conversation["_embedded"]["threads"] if t["state"] != "draft" and (line_items or t["type"] != "lineitem")]
     return sorted(threads, key=lambda t: (t["createdAt"], t["id"]))
-
-
-def unix(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
-
-
-def message_parts(conversation: dict[str, Any]) -> list[dict[str, Any]]:
-    """The replies and notes of a sandbox conversation (not the close, snooze or assignment parts the load adds)."""
-    return [p for p in conversation["conversation_parts"]["conversation_parts"] if p["part_type"] in ("comment", "note")]
 
 
 def assert_conversations_landed(project: HelpScoutProject, *, line_items: bool = True) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -11,7 +12,10 @@ import yaml
 from typer.testing import CliRunner
 
 from deskmigrate.cli import app
+from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.sandbox import SandboxStore
+from deskmigrate.loaders.intercom.sandbox.db import Database
+from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
 
 INTERCOM_TOKEN_VARIABLE = "E2E_INTERCOM_TOKEN"
 
@@ -32,6 +36,22 @@ def write_project_config(root: Path, source: dict[str, Any], mapping: str, *, to
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def declare_conversation_attributes(config: Path, attributes: dict[str, str]) -> None:
+    """The sandbox workspace starts with these conversation attributes, as if made in Settings → Data → Conversation data."""
+    data = yaml.safe_load(config.read_text())
+    data["target"]["conversation_attributes"] = attributes
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def unix(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def message_parts(conversation: dict[str, Any]) -> list[dict[str, Any]]:
+    """The replies and notes of a sandbox conversation (not the close, snooze or assignment parts the load adds)."""
+    return [p for p in conversation["conversation_parts"]["conversation_parts"] if p["part_type"] in ("comment", "note")]
 
 
 def contacts_by_external_id(store: SandboxStore) -> dict[str, dict[str, Any]]:
@@ -79,3 +99,32 @@ class VendorProject(Generic[Fake]):
 
     def contacts_by_external_id(self) -> dict[str, dict[str, Any]]:
         return contacts_by_external_id(self.store())
+
+    def raw(self, kind: str) -> list[dict[str, Any]]:
+        """The sandbox's stored objects of `kind` as they are (conversations with their parts)."""
+        database = Database(self.root / "sandbox.db")
+        try:
+            with database.transaction() as db:
+                if kind == "conversations":
+                    return [conversation_view(db, c) for c in db.all("conversations")]
+                return db.all(kind)
+        finally:
+            database.close()
+
+    def conversations_by(self, attribute: str) -> dict[str, dict[str, Any]]:
+        """Sandbox conversations by the custom attribute holding their source id; two for one id fail the test."""
+        found: dict[str, dict[str, Any]] = {}
+        for conversation in self.raw("conversations"):
+            key = conversation["custom_attributes"][attribute]
+            assert key not in found, f"two conversations for {attribute} {key}"
+            found[key] = conversation
+        return found
+
+    def saved_cursor(self, entity: str) -> str | None:
+        """The cursor the ledger holds for `entity` of this project's source."""
+        source = yaml.safe_load(self.config.read_text())["source"]["type"]
+        ledger = Ledger(self.state / "ledger.db")
+        try:
+            return ledger.get_cursor(source, entity)
+        finally:
+            ledger.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,10 +27,9 @@ from deskmigrate.connectors.freshdesk.pagination import (
     list_since_pages,
 )
 from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
-from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import Conversation, SourceNotice, as_utc
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject, entity_reader
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +59,10 @@ class FreshdeskConnector:
         return SUPPORT_ENTITIES + (SOLUTION_ENTITIES if self.config.include_solutions else [])
 
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
-        readers: dict[str, Callable[[str | None, str], Iterator[StreamItem]]] = {
-            "companies": self._read_companies,
-            "contacts": self._read_contacts,
-            "agents": self._read_agents,
-            "conversations": self._read_conversations,
-            "collections": self._read_collections,
-            "articles": self._read_articles,
-        }
-        if entity not in readers or entity not in self.entities():
-            raise SourceError(f"the Freshdesk connector cannot read {entity!r}; it reads {', '.join(self.entities())}")
+        read = entity_reader(self, entity, "Freshdesk")
         cursor, start = self._resume_point(entity, since)
         log.info("reading Freshdesk %s from %s", entity, "saved cursor" if cursor else f"updated_since={start}")
-        yield from readers[entity](cursor, start)
+        yield from read(cursor, start)
 
     def source_files(self) -> SavedAttachmentFiles:
         """Solution images and attachments behind the login (the API key goes to the account's own host only, never to

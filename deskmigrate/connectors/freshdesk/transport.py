@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,10 +13,12 @@ import requests
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
 from deskmigrate.core.errors import LoadError, SourceError
 from deskmigrate.core.http import (
+    Clock,
     ErrorDetails,
     MinuteWindowPacer,
     RetryPolicy,
     RetryStats,
+    Sleep,
     WindowRateLimiter,
     call_with_retries,
     rebase_url,
@@ -26,8 +27,6 @@ from deskmigrate.core.http import (
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 # Freshdesk ignores the password when the API key is the user (https://developers.freshdesk.com/api/#authentication).
 PASSWORD = "X"
 API_PREFIX = "/api/v2"

@@ -16,10 +16,9 @@ from deskmigrate.connectors.helpscout.config import HelpScoutSourceConfig
 from deskmigrate.connectors.helpscout.pagination import DocsPages, HalPages, Page, ReadPosition, embedded_items
 from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, HttpStatusError, MailboxApi, Sleep
 from deskmigrate.core.dedupe import RecentIds
-from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject, entity_reader
 from deskmigrate.core.timeparse import iso_utc
 
 log = logging.getLogger(__name__)
@@ -60,19 +59,10 @@ class HelpScoutConnector:
         return MAILBOX_ENTITIES + (DOCS_ENTITIES if self.docs is not None else [])
 
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
-        readers: dict[str, Callable[[ReadPosition], Iterator[StreamItem]]] = {
-            "companies": self._read_companies,
-            "contacts": self._read_contacts,
-            "agents": self._read_agents,
-            "conversations": self._read_conversations,
-            "collections": self._read_collections,
-            "articles": self._read_articles,
-        }
-        if entity not in readers or entity not in self.entities():
-            raise SourceError(f"the Help Scout connector cannot read {entity!r}; it reads {', '.join(self.entities())}")
+        read = entity_reader(self, entity, "Help Scout")
         position = self._start_position(entity, since)
         log.info("reading Help Scout %s (%s)", entity, _describe_position(position))
-        yield from readers[entity](position)
+        yield from read(position)
 
     # -- resume and delta ---------------------------------------------------------------------------
 

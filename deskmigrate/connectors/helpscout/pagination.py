@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -35,17 +36,29 @@ def embedded_items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 
 @dataclass
-class HalPages:
-    """Mailbox API lists: `page=N`, follow `_links.next.href` (it keeps our query) until there is none.
-
-    https://developer.helpscout.com/mailbox-api/overview/pagination/
-    """
+class PagedList(ABC):
+    """A list read page by page: its path, the key its items come under, who GETs it, and the page to start at."""
 
     path: str
     key: str
     getter: JsonGetter
     params: dict[str, Any] = field(default_factory=dict)
     start_page: int = 1
+
+    @abstractmethod
+    def pages(self) -> Iterator[Page]: ...
+
+    def items(self) -> Iterator[dict[str, Any]]:
+        for page in self.pages():
+            yield from page.items
+
+
+@dataclass
+class HalPages(PagedList):
+    """Mailbox API lists: `page=N`, follow `_links.next.href` (it keeps our query) until there is none.
+
+    https://developer.helpscout.com/mailbox-api/overview/pagination/
+    """
 
     def pages(self) -> Iterator[Page]:
         seen = SeenCursors(f"GET /{self.path}", "Help Scout", "the next link")
@@ -64,10 +77,6 @@ class HalPages:
             seen.check(next_href)
             url, params, number = next_href, None, next_number or number + 1
 
-    def items(self) -> Iterator[dict[str, Any]]:
-        for page in self.pages():
-            yield from page.items
-
 
 def _next_href(body: dict[str, Any]) -> str | None:
     links = body.get("_links")
@@ -82,14 +91,8 @@ def _page_number(href: str, fallback: int) -> int:
 
 
 @dataclass
-class DocsPages:
+class DocsPages(PagedList):
     """Docs API lists: `{"<key>": {"page": 1, "pages": 3, "count": 120, "items": [...]}}`, asked for by `page=N`."""
-
-    path: str
-    key: str
-    getter: JsonGetter
-    params: dict[str, Any] = field(default_factory=dict)
-    start_page: int = 1
 
     def pages(self) -> Iterator[Page]:
         number = self.start_page
@@ -106,10 +109,6 @@ class DocsPages:
             if last:
                 return
             number += 1
-
-    def items(self) -> Iterator[dict[str, Any]]:
-        for page in self.pages():
-            yield from page.items
 
 
 @dataclass(frozen=True)

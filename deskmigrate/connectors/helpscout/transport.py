@@ -14,9 +14,11 @@ import requests
 from deskmigrate.connectors.helpscout.config import HelpScoutSourceConfig
 from deskmigrate.core.errors import AuthError, LoadError, SourceError
 from deskmigrate.core.http import (
+    Clock,
     RateLimitSnapshot,
     RetryPolicy,
     RetryStats,
+    Sleep,
     WindowRateLimiter,
     call_with_retries,
     redact,
@@ -24,8 +26,6 @@ from deskmigrate.core.http import (
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 
 # The client-credentials token lasts 48 hours and comes without a refresh token: we ask for a new one a little
 # before it expires, and at once on a 401 (https://developer.helpscout.com/mailbox-api/overview/authentication/).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import SourceNotice, as_utc
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject
+from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject, entity_reader
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +74,10 @@ class ZendeskConnector:
         return SUPPORT_ENTITIES + (HELP_CENTER_ENTITIES if self.config.include_help_center else [])
 
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
-        readers: dict[str, Callable[[str | None, int], Iterator[StreamItem]]] = {
-            "companies": self._read_companies,
-            "contacts": self._read_users,
-            "conversations": self._read_conversations,
-            "collections": self._read_collections,
-            "articles": self._read_articles,
-        }
-        if entity not in readers or entity not in self.entities():
-            raise SourceError(f"the Zendesk connector cannot read {entity!r}; it reads {', '.join(self.entities())}")
+        read = entity_reader(self, entity, "Zendesk")
         cursor, start_time = self._resume_point(entity, since)
         log.info("reading Zendesk %s from %s", entity, "saved cursor" if cursor else f"start_time={start_time}")
-        yield from readers[entity](cursor, start_time)
+        yield from read(cursor, start_time)
 
     def source_files(self) -> SessionSourceFiles:
         """Help Center images and attachments behind the login: fetched with these credentials from Zendesk's hosts only."""
@@ -214,7 +206,7 @@ class ZendeskConnector:
                     yield convert_or_reject("companies", org, page.location, convert.company_from_organization, catalog)
             yield from _checkpoint("companies", page)
 
-    def _read_users(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
+    def _read_contacts(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         """One pass over the users stream, one cursor (saved as "contacts"): end-users become contacts, agents and admins agents."""
         catalog = self.catalog()
         memberships = self._organization_memberships()

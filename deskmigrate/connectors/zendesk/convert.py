@@ -249,18 +249,7 @@ def collection_translations(item: Mapping[str, Any], translations: Iterable[Mapp
 
 def collection_from_category(category: Mapping[str, Any], translations: Iterable[Mapping[str, Any]] = (),
                              locales: Iterable[str] | None = None) -> Collection:
-    return Collection(
-        source=SOURCE,
-        source_id=f"{CATEGORY_PREFIX}{category['id']}",
-        name=str(category.get("name") or ""),
-        description=category.get("description") or None,
-        position=category.get("position"),
-        locale=category.get("locale"),
-        translations=collection_translations(category, translations, locales),
-        created_at=parse_time(category.get("created_at")),
-        updated_at=parse_time(category.get("updated_at")),
-        custom_fields={"html_url": category["html_url"]} if category.get("html_url") else {},
-    )
+    return _collection(category, f"{CATEGORY_PREFIX}{category['id']}", None, translations, locales)
 
 
 def collection_from_section(section: Mapping[str, Any], translations: Iterable[Mapping[str, Any]] = (),
@@ -270,18 +259,24 @@ def collection_from_section(section: Mapping[str, Any], translations: Iterable[M
         parent = f"{SECTION_PREFIX}{section['parent_section_id']}"
     else:
         parent = f"{CATEGORY_PREFIX}{section['category_id']}" if section.get("category_id") else None
+    return _collection(section, f"{SECTION_PREFIX}{section['id']}", parent, translations, locales)
+
+
+def _collection(data: Mapping[str, Any], source_id: str, parent_id: str | None, translations: Iterable[Mapping[str, Any]],
+                locales: Iterable[str] | None) -> Collection:
+    """A category or a section: both carry the same fields; only the id prefix and the parent differ."""
     return Collection(
         source=SOURCE,
-        source_id=f"{SECTION_PREFIX}{section['id']}",
-        name=str(section.get("name") or ""),
-        description=section.get("description") or None,
-        parent_id=parent,
-        position=section.get("position"),
-        locale=section.get("locale"),
-        translations=collection_translations(section, translations, locales),
-        created_at=parse_time(section.get("created_at")),
-        updated_at=parse_time(section.get("updated_at")),
-        custom_fields={"html_url": section["html_url"]} if section.get("html_url") else {},
+        source_id=source_id,
+        name=str(data.get("name") or ""),
+        description=data.get("description") or None,
+        parent_id=parent_id,
+        position=data.get("position"),
+        locale=data.get("locale"),
+        translations=collection_translations(data, translations, locales),
+        created_at=parse_time(data.get("created_at")),
+        updated_at=parse_time(data.get("updated_at")),
+        custom_fields={"html_url": data["html_url"]} if data.get("html_url") else {},
     )
 
 

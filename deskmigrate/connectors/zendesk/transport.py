@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,12 +14,10 @@ from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
 
 from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
 from deskmigrate.core.errors import SourceError
-from deskmigrate.core.http import MinuteWindowPacer, rebase_url
+from deskmigrate.core.http import Clock, MinuteWindowPacer, Sleep, rebase_url
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 API_PREFIX = "/api/v2"
 
 
