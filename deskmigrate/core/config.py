@@ -52,6 +52,13 @@ class TargetConfig(Strict):
         default_factory=dict, description="sandbox only: conversation attributes the workspace already has, as if made in the UI (name: type)"
     )
 
+    @field_validator("token")
+    @classmethod
+    def _token_given(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("the token is empty: set it, e.g. token: ${INTERCOM_TOKEN}, and export INTERCOM_TOKEN")
+        return value
+
     @field_validator("version")
     @classmethod
     def _supported_version(cls, value: str) -> str:
@@ -91,6 +98,29 @@ class LoadConfig(Strict):
         False, description="stop before loading when a conversation attribute the mapping writes is missing and cannot be created by API (2.15)"
     )
     help_center: HelpCenterConfig = Field(default_factory=HelpCenterConfig)
+    on_duplicate_email: Literal["merge", "reject_later"] = Field(
+        "merge",
+        description="source contacts sharing one email (Intercom keeps user emails unique): merge into one contact, "
+                    "the newest record's fields winning, or leave the later ones out (reported)",
+    )
+
+
+class DefaultsConfig(Strict):
+    """`defaults`: how to read values the source writes without saying (phone numbers without +country, 03/04/2021)."""
+
+    phone_region: str | None = Field(
+        None, description="two-letter country for phone numbers without +country, when neither the rule nor the record says"
+    )
+    dayfirst: bool = Field(False, description="read 03/04/2021 as 3 April when a column's values do not show the order")
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
+            raise ValueError("a two-letter country code such as US, GB, DE")
+        return value.strip().upper()
 
 
 class Config(Strict):
@@ -100,6 +130,7 @@ class Config(Strict):
     overrides: list[Path] = Field(default_factory=list)
     state: Path = Path(".deskmigrate")
     load: LoadConfig = Field(default_factory=LoadConfig)
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
 
     @field_validator("overrides", mode="before")
     @classmethod

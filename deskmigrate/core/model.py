@@ -15,14 +15,21 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
+# A source time: an aware UTC datetime, or the text exactly as the source wrote it when it is not ISO 8601
+# ("03/04/2021", "4 March 2021"); such text is converted where the mapping runs, which knows the rule's
+# date_format / dayfirst and what the column's other values show.
+SourceTime = datetime | str
+
+
 class Record(_Closed):
-    """Fields every canonical record carries."""
+    """Fields every canonical record carries. `location` says where it was read ("contacts.csv:17") when the source has lines."""
 
     source: SourceName
     source_id: str
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: SourceTime | None = None
+    updated_at: SourceTime | None = None
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    location: str | None = None
 
     @field_validator("source_id", mode="before")
     @classmethod
@@ -34,8 +41,21 @@ class Record(_Closed):
 
     @field_validator("created_at", "updated_at", mode="after")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return as_utc(value)
+    def _utc(cls, value: SourceTime | None) -> SourceTime | None:
+        return source_time(value)
+
+
+def source_time(value: SourceTime | None) -> SourceTime | None:
+    """A datetime in UTC; ISO 8601 text read as one (naive = UTC); other text kept stripped for the mapping; blank is None."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text))
+        except ValueError:
+            return text
+    return as_utc(value)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -71,14 +91,18 @@ class Contact(Record):
     phone: str | None = None
     company_ids: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    signed_up_at: datetime | None = None
-    last_seen_at: datetime | None = None
+    signed_up_at: SourceTime | None = None
+    last_seen_at: SourceTime | None = None
     active: bool = True
+    # Where the person is, as the source knows it: for reading phone numbers written without +country.
+    country: str | None = Field(None, description="ISO 3166 alpha-2 or a country name, as the source gives it")
+    locale: str | None = Field(None, description="e.g. en-US, de, pt-BR")
+    time_zone: str | None = Field(None, description="an IANA name (America/New_York) or the vendor's own (Eastern Time (US & Canada))")
 
     @field_validator("signed_up_at", "last_seen_at", mode="after")
     @classmethod
-    def _utc_times(cls, value: datetime | None) -> datetime | None:
-        return as_utc(value)
+    def _utc_times(cls, value: SourceTime | None) -> SourceTime | None:
+        return source_time(value)
 
 
 class Agent(Record):

@@ -23,6 +23,20 @@ class AttributeDeclaration(BaseModel):
     create_if_missing: bool = True
 
 
+class FieldNote(BaseModel):
+    """A value that cost its field, not its record: which rule, why, what was done, and where the record was read.
+
+    `reason` is value-free (it groups across records: "invalid phone number"); the value itself never appears.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    field: str  # the rule's `to` (phone, custom_attributes.plan_tier) or the source field
+    reason: str
+    action: Literal["dropped", "kept_raw", "kept_as_written"]
+    value_kind: str = ""  # "text", "number", "12-character text": the kind of value, never the value
+    location: str | None = None  # "contacts.csv:17" where the source has lines
+
+
 class Payload(BaseModel):
     """One record ready to load. `body` is the Intercom request body; links are by source id."""
 
@@ -36,6 +50,8 @@ class Payload(BaseModel):
     parts: list[dict[str, Any]] = Field(default_factory=list)
     # source ids the loader resolves to Intercom ids: parent collection, author agent, requester contact, assignee…
     refs: dict[str, Any] = Field(default_factory=dict)
+    # what the mapping could not convert and did instead (not part of the content hash): see FieldNote
+    notes: list[FieldNote] = Field(default_factory=list)
 
     def content_hash(self) -> str:
         """Stable over key order, so an unchanged record hashes the same on every run."""

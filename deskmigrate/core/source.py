@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
+
+log = logging.getLogger(__name__)
 
 
 class SourceCheckpoint(BaseModel):
@@ -87,3 +90,45 @@ def entity_reader(connector: Connector, entity: str, vendor: str) -> Callable[..
         raise SourceError(f"the {vendor} connector cannot read {entity!r}; it reads {', '.join(readable)}")
     reader: Callable[..., Iterator[StreamItem]] = getattr(connector, f"_read_{entity}")
     return reader
+
+
+# A metadata endpoint the account's plan or the token's role does not serve answers one of these.
+OPTIONAL_ENDPOINT_STATUSES = frozenset({403, 404})
+
+
+def is_optional_miss(status: int | None) -> bool:
+    """True for a 403 or 404: the endpoint is not served to this account or token (a plan feature, an admin-only list)."""
+    return status in OPTIONAL_ENDPOINT_STATUSES
+
+
+class OptionalEndpointNotices:
+    """Notices about optional metadata endpoints that answered 403/404, each handed once to the read of the entity it affects.
+
+    A connector reads metadata (field definitions, forms, groups, settings) outside its record streams; when one is not
+    served, it records what the migration does instead, and the read of an affected entity yields that notice first.
+    """
+
+    def __init__(self, vendor: str) -> None:
+        self.vendor = vendor
+        self._pending: dict[str, list[SourceNotice]] = {}
+        self._recorded: set[tuple[str, str]] = set()
+        self._messages: set[str] = set()
+
+    def missed(self, what: str, location: str, status: int | None, consequence: str, affects: tuple[str, ...]) -> None:
+        """`what` was not readable (`status`) at `location`; `consequence` says how the migration goes on, for `affects`."""
+        message = f"{what} not readable (HTTP {status}): {consequence}"
+        if message not in self._messages:
+            log.warning("%s %s", self.vendor, message)
+        self._messages.add(message)
+        for entity in affects:
+            if (entity, message) not in self._recorded:
+                self._recorded.add((entity, message))
+                self._pending.setdefault(entity, []).append(SourceNotice(entity=entity, location=location, message=message))
+
+    def take(self, entity: str) -> list[SourceNotice]:
+        """The notices for `entity` not handed out yet (each notice is handed out once per connector)."""
+        return self._pending.pop(entity, [])
+
+    def messages(self) -> list[str]:
+        """Every distinct message recorded so far (for `describe_plan`)."""
+        return sorted(self._messages)

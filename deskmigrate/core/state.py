@@ -81,6 +81,11 @@ def record_hash(record: Record) -> str:
     return hashlib.sha256(record.model_dump_json().encode("utf-8")).hexdigest()
 
 
+def merge_marker(into: str) -> str:
+    """The payload hash of a merged id-map row: names the record it was merged into, never equal to a body hash."""
+    return f"merged-into:{into}"
+
+
 def tag_key(name: str) -> str:
     """Intercom tag names are case-insensitive."""
     return name.strip().lower()
@@ -133,6 +138,18 @@ class Failure:
     field: str | None
     request_id: str | None
     excerpt: str | None
+
+
+@dataclass(frozen=True)
+class SharedEmailContact:
+    """One of several staged contacts with the same email: its times as staged (ISO text or raw source text)."""
+
+    source_id: str
+    email: str
+    updated_at: str | None
+    created_at: str | None
+    location: str | None
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -283,6 +300,23 @@ class Ledger:
                 )
         return duplicates
 
+    def contacts_sharing_email(self) -> list[list[SharedEmailContact]]:
+        """Staged contacts whose emails are equal ignoring case, grouped, each group in staging order.
+
+        Intercom keeps user emails unique, so each group can become one Intercom contact only.
+        """
+        rows = self._query(
+            "SELECT lower(trim(json_extract(record, '$.email'))) AS email_key, source_id, json_extract(record, '$.email'), "
+            "json_extract(record, '$.updated_at'), json_extract(record, '$.created_at'), json_extract(record, '$.location'), seq "
+            "FROM staged WHERE entity='contacts' AND email_key IN ("
+            "  SELECT lower(trim(json_extract(record, '$.email'))) AS k FROM staged WHERE entity='contacts' AND k IS NOT NULL AND k != '' "
+            "  GROUP BY k HAVING COUNT(*) > 1) ORDER BY email_key, seq"
+        )
+        groups: dict[str, list[SharedEmailContact]] = {}
+        for key, source_id, email, updated_at, created_at, location, seq in rows:
+            groups.setdefault(key, []).append(SharedEmailContact(source_id, email, updated_at, created_at, location, seq))
+        return list(groups.values())
+
     def staged_record(self, entity: str, source_id: str) -> Record | None:
         rows = self._query("SELECT record FROM staged WHERE entity=? AND source_id=?", (entity, source_id))
         return record_from_json(entity, json.loads(rows[0][0])) if rows else None
@@ -380,6 +414,35 @@ class Ledger:
             )
             self._count(db, run_id, phase, "done")
             db.execute("DELETE FROM failures WHERE entity=? AND source_id=? AND phase=?", (entity, source_id, phase))
+
+    def record_merge(self, run_id: str, phase: str, entity: str, source_id: str, *, intercom_id: str, into: str) -> None:
+        """Map `source_id` to the Intercom object another source record (`into`) landed as, without writing to Intercom.
+
+        One transaction: the id-map row (origin `merged`, no body: nothing of this record was sent), a `merge` entry
+        in the write log (rollback forgets the mapping, never deletes or restores the object for it), the failure cleared.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO id_map (entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, updated_at) "
+                "VALUES (?, ?, ?, 'merged', 'done', ?, NULL, NULL, ?, ?) ON CONFLICT (entity, source_id) DO UPDATE SET "
+                "intercom_id=excluded.intercom_id, origin='merged', state='done', payload_hash=excluded.payload_hash, body=NULL, "
+                "run_id=excluded.run_id, pending_since=NULL, updated_at=excluded.updated_at",
+                (entity, source_id, intercom_id, merge_marker(into), run_id, now),
+            )
+            db.execute(
+                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, at) VALUES (?, ?, ?, ?, ?, 'merge', ?, ?)",
+                (run_id, phase, entity, source_id, intercom_id, _dump({"origin": "merged", "into": into}), now),
+            )
+            self._count(db, run_id, phase, "done")
+            db.execute("DELETE FROM failures WHERE entity=? AND source_id=? AND phase=?", (entity, source_id, phase))
+
+    def source_ids_for(self, entity: str, intercom_id: str) -> list[str]:
+        """Every source id the id map points at one Intercom object (several when records were merged into it)."""
+        rows = self._query(
+            "SELECT source_id FROM id_map WHERE entity=? AND intercom_id=? AND state='done' ORDER BY source_id", (entity, intercom_id)
+        )
+        return [r[0] for r in rows]
 
     def log_write(
         self, run_id: str, phase: str, entity: str, source_id: str, intercom_id: str | None, action: str,
@@ -638,6 +701,16 @@ class Ledger:
     def clear_failure(self, entity: str, source_id: str, phase: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM failures WHERE entity=? AND source_id=? AND phase=?", (entity, source_id, phase))
+
+    def failure_of(self, entity: str, source_id: str, phase: str | None = None) -> Failure | None:
+        """The latest recorded failure of one record (in `phase`, else in any phase)."""
+        sql = "SELECT entity, source_id, phase, run_id, reason, field, request_id, excerpt FROM failures WHERE entity=? AND source_id=?"
+        params: list[Any] = [entity, source_id]
+        if phase is not None:
+            sql += " AND phase=?"
+            params.append(phase)
+        rows = self._query(sql + " ORDER BY at DESC LIMIT 1", params)
+        return Failure(*rows[0]) if rows else None
 
     def failures(self, run_id: str | None = None) -> list[Failure]:
         sql = "SELECT entity, source_id, phase, run_id, reason, field, request_id, excerpt FROM failures"

@@ -12,7 +12,6 @@ import pytest
 from pydantic import ValidationError
 
 from deskmigrate.connectors.csv import CsvConnector, CsvSourceConfig
-from deskmigrate.connectors.csv.values import parse_datetime
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import Company, Contact, SourceNotice, SourceRejection
 from deskmigrate.core.source import SourceContext
@@ -81,10 +80,12 @@ def test_declared_single_byte_encoding(tmp_path: Path, encoding: str, name: str)
     assert contact.name == name
 
 
-def test_undeclared_latin1_file_is_a_source_error_that_suggests_an_encoding(tmp_path: Path) -> None:
-    write(tmp_path / "contacts.csv", "id,name\n1,Zoë\n", "latin-1")
-    with pytest.raises(SourceError, match=r"contacts\.csv.*not valid utf-8-sig.*encoding"):
-        items(connector(tmp_path, contacts={"path": "contacts.csv"}), "contacts")
+def test_undeclared_latin1_file_is_read_row_by_row_with_a_notice_per_row(tmp_path: Path) -> None:
+    write(tmp_path / "contacts.csv", "id,name\n1,Zoë\n2,Ann\n3,Müller\n", "latin-1")
+    found = items(connector(tmp_path, contacts={"path": "contacts.csv"}), "contacts")
+    assert [(c.source_id, c.name) for c in records(found)] == [("1", "Zoë"), ("2", "Ann"), ("3", "Müller")]
+    assert [(n.location, n.source_id) for n in notices(found)] == [("contacts.csv:2", "1"), ("contacts.csv:4", "3")]
+    assert all("read as Windows-1252" in n.message for n in notices(found))
 
 
 def test_unknown_encoding_is_a_config_error() -> None:
@@ -94,12 +95,10 @@ def test_unknown_encoding_is_a_config_error() -> None:
 
 # --- line numbers, bad rows, rejections ------------------------------------------------------------------------
 
-MESSY_EXPECTED_RECORDS = ["001", "003", "007"]
+MESSY_EXPECTED_RECORDS = ["001", "003", "004", "006", "007"]
 MESSY_EXPECTED_REJECTIONS = [
     ("messy_contacts.csv:4", "002", None),
-    ("messy_contacts.csv:8", "004", "signed_up_at"),
     ("messy_contacts.csv:9", "005", None),
-    ("messy_contacts.csv:11", "006", "role"),
     ("messy_contacts.csv:12", None, "source_id"),
 ]
 
@@ -117,18 +116,26 @@ def test_line_numbers_stay_exact_after_quoted_newlines_blank_lines_and_bad_rows(
     assert contact["001"].custom_fields["notes"] == f"first line{newline}second line"
     assert contact["003"].name == f"Cé{newline}cile"
     assert contact["003"].role == "lead"
+    assert [(c.source_id, c.location) for c in records(found)] == [
+        ("001", "messy_contacts.csv:2"), ("003", "messy_contacts.csv:6"), ("004", "messy_contacts.csv:8"),
+        ("006", "messy_contacts.csv:11"), ("007", "messy_contacts.csv:13"),
+    ]
 
 
-def test_bad_row_rejections_say_what_is_wrong(tmp_path: Path) -> None:
+def test_bad_row_rejections_say_what_is_wrong_and_bad_values_cost_only_their_field(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "messy_contacts.csv", tmp_path)
     found = items(connector(tmp_path, contacts={"path": "messy_contacts.csv", "columns": MESSY_COLUMNS}), "contacts")
     reasons = {r.location: r.reason for r in rejections(found)}
     assert "7 fields but the header has 6" in reasons["messy_contacts.csv:4"]
-    assert "'not-a-date' is not a date" in reasons["messy_contacts.csv:8"]
-    assert "'signed_up'" in reasons["messy_contacts.csv:8"]
-    assert "'admin' is not a contact role" in reasons["messy_contacts.csv:11"]
     assert "no id in column 'id'" in reasons["messy_contacts.csv:12"]
     assert all(r.entity == "contacts" for r in rejections(found))
+    contact = by_id(found)
+    assert contact["004"].signed_up_at == "not-a-date"  # passed on as written: the mapping drops it, with a note
+    assert contact["006"].role == "user"
+    [role_notice] = notices(found)
+    assert (role_notice.location, role_notice.source_id) == ("messy_contacts.csv:11", "006")
+    assert "column 'type'" in role_notice.message and "read as a user" in role_notice.message
+    assert "admin" not in role_notice.message
 
 
 def test_bad_rows_are_reported_and_every_other_row_is_read(tmp_path: Path) -> None:
@@ -141,20 +148,29 @@ def test_bad_rows_are_reported_and_every_other_row_is_read(tmp_path: Path) -> No
     assert [(r.location, r.source_id) for r in rejections(found)] == [("contacts.csv:51", "50"), ("contacts.csv:151", "150")]
 
 
-def test_unparsable_size_is_rejected_with_field_and_line(tmp_path: Path) -> None:
-    write(tmp_path / "companies.csv", "id,name,size\nc1,Acme,12\nc2,Globex,about fifty\nc3,Initech,-3\nc4,Umbrella,\n")
+def test_unparsable_size_is_dropped_with_a_notice_and_the_company_kept(tmp_path: Path) -> None:
+    write(tmp_path / "companies.csv", "id,name,size\nc1,Acme,12\nc2,Globex,twelve\nc3,Initech,-3\nc4,Umbrella,\n")
     found = items(connector(tmp_path, companies={"path": "companies.csv"}), "companies")
-    assert [(r.location, r.source_id, r.field) for r in rejections(found)] == [
-        ("companies.csv:3", "c2", "size"),
-        ("companies.csv:4", "c3", "size"),
-    ]
-    assert {c.source_id: c.size for c in records(found)} == {"c1": 12, "c4": None}
+    assert rejections(found) == []
+    assert {c.source_id: (c.name, c.size) for c in records(found)} == {
+        "c1": ("Acme", 12), "c2": ("Globex", None), "c3": ("Initech", None), "c4": ("Umbrella", None),
+    }
+    assert [(n.location, n.source_id) for n in notices(found)] == [("companies.csv:3", "c2"), ("companies.csv:4", "c3")]
+    first, second = (n.message for n in notices(found))
+    assert "column 'size'" in first and "not a whole number" in first and "the record is kept" in first
+    assert "twelve" not in first and "6-character text" in first
+    assert "a number" in second
 
 
-def test_fewer_fields_than_the_header_reads_the_missing_cells_as_empty(tmp_path: Path) -> None:
-    write(tmp_path / "contacts.csv", "id,email,name,phone\n1,a@example.com\n")
-    [contact] = records(items(connector(tmp_path, contacts={"path": "contacts.csv"}), "contacts"))
-    assert (contact.email, contact.name, contact.phone) == ("a@example.com", None, None)
+def test_fewer_fields_than_the_header_reads_the_missing_cells_as_empty_with_a_notice(tmp_path: Path) -> None:
+    write(tmp_path / "contacts.csv", "id,email,name,phone\n1,a@example.com\n2,b@example.com,Bo,\n")
+    found = items(connector(tmp_path, contacts={"path": "contacts.csv"}), "contacts")
+    contact = by_id(found)
+    assert (contact["1"].email, contact["1"].name, contact["1"].phone) == ("a@example.com", None, None)
+    assert contact["2"].name == "Bo"
+    [notice] = notices(found)  # row 2 ends with an empty cell but has all four fields: no notice
+    assert (notice.location, notice.source_id) == ("contacts.csv:2", "1")
+    assert notice.message == "the row has 2 fields but the header has 4; the missing cells are empty"
 
 
 def test_whitespace_only_rows_are_skipped_silently(tmp_path: Path) -> None:
@@ -204,20 +220,21 @@ def test_unknown_columns_land_in_custom_fields_verbatim(tmp_path: Path) -> None:
         ("2024-03-01T09:30:00+02:00", datetime(2024, 3, 1, 7, 30, tzinfo=UTC)),
         ("2024-03-01 09:30:00", datetime(2024, 3, 1, 9, 30, tzinfo=UTC)),
         ("2024-03-01", datetime(2024, 3, 1, tzinfo=UTC)),
-        ("1709285400", datetime(2024, 3, 1, 9, 30, tzinfo=UTC)),
-        (" 1709285400.5 ", datetime(2024, 3, 1, 9, 30, 0, 500000, tzinfo=UTC)),
+        ("20240301", datetime(2024, 3, 1, tzinfo=UTC)),
+        # Everything else goes on as written, for the mapping to read with the column's other values.
+        ("03/04/2021", "03/04/2021"),
+        ("4 March 2021", "4 March 2021"),
+        (" 1709285400 ", "1709285400"),
+        ("1709285400000", "1709285400000"),
+        ("not a date", "not a date"),
     ],
 )
-def test_dates_in_every_accepted_form_become_utc(text: str, expected: datetime) -> None:
-    parsed = parse_datetime(text)
-    assert parsed == expected
-    assert parsed.utcoffset() == timedelta(0)
-
-
-@pytest.mark.parametrize("text", ["01/03/2024", "March 1st", "20240301", "2024-13-01", "99999999999999999999"])
-def test_ambiguous_or_unparsable_dates_are_refused(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_datetime(text)
+def test_dates_pass_as_written_and_iso_becomes_utc(tmp_path: Path, text: str, expected: datetime | str) -> None:
+    write(tmp_path / "contacts.csv", f'id,signed_up_at\n1,"{text}"\n')
+    found = items(connector(tmp_path, contacts={"path": "contacts.csv"}), "contacts")
+    [contact] = records(found)
+    assert contact.signed_up_at == expected
+    assert notices(found) == [] and rejections(found) == []
 
 
 def test_contact_fields_are_typed(tmp_path: Path) -> None:
@@ -226,12 +243,16 @@ def test_contact_fields_are_typed(tmp_path: Path) -> None:
         "id,role,active,signed_up_at,last_seen_at,created_at\n1, Lead ,no,2024-03-01,1709285400,2024-03-01T10:00:00-05:00\n2,user,maybe,,,\n",
     )
     found = items(connector(tmp_path, contacts={"path": "contacts.csv"}), "contacts")
-    [contact] = records(found)
+    contact, maybe = records(found)
     assert (contact.role, contact.active) == ("lead", False)
     assert contact.signed_up_at == datetime(2024, 3, 1, tzinfo=UTC)
-    assert contact.last_seen_at == datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+    assert contact.last_seen_at == "1709285400"
     assert contact.created_at == datetime(2024, 3, 1, 10, tzinfo=timezone(timedelta(hours=-5)))
-    assert [(r.location, r.field) for r in rejections(found)] == [("contacts.csv:3", "active")]
+    assert rejections(found) == []
+    assert (maybe.source_id, maybe.active, maybe.role) == ("2", True, "user")
+    [notice] = notices(found)
+    assert (notice.location, notice.source_id) == ("contacts.csv:3", "2")
+    assert "column 'active'" in notice.message and "not true or false" in notice.message and "maybe" not in notice.message
 
 
 def test_company_domains_are_split_and_lowercased(tmp_path: Path) -> None:

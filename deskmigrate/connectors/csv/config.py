@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import codecs
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 COMPANY_FIELDS = ("source_id", "name", "website", "plan", "size", "industry", "domains", "created_at", "updated_at")
-CONTACT_FIELDS = ("source_id", "role", "email", "name", "phone", "signed_up_at", "last_seen_at", "active", "created_at", "updated_at")
+CONTACT_FIELDS = (
+    "source_id", "role", "email", "name", "phone", "signed_up_at", "last_seen_at", "active", "created_at", "updated_at",
+    "country", "locale", "time_zone",
+)
+DATE_FIELDS = frozenset({"created_at", "updated_at", "signed_up_at", "last_seen_at"})
+# A moment every strptime directive can write and read back: a format that cannot round-trip it is not usable.
+FORMAT_PROBE = datetime(2021, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 LIST_FIELDS_WITH_OWN_KEY = {"tags": "tags_column", "company_ids": "company_column"}
 TAG_FILE_ROLES = ("contact", "company", "tag")
 DEFAULT_ID_COLUMN = "id"
@@ -32,6 +39,17 @@ def _known_encoding(value: str) -> str:
     return "utf-8-sig" if codec.name == "utf-8" else value
 
 
+def checked_date_format(value: str) -> str:
+    """A strptime format with at least one directive that reads back what it writes (`%d/%m/%Y`, `%Y%m%d %H:%M`)."""
+    if "%" not in value:
+        raise ValueError(f"{value!r} has no strptime directive: write e.g. %d/%m/%Y or %B %d, %Y")
+    try:
+        datetime.strptime(FORMAT_PROBE.strftime(value), value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a usable strptime format ({error}); see the directives of Python's datetime.strptime") from None
+    return value
+
+
 def _one_character(value: str, what: str) -> str:
     value = DELIMITER_WORDS.get(value.lower(), value) if len(value) > 1 else value
     if len(value) != 1:
@@ -43,7 +61,11 @@ class CsvFile(_Strict):
     """One CSV file: where it is and how to parse it."""
 
     path: Path = Field(description="relative to the config file's folder")
-    encoding: str = Field("utf-8-sig", description="any Python codec name; the default reads UTF-8 with or without a BOM")
+    encoding: str = Field(
+        "utf-8-sig",
+        description="any Python codec name; the default reads UTF-8 with or without a BOM, and a line that is not UTF-8 "
+                    "as cp1252 text or with its bad bytes replaced, each named in a notice",
+    )
     delimiter: str = Field(",", description="one character, or tab / comma / semicolon / pipe")
 
     @field_validator("encoding")
@@ -64,12 +86,34 @@ class RecordFile(CsvFile):
     a canonical field map to it, a `tags` column is the tags column (and, for contacts, a `company_ids` or
     `company_id` column names the companies). When given, it is complete: nothing else is guessed. Either way every
     other column is kept in `custom_fields` under its own name.
+
+    Dates are passed on as written (the mapping reads them, using what the column's other values show) unless this
+    file says how to read them: `date_formats` for one column (canonical or custom), `date_format` for every date
+    field, `dayfirst` for numeric dates such as 03/04/2021. A value that does not fit is passed on as written, noted.
     """
 
     CANONICAL_FIELDS: ClassVar[tuple[str, ...]]
     columns: dict[str, str] | None = None
     tags_column: str | None = None
     tag_delimiter: str = ";"
+    dayfirst: bool | None = Field(None, description="read 03/04/2021 as 3 April (true) or March 4 (false) in this file's date fields")
+    date_format: str | None = Field(None, description="strptime format of this file's date fields, e.g. %d/%m/%Y")
+    date_formats: dict[str, str] = Field(default_factory=dict, description="column → strptime format, for any column")
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        return None if value is None else checked_date_format(value)
+
+    @field_validator("date_formats")
+    @classmethod
+    def _date_formats(cls, formats: dict[str, str]) -> dict[str, str]:
+        for column, value in formats.items():
+            try:
+                checked_date_format(value)
+            except ValueError as error:
+                raise ValueError(f"{column}: {error}") from None
+        return formats
 
     @field_validator("tag_delimiter")
     @classmethod

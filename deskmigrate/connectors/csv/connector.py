@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
-from deskmigrate.connectors.csv.config import CsvFile, CsvSourceConfig, RecordFile, TagsFile
+from deskmigrate.connectors.csv.config import DATE_FIELDS, CsvFile, CsvSourceConfig, RecordFile, TagsFile
 from deskmigrate.connectors.csv.layout import RowLayout, TagFileLayout, plan_record_layout, plan_tag_file_layout
 from deskmigrate.connectors.csv.reader import BadCsvRow, CsvRow, CsvTable, iter_rows, read_header
-from deskmigrate.connectors.csv.values import FIELD_PARSERS, name_key, split_names, unique_names
+from deskmigrate.connectors.csv.values import FIELD_PARSERS, name_key, read_date, split_names, unique_names, value_kind
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import Company, Contact, SourceNotice, SourceRejection
 from deskmigrate.core.source import SourceContext, StreamItem
+from deskmigrate.core.timeparse import iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ ENTITY_ORDER = ("companies", "contacts")
 RECORD_CLASSES: dict[str, type[Company] | type[Contact]] = {"companies": Company, "contacts": Contact}
 TAG_FILE_ROLE = {"companies": "company", "contacts": "contact"}
 EXAMPLES_IN_NOTICES = 5
+IDENTITY_KEYS = frozenset({"source", "source_id", "location"})
 
 
 @dataclass
@@ -144,6 +146,7 @@ class CsvConnector:
             counts["rows"] += 1
             if isinstance(row, BadCsvRow):
                 counts["rejected"] += 1
+                yield from row_notices(layout.entity, layout.table.label, row, bad_row_id(layout, row))
                 yield bad_row_rejection(layout, row)
                 continue
             item, notices = convert_row(layout, row, links, tag_index)
@@ -220,6 +223,8 @@ class CsvConnector:
         problems: list[StreamItem] = []
         for row in iter_rows(layout.table, list(layout.header)):
             location = f"{layout.table.label}:{row.line}"
+            if report_problems:
+                problems.extend(row_notices(entity, layout.table.label, row, None))
             if isinstance(row, BadCsvRow):
                 if report_problems:
                     problems.append(SourceRejection(entity=entity, location=location, reason=f"tags file row skipped: {row.reason}"))
@@ -236,7 +241,12 @@ class CsvConnector:
 def convert_row(
     layout: RowLayout, row: CsvRow, links: CompanyLinks, tag_index: TagIndex | None
 ) -> tuple[StreamItem | None, list[SourceNotice]]:
-    """One data row → a Company or Contact, or a SourceRejection naming the line and field; None for an empty row."""
+    """One data row → a Company or Contact and notices about what it cost; None for an empty row.
+
+    Only a missing id rejects a row (a SourceRejection naming the line). A value that cannot be read costs its field,
+    with a notice naming the line and column: a role falls back to user, a date the file's own format does not fit
+    is passed on as written (the mapping reads it or drops it, with a note).
+    """
     cells = row.cells
     entity = layout.entity
     location = f"{layout.table.label}:{row.line}"
@@ -245,18 +255,30 @@ def convert_row(
         if not any(cell.strip() for cell in cells):
             return None, []
         reason = f"the row has no id in column {layout.id_column!r}"
-        return SourceRejection(entity=entity, location=location, field="source_id", reason=reason), []
-    data: dict[str, Any] = {"source": "csv", "source_id": source_id}
+        rejection = SourceRejection(entity=entity, location=location, field="source_id", reason=reason)
+        return rejection, row_notices(entity, layout.table.label, row, None)
+    notices = row_notices(entity, layout.table.label, row, source_id)
+
+    def notice(message: str) -> None:
+        notices.append(SourceNotice(entity=entity, source_id=source_id, location=location, message=message))
+
+    data: dict[str, Any] = {"source": "csv", "source_id": source_id, "location": location}
     for position, field_name, column in layout.fields:
         text = cells[position]
         if not text or text.isspace():
             continue
+        if field_name in DATE_FIELDS:
+            value, problem = read_date(text, layout.date_formats.get(position), layout.dayfirst)
+            if problem is not None:
+                notice(f"column {column!r}: {value_kind(text)} that {problem}; passed on as written for the mapping to read")
+            data[field_name] = value
+            continue
         try:
             data[field_name] = FIELD_PARSERS[field_name](text)
         except ValueError as error:
-            reason = f"column {column!r}: {error}"
-            return SourceRejection(entity=entity, source_id=source_id, location=location, field=field_name, reason=reason), []
-    custom = {key: cells[position] for position, key in layout.custom if cells[position] and not cells[position].isspace()}
+            outcome = "the contact is read as a user" if field_name == "role" else f"{field_name} is left empty, the record is kept"
+            notice(f"column {column!r}: {value_kind(text)}, {error}; {outcome}")
+    custom = custom_fields(layout, cells, notice)
     if custom:
         data["custom_fields"] = custom
     tags = split_names(cells[layout.tags_position], layout.tag_delimiter) if layout.tags_position is not None else []
@@ -264,23 +286,77 @@ def convert_row(
         tags = tags + tag_index.tags_for(source_id)
     if tags:
         data["tags"] = unique_names(tags, case_sensitive=False)
-    notices: list[SourceNotice] = []
     if layout.company_position is not None and cells[layout.company_position].strip():
-        data["company_ids"], notices = links.resolve(cells[layout.company_position], entity, source_id, location)
-    try:
-        return RECORD_CLASSES[entity](**data), notices
-    except ValidationError as error:
-        first = error.errors()[0]
-        field_name = str(first["loc"][0]) if first["loc"] else None
-        return SourceRejection(entity=entity, source_id=source_id, location=location, field=field_name, reason=first["msg"]), notices
+        data["company_ids"], link_notices = links.resolve(cells[layout.company_position], entity, source_id, location)
+        notices.extend(link_notices)
+    return build_record(entity, data, notice), notices
+
+
+def custom_fields(layout: RowLayout, cells: tuple[str, ...], notice: Callable[[str], None]) -> dict[str, Any]:
+    """Every other non-empty cell verbatim under its column name; a column with a date_format becomes ISO 8601 UTC."""
+    custom: dict[str, Any] = {}
+    for position, key in layout.custom:
+        cell = cells[position]
+        if not cell or cell.isspace():
+            continue
+        date_format = layout.date_formats.get(position)
+        if date_format is None:
+            custom[key] = cell
+            continue
+        value, problem = read_date(cell, date_format, None)
+        if isinstance(value, datetime):
+            custom[key] = iso_utc(value)
+        else:
+            custom[key] = cell
+            notice(f"column {key!r}: {value_kind(cell)} that {problem}; kept as written")
+    return custom
+
+
+def build_record(entity: str, data: dict[str, Any], notice: Callable[[str], None]) -> Company | Contact | SourceRejection:
+    """The record from `data`; a field the model refuses is left out with a notice. Only an unusable id rejects it."""
+    while True:
+        try:
+            return RECORD_CLASSES[entity](**data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field_name = str(first["loc"][0]) if first["loc"] else ""
+            if field_name not in data or field_name in IDENTITY_KEYS:
+                return SourceRejection(
+                    entity=entity, source_id=data["source_id"], location=data["location"], field=field_name or None, reason=first["msg"]
+                )
+            del data[field_name]
+            notice(f"{field_name}: {first['msg']}; left empty, the record is kept")
+
+
+def row_notices(entity: str, label: str, row: CsvRow | BadCsvRow, source_id: str | None) -> list[SourceNotice]:
+    """Notices for the lines of a row that were not valid text and for its missing cells, each at its own line."""
+    notices = []
+    for line, message in row.notes:
+        if line > row.line:
+            message = f"{message} (in the row starting at line {row.line})"
+        elif line < row.line:
+            message = f"{message} (before the row starting at line {row.line})"
+        notices.append(
+            SourceNotice(
+                entity=entity,
+                source_id=source_id if line >= row.line else None,
+                location=f"{label}:{line}",
+                message=message,
+            )
+        )
+    return notices
 
 
 def bad_row_rejection(layout: RowLayout, row: BadCsvRow) -> SourceRejection:
     """A row pandas could not split into the header's columns; its id is recovered when the id cell is there."""
-    source_id = row.fields[layout.id_position].strip() if len(row.fields) > layout.id_position else ""
     return SourceRejection(
         entity=layout.entity,
-        source_id=source_id or None,
+        source_id=bad_row_id(layout, row),
         location=f"{layout.table.label}:{row.line}",
         reason=f"{row.reason} (an unquoted delimiter in a value?); the row is skipped",
     )
+
+
+def bad_row_id(layout: RowLayout, row: BadCsvRow) -> str | None:
+    source_id = row.fields[layout.id_position].strip() if len(row.fields) > layout.id_position else ""
+    return source_id or None

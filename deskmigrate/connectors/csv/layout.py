@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deskmigrate.connectors.csv.config import (
+    DATE_FIELDS,
     DEFAULT_COMPANY_COLUMNS,
     DEFAULT_ID_COLUMN,
     DEFAULT_TAG_FILE_COLUMNS,
@@ -33,6 +34,8 @@ class RowLayout:
     company_position: int | None
     company_delimiter: str
     company_by: str
+    date_formats: dict[int, str]  # position → strptime format: the file's date fields and the columns it names
+    dayfirst: bool | None = None
 
     def position_of(self, field: str) -> int | None:
         return next((position for position, name, _ in self.fields if name == field), None)
@@ -63,6 +66,7 @@ def plan_record_layout(entity: str, config: RecordFile, header: list[str], table
     wanted = list(columns) + [name for name in (tags_column, company_column) if name]
     _require_columns(table, header, wanted)
     _require_single_use(table, wanted)
+    _require_columns(table, header, list(config.date_formats), what="date_formats column(s)")
 
     position = {name: index for index, name in enumerate(header)}
     id_column = next(column for column, field in columns.items() if field == "source_id")
@@ -70,6 +74,11 @@ def plan_record_layout(entity: str, config: RecordFile, header: list[str], table
     used = set(wanted)
     custom = tuple((index, name if name.strip() else f"column_{index + 1}") for index, name in enumerate(header) if name not in used)
     contacts = config if isinstance(config, ContactsFile) else None
+    date_formats = {position[column]: fmt for column, fmt in config.date_formats.items()}
+    if config.date_format is not None:
+        for index, field, _ in fields:
+            if field in DATE_FIELDS:
+                date_formats.setdefault(index, config.date_format)
     return RowLayout(
         table=table,
         header=tuple(header),
@@ -83,6 +92,8 @@ def plan_record_layout(entity: str, config: RecordFile, header: list[str], table
         company_position=position[company_column] if company_column else None,
         company_delimiter=contacts.company_delimiter if contacts else ";",
         company_by=contacts.company_by if contacts else "id",
+        date_formats=date_formats,
+        dayfirst=config.dayfirst,
     )
 
 
@@ -130,11 +141,11 @@ def _first_present(header: list[str], candidates: list[str]) -> str | None:
     return next((by_key[name] for name in candidates if name in by_key), None)
 
 
-def _require_columns(table: CsvTable, header: list[str], wanted: list[str]) -> None:
+def _require_columns(table: CsvTable, header: list[str], wanted: list[str], what: str = "configured column(s)") -> None:
     missing = [column for column in wanted if column not in header]
     if missing:
         names = ", ".join(repr(column) for column in missing)
-        raise SourceError(f"{table.path}: the configured column(s) {names} are not in the header ({_listing(header)})")
+        raise SourceError(f"{table.path}: the {what} {names} are not in the header ({_listing(header)})")
 
 
 def _require_single_use(table: CsvTable, wanted: list[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
 import re
 import warnings
@@ -12,11 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 import pandas as pd
 
+from deskmigrate.connectors.csv.decoding import DecodingStream
 from deskmigrate.core.errors import SourceError
 
 logger = logging.getLogger(__name__)
@@ -44,8 +43,12 @@ class CsvTable:
 
 
 class CsvRow(NamedTuple):
+    """A data row, the physical line it starts on, and what the user should know about it: (line, message) pairs
+    for lines that were not valid text, and for a row with fewer fields than the header."""
+
     line: int
     cells: tuple[str, ...]
+    notes: tuple[tuple[int, str], ...] = ()
 
 
 class BadCsvRow(NamedTuple):
@@ -54,20 +57,25 @@ class BadCsvRow(NamedTuple):
     line: int
     reason: str
     fields: list[str]
+    notes: tuple[tuple[int, str], ...] = ()
+
+
+def open_stream(table: CsvTable, *, keep_lines: bool = True) -> DecodingStream:
+    return DecodingStream(table.path, table.encoding, keep_lines=keep_lines)
 
 
 def read_header(table: CsvTable) -> list[str]:
     """The column names exactly as written in the first row; a missing, empty or undecodable file is a SourceError."""
-    with _source_errors(table):
+    with _source_errors(table), open_stream(table, keep_lines=False) as stream:
         frame = pd.read_csv(
-            table.path,
+            stream,
             header=None,
             nrows=1,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
             sep=table.delimiter,
-            encoding=table.encoding,
+            encoding="utf-8",
         )
     names = [str(name) for name in frame.iloc[0].tolist()]
     repeated = sorted({name for name in names if names.count(name) > 1 and name.strip()})
@@ -80,30 +88,43 @@ def iter_rows(table: CsvTable, header: list[str]) -> Iterator[CsvRow | BadCsvRow
     """Every data row in file order with its first physical line; rows with too many fields come as BadCsvRow.
 
     Blank lines are skipped. Line numbers stay exact across quoted line breaks and skipped rows: pandas gives each
-    skipped row's record number, and the span of a skipped row is measured by re-reading just that row.
+    skipped row's record number, and the span of a skipped row is measured by re-splitting just that row. A row
+    whose last cell is empty may be one pandas padded (it fills missing cells with ""): its fields are counted.
     """
     next_line = 2 + sum(newlines_in(name) for name in header)
     next_record = FIRST_DATA_RECORD
-    with _BadRowLocator(table) as locator, _source_errors(table, lambda: next_line):
-        for columns, bad_records in _chunks(table):
+    width = len(header)
+    with _source_errors(table, lambda: next_line), open_stream(table) as stream:
+        for columns, bad_records in _chunks(table, stream):
             pending = deque(bad_records)
             extra_lines = _extra_lines_per_row(columns)
+            last_cells = columns[-1] if width > 1 else None
             for position, cells in enumerate(zip(*columns, strict=True)):
                 while pending and pending[0][0] <= next_record:
-                    bad_row, span = _bad_row(locator, pending.popleft(), next_record, next_line)
+                    bad_row, span = _bad_row(stream, table, pending.popleft(), next_record, next_line)
                     yield bad_row
                     next_line += span
                     next_record += 1
                 line = next_line
-                next_line += 1 + (extra_lines[position] if extra_lines else 0)
+                span = 1 + (extra_lines[position] if extra_lines else 0)
+                next_line += span
                 next_record += 1
-                if any(cells):
-                    yield CsvRow(line, cells)
+                if not any(cells):
+                    continue
+                notes: tuple[tuple[int, str], ...] = ()
+                if stream.events and stream.events[0].line < next_line:
+                    notes = tuple(stream.take_events(next_line))
+                if last_cells is not None and not last_cells[position]:
+                    count = _field_count(stream, table.delimiter, line, span)
+                    if count < width:
+                        notes += ((line, f"the row has {count} fields but the header has {width}; the missing cells are empty"),)
+                yield CsvRow(line, cells, notes)
             while pending:
-                bad_row, span = _bad_row(locator, pending.popleft(), next_record, next_line)
+                bad_row, span = _bad_row(stream, table, pending.popleft(), next_record, next_line)
                 yield bad_row
                 next_line += span
                 next_record += 1
+            stream.window.release_before(next_line)
 
 
 def newlines_in(text: str) -> int:
@@ -128,18 +149,27 @@ def _extra_lines_per_row(columns: list[list[str]]) -> list[int] | None:
     return counts
 
 
-def _chunks(table: CsvTable) -> Iterator[tuple[list[list[str]], list[tuple[int, str]]]]:
+def _field_count(stream: DecodingStream, delimiter: str, line: int, span: int) -> int:
+    """How many fields the row at physical `line` really has (a one-line row without quotes: its delimiters + 1)."""
+    if span == 1:
+        text = stream.window.line(line)
+        if '"' not in text:
+            return text.count(delimiter) + 1
+    return len(next(csv.reader(stream.window.lines_from(line), delimiter=delimiter, strict=False), []))
+
+
+def _chunks(table: CsvTable, stream: DecodingStream) -> Iterator[tuple[list[list[str]], list[tuple[int, str]]]]:
     """Each chunk as a list of column value lists, with the (record number, reason) of the rows pandas skipped in it."""
     with _source_errors(table):
         reader = pd.read_csv(
-            table.path,
+            stream,
             header=0,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
             index_col=False,
             sep=table.delimiter,
-            encoding=table.encoding,
+            encoding="utf-8",
             on_bad_lines="warn",
             chunksize=table.chunk_size,
             engine="c",
@@ -169,46 +199,17 @@ def _bad_records(caught: list[warnings.WarningMessage]) -> list[tuple[int, str]]
     return sorted(bad)
 
 
-def _bad_row(locator: _BadRowLocator, bad: tuple[int, str], next_record: int, next_line: int) -> tuple[BadCsvRow, int]:
+def _bad_row(stream: DecodingStream, table: CsvTable, bad: tuple[int, str], next_record: int, next_line: int) -> tuple[BadCsvRow, int]:
+    """The skipped row starting at `next_line`, re-split by Python's csv module from the decoded lines, and its span."""
     record, reason = bad
     if record != next_record:
         logger.warning("CSV line accounting lost track at record %d (expected %d): later line numbers may be off", record, next_record)
-    fields, span = locator.read_record(next_line)
-    return BadCsvRow(next_line, reason, fields), span
-
-
-class _BadRowLocator:
-    """Re-reads single rows by physical line with Python's csv module, moving forward through the file only once."""
-
-    def __init__(self, table: CsvTable) -> None:
-        self._table = table
-        self._handle: IO[str] | None = None
-        self._line = 1
-
-    def read_record(self, line: int) -> tuple[list[str], int]:
-        """The fields of the record starting at physical `line` and the number of lines it spans."""
-        if self._handle is None or line < self._line:
-            self.close()
-            self._handle = self._table.path.open(encoding=self._table.encoding, newline="")
-            self._line = 1
-        for _ in itertools.islice(self._handle, line - self._line):
-            pass
-        reader = csv.reader(self._handle, delimiter=self._table.delimiter, strict=False)
-        fields = next(reader, [])
-        span = max(1, reader.line_num)
-        self._line = line + span
-        return fields, span
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    def __enter__(self) -> _BadRowLocator:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        self.close()
+    stream.window.release_before(next_line)
+    reader = csv.reader(stream.window.lines_from(next_line), delimiter=table.delimiter, strict=False)
+    fields = next(reader, [])
+    span = max(1, reader.line_num)
+    notes = tuple(stream.take_events(next_line + span))
+    return BadCsvRow(next_line, reason, fields, notes), span
 
 
 @contextmanager
