@@ -37,6 +37,9 @@ class FakeVendorServer:
     http_methods: ClassVar[tuple[str, ...]] = ("GET",)
 
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Route path (as the vendor's router sees it, e.g. "ticket_forms") → 403 or 404, answered every time: an endpoint the
+    # account's plan or the token's role does not serve.
+    unavailable: dict[str, int] = field(default_factory=dict)
     _faults: list[Fault] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,6 +79,13 @@ class FakeVendorServer:
         """The next `times` requests whose path contains `path_fragment` get `status` (with the vendor's retry-after header if given)."""
         with self._lock:
             self._faults.append(Fault(path_fragment, status, times, retry_after))
+
+    def refuse(self, route: str, status: int) -> None:
+        """Every request for `route` answers `status` (403: not for this plan or role; 404: not served), until `restore`."""
+        self.unavailable[route] = status
+
+    def restore(self, route: str) -> None:
+        self.unavailable.pop(route, None)
 
     def paths(self, method: str = "GET") -> list[str]:
         return [r.path for r in self.requests if r.method == method]

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.fakes.base import FakeVendorServer, RecordedRequest, iso_z, send_bytes, send_json, update_record
+from tests.fakes.messy import PEOPLE, SUBJECTS
 
 FAKE_DOMAIN = "acme"
 FAKE_API_KEY = "fake-freshdesk-api-key-0123456789"
@@ -94,6 +95,10 @@ class FakeFreshdesk(FakeVendorServer):
             body = {"code": "rate_limit_exceeded", "message": "API rate limit exceeded."} if fault.status == 429 else {"code": "internal_error", "message": f"injected {fault.status}"}
             return send_json(handler, fault.status, body, {**headers, **self._rate_headers(1)})
         path = parts.path.removeprefix("/api/v2/")
+        if path in self.unavailable:
+            status = self.unavailable[path]
+            body = {"code": "access_denied", "message": "You are not authorized to perform this action."} if status == 403 else {"code": "not_found", "message": "Record not found"}
+            return send_json(handler, status, body, self._rate_headers(1))
         if path.startswith("solutions") and self.solutions_forbidden:
             return send_json(handler, 403, {"code": "access_denied", "message": "You are not authorized to perform this action."})
         status, body, headers = self._route(path, query)
@@ -435,3 +440,59 @@ def _agent(aid: int, name: str, email: str, active: bool) -> dict[str, Any]:
             "created_at": _t(1), "updated_at": _t(1), "available_since": None,
             "contact": {"active": active, "email": email, "job_title": None, "language": "en", "last_login_at": None,
                         "mobile": None, "name": name, "phone": None, "time_zone": "Paris", "created_at": _t(1), "updated_at": _t(1)}}
+
+
+# -- the messy account ------------------------------------------------------------------------------
+
+MESSY_ADMIN, MESSY_AGENT, MESSY_OCCASIONAL_AGENT = 50, 51, 52
+MESSY_FIRST_CONTACT = 100
+MESSY_DELETED_CONTACT = 190
+# Ticket id → the teammate (agent id = their user id, the id tickets name as requester_id) who requested it.
+MESSY_TEAMMATE_TICKETS = {3036: MESSY_ADMIN, 3037: MESSY_AGENT, 3038: MESSY_OCCASIONAL_AGENT}
+MESSY_DELETED_REQUESTER_TICKETS = (3040, 3041)
+MESSY_OUTBOUND_EVERY = 7  # every 7th ticket (index 3, 10, ...) is an outbound email: the agent wrote its description
+
+
+def messy_account() -> dict[str, Any]:
+    """An account like a real one (see tests/fakes/messy.py): 36 contacts with national phones, their language and Rails
+    time zone, custom fields holding dates as typed and "gold" in a number; three agents who requested tickets of their
+    own; a deleted contact who requested two; 41 tickets. Same settings and solutions as the default account."""
+    base = default_account()
+    contacts = []
+    for person in PEOPLE:
+        contact = _contact(MESSY_FIRST_CONTACT + person.number, person.name, person.email, _t(2, 8 + person.number % 10), phone=person.phone,
+                           custom={"signup_date": person.signup, "seats": person.seats, "plan_tier": "Enterprise" if person.number % 4 == 0 else "Free"})
+        contact.update(language=person.locale, time_zone=person.rails_tz)
+        if person.number % 6 == 5:
+            contact["mobile"] = "+1 555 0100"
+        contacts.append(contact)
+    contacts.append(_contact(MESSY_DELETED_CONTACT, "Forget Me", "forget.me@example.com", _t(3), deleted=True))
+    tickets, conversations = [], {}
+    for index, person in enumerate(PEOPLE):
+        tid, requester, day = 3000 + index, MESSY_FIRST_CONTACT + person.number, 1 + index % 20
+        outbound = index % MESSY_OUTBOUND_EVERY == 3
+        units: Any = "gold" if index == 5 else index % 9
+        ticket = _ticket(tid, SUBJECTS[index % len(SUBJECTS)], (2, 3, 4, 5)[index % 4], 1, 10 if outbound else (1, 2, 3, 7)[index % 4], requester,
+                         MESSY_AGENT, 1, _t(day), _t(day, 15), custom={"cf_order_date": person.signup, "cf_units": units})
+        tickets.append(ticket)
+        conversations[tid] = [_conversation(tid * 10, tid, MESSY_AGENT, "<div>Thanks, looking into it.</div>", "Thanks, looking into it.", False, False, 0, _t(day, 11))]
+    for tid, requester in MESSY_TEAMMATE_TICKETS.items():
+        tickets.append(_ticket(tid, f"Internal request {tid}", 2, 1, 2, requester, MESSY_AGENT, 1, _t(21), _t(21, 12)))
+        conversations[tid] = [_conversation(tid * 10, tid, MESSY_AGENT, "<div>Done.</div>", "Done.", False, True, 2, _t(21, 11))]
+    for tid in MESSY_DELETED_REQUESTER_TICKETS:
+        tickets.append(_ticket(tid, "Please forget me", 5, 1, 1, MESSY_DELETED_CONTACT, MESSY_AGENT, None, _t(22), _t(22, 12)))
+    return {
+        **base,
+        "contacts": contacts,
+        "agents": [_agent(MESSY_ADMIN, "Ada Admin", "ada@acme.example", True), _agent(MESSY_AGENT, "Bob Agent", "bob@acme.example", True),
+                   {**_agent(MESSY_OCCASIONAL_AGENT, "Cleo Occasional", "cleo@acme.example", False), "occasional": True}],
+        "contact_fields": [
+            _field(1, "name", "Full name", "default_name", default=True),
+            _field(20, "plan_tier", "Plan tier", "custom_dropdown", choices=["Free", "Pro", "Enterprise"]),
+            _field(22, "signup_date", "Signup date", "custom_text"),
+            _field(23, "seats", "Seats", "custom_number"),
+        ],
+        "ticket_fields": [*ticket_fields(), _field(18, "cf_order_date", "Order date", "custom_text")],
+        "tickets": tickets,
+        "conversations": conversations,
+    }

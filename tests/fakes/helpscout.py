@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.fakes.base import FakeVendorServer, RecordedRequest, iso_z, send_json, update_record
+from tests.fakes.messy import PEOPLE, SUBJECTS
 
 FAKE_APP_ID = "fake-helpscout-app-id-4821"
 FAKE_APP_SECRET = "fake-helpscout-app-secret-0a9b8c7d6e"
@@ -151,6 +152,9 @@ class FakeHelpScout(FakeVendorServer):
     def _route_mailbox(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         acc = self.account
         assert acc is not None
+        if path in self.unavailable:
+            status = self.unavailable[path]
+            return status, {"message": "Access denied" if status == 403 else "Not found", "logRef": "fake-log-ref", "_embedded": {"errors": []}}
         if path == "conversations":
             return 200, self._hal(path, "conversations", self._conversations(query), query)
         match = re.fullmatch(r"conversations/(\d+)/threads", path)
@@ -486,3 +490,60 @@ def default_account() -> dict[str, Any]:
             "articles": articles,
         },
     }
+
+
+# -- the messy account ------------------------------------------------------------------------------
+
+MESSY_FIRST_CUSTOMER = 200
+MESSY_TEAMMATE_CUSTOMER = 290  # Ada wrote to the mailbox from her own address: Help Scout made her a customer too
+MESSY_DELETED_CUSTOMER = 399  # named by a conversation, no longer in the customers list
+MESSY_TEAMMATE_CUSTOMER_CONVERSATION = 4036
+MESSY_USER_ONLY_CONVERSATION = 4037  # a teammate's internal conversation: no customer at all
+MESSY_DELETED_REQUESTER_CONVERSATION = 4040
+MESSY_AGENT_STARTED_EVERY = 7  # every 7th conversation (index 3, 10, ...) was started by Bob writing to the customer
+
+
+def messy_account() -> dict[str, Any]:
+    """An account like a real one (see tests/fakes/messy.py): 36 customers with national phones, some with an address
+    country, custom fields holding dates as typed and "gold" in a number; a teammate who is also a customer; a teammate's
+    conversation without a customer; a conversation whose customer was deleted; 39 conversations. Docs as the default."""
+    base = default_account()
+    customers, conversations = [], []
+    for index, person in enumerate(PEOPLE):
+        cid = MESSY_FIRST_CUSTOMER + person.number
+        extra: dict[str, Any] = {}
+        if person.country and index % 2 == 0:
+            extra["address"] = {"city": "Springfield", "state": None, "postalCode": "00000", "country": person.country, "lines": ["1 Main St"]}
+        customers.append(_customer(cid, person.first, person.last, index % 10, emails=[person.email] if person.email else [],
+                                   phones=[person.phone] if person.phone else [], location=f"Somewhere, {person.country or 'unknown'}", **extra))
+        someone = _person("customer", cid, person.first, person.last, person.email)
+        subject = SUBJECTS[index % len(SUBJECTS)]
+        agent_started = index % MESSY_AGENT_STARTED_EVERY == 3
+        opening = _thread(cid * 100, "reply" if agent_started else "customer", AGENT_BOB if agent_started else someone, f"<p>{subject}</p>", 10 + index % 15, 9,
+                          customer=someone)
+        reply = _thread(cid * 100 + 1, "customer" if agent_started else "reply", someone if agent_started else AGENT_BOB, "<p>Thanks!</p>", 10 + index % 15, 11,
+                        customer=someone)
+        units: Any = "gold" if index == 5 else index % 9
+        custom = [{"id": 105, "name": "Order date", "value": person.signup, "text": person.signup}, {"id": 106, "name": "Units", "value": units, "text": str(units)}]
+        created_by = {"id": 2, "type": "user", "email": AGENT_BOB["email"]} if agent_started else {"id": cid, "type": "customer", "email": person.email}
+        conversations.append(_conversation(4000 + index, 100 + index, "email", ("active", "pending", "closed")[index % 3], someone, 10 + index % 15,
+                                           [opening, reply], subject=subject, customFields=[c for c in custom if c["value"] not in (None, "")],
+                                           createdBy=created_by))
+    ada_customer = _person("customer", MESSY_TEAMMATE_CUSTOMER, "Ada", "Admin", "ada@acme.example")
+    customers.append(_customer(MESSY_TEAMMATE_CUSTOMER, "Ada", "Admin", 1, emails=["ada@acme.example"]))
+    conversations.append(_conversation(MESSY_TEAMMATE_CUSTOMER_CONVERSATION, 136, "email", "active", ada_customer, 26, [
+        _thread(MESSY_TEAMMATE_CUSTOMER * 100, "customer", ada_customer, "<p>Please renew the SSL certificate.</p>", 26, 9, customer=ada_customer),
+        _thread(MESSY_TEAMMATE_CUSTOMER * 100 + 1, "reply", AGENT_BOB, "<p>Done.</p>", 26, 10),
+    ], subject="Internal: SSL certificate"))
+    nobody = {"id": None, "type": "customer", "email": None}
+    conversations.append(_conversation(MESSY_USER_ONLY_CONVERSATION, 137, "email", "active", nobody, 26, [
+        _thread(MESSY_USER_ONLY_CONVERSATION * 10, "note", AGENT_BOB, "<p>Reminder: quarterly review of refunds.</p>", 26, 9),
+    ], subject="Internal reminder", createdBy={"id": 2, "type": "user", "email": AGENT_BOB["email"]}, primaryCustomer=None))
+    gone = _person("customer", MESSY_DELETED_CUSTOMER, "Forget", "Me", "forget.me@example.com")
+    conversations.append(_conversation(MESSY_DELETED_REQUESTER_CONVERSATION, 140, "email", "closed", gone, 27, [
+        _thread(MESSY_DELETED_CUSTOMER * 100, "customer", gone, "<p>Delete my data</p>", 27, 9, customer=gone),
+    ], subject="Please forget me"))
+    fields = {10: [*base["fields"][10], {"id": 106, "required": False, "order": 3, "type": "number", "name": "Units", "options": []}], 11: []}
+    return {**base, "customers": customers, "conversations": conversations, "fields": fields,
+            "users": [*base["users"], {"id": 3, "firstName": "Cleo", "lastName": "Part-time", "email": "cleo@acme.example", "role": "user",
+                                       "timezone": "Europe/London", "type": "user", "initials": "CP", "createdAt": _at(0), "updatedAt": _at(0)}]}

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.fakes.base import FakeVendorServer, RecordedRequest, iso_z, send_json, update_record
+from tests.fakes.messy import PEOPLE, SUBJECTS
 
 FAKE_SUBDOMAIN = "acme"
 FAKE_EMAIL = "migrator@acme.example"
@@ -67,6 +68,8 @@ class FakeZendesk(FakeVendorServer):
             body = {"error": "TooManyRequests" if fault.status == 429 else "ServerError", "description": f"injected {fault.status}"}
             return _send(handler, fault.status, body, headers)
         path = re.sub(r"\.json$", "", parts.path.removeprefix("/api/v2/"))
+        if path in self.unavailable:
+            return _send(handler, *_refusal(self.unavailable[path]))
         if path.startswith("help_center") and self.help_center_forbidden:
             return _send(handler, 403, {"error": "Forbidden", "description": "You do not have access to this page"})
         try:
@@ -232,6 +235,13 @@ class FakeZendesk(FakeVendorServer):
                     }
                 )
         return events
+
+
+def _refusal(status: int) -> tuple[int, dict[str, Any]]:
+    """Zendesk's bodies for an endpoint this plan or role is not served."""
+    if status == 403:
+        return 403, {"error": "Forbidden", "description": "You do not have access to this page. Please contact the account owner of this help desk for further help."}
+    return status, {"error": "InvalidEndpoint", "description": "Not found"}
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -476,4 +486,86 @@ def _translation(tid: int, article: int, locale: str, title: str, body: str, dra
         "id": tid, "url": f"https://acme.zendesk.com/api/v2/help_center/articles/{article}/translations/{locale}.json",
         "html_url": f"https://acme.zendesk.com/hc/{locale}/articles/{article}", "source_id": article, "source_type": "Article", "locale": locale,
         "title": title, "body": body, "outdated": False, "draft": draft, "hidden": False, "created_at": _t(3), "updated_at": _t(3), "updated_by_id": 1, "created_by_id": 1,
+    }
+
+
+# -- the messy account ------------------------------------------------------------------------------
+
+MESSY_ADMIN, MESSY_AGENT, MESSY_SUSPENDED_AGENT, MESSY_API_AGENT = 1, 2, 3, 4
+MESSY_DELETED_USER = 190
+MESSY_FIRST_USER = 100
+MESSY_TEAMMATE_TICKETS = {2036: MESSY_ADMIN, 2037: MESSY_AGENT, 2038: MESSY_SUSPENDED_AGENT, 2039: MESSY_API_AGENT, 2043: MESSY_ADMIN}
+MESSY_DELETED_REQUESTER_TICKETS = (2040, 2041)
+MESSY_DELETED_TICKET = 2042
+
+
+def messy_account() -> dict[str, Any]:
+    """An account like a real one (see tests/fakes/messy.py): 36 end-users with national phones, Rails and IANA zones and
+    custom fields holding dates as typed and "gold" in a number; 4 teammates (one suspended) who open tickets of their own;
+    a deleted user who requested two tickets; 44 tickets, one deleted. `refuse("ticket_forms", 403 or 404)` plays a plan
+    without ticket forms."""
+    teammates = [
+        _user(MESSY_ADMIN, "Ada Admin", "ada@acme.example", "admin", _t(1, 8)),
+        _user(MESSY_AGENT, "Bob Agent", "bob@acme.example", "agent", _t(1, 8)),
+        _user(MESSY_SUSPENDED_AGENT, "Cleo Former", "cleo@acme.example", "agent", _t(1, 8), suspended=True),
+        _user(MESSY_API_AGENT, "Integration Bot", "bot@acme.example", "agent", _t(1, 8)),
+    ]
+    teammates[0].update(time_zone="Pacific Time (US & Canada)", iana_time_zone="America/Los_Angeles", locale="en-US")
+    orgs = [_org(50, "Globex", ["globex.example"], _t(1, 7)), _org(51, "Initech", ["initech.example"], _t(1, 7)), _org(52, "Umbrella", [], _t(1, 7))]
+    end_users = []
+    for person in PEOPLE:
+        uid = MESSY_FIRST_USER + person.number
+        user = _user(uid, person.name, person.email, "end-user", _t(2, 8 + person.number % 10), org=50 + person.number % 3, phone=person.phone,
+                     fields={"signup_date": person.signup, "seats": person.seats, "plan_tier": "tier_enterprise" if person.number % 4 == 0 else "tier_free"})
+        user.update(time_zone=person.rails_tz, locale=person.locale)
+        if person.number % 5 != 4:  # some accounts' users predate iana_time_zone: only the Rails name
+            user["iana_time_zone"] = person.iana_tz
+        end_users.append(user)
+    deleted = _user(MESSY_DELETED_USER, "Permanently Deleted User", None, "end-user", _t(3, 8), active=False)
+    tickets, comments = [], {}
+    for index, person in enumerate(PEOPLE):
+        tid, uid, day = 2000 + index, MESSY_FIRST_USER + person.number, 4 + index % 20
+        on_behalf = index % 7 == 3  # an agent opened it for the customer (a phone call): the agent writes first
+        channel = "phone" if on_behalf else ("email" if index % 2 else "web")
+        units: Any = "gold" if index == 5 else index % 9
+        tickets.append(_ticket(tid, SUBJECTS[index % len(SUBJECTS)], ("open", "pending", "solved", "closed")[index % 4], "normal", uid, MESSY_AGENT, None,
+                               _t(day, 9), _t(day, 15), channel=channel, fields=[(500, person.signup), (501, units)], form=600))
+        first_author = MESSY_AGENT if on_behalf else uid
+        comments[tid] = [
+            _comment(tid * 10, first_author, f"<p>{SUBJECTS[index % len(SUBJECTS)]}</p>", SUBJECTS[index % len(SUBJECTS)], True, _t(day, 9)),
+            _comment(tid * 10 + 1, MESSY_AGENT, "<p>Thanks, looking into it.</p>", "Thanks, looking into it.", True, _t(day, 11)),
+        ]
+    for tid, requester in MESSY_TEAMMATE_TICKETS.items():
+        author = MESSY_AGENT if tid == 2043 else requester  # 2043: an agent logged it for the admin
+        tickets.append(_ticket(tid, f"Internal request {tid}", "open", "low", requester, MESSY_AGENT, None, _t(25, 9), _t(25, 12), channel="api" if requester == MESSY_API_AGENT else "web", form=600))
+        comments[tid] = [_comment(tid * 10, author, "<p>Please renew the SSL certificate.</p>", "Please renew the SSL certificate.", True, _t(25, 9)),
+                         _comment(tid * 10 + 1, MESSY_AGENT, "<p>Done.</p>", "Done.", False, _t(25, 11))]
+    for tid in MESSY_DELETED_REQUESTER_TICKETS:
+        tickets.append(_ticket(tid, "Please forget me", "closed", "normal", MESSY_DELETED_USER, MESSY_AGENT, None, _t(26, 9), _t(26, 12), form=600))
+        comments[tid] = [_comment(tid * 10, MESSY_DELETED_USER, "<p>Delete my data</p>", "Delete my data", True, _t(26, 9))]
+    tickets.append(_ticket(MESSY_DELETED_TICKET, "Spam", "deleted", None, MESSY_FIRST_USER, None, None, _t(27, 9), _t(27, 10)))
+    comments[MESSY_DELETED_TICKET] = [_comment(MESSY_DELETED_TICKET * 10, MESSY_FIRST_USER, "<p>buy now</p>", "buy now", True, _t(27, 9))]
+    return {
+        "settings": {"user": {"multiple_organizations": False, "tagging": True}},
+        "brands": [_brand(1, "Acme", "acme", None, default=True)],
+        "groups": [_group(10, "Support")],
+        "ticket_fields": [
+            {"id": 1, "type": "subject", "title": "Subject", "active": True},
+            _field(500, "text", "Order date"),
+            _field(501, "integer", "Units"),
+        ],
+        "ticket_forms": [{"id": 600, "name": "Default form", "display_name": "Default", "ticket_field_ids": [1, 500, 501]}],
+        "user_fields": [
+            _field(700, "dropdown", "Plan tier", key="plan_tier", options=[("Enterprise", "tier_enterprise"), ("Free", "tier_free")]),
+            _field(701, "text", "Signup date", key="signup_date"),
+            _field(702, "integer", "Seats", key="seats"),
+        ],
+        "organization_fields": [],
+        "organization_memberships": [],
+        "organizations": orgs,
+        "users": teammates + end_users + [deleted],
+        "tickets": tickets,
+        "metric_sets": [],
+        "comments": comments,
+        "categories": [], "sections": [], "articles": [], "article_translations": {}, "article_attachments": {},
     }

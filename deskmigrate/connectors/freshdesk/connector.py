@@ -29,7 +29,15 @@ from deskmigrate.connectors.freshdesk.pagination import (
 from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import Conversation, SourceNotice, as_utc
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject, entity_reader
+from deskmigrate.core.source import (
+    OptionalEndpointNotices,
+    SourceCheckpoint,
+    SourceContext,
+    StreamItem,
+    convert_or_reject,
+    entity_reader,
+    is_optional_miss,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,8 @@ class FreshdeskConnector:
         self._languages: tuple[str | None, list[str]] | None = None
         self._folders: list[tuple[dict[str, Any], Any]] | None = None
         self._fetcher: AttachmentFetcher | None = None
+        self._notices = OptionalEndpointNotices("Freshdesk")
+        self._agent_list: list[dict[str, Any]] | None = None
 
     def entities(self) -> list[str]:
         return SUPPORT_ENTITIES + (SOLUTION_ENTITIES if self.config.include_solutions else [])
@@ -62,7 +72,11 @@ class FreshdeskConnector:
         read = entity_reader(self, entity, "Freshdesk")
         cursor, start = self._resume_point(entity, since)
         log.info("reading Freshdesk %s from %s", entity, "saved cursor" if cursor else f"updated_since={start}")
-        yield from read(cursor, start)
+        # Metadata read on the way (field definitions, groups, agents, settings) may not be served: say so before the records.
+        for item in read(cursor, start):
+            yield from self._notices.take(entity)
+            yield item
+        yield from self._notices.take(entity)
 
     def source_files(self) -> SavedAttachmentFiles:
         """Solution images and attachments behind the login (the API key goes to the account's own host only, never to
@@ -117,16 +131,39 @@ class FreshdeskConnector:
         """Field definitions, status/priority/source labels, groups and agent ids: read once per connector."""
         if self._catalog is None:
             catalog = convert.FieldCatalog()
-            catalog.learn_ticket_fields(self._list("ticket_fields"))
-            catalog.learn_fields(catalog.contact_fields, self._list("contact_fields"))
-            catalog.learn_fields(catalog.company_fields, self._list("company_fields"))
-            catalog.groups.update({int(g["id"]): str(g.get("name")) for g in self._list("groups")})
-            catalog.agent_ids.update(str(a["id"]) for a in self._list("agents"))
+            optional = self._optional_list
+            catalog.learn_ticket_fields(optional("ticket_fields", "ticket fields", "statuses, priorities and sources keep Freshdesk's default "
+                                                 "names, products are kept as ids, custom ticket fields by their cf_ names", ("conversations",)))
+            catalog.learn_fields(catalog.contact_fields, optional("contact_fields", "contact fields", "custom contact fields are named by their keys",
+                                                                  ("contacts",)))
+            catalog.learn_fields(catalog.company_fields, optional("company_fields", "company fields", "custom company fields are named by their keys",
+                                                                  ("companies",)))
+            catalog.groups.update({int(g["id"]): str(g.get("name")) for g in optional("groups", "groups", "groups are kept as ids", ("conversations",))})
+            catalog.agent_ids.update(str(a["id"]) for a in self._agents())
             self._catalog = catalog
         return self._catalog
 
     def _list(self, path: str) -> Iterator[dict[str, Any]]:
         return LinkPages(path, self.transport, self.config.per_page).items()
+
+    def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
+        """A list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
+        try:
+            return list(self._list(path))
+        except FreshdeskHttpError as exc:
+            if not is_optional_miss(exc.status):
+                raise
+            self._notices.missed(what, f"GET {path}", exc.status, consequence, affects)
+            return []
+
+    def _agents(self) -> list[dict[str, Any]]:
+        """GET /agents once per connector (the catalog's agent ids and the agents entity); it needs an admin's key on some plans."""
+        if self._agent_list is None:
+            self._agent_list = self._optional_list(
+                "agents", "agents",
+                "teammates are not matched to Intercom admins, replies are told apart by `incoming` only, and tickets a teammate "
+                "requested have no staged requester", ("agents", "conversations"))
+        return self._agent_list
 
     # -- readers ----------------------------------------------------------------------------------
 
@@ -157,7 +194,7 @@ class FreshdeskConnector:
                 yield _deleted_contact_notice(contact, f"GET contacts?state=deleted page {number}")
 
     def _read_agents(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
-        for agent in self._list("agents"):
+        for agent in self._agents():
             yield convert_or_reject("agents", agent, "GET agents", convert.agent_from_json)
 
     def _read_conversations(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
@@ -220,8 +257,10 @@ class FreshdeskConnector:
             try:
                 settings = self.transport.get_json("settings/helpdesk")
             except FreshdeskHttpError as exc:
-                if exc.status not in (403, 404):
+                if not is_optional_miss(exc.status):
                     raise
+                self._notices.missed("helpdesk settings", "GET settings/helpdesk", exc.status,
+                                     "solutions are read in the primary language only, without its name", ("collections", "articles"))
                 settings = {}
             primary = settings.get("primary_language")
             others = [str(lang) for lang in settings.get("supported_languages") or [] if lang != primary]

@@ -180,6 +180,8 @@ def contact_from_json(contact: Mapping[str, Any], catalog: FieldCatalog) -> Cont
         created_at=parse_time(contact.get("created_at")),
         updated_at=parse_time(contact.get("updated_at")),
         custom_fields=custom,
+        locale=contact.get("language") or None,
+        time_zone=contact.get("time_zone") or None,  # Freshdesk's (Rails) names: "Eastern Time (US & Canada)", "Paris"
     )
 
 

@@ -18,7 +18,15 @@ from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Cloc
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject, entity_reader
+from deskmigrate.core.source import (
+    OptionalEndpointNotices,
+    SourceCheckpoint,
+    SourceContext,
+    StreamItem,
+    convert_or_reject,
+    entity_reader,
+    is_optional_miss,
+)
 from deskmigrate.core.timeparse import iso_utc
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,7 @@ class HelpScoutConnector:
         self._now = now
         self._catalog: convert.MailboxCatalog | None = None
         self.chat_conversations_completed = 0
+        self._notices = OptionalEndpointNotices("Help Scout")
 
     def entities(self) -> list[str]:
         return MAILBOX_ENTITIES + (DOCS_ENTITIES if self.docs is not None else [])
@@ -62,7 +71,11 @@ class HelpScoutConnector:
         read = entity_reader(self, entity, "Help Scout")
         position = self._start_position(entity, since)
         log.info("reading Help Scout %s (%s)", entity, _describe_position(position))
-        yield from read(position)
+        # Metadata read on the way (mailboxes, their custom fields, users) may not be served: say so before the records.
+        for item in read(position):
+            yield from self._notices.take(entity)
+            yield item
+        yield from self._notices.take(entity)
 
     # -- resume and delta ---------------------------------------------------------------------------
 
@@ -87,11 +100,25 @@ class HelpScoutConnector:
         """Mailbox names and every mailbox's custom fields: 1 + one call per mailbox, once per connector."""
         if self._catalog is None:
             catalog = convert.MailboxCatalog()
-            for mailbox in HalPages("mailboxes", "mailboxes", self.mailbox).items():
+            mailboxes = self._optional_list("mailboxes", "mailboxes", "mailbox names are not mapped (conversations keep mailbox ids) "
+                                            "and custom fields are named as conversations give them", ("conversations",))
+            for mailbox in mailboxes:
                 catalog.mailboxes[str(mailbox["id"])] = str(mailbox.get("name") or mailbox["id"])
-                catalog.learn_fields(HalPages(f"mailboxes/{mailbox['id']}/fields", "fields", self.mailbox).items())
+                catalog.learn_fields(self._optional_list(f"mailboxes/{mailbox['id']}/fields", "the custom fields of a mailbox",
+                                                         "its dropdown values are kept as their text, fields named as conversations give them",
+                                                         ("conversations",)))
             self._catalog = catalog
         return self._catalog
+
+    def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
+        """A Mailbox API list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
+        try:
+            return list(HalPages(path, path.rsplit("/", 1)[-1], self.mailbox).items())
+        except HttpStatusError as exc:
+            if not is_optional_miss(exc.status):
+                raise
+            self._notices.missed(what, f"GET /{path}", exc.status, consequence, affects)
+            return []
 
     # -- Mailbox API readers ------------------------------------------------------------------------
 
@@ -125,9 +152,10 @@ class HelpScoutConnector:
 
     def _read_agents(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Users, listed in full each run (a few calls); they are matched to Intercom admins by email."""
-        for page in HalPages("users", "users", self.mailbox).pages():
-            for user in page.items:
-                yield convert_or_reject("agents", user, page.location, convert.agent_from_user)
+        users = self._optional_list("users", "users", "teammates are not matched to Intercom admins, and conversations a teammate "
+                                    "opened without a customer have no staged requester", ("agents",))
+        for user in users:
+            yield convert_or_reject("agents", user, "GET /users", convert.agent_from_user)
 
     def _read_conversations(self, position: ReadPosition) -> Iterator[StreamItem]:
         catalog = self.catalog()
@@ -249,7 +277,13 @@ class HelpScoutConnector:
     def describe_plan(self) -> dict[str, Any]:
         """How each entity is read, what the account holds, and the calls a full read costs (from each list's page totals)."""
         def totals(path: str, params: dict[str, Any] | None = None) -> tuple[int, int]:
-            page = self.mailbox.get_json(path, params).get("page") or {}
+            try:
+                page = self.mailbox.get_json(path, params).get("page") or {}
+            except HttpStatusError as exc:
+                if not is_optional_miss(exc.status) or path in ("customers", "conversations"):
+                    raise
+                self._notices.missed(f"the {path} list", f"GET /{path}", exc.status, "the plan counts it as 0", ())
+                return 0, 0
             return int(page.get("totalElements") or 0), int(page.get("totalPages") or 0)
 
         conversation_params: dict[str, Any] = {"status": "all"}
@@ -291,6 +325,7 @@ class HelpScoutConnector:
                 "articles": "Docs GET /collections/{id}/articles + GET /articles/{id} per new or changed article" if self.docs else "skipped",
             },
             "line_items": self.config.line_items,
+            "notices": self._notices.messages(),
             "estimated_calls": calls,
             "estimated_calls_total": total,
             "chat_threads_note": "one extra call per chat conversation; the figure counts those met by this process so far",

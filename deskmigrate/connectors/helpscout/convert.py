@@ -98,10 +98,15 @@ def _values(entries: Iterable[Mapping[str, Any]]) -> list[str]:
     return [str(entry["value"]).strip() for entry in entries if entry.get("value") not in (None, "")]
 
 
-def _address(data: Mapping[str, Any]) -> str | None:
+def _address_object(data: Mapping[str, Any]) -> dict[str, Any] | None:
     embedded = data.get("_embedded")
     address = embedded.get("address") if isinstance(embedded, dict) else None
-    if not isinstance(address, dict):
+    return address if isinstance(address, dict) else None
+
+
+def _address(data: Mapping[str, Any]) -> str | None:
+    address = _address_object(data)
+    if address is None:
         return None
     parts = [*(address.get("lines") or []), address.get("city"), address.get("state"), address.get("postalCode"), address.get("country")]
     text = ", ".join(str(p).strip() for p in parts if p and str(p).strip())
@@ -144,7 +149,15 @@ def contact_from_customer(customer: Mapping[str, Any]) -> Contact:
         created_at=parse_time(customer.get("createdAt")),
         updated_at=parse_time(customer.get("updatedAt") or customer.get("modifiedAt")),
         custom_fields=custom,
+        country=customer_country(customer),
     )
+
+
+def customer_country(customer: Mapping[str, Any]) -> str | None:
+    """The address's country (ISO 3166 alpha-2, "US"); Help Scout customers carry no locale or time zone."""
+    address = _address_object(customer)
+    country = str(address.get("country") or "").strip() if address else ""
+    return country or None
 
 
 def agent_from_user(user: Mapping[str, Any]) -> Agent:
@@ -260,7 +273,9 @@ def conversation_from_json(
     ordered = sorted(wanted, key=lambda t: (str(t.get("createdAt") or ""), int(t.get("id") or 0)))
     customer = conversation.get("primaryCustomer") if isinstance(conversation.get("primaryCustomer"), dict) else {}
     created_by = conversation.get("createdBy") if isinstance(conversation.get("createdBy"), dict) else {}
-    requester = customer.get("id") or (created_by.get("id") if created_by.get("type") == "customer" else None)
+    # Every conversation names a customer; one a teammate opened without any (an internal note) has the user as requester,
+    # whose id the loader finds among the staged agents.
+    requester = customer.get("id") or (created_by.get("id") if created_by.get("type") in ("customer", "user") else None)
     mailbox_id = text_id(conversation.get("mailboxId"))
     tags = [str(t.get("tag") or t.get("name")) for t in conversation.get("tags") or [] if t.get("tag") or t.get("name")]
     return Conversation(

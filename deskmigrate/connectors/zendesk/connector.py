@@ -18,10 +18,17 @@ from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport, I
 from deskmigrate.connectors.zendesk.spool import CommentSpool
 from deskmigrate.connectors.zendesk.transport import Clock, HttpStatusError, Sleep, ZendeskTransport
 from deskmigrate.core.dedupe import RecentIds
-from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import SourceNotice, as_utc
-from deskmigrate.core.source import SourceCheckpoint, SourceContext, StreamItem, convert_or_reject, entity_reader
+from deskmigrate.core.source import (
+    OptionalEndpointNotices,
+    SourceCheckpoint,
+    SourceContext,
+    StreamItem,
+    convert_or_reject,
+    entity_reader,
+    is_optional_miss,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,7 @@ class ZendeskConnector:
         self._memberships_read = False
         self._memberships: dict[str, list[str]] | None = None
         self._brand_hosts: set[str] | None = None
+        self._notices = OptionalEndpointNotices("Zendesk")
 
     def entities(self) -> list[str]:
         return SUPPORT_ENTITIES + (HELP_CENTER_ENTITIES if self.config.include_help_center else [])
@@ -77,7 +85,11 @@ class ZendeskConnector:
         read = entity_reader(self, entity, "Zendesk")
         cursor, start_time = self._resume_point(entity, since)
         log.info("reading Zendesk %s from %s", entity, "saved cursor" if cursor else f"start_time={start_time}")
-        yield from read(cursor, start_time)
+        # Metadata read on the way (field definitions, forms, settings) may not be served: say so before the records.
+        for item in read(cursor, start_time):
+            yield from self._notices.take(entity)
+            yield item
+        yield from self._notices.take(entity)
 
     def source_files(self) -> SessionSourceFiles:
         """Help Center images and attachments behind the login: fetched with these credentials from Zendesk's hosts only."""
@@ -96,12 +108,8 @@ class ZendeskConnector:
         admins see `host_mapping`, and agents without `assign_tickets_to_any_brand` see only their brands.
         """
         if self._brand_hosts is None:
-            try:
-                brands = list(self._list("brands.json", "brands"))
-            except SourceError as error:
-                log.warning("Zendesk brands not readable (%s): files on a brand's own help center domain are not fetched with the login",
-                            error)
-                brands = []
+            brands = self._optional_list("brands.json", "brands", "brands", "files on a brand's own help center domain are not fetched with the login",
+                                         ("articles",))
             self._brand_hosts = {host for brand in brands if not brand.get("is_deleted") for host in _hosts_of_brand(brand)}
             log.info("Zendesk files fetched with the login from: %s", ", ".join(sorted(self._brand_hosts)) or "the account's host")
         return self._brand_hosts
@@ -109,14 +117,15 @@ class ZendeskConnector:
     def describe_plan(self) -> dict[str, Any]:
         """How each entity will be read, the comments strategy chosen and why, and the estimated number of calls."""
         counts = {name: self._count(f"{name}/count.json") for name in ("organizations", "users", "tickets")}
+        known = {name: count or 0 for name, count in counts.items()}
         cursor, _ = self._resume_point("conversations", None)
-        strategy, reason = self._choose_comments_strategy(delta=cursor is not None, tickets=counts["tickets"])
+        strategy, reason = self._choose_comments_strategy(delta=cursor is not None, tickets=known["tickets"])
         per_page = self.config.page_size
         calls = {
-            "companies": _pages(counts["organizations"], per_page),
-            "users": _pages(counts["users"], per_page),
-            "tickets": _pages(counts["tickets"], per_page),
-            "comments": _events_calls(counts["tickets"]) if strategy == "events" else counts["tickets"],
+            "companies": _pages(known["organizations"], per_page),
+            "users": _pages(known["users"], per_page),
+            "tickets": _pages(known["tickets"], per_page),
+            "comments": _events_calls(known["tickets"]) if strategy == "events" else known["tickets"],
             "catalog": 6,
         }
         incremental_calls = calls["companies"] + calls["users"] + calls["tickets"]
@@ -125,7 +134,8 @@ class ZendeskConnector:
         return {
             "source": "zendesk",
             "api_root": self.transport.api_root,
-            "counts": counts,
+            "counts": {name: "unknown" if count is None else count for name, count in counts.items()},
+            "notices": self._notices.messages(),
             "entities": {
                 "companies": "GET /incremental/organizations.json (time-based; checkpoint end_time)",
                 "contacts": "GET /incremental/users/cursor.json: end-users as contacts, agents and admins as agents, in one pass (cursor; checkpoint after_cursor)",
@@ -157,15 +167,21 @@ class ZendeskConnector:
         """Ticket/user/organization fields, groups and ticket forms: read once per connector, a few calls."""
         if self._catalog is None:
             catalog = convert.FieldCatalog()
-            for item in self._list("ticket_fields.json", "ticket_fields"):
+            optional = self._optional_list
+            for item in optional("ticket_fields.json", "ticket_fields", "ticket fields",
+                                 "custom ticket fields are named field_<id>, option values kept as their tags", ("conversations",)):
                 catalog.ticket_fields[item["id"]] = convert.custom_field_from_json(item)
-            for item in self._list("user_fields.json", "user_fields"):
+            for item in optional("user_fields.json", "user_fields", "user fields",
+                                 "user fields are named by their keys, option values kept as their tags", ("contacts",)):
                 catalog.user_fields[str(item.get("key"))] = convert.custom_field_from_json(item)
-            for item in self._list("organization_fields.json", "organization_fields"):
+            for item in optional("organization_fields.json", "organization_fields", "organization fields",
+                                 "organization fields are named by their keys, option values kept as their tags", ("companies",)):
                 catalog.organization_fields[str(item.get("key"))] = convert.custom_field_from_json(item)
-            for item in self._list("groups.json", "groups"):
+            for item in optional("groups.json", "groups", "groups", "group names are not mapped, groups kept as ids", ("conversations", "companies")):
                 catalog.groups[item["id"]] = str(item.get("name"))
-            for item in self._list("ticket_forms.json", "ticket_forms", page_size=None):
+            # Plans without ticket forms (Team, Growth) answer 403 or 404 here.
+            for item in optional("ticket_forms.json", "ticket_forms", "ticket forms", "ticket form names are not mapped, forms kept as ids",
+                                 ("conversations",), page_size=None):
                 catalog.ticket_forms[item["id"]] = str(item.get("display_name") or item.get("name"))
             self._catalog = catalog
         return self._catalog
@@ -173,8 +189,27 @@ class ZendeskConnector:
     def _list(self, path: str, key: str, page_size: int | None = 100, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         return ListPages(path, key, self.transport, params=params or {}, page_size=page_size).items()
 
-    def _count(self, path: str) -> int:
-        count = self.transport.get_json(path).get("count")
+    def _optional_list(self, path: str, key: str, what: str, consequence: str, affects: tuple[str, ...],
+                       page_size: int | None = 100) -> list[dict[str, Any]]:
+        """A metadata list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
+        try:
+            return list(self._list(path, key, page_size=page_size))
+        except HttpStatusError as exc:
+            if not is_optional_miss(exc.status):
+                raise
+            self._notices.missed(what, f"GET {path}", exc.status, consequence, affects)
+            return []
+
+    def _count(self, path: str) -> int | None:
+        """A count endpoint's value; None when it is not served (403/404): counts only inform the plan and the strategy."""
+        try:
+            count = self.transport.get_json(path).get("count")
+        except HttpStatusError as exc:
+            if not is_optional_miss(exc.status):
+                raise
+            consequence = "the plan shows it as unknown" + ("; comments are read per ticket" if path.startswith("tickets") else "")
+            self._notices.missed(f"the {path.split('/')[0]} count", f"GET {path}", exc.status, consequence, ("conversations",) if path.startswith("tickets") else ())
+            return None
         return int(count.get("value", 0) if isinstance(count, dict) else count or 0)
 
     def _organization_memberships(self) -> dict[str, list[str]] | None:
@@ -184,10 +219,18 @@ class ZendeskConnector:
         """
         if not self._memberships_read:
             self._memberships_read = True
-            settings = self.transport.get_json("account/settings.json").get("settings") or {}
+            single = "each user is linked to their default organization only"
+            try:
+                settings = self.transport.get_json("account/settings.json").get("settings") or {}
+            except HttpStatusError as exc:
+                if not is_optional_miss(exc.status):
+                    raise
+                self._notices.missed("account settings", "GET account/settings.json", exc.status, single, ("contacts",))
+                settings = {}
             if (settings.get("user") or {}).get("multiple_organizations"):
                 index: dict[str, list[str]] = {}
-                for membership in self._list("organization_memberships.json", "organization_memberships"):
+                for membership in self._optional_list("organization_memberships.json", "organization_memberships", "organization memberships",
+                                                      single, ("contacts",)):
                     index.setdefault(str(membership["user_id"]), []).append(str(membership["organization_id"]))
                 self._memberships = index
         return self._memberships
@@ -229,7 +272,7 @@ class ZendeskConnector:
     def _read_conversations(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         catalog = self.catalog()
         delta = cursor is not None or start_time > 0
-        tickets_total = self._count("tickets/count.json") if self.config.comments_strategy == "auto" and not delta else 0
+        tickets_total = (self._count("tickets/count.json") or 0) if self.config.comments_strategy == "auto" and not delta else 0
         strategy, reason = self._choose_comments_strategy(delta=delta, tickets=tickets_total)
         log.info("Zendesk comments strategy: %s (%s)", strategy, reason)
         spool = self._spool_comment_events() if strategy == "events" else None
@@ -267,7 +310,7 @@ class ZendeskConnector:
                     entity="conversations",
                     source_id=str(ticket["id"]),
                     location=page.location,
-                    message=f"requester {ticket.get('requester_id')} was deleted in Zendesk; the conversation is kept without a live contact",
+                    message=f"requester {ticket.get('requester_id')} was deleted in Zendesk: staged neither as a contact nor as an agent",
                 )
             comments = spool.comments_for(ticket["id"]) if spool is not None else self._ticket_comments(ticket["id"], roles)
             metric_set = metrics.get(ticket["id"])

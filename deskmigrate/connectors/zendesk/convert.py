@@ -137,7 +137,14 @@ def contact_from_user(user: Mapping[str, Any], catalog: FieldCatalog, company_id
         created_at=parse_time(user.get("created_at")),
         updated_at=parse_time(user.get("updated_at")),
         custom_fields=_user_custom_fields(user, catalog),
+        locale=user.get("locale") or None,
+        time_zone=user_time_zone(user),
     )
+
+
+def user_time_zone(user: Mapping[str, Any]) -> str | None:
+    """`iana_time_zone` ("America/New_York") when Zendesk gives it, else `time_zone`, a Rails name ("Eastern Time (US & Canada)")."""
+    return user.get("iana_time_zone") or user.get("time_zone") or None
 
 
 def agent_from_user(user: Mapping[str, Any], catalog: FieldCatalog) -> Agent:
@@ -208,8 +215,11 @@ def conversation_from_ticket(
     custom = ticket_custom_fields(ticket, catalog)
     if ticket.get("type"):
         custom["type"] = ticket["type"]
-    if ticket.get("ticket_form_id") in catalog.ticket_forms:
-        custom["ticket_form"] = catalog.ticket_forms[ticket["ticket_form_id"]]
+    form_id = ticket.get("ticket_form_id")
+    if form_id in catalog.ticket_forms:
+        custom["ticket_form"] = catalog.ticket_forms[form_id]
+    elif form_id is not None:
+        custom["ticket_form_id"] = str(form_id)  # forms not readable (plans without ticket forms): the id, not lost
     if ticket.get("organization_id") is not None:
         custom["organization_id"] = str(ticket["organization_id"])
     if metric_set and metric_set.get("solved_at"):

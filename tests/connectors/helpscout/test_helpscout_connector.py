@@ -151,9 +151,10 @@ def test_a_503_is_retried(fake: FakeHelpScout) -> None:
 
 
 def test_a_404_is_an_error_naming_the_call(fake: FakeHelpScout) -> None:
-    fake.fail_next("/v2/users", 404)
-    with pytest.raises(SourceError, match="404"):
-        list(make_connector(fake.api_root).read("agents"))
+    # The customers themselves: what the migration cannot do without (an optional list's 404 is a notice instead).
+    fake.fail_next("/v2/customers", 404)
+    with pytest.raises(SourceError, match="GET /v2/customers → HTTP 404"):
+        list(make_connector(fake.api_root).read("contacts"))
 
 
 def test_a_read_cut_short_resumes_at_the_saved_page(fake: FakeHelpScout) -> None:
