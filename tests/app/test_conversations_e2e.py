@@ -118,7 +118,7 @@ def test_tickets_land_as_conversations_and_a_rerun_appends_only_new_comments(pro
     assert project.notifications == 0, "importing history must never notify a customer"
     report = project.report()
     phase = next(p for p in report["phases"] if p["phase"] == "conversations")
-    assert phase["created"] == 4 and phase["skipped"] == 1
+    assert phase["created"] == 4 and phase["skipped_requester_deleted"] == 1
 
     project.fake.account["comments"][1000].append(zendesk_comment(5004, 10, "<p>Still smoking</p>", "2024-03-09T10:00:00Z"))  # type: ignore[index]
     project.fake.touch("tickets", 1000)

@@ -26,17 +26,32 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from deskmigrate.core.errors import AmbiguousWriteError, ConfigError, LoadError, MigrationError, Problem
+from deskmigrate.core.errors import (
+    AmbiguousWriteError,
+    ConfigError,
+    ConflictError,
+    LoadError,
+    MigrationError,
+    Problem,
+    RejectedError,
+)
+from deskmigrate.core.model import Agent
 from deskmigrate.core.payload import AttributeDeclaration, Payload
 from deskmigrate.core.state import Ledger, PartRow, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash
+from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash, names_field
 
 log = logging.getLogger(__name__)
 
 PHASE = "conversations"
 ENTITY = "conversations"
 LEADS = "leads"
+# Contacts made for teammates (source agents, admins, Help Scout users) who requested tickets, keyed by agent source id.
+TEAMMATES = "teammates"
+# A teammate's email Intercom refuses on a contact (400) is kept in this contact attribute (string).
+TEAMMATE_EMAIL = "teammate_email"
+# Every outcome of a ticket in this phase; they add up to the tickets it read.
+TICKET_OUTCOMES = ("created", "updated", "unchanged", "failed", "skipped_requester_deleted", "skipped_no_requester")
 # attachment_urls / attachment_files: "You can include up to 10" per part (2.15 spec, maxItems: 10).
 MAX_ATTACHMENTS_PER_PART = 10
 TRANSCRIPT_PARTS_PER_NOTE = 100
@@ -202,17 +217,20 @@ def never(url: str) -> bool:
     return False
 
 
-def plan_ticket(payload: Payload, options: ThreadOptions, can_upload: Callable[[str], bool] = never) -> TicketPlan:
+def plan_ticket(payload: Payload, options: ThreadOptions, can_upload: Callable[[str], bool] = never,
+                requester_agent: str | None = None) -> TicketPlan:
     """The ordered Intercom writes for one ticket: attachments split by 10, long threads folded or continued.
 
     `can_upload(url)` says whether the loader can fetch a file itself (the source's login, a saved copy) to upload it.
+    `requester_agent`: the source id of the requester a contact was made for (a teammate, or a lead for a requester gone
+    from the source): their own public first message opens the conversation as that contact's, with no support-team line.
     """
     notices: dict[str, str] = {}
     steps: list[Step] = []
     not_migrated: list[str] = []
     for index, part in enumerate(payload.parts):
         first = index == 0
-        if first and opened_by_support(part):
+        if first and opened_by_support(part) and not written_by_requester(part, requester_agent):
             steps.append(_opener_step(part))
             notices["opened_by_support"] = (f"the first message ({part.get('author_kind') or 'system'}, "
                                             f"{'public' if part.get('public', True) else 'private'}) follows as the support team's "
@@ -247,6 +265,18 @@ def plan_ticket(payload: Payload, options: ThreadOptions, can_upload: Callable[[
 def opened_by_support(part: dict[str, Any]) -> bool:
     """A first message the customer did not write publicly (outbound email, call log, private note, agent on their behalf)."""
     return part.get("author_kind") != "contact" or not part.get("public", True)
+
+
+def written_by_requester(part: dict[str, Any], requester_agent: str | None) -> bool:
+    """A public message of the teammate who requested the ticket: theirs to open it with, as the contact they now are."""
+    return (requester_agent is not None and part.get("author_kind") == "agent" and str(part.get("author_id")) == requester_agent
+            and bool(part.get("public", True)))
+
+
+def teammate_external_id(source: str, agent_id: str) -> str:
+    """The external_id of a teammate's contact: namespaced by source and kind, so it never equals a customer's
+    (`zd:123`, `fd:123`, `hs:123` or a CSV id)."""
+    return f"{source}-agent:{agent_id}"
 
 
 def _is_public_reply(part: dict[str, Any]) -> bool:
@@ -459,8 +489,12 @@ class ConversationLoader:
         self._tags_lock = threading.Lock()
         self.clock: Callable[[], float] = time.time
         self.sleep: Callable[[float], None] = time.sleep
+        # One lock per person a contact is made for (teammate, lead): many workers, one contact.
+        self._person_locks: dict[str, threading.Lock] = {}
+        self._person_locks_guard = threading.Lock()
 
     def load(self, payloads: Iterable[Payload]) -> PhaseResult:
+        self.result.ensure(*TICKET_OUTCOMES)
         self.loader.run_phase(PHASE, payloads, self.load_ticket, self.result)
         return self.result
 
@@ -473,11 +507,11 @@ class ConversationLoader:
             self.result.add("unchanged")
             return
         options = ThreadOptions.from_refs(payload.refs)
-        contact_id = self._requester(payload, options)
-        if contact_id is None:
-            self.result.add("skipped")
+        requester = self._requester(payload, options)
+        if requester is None:
             return
-        plan = plan_ticket(payload, options, self._can_upload)
+        contact_id, requester_agent = requester
+        plan = plan_ticket(payload, options, self._can_upload, requester_agent)
         for kind, detail in plan.notices.items():
             self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, kind, detail)
             self.result.add(f"tickets_{kind}")
@@ -485,6 +519,8 @@ class ConversationLoader:
         conversations, user_replied = self._send_steps(payload, plan, contact_id)
         applied = self._apply_rest(payload, conversations, (row.body or {}) if row and row.state == "done" else {}, user_replied)
         self.ledger.set_applied(self.entity, payload.source_id, digest, applied)
+        # A failure from an earlier run (its requester had not landed then) is over.
+        self.ledger.clear_failure(payload.entity, payload.source_id, PHASE)
         self.result.add("created" if created else "updated")
 
     def _attributes_as_tags(self, payload: Payload) -> dict[str, Any]:
@@ -501,29 +537,124 @@ class ConversationLoader:
 
     # -- requester ----------------------------------------------------------------------------
 
-    def _requester(self, payload: Payload, options: ThreadOptions) -> str | None:
-        requester = payload.refs.get("requester_id")
-        found = self.ledger.intercom_id("contacts", str(requester)) if requester else None
-        if found:
-            return found
-        lead_key = str(requester) if requester else f"ticket:{payload.source_id}"
+    def _requester(self, payload: Payload, options: ThreadOptions) -> tuple[str, str | None] | None:
+        """The Intercom contact who starts the ticket, and the source requester it was made for (a teammate or a gone
+        requester's lead; None for a migrated contact); None when the ticket is skipped (counted). A staged requester that
+        did not land fails the ticket with its own reason (LoadError), to be retried once it lands."""
+        requester = str(payload.refs["requester_id"]) if payload.refs.get("requester_id") else None
+        if requester is not None:
+            found = self.ledger.intercom_id("contacts", requester)
+            if found:
+                return found, None
+            if self.ledger.staged_record("contacts", requester) is not None:
+                failure = self.ledger.failure_of("contacts", requester, "contacts")
+                why = failure.reason if failure is not None else "it has no Intercom contact (the contacts phase did not load it)"
+                raise LoadError(f"requester {requester} did not land: {why}")
+            agent = self.ledger.staged_record("agents", requester)
+            if isinstance(agent, Agent):
+                contact_id = self._teammate_contact(agent, str(payload.refs.get("source") or agent.source))
+                self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "requester_teammate",
+                                          f"requester {requester} is a teammate: started by their contact {contact_id}")
+                return contact_id, requester
+        # A lead speaks for the gone requester: a first message of theirs opens the conversation as the lead's.
+        lead_key = requester if requester else f"ticket:{payload.source_id}"
         lead = self.ledger.intercom_id(LEADS, lead_key)
         if lead:
-            return lead
+            return lead, requester
         if options.missing_requester == "skip":
-            self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "requester_missing",
-                                      f"requester {requester} was not migrated; ticket skipped (missing_requester: skip)")
+            self._skip_without_requester(payload, requester)
             return None
-        source = payload.refs.get("source") or "source"
-        body = {"role": "lead", "name": f"{source} requester {requester}" if requester else f"{source} ticket {payload.source_id} requester"}
-        self.ledger.mark_pending(self.run_id, LEADS, lead_key)
-        contact = self.client.create_contact(body)
-        self.ledger.record_write(self.run_id, PHASE, LEADS, lead_key, intercom_id=str(contact["id"]), action="create",
-                                 origin="created", payload_hash=body_hash(body), body=body)
+        return self._lead(payload, requester, lead_key), requester
+
+    def _skip_without_requester(self, payload: Payload, requester: str | None) -> None:
+        if requester is None:
+            detail, outcome = "the ticket has no requester; skipped (missing_requester: skip)", "skipped_no_requester"
+        else:
+            detail = (f"requester {requester} is neither a contact nor a teammate in the source (deleted there); ticket skipped "
+                      "(missing_requester: skip)")
+            outcome = "skipped_requester_deleted"
+        self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "requester_missing", detail)
+        self.result.add(outcome)
+
+    def _person_lock(self, key: str) -> threading.Lock:
+        with self._person_locks_guard:
+            return self._person_locks.setdefault(key, threading.Lock())
+
+    def _lead(self, payload: Payload, requester: str | None, lead_key: str) -> str:
+        """A lead to start a ticket whose requester is gone (missing_requester: create_lead): one per requester."""
+        with self._person_lock(f"{LEADS}:{lead_key}"):
+            lead = self.ledger.intercom_id(LEADS, lead_key)
+            if lead is None:
+                source = payload.refs.get("source") or "source"
+                name = f"{source} requester {requester}" if requester else f"{source} ticket {payload.source_id} requester"
+                body = {"role": "lead", "name": name}
+                self.ledger.mark_pending(self.run_id, LEADS, lead_key)
+                lead = str(self.client.create_contact(body)["id"])
+                self.ledger.record_write(self.run_id, PHASE, LEADS, lead_key, intercom_id=lead, action="create",
+                                         origin="created", payload_hash=body_hash(body), body=body)
+                self.result.add("leads_created")
         self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "requester_created",
-                                  f"requester {requester} was not migrated; a lead {contact['id']} starts the conversation")
-        self.result.add("leads_created")
-        return str(contact["id"])
+                                  f"requester {requester} was not migrated; a lead {lead} starts the conversation")
+        return lead
+
+    def _teammate_contact(self, agent: Agent, source: str) -> str:
+        """The contact for a teammate who requested tickets: made once (role user, namespaced external_id, their email
+        and name); an existing contact with that email is used as it is; an email Intercom refuses goes to an attribute."""
+        with self._person_lock(f"{TEAMMATES}:{agent.source_id}"):
+            found = self.ledger.intercom_id(TEAMMATES, agent.source_id)
+            if found:
+                return found
+            body: dict[str, Any] = {"role": "user", "external_id": teammate_external_id(source, agent.source_id)}
+            if agent.email:
+                body["email"] = agent.email
+            if agent.name:
+                body["name"] = agent.name
+            row = self.ledger.id_row(TEAMMATES, agent.source_id)
+            if row is not None and row.state == "pending":
+                again = self.client.find_contact_by_external_id(body["external_id"])
+                if again is not None:
+                    return self._record_teammate(agent, str(again["id"]), "create", body)
+            self.ledger.mark_pending(self.run_id, TEAMMATES, agent.source_id)
+            try:
+                contact = self._create_teammate(agent, body)
+            except ConflictError as conflict:
+                if not conflict.existing_id:
+                    raise
+                if "archived" in str(conflict).lower():
+                    self.client.unarchive_contact(conflict.existing_id)
+                return self._record_teammate(agent, conflict.existing_id, "adopt", body)
+            except AmbiguousWriteError:
+                again = self.client.find_contact_by_external_id(body["external_id"])
+                contact = again if again is not None else self._create_teammate(agent, body)
+            return self._record_teammate(agent, str(contact["id"]), "create", body)
+
+    def _create_teammate(self, agent: Agent, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.create_contact(body)
+        except RejectedError as error:
+            if error.status != 400 or "email" not in body or not names_field(error, "email"):
+                raise
+            self.loader.ensure_contact_attribute(TEAMMATE_EMAIL, "Email of a teammate Intercom refused on their contact")
+            log.warning("teammate %s: Intercom refused their email on a contact (HTTP 400); created without it", agent.source_id)
+            without = {key: value for key, value in body.items() if key != "email"}
+            without["custom_attributes"] = {TEAMMATE_EMAIL: body["email"]}
+            self.ledger.record_notice(self.run_id, TEAMMATES, agent.source_id, "teammate_email_refused",
+                                      f"Intercom refused the teammate's email on a contact (HTTP 400, {error.code or 'no code'}); "
+                                      f"the contact has none, the email is kept in the contact attribute {TEAMMATE_EMAIL}")
+            return self.client.create_contact(without)
+
+    def _record_teammate(self, agent: Agent, contact_id: str, action: str, body: dict[str, Any]) -> str:
+        """`create`: a contact we made (rollback deletes it); `adopt`: a contact that had the teammate's email before,
+        used as it is (nothing written to it, so nothing to restore)."""
+        origin = "created" if action == "create" else "adopted"
+        self.ledger.record_write(self.run_id, PHASE, TEAMMATES, agent.source_id, intercom_id=contact_id, action=action,
+                                 origin=origin, payload_hash=body_hash(body), body=body if action == "create" else {})
+        detail = (f"teammate {agent.source_id} requested tickets: a contact {contact_id} was made for them"
+                  if action == "create" else
+                  f"teammate {agent.source_id} requested tickets: the contact {contact_id} that has their email starts them")
+        self.ledger.record_notice(self.run_id, TEAMMATES, agent.source_id, "teammate_contact", detail)
+        self.result.add("teammates_created" if action == "create" else "teammates_adopted")
+        return contact_id
 
     # -- content ------------------------------------------------------------------------------
 

@@ -66,6 +66,7 @@ class Rollback:
             "conversations": client.delete_conversation,
             "tickets": client.delete_ticket,  # ticket history with conversation_options.target: tickets
             "leads": client.delete_contact,  # contacts created to start a ticket whose requester was not migrated
+            "teammates": client.delete_contact,  # contacts created for teammates who requested tickets
         }
 
     def conflicts(self, run_ids: list[str]) -> list[str]:
@@ -138,6 +139,9 @@ class Rollback:
             self.ledger.invalidate(write.entity, write.source_id)
             self.report.count(self.report.restored, write.entity)
         elif write.entity == "collections" and write.action in ("merge", "skip"):
+            self.ledger.forget(write.entity, write.source_id)
+        elif (write.entity, write.action) in (("contacts", "merge"), ("teammates", "adopt")):
+            # Only a mapping to a contact another record (or the workspace) owns: nothing was written to undo.
             self.ledger.forget(write.entity, write.source_id)
         elif write.entity == "ticket_types" and write.action == "create":
             # Intercom cannot delete a ticket type either (2.15): it is archived, and its attributes with it.

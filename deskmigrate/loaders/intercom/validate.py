@@ -152,7 +152,9 @@ class Validator:
                 self._add(entity, row, key, expected, remote.get(key))
 
     def _compare_links(self, row: IdMapRow, remote: dict[str, Any]) -> None:
-        expected = {self.ledger.intercom_id("companies", sid) for sid in self.ledger.applied_links(row.source_id)}
+        # Records merged into one contact (one email) share its companies.
+        owners = (self.ledger.source_ids_for("contacts", row.intercom_id) if row.intercom_id else []) or [row.source_id]
+        expected = {self.ledger.intercom_id("companies", sid) for owner in owners for sid in self.ledger.applied_links(owner)}
         expected.discard(None)
         actual = {str(c.get("id")) for c in _list_data(remote.get("companies"))}
         if expected != actual:

@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of requests whose connection is dropped")
     parser.add_argument("--search-delay-s", type=float, default=2.0, help="seconds before a new contact is searchable")
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible fault injection")
+    parser.add_argument("--strict-phones", action="store_true",
+                        help="answer 400 to a contact phone that is not E.164 (Intercom accepts free text; a test switch)")
     return parser.parse_args(argv)
 
 
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         drop_rate=args.drop_rate,
         search_delay_s=args.search_delay_s,
         seed=args.seed,
+        strict_phones=args.strict_phones,
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -32,6 +32,9 @@ class SandboxSettings:
     admins: list[dict] | None = None
     # Conversation attributes the workspace has before any API call, as if made in Settings → Data → Conversation data.
     conversation_attributes: dict[str, str] | None = None
+    # A test switch. Intercom's contact `phone` is a free string (2.15 spec) and the sandbox accepts any text by default;
+    # with this on, a phone that is not E.164 gets the 400 a validating workspace would send, to exercise the loader's fallback.
+    strict_phones: bool = False
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from deskmigrate.loaders.intercom.sandbox.api import ApiError, RequestContext, Router, bad_request, not_found
@@ -35,6 +36,7 @@ NULLABLE_FIELDS = frozenset(
     {"phone", "name", "avatar", "signed_up_at", "last_seen_at", "owner_id", "unsubscribed_from_emails", "custom_attributes"}
 )
 ROLES = ("user", "lead")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 DEFAULT_PER_PAGE = 50
 
 
@@ -80,6 +82,8 @@ def apply_changes(ctx: RequestContext, contact: dict[str, Any], body: dict[str, 
     updated["role"] = role
     if "email" in body and not is_valid_email(body["email"]):
         raise bad_request("Invalid email", field="email")
+    if ctx.settings.strict_phones and body.get("phone") is not None and not E164.match(body["phone"]):
+        raise bad_request("Invalid phone number", field="phone")
     owner_id = body.get("owner_id")
     if owner_id is not None and ctx.db.get("admins", str(owner_id)) is None:
         raise bad_request(f"owner_id {owner_id} is not a teammate of this workspace", field="owner_id")
