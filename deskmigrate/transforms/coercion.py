@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import math
 import re
@@ -10,11 +11,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import dateutil.parser
+
 from deskmigrate.transforms.registry import ValueRejected
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "f"})
 INTEGER_TEXT = re.compile(r"[+-]?\d+")
+FOUR_DIGIT_YEAR = re.compile(r"(?<!\d)(1[89]|2[01])\d\d(?!\d)")
 
 
 def quote(value: Any, limit: int = 60) -> str:
@@ -116,6 +120,23 @@ def as_unix_seconds(value: Any, time_format: str | None = None) -> int:
     raise ValueRejected("not a date or time", quote(value))
 
 
+def _parse_written_date(text: str) -> datetime | None:
+    """RFC 2822 and written-out English dates ("4 March 2021", "March 4, 2021"); numeric d/m/y month-first.
+
+    dateutil takes almost anything ("soon" → today), so only text with a four-digit year is given to it.
+    """
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    if not FOUR_DIGIT_YEAR.search(text):
+        return None
+    try:
+        return dateutil.parser.parse(text, dayfirst=False)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _parse_time_text(text: str, time_format: str | None) -> datetime | int:
     parse: Callable[[str], datetime] = datetime.fromisoformat
     if time_format is not None:
@@ -124,9 +145,15 @@ def _parse_time_text(text: str, time_format: str | None) -> datetime | int:
             return datetime.strptime(candidate, time_format)
 
     elif INTEGER_TEXT.fullmatch(text):
-        return int(text)
+        number = int(text)
+        # Digit text past year 5138 in seconds is epoch milliseconds (JavaScript exports); 8 digits are YYYYMMDD.
+        if len(text) == 8 and not text.startswith("-"):
+            return parse(text)
+        return number // 1000 if abs(number) >= 10**11 else number
     try:
         return parse(text)
     except ValueError:
+        if time_format is None and (loose := _parse_written_date(text)) is not None:
+            return loose
         expected = f"format {time_format!r}" if time_format else "ISO-8601, e.g. 2024-03-01 or 2024-03-01T09:30:00Z"
         raise ValueRejected("not a date or time", f"{quote(text)} (expected {expected})") from None

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.model import Conversation, Part, Record
-from deskmigrate.core.payload import AttributeDeclaration, IntercomDataType, Payload, PayloadRejection
+from deskmigrate.core.payload import AttributeDeclaration, FieldNote, IntercomDataType, Payload, PayloadRejection
 from deskmigrate.core.yamlfile import dotted
 from deskmigrate.transforms import coercion
 from deskmigrate.transforms.checks import compile_steps, mapping_problems
@@ -74,6 +74,7 @@ class CompiledRule:
     steps: tuple[BoundTransform, ...]
     default: Any
     required: bool
+    on_error: str = "drop_field"
 
 
 @dataclass
@@ -99,6 +100,23 @@ class _Outcome:
     losses: list[tuple[str, str]] = field(default_factory=list)
     lost_items: list[tuple[str, str, frozenset[str]]] = field(default_factory=list)  # (to, kind, what went by name)
     misses: list[tuple[str, Any]] = field(default_factory=list)
+    notes: list[FieldNote] = field(default_factory=list)
+
+    def note(self, field_name: str, reason: str, action: str, value: Any, location: str | None) -> None:
+        self.notes.append(FieldNote(field=field_name, reason=reason, action=action, value_kind=value_kind(value), location=location))  # type: ignore[arg-type]
+
+
+def value_kind(value: Any) -> str:
+    """The kind of a value, for notes and logs that must not show customer data: "text (12 characters)", "number"."""
+    if isinstance(value, bool):
+        return "yes/no"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return f"text ({len(value)} characters)"
+    if isinstance(value, list):
+        return f"list of {len(value)}"
+    return type(value).__name__
 
 
 class Mapper:
@@ -131,12 +149,13 @@ class Mapper:
             raise MappingError([Problem(path=ENTITY_TARGETS.get(entity, entity), message=f"the mapping has no section for {entity}")])
         outcome = _Outcome()
         body: dict[str, Any] = {}
+        location = getattr(record, "location", None)
         for rule in target.rules:
-            _apply_rule(rule, record, body, outcome, self.spec)
+            _apply_rule(rule, record, body, outcome, self.spec, location)
         self._carry_unmapped(target, record, body, outcome)
-        self._coerce_custom_attributes(target, body, outcome)
+        self._coerce_custom_attributes(target, body, outcome, location)
         if outcome.failures:
-            return self._reject(target.name, entity, record.source_id, outcome.failures)
+            return self._reject(target.name, entity, record.source_id, outcome.failures, location)
         parts: list[dict[str, Any]] = []
         refs: dict[str, Any] = {}
         if isinstance(record, Conversation):
@@ -144,7 +163,7 @@ class Mapper:
             parts, refs = self._map_parts(record, part_failures)
             if part_failures:
                 return self._reject(target.name, entity, record.source_id, part_failures)
-        self._commit(target.name, outcome)
+        self._commit(target.name, outcome, record.source_id)
         return Payload(
             entity=entity,
             source_id=record.source_id,
@@ -153,6 +172,7 @@ class Mapper:
             tags=_collect_tags(target, record),
             parts=parts,
             refs=refs,
+            notes=outcome.notes,
         )
 
     def map_part(self, part: Part, outcome: _Outcome) -> dict[str, Any]:
@@ -280,7 +300,8 @@ class Mapper:
             self._auto_declare(target, attribute, field_name)
             outcome.unmapped_kept.append(field_name)
 
-    def _coerce_custom_attributes(self, target: CompiledTarget, body: dict[str, Any], outcome: _Outcome) -> None:
+    def _coerce_custom_attributes(self, target: CompiledTarget, body: dict[str, Any], outcome: _Outcome, location: str | None) -> None:
+        """A value that does not fit its attribute's type costs that attribute only: dropped, or kept as text in <name>_raw."""
         attributes = body.get(CUSTOM_ATTRIBUTES)
         if not isinstance(attributes, dict):
             return
@@ -289,23 +310,35 @@ class Mapper:
             data_type: IntercomDataType = declared.type if declared else "string"
             try:
                 attributes[name] = COERCIONS[data_type](value)
-            except ValueRejected as exc:
-                outcome.failures.append((f"{CUSTOM_ATTRIBUTES}.{name}", ValueRejected(f"not a valid {data_type}", exc.detail)))
+            except ValueRejected:
+                self._misfit(target, attributes, name, value, f"not a valid {data_type}", outcome, location)
                 continue
             if declared and declared.options and attributes[name] not in declared.options:
-                reason = ValueRejected(
-                    "not one of the attribute's options", f"{attributes[name]!r} (options: {', '.join(declared.options)})"
-                )
-                outcome.failures.append((f"{CUSTOM_ATTRIBUTES}.{name}", reason))
+                self._misfit(target, attributes, name, value, "not one of the attribute's options", outcome, location)
 
-    def _reject(self, target: str, entity: str, source_id: str, failures: list[tuple[str, ValueRejected]]) -> PayloadRejection:
+    def _misfit(self, target: CompiledTarget, attributes: dict[str, Any], name: str, value: Any, reason: str,
+                outcome: _Outcome, location: str | None) -> None:
+        del attributes[name]
+        declared = target.declared.get(name)
+        if declared is not None and declared.on_error == "keep_raw":
+            raw_name = f"{name}_raw"[:ATTRIBUTE_NAME_MAX]
+            attributes[raw_name] = coercion.as_text(value)
+            self._auto_declare(target, raw_name, None)
+            outcome.note(f"{CUSTOM_ATTRIBUTES}.{name}", reason, "kept_raw", value, location)
+        else:
+            outcome.note(f"{CUSTOM_ATTRIBUTES}.{name}", reason, "dropped", value, location)
+
+    def _reject(self, target: str, entity: str, source_id: str, failures: list[tuple[str, ValueRejected]],
+                location: str | None = None) -> PayloadRejection:
         self.report.record_rejection(target, source_id, [f"{name}: {exc.reason}" for name, exc in failures])
         first_field, first = failures[0]
         reason = str(first) if len(failures) == 1 else "; ".join(f"{name}: {exc}" for name, exc in failures)
+        if location:
+            reason = f"{location}: {reason}"
         logger.debug("rejected %s %s: %s: %s", entity, source_id, first_field, reason)
         return PayloadRejection(entity=entity, source_id=source_id, field=first_field, reason=reason)
 
-    def _commit(self, target_name: str, outcome: _Outcome) -> None:
+    def _commit(self, target_name: str, outcome: _Outcome, source_id: str = "") -> None:
         report = self.report.target(target_name)
         report.mapped += 1
         report.defaults_applied.update(outcome.defaults)
@@ -317,6 +350,8 @@ class Mapper:
             report.content_dropped.setdefault(to, Counter())[kind] += 1
         for to, kind, items in outcome.lost_items:
             report.content_dropped_items.setdefault(to, {}).setdefault(kind, Counter()).update(items)
+        for note in outcome.notes:
+            report.record_field_note(note, f"{source_id} ({note.location})" if note.location else source_id)
 
 
 def _compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
@@ -356,20 +391,31 @@ def _compile_rule(rule: Rule) -> CompiledRule:
         steps=tuple(steps),
         default=rule.default,
         required=rule.required,
+        on_error=rule.error_policy(),
     )
 
 
-def _apply_rule(rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: _Outcome, spec: MappingSpec) -> None:
+def _apply_rule(rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: _Outcome, spec: MappingSpec,
+                location: str | None = None) -> None:
     if rule.reads_many:
         value: Any = [item for path in rule.sources if not is_empty(item := read_path(record, path))]
     else:
         value = read_path(record, rule.sources[0]) if rule.sources else None
     if not is_empty(value):
         ctx = TransformContext(value_maps=spec.value_maps)
+        original = value
         try:
             value = _run_chain(rule.steps, value, ctx)
         except ValueRejected as exc:
-            outcome.failures.append((rule.to, exc))
+            # A bad value costs its field, not the record, unless the rule says reject (identity fields do by default).
+            if rule.on_error == "reject":
+                outcome.failures.append((rule.to, exc))
+                return
+            if rule.on_error == "keep_raw" and isinstance(original, (str, int, float)) and not isinstance(original, bool):
+                outcome.note(rule.to, exc.reason, "kept_as_written", original, location)
+                _write(body, rule.to_path, original.strip() if isinstance(original, str) else original)
+                return
+            outcome.note(rule.to, exc.reason, "dropped", original, location)
             return
         outcome.misses.extend(ctx.misses)
         outcome.losses.extend((rule.to, kind) for kind in ctx.losses)

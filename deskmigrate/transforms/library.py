@@ -201,7 +201,9 @@ def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_k
         raise ValueRejected("invalid phone number", f"{quote(number_text)}: {why}") from None
     if not phonenumbers.is_valid_number(number):
         raise ValueRejected("invalid phone number", f"{quote(number_text)} is not a valid number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # E.164 has no extension; Intercom's phone is free text, so the extension is kept after it, never cut.
+    return f"{e164} ext. {number.extension}" if number.extension else e164
 
 
 @register("truncate")

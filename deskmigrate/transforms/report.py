@@ -36,6 +36,12 @@ class TargetReport:
     content_dropped: dict[str, Counter[str]] = field(default_factory=dict)
     # what went, by name, for the same field and kind: {"body": {"html tags removed": {"script": 3, "table": 1}}}
     content_dropped_items: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
+    # values that cost their field, not their record: (field, reason, action) → count and example records
+    field_notes: dict[tuple[str, str, str], RejectionStats] = field(default_factory=dict)
+
+    def record_field_note(self, note: Any, example: str, max_examples: int = DEFAULT_MAX_EXAMPLES) -> None:
+        """`example` names the record ("u17 (contacts.csv:18)"), never its value."""
+        self.field_notes.setdefault((note.field, note.reason, note.action), RejectionStats()).add(example, max_examples)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +59,10 @@ class TargetReport:
                 to: {kind: dict(sorted(items.items())) for kind, items in sorted(kinds.items())}
                 for to, kinds in sorted(self.content_dropped_items.items())
             },
+            "field_notes": [
+                {"field": f, "reason": r, "action": a, "count": stats.count, "examples": list(stats.examples)}
+                for (f, r, a), stats in sorted(self.field_notes.items())
+            ],
         }
 
     def merge(self, other: TargetReport, max_examples: int) -> None:
@@ -74,6 +84,10 @@ class TargetReport:
         for to, by_kind in other.content_dropped_items.items():
             for kind, items in by_kind.items():
                 self.content_dropped_items.setdefault(to, {}).setdefault(kind, Counter()).update(items)
+        for key, stats in other.field_notes.items():
+            mine = self.field_notes.setdefault(key, RejectionStats())
+            mine.count += stats.count
+            mine.examples.extend(stats.examples[: max(0, max_examples - len(mine.examples))])
 
 
 class MappingReport:

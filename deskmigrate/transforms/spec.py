@@ -11,6 +11,11 @@ from deskmigrate.core.payload import IntercomDataType
 
 TargetName = Literal["company", "contact", "collection", "article", "conversation", "part"]
 UnmappedPolicy = Literal["drop", "custom_attribute", "error"]
+OnError = Literal["drop_field", "keep_raw", "reject"]
+# Identity fields: a bad value there rejects the record by default (email is how Intercom and people find a contact).
+IDENTITY_FIELDS = frozenset({"email"})
+# Free-text fields in Intercom (contact `phone` is a plain string in the 2.15 spec): a value that does not convert is sent as written.
+AS_WRITTEN_FIELDS = frozenset({"phone"})
 
 TARGETS: tuple[str, ...] = ("company", "contact", "collection", "article", "conversation", "part")
 ENTITY_TARGETS: dict[str, str] = {
@@ -51,6 +56,19 @@ class Rule(_Strict):
     args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the transform(s) that take them")
     default: Any = Field(None, description="written when the value is missing or empty (after transforms)")
     required: bool = Field(False, description="reject the record when no value (nor default) results")
+    on_error: OnError | None = Field(
+        None,
+        description="a value the transform cannot convert: drop_field (the record lands without it, noted), keep_raw "
+                    "(the original text is written instead) or reject (the record is left out); default: reject for email, "
+                    "keep_raw for phone, drop_field for everything else",
+    )
+
+    def error_policy(self) -> OnError:
+        if self.on_error is not None:
+            return self.on_error
+        if self.to in IDENTITY_FIELDS:
+            return "reject"
+        return "keep_raw" if self.to in AS_WRITTEN_FIELDS else "drop_field"
 
     def source_paths(self) -> list[str]:
         if self.from_ is None:
@@ -78,6 +96,9 @@ class AttributeSpec(_Strict):
     description: str = ""
     options: list[str] = Field(default_factory=list)
     create_if_missing: bool = True
+    on_error: Literal["drop_field", "keep_raw"] = Field(
+        "drop_field", description="a value that does not fit the type: dropped from the attribute (noted), or kept as text in <name>_raw"
+    )
 
 
 class TargetSpec(_Strict):

@@ -115,7 +115,7 @@ def test_extra_csv_columns_become_text_attributes_declared_for_preflight() -> No
     }
 
 
-def test_bad_rows_are_rejected_naming_the_field_and_the_rest_maps() -> None:
+def test_only_an_invalid_email_rejects_a_row_other_bad_values_cost_their_field() -> None:
     mapper = csv_mapper()
     rows = [
         Contact(source="csv", source_id="1", email="not-an-email"),
@@ -124,10 +124,10 @@ def test_bad_rows_are_rejected_naming_the_field_and_the_rest_maps() -> None:
         Contact(source="csv", source_id="4", email="ok@example.com"),
     ]
     results = [mapper.map(row) for row in rows]
-    assert [(r.source_id, r.field) for r in results if isinstance(r, PayloadRejection)] == [
-        ("1", "email"),
-        ("2", "phone"),
-        ("3", "custom_attributes.plan_tier"),
-    ]
+    assert [(r.source_id, r.field) for r in results if isinstance(r, PayloadRejection)] == [("1", "email")]
+    phone_row, tier_row = results[1], results[2]
+    assert isinstance(phone_row, Payload) and phone_row.body["phone"] == "0161 496 0456"  # Intercom's phone is free text
+    assert isinstance(tier_row, Payload) and "plan_tier" not in tier_row.body.get("custom_attributes", {})
+    assert [n.action for n in phone_row.notes + tier_row.notes] == ["kept_as_written", "dropped"]
     assert isinstance(results[3], Payload)
-    assert mapper.report.to_dict()["totals"] == {"mapped": 1, "rejected": 3}
+    assert mapper.report.to_dict()["totals"] == {"mapped": 3, "rejected": 1}

@@ -96,36 +96,59 @@ def test_missing_values_are_not_sent_as_nulls() -> None:
     assert payload.body == {"external_id": "zd:1", "role": "user"}
 
 
-@pytest.mark.parametrize(
-    ("fields", "field", "reason"),
-    [
-        ({"email": "jane@"}, "email", "invalid email address"),
-        ({"phone": "555"}, "phone", "invalid phone number"),
-        ({"custom_fields": {"renewal": "end of june"}}, "custom_attributes.renewal", "not a valid date"),
-        ({"custom_fields": {"Plan Tier": "3.5"}}, "custom_attributes.plan_tier", "not a valid integer"),
-        ({"custom_fields": {"newsletter": "perhaps"}}, "custom_attributes.newsletter", "not a valid boolean"),
-        ({"custom_fields": {"segment": "silver"}}, "custom_attributes.segment", None),  # default "standard" is an option
-    ],
-)
-def test_a_bad_value_rejects_only_that_record_naming_the_field(fields: dict[str, Any], field: str, reason: str | None) -> None:
+def test_an_invalid_email_rejects_only_that_record_naming_the_field_and_line() -> None:
     engine = mapper()
-    result = engine.map(contact(source_id="bad", **fields))
-    if reason is None:
-        assert mapped(result).body["custom_attributes"]["segment"] == "standard"
-        return
+    result = engine.map(contact(source_id="bad", email="jane@", location="contacts.csv:7"))
     rejection = rejected(result)
-    assert (rejection.entity, rejection.source_id, rejection.field) == ("contacts", "bad", field)
-    assert rejection.reason.startswith(reason)
+    assert (rejection.entity, rejection.source_id, rejection.field) == ("contacts", "bad", "email")
+    assert rejection.reason.startswith("contacts.csv:7: invalid email address")
     assert isinstance(engine.map(contact(source_id="good")), Payload)  # the rest maps
     report = engine.report.to_dict()["targets"]["contact"]
     assert (report["mapped"], report["rejected"]) == (1, 1)
-    assert report["rejection_reasons"] == {f"{field}: {reason}": {"count": 1, "examples": ["bad"]}}
 
 
-def test_every_bad_field_of_a_record_is_named_in_its_rejection() -> None:
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        ({"custom_fields": {"renewal": "end of june"}}, "custom_attributes.renewal", "not a valid date"),
+        ({"custom_fields": {"Plan Tier": "gold"}}, "custom_attributes.plan_tier", "not a valid integer"),
+        ({"custom_fields": {"Plan Tier": "3.5"}}, "custom_attributes.plan_tier", "not a valid integer"),
+        ({"custom_fields": {"newsletter": "perhaps"}}, "custom_attributes.newsletter", "not a valid boolean"),
+    ],
+)
+def test_a_value_that_does_not_fit_costs_its_field_not_the_record(fields: dict[str, Any], field: str, reason: str) -> None:
+    engine = mapper()
+    payload = mapped(engine.map(contact(source_id="odd", email="jane@example.com", location="contacts.csv:9", **fields)))
+    assert payload.body["email"] == "jane@example.com"
+    assert field.split(".")[1] not in payload.body.get("custom_attributes", {})
+    assert [(n.field, n.reason, n.action, n.location) for n in payload.notes] == [(field, reason, "dropped", "contacts.csv:9")]
+    assert "gold" not in repr(payload.notes) and "perhaps" not in repr(payload.notes)  # the value kind only, never the value
+    notes = engine.report.to_dict()["targets"]["contact"]["field_notes"]
+    assert notes == [{"field": field, "reason": reason, "action": "dropped", "count": 1, "examples": ["odd (contacts.csv:9)"]}]
+
+
+def test_a_phone_that_does_not_parse_is_sent_as_written_with_a_note() -> None:
+    payload = mapped(mapper().map(contact(phone=" 555-0119 ")))
+    assert payload.body["phone"] == "555-0119"
+    assert [(n.field, n.action) for n in payload.notes] == [("phone", "kept_as_written")]
+
+
+def test_a_phone_extension_is_kept() -> None:
+    payload = mapped(mapper().map(contact(phone="+1 415-555-2671 ext. 12")))
+    assert payload.body["phone"] == "+14155552671 ext. 12"
+
+
+def test_every_bad_identity_field_of_a_record_is_named_and_the_rest_only_noted() -> None:
     rejection = rejected(mapper().map(contact(email="x@", phone="1")))
     assert rejection.field == "email"
-    assert "email: invalid email address" in rejection.reason and "phone: invalid phone number" in rejection.reason
+    assert rejection.reason.startswith("invalid email address") and "phone" not in rejection.reason
+
+
+def test_on_error_drop_field_on_the_email_rule_lands_the_contact_without_it() -> None:
+    text = "version: 1\ncontact:\n  rules:\n    - {to: external_id, from: source_id, required: true}\n" \
+           "    - {to: email, from: email, transform: email, on_error: drop_field}\n"
+    payload = mapped(Mapper(parse_mapping_text(text)).map(contact(email="bob at example.com")))
+    assert "email" not in payload.body and payload.notes[0].field == "email"
 
 
 def test_a_required_value_that_is_missing_rejects_the_record() -> None:
@@ -134,7 +157,7 @@ def test_a_required_value_that_is_missing_rejects_the_record() -> None:
     assert (rejection.field, rejection.reason.split(":")[0]) == ("name", "required value missing")
 
 
-def test_option_attributes_reject_values_outside_their_options() -> None:
+def test_option_attributes_drop_values_outside_their_options_or_keep_them_raw() -> None:
     spec = parse_mapping_text(
         "version: 1\ncompany:\n  rules:\n    - {to: custom_attributes.tier, from: custom_fields.tier}\n"
         "  attributes:\n    - {name: tier, type: string, options: [gold, silver]}\n"
@@ -143,7 +166,15 @@ def test_option_attributes_reject_values_outside_their_options() -> None:
     assert mapped(engine.map(Company(source="csv", source_id="1", custom_fields={"tier": "gold"}))).body == {
         "custom_attributes": {"tier": "gold"}
     }
-    assert rejected(engine.map(Company(source="csv", source_id="2", custom_fields={"tier": "bronze"}))).field == "custom_attributes.tier"
+    dropped = mapped(engine.map(Company(source="csv", source_id="2", name="Acme", custom_fields={"tier": "bronze"})))
+    assert dropped.body == {} and dropped.notes[0].reason == "not one of the attribute's options"
+    raw = Mapper(parse_mapping_text(
+        "version: 1\ncompany:\n  rules:\n    - {to: custom_attributes.tier, from: custom_fields.tier}\n"
+        "  attributes:\n    - {name: tier, type: string, options: [gold, silver], on_error: keep_raw}\n"
+    ))
+    kept = mapped(raw.map(Company(source="csv", source_id="3", custom_fields={"tier": "bronze"})))
+    assert kept.body == {"custom_attributes": {"tier_raw": "bronze"}} and kept.notes[0].action == "kept_raw"
+    assert any(a.name == "tier_raw" and a.data_type == "string" for a in raw.attribute_declarations())
 
 
 def test_value_map_misses_and_defaults_are_counted() -> None:
@@ -242,9 +273,12 @@ def test_a_chain_runs_in_order_and_stops_at_an_empty_value() -> None:
     assert mapped(engine.map(record)).body == {"name": "@JD", "email": "a@b.co", "avatar": "x"}
 
 
-def test_a_transform_failing_on_a_value_rejects_the_record_with_the_transform_named() -> None:
-    spec = parse_mapping_text("version: 1\ncontact:\n  rules:\n    - {to: name, from: custom_fields.n, transform: uppercase}\n")
-    rejection = rejected(Mapper(spec).map(Contact(source="csv", source_id="1", custom_fields={"n": {"nested": 1}})))
+def test_a_transform_failing_on_a_value_drops_the_field_unless_the_rule_says_reject() -> None:
+    text = "version: 1\ncontact:\n  rules:\n    - {to: name, from: custom_fields.n, transform: uppercase ON_ERROR}\n"
+    record = Contact(source="csv", source_id="1", custom_fields={"n": {"nested": 1}})
+    payload = mapped(Mapper(parse_mapping_text(text.replace(" ON_ERROR", ""))).map(record))
+    assert "name" not in payload.body and payload.notes[0].reason == "not text"
+    rejection = rejected(Mapper(parse_mapping_text(text.replace(" ON_ERROR", ", on_error: reject"))).map(record))
     assert rejection.field == "name" and rejection.reason.startswith("not text")
 
 
