@@ -284,7 +284,7 @@ def map_staged(mapper: Mapper, ledger: Ledger, entity: str) -> Iterator[Payload 
 
 def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progress, out_dir: Path | None) -> PlanResult:
     """Map every staged record and compare with the ledger: what would be created, updated, unchanged or rejected."""
-    mapper = Mapper(project.spec)
+    mapper = Mapper(project.spec, phone_region=project.loaded.config.defaults.phone_region)
     counts: dict[str, dict[str, int]] = {}
     rejections: dict[str, dict[str, int]] = {}
     new_taggings = 0
@@ -379,7 +379,7 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     progress.start("preflight", None)
     preflight_result = loader.preflight(planned.attributes)
     progress.finish("preflight")
-    mapper = Mapper(project.spec)
+    mapper = Mapper(project.spec, phone_region=project.loaded.config.defaults.phone_region)
     phases: list[PhaseResult] = []
     for phase in PHASES:
         if phase.entity is None:

@@ -122,7 +122,7 @@ def value_kind(value: Any) -> str:
 class Mapper:
     """Maps canonical records to Intercom payloads following one MappingSpec; `report` accumulates what it did."""
 
-    def __init__(self, spec: MappingSpec, report: MappingReport | None = None) -> None:
+    def __init__(self, spec: MappingSpec, report: MappingReport | None = None, *, phone_region: str | None = None) -> None:
         problems = [
             Problem(path=dotted(path), message=message)
             for path, message in mapping_problems(spec.model_dump(by_alias=True, exclude_unset=True))
@@ -130,6 +130,7 @@ class Mapper:
         if problems:
             raise MappingError(problems)
         self.spec = spec
+        self.phone_region = phone_region
         self.report = report if report is not None else MappingReport()
         self._targets = {name: _compile_target(name, target) for name, target in spec.targets().items()}
         self._declarations: dict[tuple[str, str], AttributeDeclaration] = {}
@@ -150,8 +151,9 @@ class Mapper:
         outcome = _Outcome()
         body: dict[str, Any] = {}
         location = getattr(record, "location", None)
+        region = record_region(record) or self.phone_region
         for rule in target.rules:
-            _apply_rule(rule, record, body, outcome, self.spec, location)
+            _apply_rule(rule, record, body, outcome, self.spec, location, region)
         self._carry_unmapped(target, record, body, outcome)
         self._coerce_custom_attributes(target, body, outcome, location)
         if outcome.failures:
@@ -395,14 +397,25 @@ def _compile_rule(rule: Rule) -> CompiledRule:
     )
 
 
+def record_region(record: Any) -> str | None:
+    """A two-letter region from the record's country (ISO alpha-2) or its locale's region part (en-US, pt_BR)."""
+    country = str(getattr(record, "country", None) or "").strip().upper()
+    if len(country) == 2 and country.isalpha():
+        return country
+    locale = str(getattr(record, "locale", None) or "").replace("_", "-").split("-")
+    if len(locale) >= 2 and len(locale[-1]) == 2 and locale[-1].isalpha():
+        return locale[-1].upper()
+    return None
+
+
 def _apply_rule(rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: _Outcome, spec: MappingSpec,
-                location: str | None = None) -> None:
+                location: str | None = None, region: str | None = None) -> None:
     if rule.reads_many:
         value: Any = [item for path in rule.sources if not is_empty(item := read_path(record, path))]
     else:
         value = read_path(record, rule.sources[0]) if rule.sources else None
     if not is_empty(value):
-        ctx = TransformContext(value_maps=spec.value_maps)
+        ctx = TransformContext(value_maps=spec.value_maps, phone_region=region)
         original = value
         try:
             value = _run_chain(rule.steps, value, ctx)

@@ -188,9 +188,10 @@ def email(value: Any) -> str:
 
 
 @register("phone")
-def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_known_region)] = None) -> str:
-    """A valid phone number in E.164 (+14155550123); numbers without +country use `default_region` (e.g. US)."""
+def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_known_region)] = None, ctx: TransformContext) -> str:
+    """A valid phone number in E.164 (+14155550123); numbers without +country use `default_region` (e.g. US), else the record's region."""
     number_text = _text(value).strip()
+    default_region = default_region or ctx.phone_region
     try:
         number = phonenumbers.parse(number_text, default_region)
     except phonenumbers.NumberParseException as exc:

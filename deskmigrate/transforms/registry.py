@@ -39,6 +39,9 @@ class TransformContext:
     misses: list[tuple[str, Any]] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
     lost_items: dict[str, set[str]] = field(default_factory=dict)
+    # where the record's phone numbers are from when written without +country: the record's own country or
+    # locale region, else the config's `defaults.phone_region`
+    phone_region: str | None = None
 
     def value_map_miss(self, map_name: str, value: Any) -> None:
         self.misses.append((map_name, value))

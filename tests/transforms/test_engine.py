@@ -350,3 +350,14 @@ def test_declared_attribute_names_must_be_unique_across_models() -> None:
         parse_mapping_text(text, "m.yaml")
     (problem,) = caught.value.problems
     assert (problem.path, problem.line) == ("contact.attributes[0].name", 7)
+
+
+def test_a_national_phone_is_read_in_the_records_country_or_locale_else_the_configs_region() -> None:
+    text = "version: 1\ncontact:\n  rules:\n    - {to: external_id, from: source_id, required: true}\n" \
+           "    - {to: phone, from: phone, transform: phone}\n"
+    engine = Mapper(parse_mapping_text(text), phone_region="US")
+    assert mapped(engine.map(contact(source_id="gb", phone="020 7946 0958", country="GB"))).body["phone"] == "+442079460958"
+    assert mapped(engine.map(contact(source_id="de", phone="030 901820", locale="de-DE"))).body["phone"] == "+4930901820"
+    assert mapped(engine.map(contact(source_id="us", phone="(415) 555-2671"))).body["phone"] == "+14155552671"
+    unknown = mapped(Mapper(parse_mapping_text(text)).map(contact(source_id="none", phone="(415) 555-2671")))
+    assert unknown.body["phone"] == "(415) 555-2671" and unknown.notes[0].action == "kept_as_written"
