@@ -240,10 +240,13 @@ def _stage(ledger: Ledger, run_id: str, batch: list[Record], result: ExtractResu
     if not batch and cursor is None:
         return
     for duplicate in ledger.stage(run_id, batch, cursor):
-        entity = duplicate.entity  # type: ignore[attr-defined]
+        entity = duplicate.entity
         result.duplicates[entity] = result.duplicates.get(entity, 0) + 1
         result.staged[entity] = result.staged.get(entity, 0) - 1  # the record replaces one staged earlier: not one more
-        _notice(result, entity, duplicate.source_id, None, "duplicate source id: the last occurrence wins")
+        places = [place for place in (duplicate.previous_location, duplicate.record.location) if place]
+        where = f" ({' and '.join(places)})" if places else ""
+        _notice(result, entity, duplicate.source_id, duplicate.record.location,
+                f"duplicate source id {duplicate.source_id!r}{where}: the last occurrence wins")
     for record in batch:
         entity = record.entity  # type: ignore[attr-defined]
         result.staged[entity] = result.staged.get(entity, 0) + 1

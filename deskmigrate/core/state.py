@@ -141,6 +141,22 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class StagedDuplicate:
+    """A record whose source id this run had staged already (the last occurrence wins), and where the earlier one was read."""
+
+    record: Record
+    previous_location: str | None
+
+    @property
+    def source_id(self) -> str:
+        return self.record.source_id
+
+    @property
+    def entity(self) -> str:
+        return str(getattr(self.record, "entity", ""))
+
+
+@dataclass(frozen=True)
 class SharedEmailContact:
     """One of several staged contacts with the same email: its times as staged (ISO text or raw source text)."""
 
@@ -269,22 +285,24 @@ class Ledger:
 
     # -- staging -------------------------------------------------------------------------------
 
-    def stage(self, run_id: str, records: list[Record], cursor: tuple[str, str, str] | None = None) -> list[Record]:
+    def stage(self, run_id: str, records: list[Record], cursor: tuple[str, str, str] | None = None) -> list[StagedDuplicate]:
         """Stage a page of records (upsert by entity + source id) and, in the same transaction, its cursor.
 
-        Returns the records whose source id was already staged by this same run: duplicates, last wins.
+        Returns the records whose source id was already staged by this same run: duplicates, last wins, each with
+        where the occurrence it replaced was read.
         """
-        duplicates: list[Record] = []
+        duplicates: list[StagedDuplicate] = []
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM staged").fetchone()[0]
             for record in records:
                 seq += 1
                 entity = record.entity  # type: ignore[attr-defined]
                 previous = db.execute(
-                    "SELECT run_id FROM staged WHERE entity=? AND source_id=?", (entity, record.source_id)
+                    "SELECT run_id, json_extract(record, '$.location') FROM staged WHERE entity=? AND source_id=?",
+                    (entity, record.source_id),
                 ).fetchone()
                 if previous is not None and previous[0] == run_id:
-                    duplicates.append(record)
+                    duplicates.append(StagedDuplicate(record, previous[1]))
                 db.execute(
                     "INSERT INTO staged (entity, source_id, record, hash, run_id, seq) VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (entity, source_id) DO UPDATE SET record=excluded.record, hash=excluded.hash, "

@@ -67,6 +67,7 @@ def test_awkward_files_load_and_the_bad_row_is_reported_with_file_and_line(awkwa
     assert report["extract"]["staged"] == {"companies": 2, "contacts": 3}, "a duplicate is one record staged"
     [duplicate] = report["extract"]["notices"]
     assert duplicate["source_id"] == "u2" and "last occurrence wins" in duplicate["message"]
+    assert "contacts.csv:4 and contacts.csv:7" in duplicate["message"], "both occurrences named by their real lines"
     assert "contacts.csv:5" in result.output and "last occurrence wins" in result.output
 
 

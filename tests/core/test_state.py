@@ -28,8 +28,10 @@ def test_ledger_file_is_private(tmp_path: Path) -> None:
 
 def test_stage_reports_duplicates_within_a_run_and_last_wins(ledger: Ledger) -> None:
     run = ledger.start_run("extract")
-    duplicates = ledger.stage(run, [contact("1", "a@x.org"), contact("2", "b@x.org"), contact("1", "c@x.org")])
-    assert [d.source_id for d in duplicates] == ["1"]
+    first, second = contact("1", "a@x.org"), contact("1", "c@x.org")
+    first.location, second.location = "contacts.csv:2", "contacts.csv:40"
+    duplicates = ledger.stage(run, [first, contact("2", "b@x.org"), second])
+    assert [(d.source_id, d.previous_location, d.record.location) for d in duplicates] == [("1", "contacts.csv:2", "contacts.csv:40")]
     staged = {r.source_id: r.email for r in ledger.iter_staged("contacts")}
     assert staged == {"1": "c@x.org", "2": "b@x.org"}
     # a later run restaging the same id is an update, not a duplicate
