@@ -46,22 +46,38 @@ def dotted(path: Iterable[Any]) -> str:
     return out
 
 
-def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
+def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], duplicates: list[tuple[PathKey, int, int]]) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
+        first_lines: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(key_node, yaml.ScalarNode) else _scalar(key_node)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            result[key] = _walk(value_node, path + (key,), lines)
+            line = key_node.start_mark.line + 1
+            if _hashable(key) and key in first_lines:
+                # PyYAML keeps the last of two equal keys without a word: the first one's settings would vanish.
+                duplicates.append((path + (key,), first_lines[key], line))
+                continue
+            if _hashable(key):
+                first_lines[key] = line
+            lines[path + (key,)] = line
+            result[key] = _walk(value_node, path + (key,), lines, duplicates)
         return result
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
             lines[path + (index,)] = item.start_mark.line + 1
-            items.append(_walk(item, path + (index,), lines))
+            items.append(_walk(item, path + (index,), lines, duplicates))
         return items
     return _scalar(node)
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
 
 
 def _scalar(node: yaml.Node) -> Any:
@@ -83,7 +99,14 @@ def parse_yaml(text: str, file: str | None = None) -> LocatedYaml:
     if node is None:
         return LocatedYaml(data={}, file=file, lines={(): 1})
     lines: dict[PathKey, int] = {}
-    data = _walk(node, (), lines)
+    duplicates: list[tuple[PathKey, int, int]] = []
+    data = _walk(node, (), lines, duplicates)
+    if duplicates:
+        raise YamlSyntaxError(*[
+            Problem(path=dotted(key_path), message=f"duplicate key {key_path[-1]!r}: on line {first} and again on line {again}",
+                    file=file, line=again)
+            for key_path, first, again in duplicates
+        ])
     return LocatedYaml(data=data, file=file, lines=lines)
 
 
@@ -96,8 +119,10 @@ def load_yaml_file(path: Path) -> LocatedYaml:
 
 
 class YamlSyntaxError(Exception):
-    """Carries the one Problem a YAML syntax error is; callers wrap it in ConfigError or MappingError."""
+    """Carries the Problem a YAML syntax error is (`problems`: every duplicate key, when that is what is wrong);
+    callers wrap it in ConfigError or MappingError."""
 
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
+    def __init__(self, problem: Problem, *more: Problem) -> None:
+        super().__init__("; ".join(str(each) for each in (problem, *more)))
         self.problem = problem
+        self.problems = [problem, *more]
