@@ -9,16 +9,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from deskmigrate.core.yamlfile import dotted
 from deskmigrate.transforms.registry import REGISTRY, BoundTransform
 from deskmigrate.transforms.spec import (
     ATTRIBUTE_MODELS,
     ATTRIBUTE_NAME_PATTERN,
     BODY_KEYS,
     CUSTOM_ATTRIBUTES,
+    PHONE_ORIGINAL,
     TARGET_RECORD_TYPES,
     TARGETS,
+    MappingSpec,
 )
 
+CUSTOM_FIELDS = "custom_fields"
 PathKey = tuple[Any, ...]
 Found = list[tuple[PathKey, str]]
 MAP_VALUE = "map_value"
@@ -109,7 +113,56 @@ def mapping_problems(data: Any) -> Found:
         if isinstance(section, dict):
             _check_target(target, section, map_names, found)
     _check_names_unique_across_models(data, found)
+    _check_phone_original(data, found)
     return found
+
+
+def source_field_problems(spec: MappingSpec, observed: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Rules reading a custom field no staged record has: (YAML path of the rule's `from`, message with a did-you-mean).
+
+    `observed` maps a target (contact, company, conversation, ...) to the custom_fields keys its records have; a
+    target with no observed records is not judged.
+    """
+    found: list[tuple[str, str]] = []
+    for target, section in spec.targets().items():
+        keys = observed.get(target)
+        if not keys:
+            continue
+        for index, rule in enumerate(section.rules):
+            paths = rule.source_paths()
+            for offset, source in enumerate(paths):
+                head, _, key = source.partition(".")
+                if head != CUSTOM_FIELDS or not key or key in keys or key.split(".", 1)[0] in keys:
+                    continue
+                where: PathKey = (target, "rules", index, "from") + ((offset,) if isinstance(rule.from_, list) else ())
+                hint = did_you_mean(key, keys)
+                if rule.required:
+                    message = f"{source}: required, but no record has this field, so every {target} would be rejected{hint}"
+                else:
+                    message = f"{source}: no record has this field{hint}"
+                found.append((dotted(where), message))
+    return found
+
+
+def _check_phone_original(data: dict[str, Any], found: Found) -> None:
+    # The loader keeps a phone Intercom refused in the contact's text attribute `phone_original`; a declaration
+    # of that name must be that attribute, and another model cannot have it (Intercom names are unique across models).
+    contact = data.get("contact")
+    rules = contact.get("rules") if isinstance(contact, dict) else None
+    if not isinstance(rules, list) or not any(isinstance(rule, dict) and rule.get("to") == "phone" for rule in rules):
+        return
+    for target in ATTRIBUTE_MODELS:
+        section = data.get(target)
+        attributes = section.get("attributes") if isinstance(section, dict) else None
+        for index, attribute in enumerate(attributes if isinstance(attributes, list) else []):
+            if not isinstance(attribute, dict) or str(attribute.get("name", "")).casefold() != PHONE_ORIGINAL:
+                continue
+            if target != "contact":
+                found.append(((target, "attributes", index, "name"),
+                              f"{PHONE_ORIGINAL!r} is the contact attribute that keeps a phone Intercom refuses; use another name"))
+            elif attribute.get("type") != "string":
+                found.append(((target, "attributes", index, "type"),
+                              f"{PHONE_ORIGINAL!r} keeps a phone Intercom refuses, as text: declare it as type string or rename yours"))
 
 
 def _check_names_unique_across_models(data: dict[str, Any], found: Found) -> None:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 import re
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import dateutil.parser
-
-from deskmigrate.transforms.registry import ValueRejected
+from deskmigrate.transforms.registry import ValueRejected, loose_time
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "f"})
 INTEGER_TEXT = re.compile(r"[+-]?\d+")
-FOUR_DIGIT_YEAR = re.compile(r"(?<!\d)(1[89]|2[01])\d\d(?!\d)")
 
 
 def quote(value: Any, limit: int = 60) -> str:
@@ -104,56 +99,7 @@ def as_bool(value: Any) -> bool:
     raise ValueRejected("not a yes/no value", quote(value))
 
 
-def as_unix_seconds(value: Any, time_format: str | None = None) -> int:
-    """Unix seconds from a datetime (naive = UTC), a date (midnight UTC), an ISO-8601 text or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueRejected("not a date or time", quote(value))
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return int(moment.timestamp())
-    if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
-    if isinstance(value, (int, float)):
-        return as_int(value)
-    if isinstance(value, str):
-        return as_unix_seconds(_parse_time_text(value.strip(), time_format))
-    raise ValueRejected("not a date or time", quote(value))
-
-
-def _parse_written_date(text: str) -> datetime | None:
-    """RFC 2822 and written-out English dates ("4 March 2021", "March 4, 2021"); numeric d/m/y month-first.
-
-    dateutil takes almost anything ("soon" → today), so only text with a four-digit year is given to it.
-    """
-    try:
-        return email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        pass
-    if not FOUR_DIGIT_YEAR.search(text):
-        return None
-    try:
-        return dateutil.parser.parse(text, dayfirst=False)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _parse_time_text(text: str, time_format: str | None) -> datetime | int:
-    parse: Callable[[str], datetime] = datetime.fromisoformat
-    if time_format is not None:
-
-        def parse(candidate: str) -> datetime:
-            return datetime.strptime(candidate, time_format)
-
-    elif INTEGER_TEXT.fullmatch(text):
-        number = int(text)
-        # Digit text past year 5138 in seconds is epoch milliseconds (JavaScript exports); 8 digits are YYYYMMDD.
-        if len(text) == 8 and not text.startswith("-"):
-            return parse(text)
-        return number // 1000 if abs(number) >= 10**11 else number
-    try:
-        return parse(text)
-    except ValueError:
-        if time_format is None and (loose := _parse_written_date(text)) is not None:
-            return loose
-        expected = f"format {time_format!r}" if time_format else "ISO-8601, e.g. 2024-03-01 or 2024-03-01T09:30:00Z"
-        raise ValueRejected("not a date or time", f"{quote(text)} (expected {expected})") from None
+def as_unix_seconds(value: Any, time_format: str | None = None, *, dayfirst: bool | None = None) -> int:
+    """Unix seconds from a datetime (naive = UTC), a date (midnight UTC), a number (seconds, or milliseconds by
+    magnitude) or text as core.timeparse.parse_loose_time reads it ("2024-03-01", "4 March 2021", "1614816000000")."""
+    return int(loose_time(value, dayfirst=dayfirst, date_format=time_format).moment.timestamp())

@@ -18,9 +18,22 @@ from deskmigrate.core.payload import AttributeDeclaration, FieldNote, IntercomDa
 from deskmigrate.core.yamlfile import dotted
 from deskmigrate.transforms import coercion
 from deskmigrate.transforms.checks import compile_steps, mapping_problems
-from deskmigrate.transforms.registry import BoundTransform, TransformContext, ValueRejected, loss_detail
+from deskmigrate.transforms.registry import BoundTransform, RecordHints, TransformContext, ValueRejected, loss_detail
 from deskmigrate.transforms.report import MappingReport
-from deskmigrate.transforms.spec import ATTRIBUTE_MODELS, CUSTOM_ATTRIBUTES, ENTITY_TARGETS, AttributeSpec, MappingSpec, Rule, TargetSpec
+from deskmigrate.transforms.spec import (
+    AS_WRITTEN_FIELDS,
+    ATTRIBUTE_MODELS,
+    CUSTOM_ATTRIBUTES,
+    DATE_ORDERS,
+    ENTITY_TARGETS,
+    PHONE_ORIGINAL,
+    TIME_KEYS,
+    AttributeSpec,
+    MappingSpec,
+    OnError,
+    Rule,
+    TargetSpec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +47,7 @@ COERCIONS: dict[str, Callable[[Any], Any]] = {
     "date": coercion.as_unix_seconds,
     "datetime": coercion.as_unix_seconds,
 }
-# Errors a transform may raise on a value it cannot handle; they reject the record. Anything else is a bug.
+# Errors a transform may raise on a value it cannot handle; they cost what the rule's on_error says. Anything else is a bug.
 VALUE_ERRORS = (ValueError, TypeError, ArithmeticError)
 
 
@@ -74,7 +87,8 @@ class CompiledRule:
     steps: tuple[BoundTransform, ...]
     default: Any
     required: bool
-    on_error: str = "drop_field"
+    on_error: OnError = "drop_field"
+    explicit_on_error: OnError | None = None  # as the rule wrote it: also governs the type check of the attribute it writes
 
 
 @dataclass
@@ -87,6 +101,8 @@ class CompiledTarget:
     tags_add: list[str]
     read_custom_fields: set[str]
     reads_all_custom_fields: bool
+    # custom attribute → the on_error a rule writing it set explicitly (else the attribute's own on_error applies)
+    attribute_policies: dict[str, OnError] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +117,8 @@ class _Outcome:
     lost_items: list[tuple[str, str, frozenset[str]]] = field(default_factory=list)  # (to, kind, what went by name)
     misses: list[tuple[str, Any]] = field(default_factory=list)
     notes: list[FieldNote] = field(default_factory=list)
+    ambiguous_dates: list[tuple[str, str]] = field(default_factory=list)  # (field, order read as)
+    part_notes: list[FieldNote] = field(default_factory=list)  # a ticket's parts' notes, reported under `part` already
 
     def note(self, field_name: str, reason: str, action: str, value: Any, location: str | None) -> None:
         self.notes.append(FieldNote(field=field_name, reason=reason, action=action, value_kind=value_kind(value), location=location))  # type: ignore[arg-type]
@@ -122,7 +140,17 @@ def value_kind(value: Any) -> str:
 class Mapper:
     """Maps canonical records to Intercom payloads following one MappingSpec; `report` accumulates what it did."""
 
-    def __init__(self, spec: MappingSpec, report: MappingReport | None = None, *, phone_region: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: MappingSpec,
+        report: MappingReport | None = None,
+        *,
+        phone_region: str | None = None,
+        dayfirst: bool = False,
+        date_orders: dict[str, str] | None = None,
+    ) -> None:
+        """`phone_region`, `dayfirst`: the config's `defaults`. `date_orders`: the day/month order columns showed in an
+        earlier pass (`learned_date_orders()`), so every value of such a column is read in that order from the start."""
         problems = [
             Problem(path=dotted(path), message=message)
             for path, message in mapping_problems(spec.model_dump(by_alias=True, exclude_unset=True))
@@ -131,12 +159,19 @@ class Mapper:
             raise MappingError(problems)
         self.spec = spec
         self.phone_region = phone_region
+        self.dayfirst = dayfirst
+        self._date_orders: dict[str, Any] = {key: order for key, order in (date_orders or {}).items() if order in DATE_ORDERS}
         self.report = report if report is not None else MappingReport()
         self._targets = {name: _compile_target(name, target) for name, target in spec.targets().items()}
         self._declarations: dict[tuple[str, str], AttributeDeclaration] = {}
         self._unmapped_names: dict[tuple[str, str], str] = {}
         for name, target in self._targets.items():
             self._declare_targets_attributes(name, target)
+        self._declare_phone_original()
+
+    def learned_date_orders(self) -> dict[str, str]:
+        """The day/month order each date column showed ("contact.signed_up_at" → "dayfirst"), for a later Mapper."""
+        return dict(self._date_orders)
 
     def handles(self, entity: str) -> bool:
         """Whether the mapping has a section for this canonical entity (companies, contacts, ...)."""
@@ -151,20 +186,20 @@ class Mapper:
         outcome = _Outcome()
         body: dict[str, Any] = {}
         location = getattr(record, "location", None)
-        region = record_region(record) or self.phone_region
+        hints = record_hints(record)
         for rule in target.rules:
-            _apply_rule(rule, record, body, outcome, self.spec, location, region)
+            self._apply_rule(target, rule, record, body, outcome, location, hints)
         self._carry_unmapped(target, record, body, outcome)
-        self._coerce_custom_attributes(target, body, outcome, location)
+        self._coerce_custom_attributes(target, body, outcome, location, hints)
         if outcome.failures:
             return self._reject(target.name, entity, record.source_id, outcome.failures, location)
         parts: list[dict[str, Any]] = []
         refs: dict[str, Any] = {}
         if isinstance(record, Conversation):
             part_failures: list[tuple[str, ValueRejected]] = []
-            parts, refs = self._map_parts(record, part_failures)
+            parts, refs = self._map_parts(record, part_failures, outcome)
             if part_failures:
-                return self._reject(target.name, entity, record.source_id, part_failures)
+                return self._reject(target.name, entity, record.source_id, part_failures, location)
         self._commit(target.name, outcome, record.source_id)
         return Payload(
             entity=entity,
@@ -174,15 +209,15 @@ class Mapper:
             tags=_collect_tags(target, record),
             parts=parts,
             refs=refs,
-            notes=outcome.notes,
+            notes=[*outcome.notes, *outcome.part_notes],
         )
 
-    def map_part(self, part: Part, outcome: _Outcome) -> dict[str, Any]:
+    def map_part(self, part: Part, outcome: _Outcome, location: str | None = None) -> dict[str, Any]:
         """One source comment → its Intercom part: the `part` rules' body plus who wrote it and its attachments."""
         target = self._targets.get("part")
         body: dict[str, Any] = {}
         for rule in target.rules if target else []:
-            _apply_rule(rule, part, body, outcome, self.spec)
+            self._apply_rule(target, rule, part, body, outcome, location, RecordHints())  # type: ignore[arg-type]
         return {
             "source_id": part.source_id,
             "author_kind": part.author_kind,
@@ -194,17 +229,21 @@ class Mapper:
             "attachments": [attachment.model_dump(mode="json") for attachment in part.attachments],
         }
 
-    def _map_parts(self, record: Conversation, failures: list[tuple[str, ValueRejected]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """Every part in order, and the links the loader resolves; what each part lost is counted per ticket."""
+    def _map_parts(
+        self, record: Conversation, failures: list[tuple[str, ValueRejected]], ticket: _Outcome
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every part in order, and the links the loader resolves; what each part lost is counted per ticket,
+        and what a part's value cost is noted on the ticket (field `parts.<part id>.<to>`)."""
         parts = []
         lost: Counter[str] = Counter()
         lost_items: dict[str, set[str]] = {}
         for part in record.parts:
             outcome = _Outcome()
-            parts.append(self.map_part(part, outcome))
+            parts.append(self.map_part(part, outcome, record.location))
             failures.extend((f"parts.{part.source_id}.{name}", reason) for name, reason in outcome.failures)
             if not outcome.failures:
-                self._commit("part", outcome)
+                self._commit("part", outcome, record.source_id)
+                ticket.part_notes.extend(note.model_copy(update={"field": f"parts.{part.source_id}.{note.field}"}) for note in outcome.notes)
             lost.update(kind for _, kind in outcome.losses)
             for _, kind, items in outcome.lost_items:
                 lost_items.setdefault(kind, set()).update(items)
@@ -254,6 +293,17 @@ class Mapper:
             if rule.to_path[0] == CUSTOM_ATTRIBUTES:
                 self._auto_declare(target, rule.to_path[1], None)
 
+    def _declare_phone_original(self) -> None:
+        # The loader re-sends a contact Intercom refused for its phone without it, the text kept in this attribute.
+        contact = self._targets.get("contact")
+        if contact is None or not any(rule.to == "phone" for rule in contact.rules):
+            return
+        if PHONE_ORIGINAL not in contact.declared:  # a declared one is checked to be a string (checks.py)
+            self._declarations[("contact", PHONE_ORIGINAL)] = AttributeDeclaration(
+                model="contact", name=PHONE_ORIGINAL, data_type="string",
+                description="Migrated by deskmigrate: the phone number as written in the source, when Intercom refused it",
+            )
+
     def _unmapped_attribute_name(self, target: CompiledTarget, field_name: str) -> str:
         """The attribute an unmapped field lands in; prefixed with the model when another model owns the name."""
         known = self._unmapped_names.get((target.name, field_name))
@@ -263,7 +313,9 @@ class Mapper:
         attribute = sanitize_attribute_name(field_name)
         # Intercom refuses a name another model already uses (reference/api-facts.md § 1.5).
         taken_elsewhere = {name.casefold() for owner, name in self._declarations if owner != model}
-        if attribute not in target.declared and attribute.casefold() in taken_elsewhere:
+        reserved = {name.casefold() for owner, name in self._declarations if owner == model and name not in target.declared}
+        reserved &= {PHONE_ORIGINAL}
+        if attribute not in target.declared and attribute.casefold() in taken_elsewhere | reserved:
             attribute = f"{model}_{attribute}"[:ATTRIBUTE_NAME_MAX]
         self._unmapped_names[(target.name, field_name)] = attribute
         return attribute
@@ -302,7 +354,9 @@ class Mapper:
             self._auto_declare(target, attribute, field_name)
             outcome.unmapped_kept.append(field_name)
 
-    def _coerce_custom_attributes(self, target: CompiledTarget, body: dict[str, Any], outcome: _Outcome, location: str | None) -> None:
+    def _coerce_custom_attributes(
+        self, target: CompiledTarget, body: dict[str, Any], outcome: _Outcome, location: str | None, hints: RecordHints
+    ) -> None:
         """A value that does not fit its attribute's type costs that attribute only: dropped, or kept as text in <name>_raw."""
         attributes = body.get(CUSTOM_ATTRIBUTES)
         if not isinstance(attributes, dict):
@@ -311,24 +365,128 @@ class Mapper:
             declared = target.declared.get(name)
             data_type: IntercomDataType = declared.type if declared else "string"
             try:
-                attributes[name] = COERCIONS[data_type](value)
-            except ValueRejected:
-                self._misfit(target, attributes, name, value, f"not a valid {data_type}", outcome, location)
+                if data_type in ("date", "datetime"):
+                    attributes[name] = self._read_date_attribute(target, name, value, declared, outcome, hints)
+                else:
+                    attributes[name] = COERCIONS[data_type](value)
+            except ValueRejected as exc:
+                reason = exc.reason if data_type in ("date", "datetime") else f"not a valid {data_type}"
+                self._misfit(target, attributes, name, value, reason, outcome, location)
                 continue
             if declared and declared.options and attributes[name] not in declared.options:
                 self._misfit(target, attributes, name, value, "not one of the attribute's options", outcome, location)
+
+    def _read_date_attribute(
+        self, target: CompiledTarget, name: str, value: Any, declared: AttributeSpec | None, outcome: _Outcome, hints: RecordHints
+    ) -> int:
+        to = f"{CUSTOM_ATTRIBUTES}.{name}"
+        ctx = self._context(target, to, hints)
+        try:
+            time = ctx.read_time(
+                value, dayfirst=declared.dayfirst if declared else None, date_format=declared.date_format if declared else None
+            )
+        finally:
+            self._learn_dates(target.name, to, ctx, outcome)
+        return int(time.moment.timestamp())
 
     def _misfit(self, target: CompiledTarget, attributes: dict[str, Any], name: str, value: Any, reason: str,
                 outcome: _Outcome, location: str | None) -> None:
         del attributes[name]
         declared = target.declared.get(name)
-        if declared is not None and declared.on_error == "keep_raw":
-            raw_name = f"{name}_raw"[:ATTRIBUTE_NAME_MAX]
-            attributes[raw_name] = coercion.as_text(value)
-            self._auto_declare(target, raw_name, None)
-            outcome.note(f"{CUSTOM_ATTRIBUTES}.{name}", reason, "kept_raw", value, location)
+        to = f"{CUSTOM_ATTRIBUTES}.{name}"
+        policy = target.attribute_policies.get(name) or (declared.on_error if declared is not None else "drop_field")
+        if policy == "reject":
+            outcome.failures.append((to, ValueRejected(reason, f"{value_kind(value)} in {to}")))
+        elif policy == "keep_raw" and self._keep_raw_attribute(target, attributes, name, value):
+            outcome.note(to, reason, "kept_raw", value, location)
         else:
-            outcome.note(f"{CUSTOM_ATTRIBUTES}.{name}", reason, "dropped", value, location)
+            outcome.note(to, reason, "dropped", value, location)
+
+    def _keep_raw_attribute(self, target: CompiledTarget, attributes: dict[str, Any], name: str, value: Any) -> bool:
+        """The value as text in the string attribute <name>_raw (declared for preflight); False when it cannot be."""
+        raw_name = f"{name}_raw"[:ATTRIBUTE_NAME_MAX]
+        raw_declared = target.declared.get(raw_name)
+        if raw_declared is not None and raw_declared.type != "string":
+            return False
+        try:
+            attributes[raw_name] = value.strip() if isinstance(value, str) else coercion.as_text(value)
+        except ValueRejected:
+            return False
+        self._auto_declare(target, raw_name, None)
+        return True
+
+    def _context(self, target: CompiledTarget, to: str, hints: RecordHints) -> TransformContext:
+        return TransformContext(
+            value_maps=self.spec.value_maps,
+            phone_region=self.phone_region,
+            hints=hints,
+            column_order=self._date_orders.get(f"{target.name}.{to}"),
+            default_dayfirst=self.dayfirst,
+        )
+
+    def _learn_dates(self, target_name: str, to: str, ctx: TransformContext, outcome: _Outcome) -> None:
+        """A value that shows its day/month order decides its column's; values read without that are ambiguous."""
+        key = f"{target_name}.{to}"
+        for reading in ctx.readings:
+            if reading.decided_by == "value" and key not in self._date_orders:
+                self._date_orders[key] = reading.order
+                logger.info("%s: dates are %s (a value shows it); the column's other numeric dates are read so", key, reading.order)
+                # what was counted ambiguous before is read in the column's order by a Mapper given learned_date_orders()
+                self.report.target(target_name).ambiguous_dates.pop(to, None)
+            elif reading.time.ambiguous and reading.decided_by in ("rule", "default"):
+                outcome.ambiguous_dates.append((to, reading.order))
+
+    def _apply_rule(
+        self, target: CompiledTarget, rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: _Outcome,
+        location: str | None, hints: RecordHints,
+    ) -> None:
+        if rule.reads_many:
+            value: Any = [item for path in rule.sources if not is_empty(item := read_path(record, path))]
+        else:
+            value = read_path(record, rule.sources[0]) if rule.sources else None
+        if not is_empty(value):
+            ctx = self._context(target, rule.to, hints)
+            original = value
+            try:
+                value = _run_chain(rule.steps, value, ctx)
+                if rule.to in TIME_KEYS.get(target.name, ()) and isinstance(value, str) and not is_empty(value):
+                    # Intercom takes times as unix seconds; a source time still in text is read here, as unix_time would.
+                    value = int(ctx.read_time(value).moment.timestamp())
+            except ValueRejected as exc:
+                self._learn_dates(target.name, rule.to, ctx, outcome)
+                self._bad_value(target, rule, exc, original, body, outcome, location)
+                return
+            self._learn_dates(target.name, rule.to, ctx, outcome)
+            outcome.misses.extend(ctx.misses)
+            outcome.losses.extend((rule.to, kind) for kind in ctx.losses)
+            outcome.lost_items.extend((rule.to, kind, frozenset(items)) for kind, items in ctx.lost_items.items())
+        if is_empty(value) and rule.default is not None:
+            value = rule.default
+            outcome.defaults.append(rule.to)
+        if is_empty(value):
+            if rule.required:
+                where = ", ".join(rule.sources) or "no source"
+                outcome.failures.append((rule.to, ValueRejected("required value missing", f"nothing in {where} and no default")))
+            return
+        _write(body, rule.to_path, value)
+
+    def _bad_value(self, target: CompiledTarget, rule: CompiledRule, exc: ValueRejected, original: Any, body: dict[str, Any],
+                   outcome: _Outcome, location: str | None) -> None:
+        """A value the rule's transforms cannot convert costs what its on_error says: the field (default), or the record."""
+        if rule.on_error == "reject":
+            outcome.failures.append((rule.to, exc))
+            return
+        if rule.on_error == "keep_raw":
+            if rule.to_path[0] == CUSTOM_ATTRIBUTES:
+                if self._keep_raw_attribute(target, body.setdefault(CUSTOM_ATTRIBUTES, {}), rule.to_path[1], original):
+                    outcome.note(rule.to, exc.reason, "kept_raw", original, location)
+                    return
+            elif (text := _as_written(original)) is not None:
+                action = "kept_as_written" if rule.to in AS_WRITTEN_FIELDS else "kept_raw"
+                outcome.note(rule.to, exc.reason, action, original, location)
+                _write(body, rule.to_path, text)
+                return
+        outcome.note(rule.to, exc.reason, "dropped", original, location)
 
     def _reject(self, target: str, entity: str, source_id: str, failures: list[tuple[str, ValueRejected]],
                 location: str | None = None) -> PayloadRejection:
@@ -353,7 +511,10 @@ class Mapper:
         for to, kind, items in outcome.lost_items:
             report.content_dropped_items.setdefault(to, {}).setdefault(kind, Counter()).update(items)
         for note in outcome.notes:
-            report.record_field_note(note, f"{source_id} ({note.location})" if note.location else source_id)
+            report.record_field_note(note, f"{source_id} ({note.location})" if note.location else source_id, self.report.max_examples)
+        for to, order in outcome.ambiguous_dates:
+            if f"{target_name}.{to}" not in self._date_orders:  # a later value of this record's column may have shown it
+                report.ambiguous_dates.setdefault(to, Counter())[order] += 1
 
 
 def _compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
@@ -375,6 +536,9 @@ def _compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
         tags_add=list(spec.tags.add),
         read_custom_fields=read_fields,
         reads_all_custom_fields=reads_all,
+        attribute_policies={
+            rule.to_path[1]: rule.explicit_on_error for rule in rules if rule.to_path[0] == CUSTOM_ATTRIBUTES and rule.explicit_on_error
+        },
     )
 
 
@@ -394,54 +558,26 @@ def _compile_rule(rule: Rule) -> CompiledRule:
         default=rule.default,
         required=rule.required,
         on_error=rule.error_policy(),
+        explicit_on_error=rule.on_error,
     )
 
 
-def record_region(record: Any) -> str | None:
-    """A two-letter region from the record's country (ISO alpha-2) or its locale's region part (en-US, pt_BR)."""
-    country = str(getattr(record, "country", None) or "").strip().upper()
-    if len(country) == 2 and country.isalpha():
-        return country
-    locale = str(getattr(record, "locale", None) or "").replace("_", "-").split("-")
-    if len(locale) >= 2 and len(locale[-1]) == 2 and locale[-1].isalpha():
-        return locale[-1].upper()
+def record_hints(record: Any) -> RecordHints:
+    """Where the record's person is, as the source says (contacts carry country, locale, time zone)."""
+    def text(name: str) -> str | None:
+        value = getattr(record, name, None)
+        return value if isinstance(value, str) and value.strip() else None
+
+    return RecordHints(country=text("country"), locale=text("locale"), time_zone=text("time_zone"))
+
+
+def _as_written(value: Any) -> str | None:
+    """The value as the source wrote it, for keep_raw; None for what has no text form (nested data)."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
     return None
-
-
-def _apply_rule(rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: _Outcome, spec: MappingSpec,
-                location: str | None = None, region: str | None = None) -> None:
-    if rule.reads_many:
-        value: Any = [item for path in rule.sources if not is_empty(item := read_path(record, path))]
-    else:
-        value = read_path(record, rule.sources[0]) if rule.sources else None
-    if not is_empty(value):
-        ctx = TransformContext(value_maps=spec.value_maps, phone_region=region)
-        original = value
-        try:
-            value = _run_chain(rule.steps, value, ctx)
-        except ValueRejected as exc:
-            # A bad value costs its field, not the record, unless the rule says reject (identity fields do by default).
-            if rule.on_error == "reject":
-                outcome.failures.append((rule.to, exc))
-                return
-            if rule.on_error == "keep_raw" and isinstance(original, (str, int, float)) and not isinstance(original, bool):
-                outcome.note(rule.to, exc.reason, "kept_as_written", original, location)
-                _write(body, rule.to_path, original.strip() if isinstance(original, str) else original)
-                return
-            outcome.note(rule.to, exc.reason, "dropped", original, location)
-            return
-        outcome.misses.extend(ctx.misses)
-        outcome.losses.extend((rule.to, kind) for kind in ctx.losses)
-        outcome.lost_items.extend((rule.to, kind, frozenset(items)) for kind, items in ctx.lost_items.items())
-    if is_empty(value) and rule.default is not None:
-        value = rule.default
-        outcome.defaults.append(rule.to)
-    if is_empty(value):
-        if rule.required:
-            where = ", ".join(rule.sources) or "no source"
-            outcome.failures.append((rule.to, ValueRejected("required value missing", f"nothing in {where} and no default")))
-        return
-    _write(body, rule.to_path, value)
 
 
 def _run_chain(steps: tuple[BoundTransform, ...], value: Any, ctx: TransformContext) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -12,6 +11,7 @@ from pydantic import AfterValidator, PositiveInt
 
 from deskmigrate.transforms import coercion, html
 from deskmigrate.transforms.coercion import quote
+from deskmigrate.transforms.regions import region_from_hints
 from deskmigrate.transforms.registry import TransformContext, ValueRejected, register
 
 
@@ -68,9 +68,12 @@ def prefix(value: Any, *, prefix: str) -> Any:
 
 
 @register("unix_time")
-def unix_time(value: Any, *, format: str | None = None) -> int:
-    """Unix seconds from a datetime, a date (midnight UTC), ISO-8601 text, or text in the strptime `format` given."""
-    return coercion.as_unix_seconds(value, format)
+def unix_time(
+    value: Any, *, date_format: str | None = None, format: str | None = None, dayfirst: bool | None = None, ctx: TransformContext
+) -> int:
+    """Unix seconds from a datetime, a date, epoch seconds/milliseconds or date text (ISO 8601, RFC 2822, 20210304,
+    "4 March 2021", 03/04/2021 in the order the column shows, else `dayfirst`); `date_format` (strptime, alias `format`) for anything else."""
+    return int(ctx.read_time(value, dayfirst=dayfirst, date_format=date_format or format).moment.timestamp())
 
 
 @register("join")
@@ -137,10 +140,11 @@ def look_up(value: Any, *, map: str, ctx: TransformContext) -> Any:
 
 
 @register("date_text")
-def date_text(value: Any, *, template: str = "Originally published on {date}.", format: str = "%B %d, %Y") -> str:
+def date_text(
+    value: Any, *, template: str = "Originally published on {date}.", format: str = "%B %d, %Y", ctx: TransformContext
+) -> str:
     """A date as a sentence, e.g. for an article footer: `template` with {date} replaced by the date in strftime `format`."""
-    moment = coercion.as_unix_seconds(value)
-    return template.replace("{date}", datetime.fromtimestamp(moment, UTC).strftime(format))
+    return template.replace("{date}", ctx.read_time(value).moment.strftime(format))
 
 
 @register("map_value")
@@ -189,14 +193,16 @@ def email(value: Any) -> str:
 
 @register("phone")
 def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_known_region)] = None, ctx: TransformContext) -> str:
-    """A valid phone number in E.164 (+14155550123); numbers without +country use `default_region` (e.g. US), else the record's region."""
+    """A phone number in E.164 (+14155550123, extension kept: "+14155550123 ext. 12"); numbers without +country are
+    read in `default_region`, else the record's country/locale/time zone, else the config's defaults.phone_region."""
     number_text = _text(value).strip()
-    default_region = default_region or ctx.phone_region
+    hints = ctx.hints
+    region = default_region or region_from_hints(hints.country, hints.locale, hints.time_zone) or ctx.phone_region
     try:
-        number = phonenumbers.parse(number_text, default_region)
+        number = phonenumbers.parse(number_text, region)
     except phonenumbers.NumberParseException as exc:
-        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and default_region is None:
-            why = "no +country code, and the rule sets no default_region (e.g. args: {default_region: US})"
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and region is None:
+            why = "no +country code, and neither the rule (default_region), the record nor defaults.phone_region gives a country"
         else:
             why = str(exc._msg).rstrip(".")
         raise ValueRejected("invalid phone number", f"{quote(number_text)}: {why}") from None

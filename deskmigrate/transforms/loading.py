@@ -47,14 +47,14 @@ def load_mapping(source: str, mapping: str | Path | None = None, overrides: Sequ
     try:
         files.append(_read_base(source, mapping))
     except YamlSyntaxError as exc:
-        problems.append(exc.problem)
+        problems.extend(exc.problems)
     except MappingError as exc:
         problems.extend(exc.problems)
     for path in overrides:
         try:
             files.append(load_yaml_file(Path(path)))
         except YamlSyntaxError as exc:
-            problems.append(exc.problem)
+            problems.extend(exc.problems)
     if problems:
         raise MappingError(problems)
     spec = _merge_and_validate(files)
@@ -67,7 +67,7 @@ def parse_mapping_text(text: str, file: str | None = None) -> MappingSpec:
     try:
         located = parse_yaml(text, file)
     except YamlSyntaxError as exc:
-        raise MappingError([exc.problem]) from None
+        raise MappingError(exc.problems) from None
     return _merge_and_validate([located])
 
 

@@ -10,11 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 
+from deskmigrate.core.timeparse import DateOrder, LooseTime, UnreadableTime, parse_loose_time
+
 CONTEXT_PARAMETER = "ctx"
+UNREADABLE_DATE = "unreadable date"
 
 
 class ValueRejected(ValueError):
-    """A value a transform or a type coercion cannot accept; the record is rejected, the run goes on.
+    """A value a transform or a type coercion cannot accept; the rule's on_error says what it costs (the field, by default).
 
     `reason` is short and value-free (it groups rejections in the report); `detail` may quote the value.
     """
@@ -31,17 +34,66 @@ class ValueMapLookup(typing.Protocol):
     def lookup(self, value: Any) -> tuple[bool, Any]: ...
 
 
+def loose_time(value: Any, *, dayfirst: bool | None = None, date_format: str | None = None) -> LooseTime:
+    """core.timeparse.parse_loose_time, failing as ValueRejected("unreadable date") like every value problem."""
+    try:
+        return parse_loose_time(value, dayfirst=dayfirst, date_format=date_format)
+    except UnreadableTime as exc:
+        raise ValueRejected(UNREADABLE_DATE, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class RecordHints:
+    """What the record says about where its person is (Contact.country, .locale, .time_zone), as the source wrote it."""
+
+    country: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class TimeReading:
+    """One date a transform read: what the value showed, and what decided a day/month order it did not show."""
+
+    time: LooseTime
+    decided_by: typing.Literal["value", "column", "rule", "default"]
+    order: DateOrder
+
+
 @dataclass
 class TransformContext:
-    """Per-record side channel: the value maps, and what a transform lost or could not map (for the report)."""
+    """Per-record side channel: the value maps, the record's hints, the column's date order, and what a
+    transform lost, could not map or read (for the report)."""
 
     value_maps: typing.Mapping[str, ValueMapLookup]
     misses: list[tuple[str, Any]] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
     lost_items: dict[str, set[str]] = field(default_factory=dict)
-    # where the record's phone numbers are from when written without +country: the record's own country or
-    # locale region, else the config's `defaults.phone_region`
+    # the mapper's fallback for phone numbers without +country (config `defaults.phone_region`); a rule's
+    # default_region and the record's hints come first
     phone_region: str | None = None
+    hints: RecordHints = field(default_factory=RecordHints)
+    # the day/month order this rule's column has shown so far (None: no value proved it yet), and the mapper's default
+    column_order: DateOrder | None = None
+    default_dayfirst: bool = False
+    readings: list[TimeReading] = field(default_factory=list)
+
+    def read_time(self, value: Any, *, dayfirst: bool | None = None, date_format: str | None = None) -> LooseTime:
+        """Read a date as the column shows, else as the rule's `dayfirst` says, else the mapper's default; remembered."""
+        if self.column_order is not None:
+            decided_by: typing.Literal["value", "column", "rule", "default"] = "column"
+            use_dayfirst = self.column_order == "dayfirst"
+        elif dayfirst is not None:
+            decided_by, use_dayfirst = "rule", dayfirst
+        else:
+            decided_by, use_dayfirst = "default", self.default_dayfirst
+        time = loose_time(value, dayfirst=use_dayfirst, date_format=date_format)
+        if time.numeric:
+            if time.shows is not None:
+                decided_by = "value"
+            order: DateOrder = time.shows or ("dayfirst" if use_dayfirst else "monthfirst")
+            self.readings.append(TimeReading(time, decided_by, order))
+        return time
 
     def value_map_miss(self, map_name: str, value: Any) -> None:
         self.misses.append((map_name, value))

@@ -38,6 +38,8 @@ class TargetReport:
     content_dropped_items: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
     # values that cost their field, not their record: (field, reason, action) → count and example records
     field_notes: dict[tuple[str, str, str], RejectionStats] = field(default_factory=dict)
+    # numeric dates (03/04/2021) read in an order their column never showed: field → {"monthfirst": 12}
+    ambiguous_dates: dict[str, Counter[str]] = field(default_factory=dict)
 
     def record_field_note(self, note: Any, example: str, max_examples: int = DEFAULT_MAX_EXAMPLES) -> None:
         """`example` names the record ("u17 (contacts.csv:18)"), never its value."""
@@ -63,6 +65,7 @@ class TargetReport:
                 {"field": f, "reason": r, "action": a, "count": stats.count, "examples": list(stats.examples)}
                 for (f, r, a), stats in sorted(self.field_notes.items())
             ],
+            "ambiguous_dates": {to: dict(sorted(orders.items())) for to, orders in sorted(self.ambiguous_dates.items())},
         }
 
     def merge(self, other: TargetReport, max_examples: int) -> None:
@@ -87,7 +90,11 @@ class TargetReport:
         for key, stats in other.field_notes.items():
             mine = self.field_notes.setdefault(key, RejectionStats())
             mine.count += stats.count
-            mine.examples.extend(stats.examples[: max(0, max_examples - len(mine.examples))])
+            for example in stats.examples:
+                if len(mine.examples) < max_examples and example not in mine.examples:
+                    mine.examples.append(example)
+        for to, orders in other.ambiguous_dates.items():
+            self.ambiguous_dates.setdefault(to, Counter()).update(orders)
 
 
 class MappingReport:

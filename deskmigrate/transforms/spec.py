@@ -16,6 +16,16 @@ OnError = Literal["drop_field", "keep_raw", "reject"]
 IDENTITY_FIELDS = frozenset({"email"})
 # Free-text fields in Intercom (contact `phone` is a plain string in the 2.15 spec): a value that does not convert is sent as written.
 AS_WRITTEN_FIELDS = frozenset({"phone"})
+# The contact attribute the loader keeps a phone in when Intercom refuses the number (declared whenever `phone` is written).
+PHONE_ORIGINAL = "phone_original"
+# Body keys Intercom takes as unix seconds: a source time still in text when a rule writes one is read like unix_time does.
+TIME_KEYS: dict[str, frozenset[str]] = {
+    "contact": frozenset({"signed_up_at", "last_seen_at"}),
+    "company": frozenset({"remote_created_at"}),
+    "conversation": frozenset({"created_at"}),
+    "part": frozenset({"created_at"}),
+}
+DATE_ORDERS = ("dayfirst", "monthfirst")
 
 TARGETS: tuple[str, ...] = ("company", "contact", "collection", "article", "conversation", "part")
 ENTITY_TARGETS: dict[str, str] = {
@@ -59,7 +69,7 @@ class Rule(_Strict):
     on_error: OnError | None = Field(
         None,
         description="a value the transform cannot convert: drop_field (the record lands without it, noted), keep_raw "
-                    "(the original text is written instead) or reject (the record is left out); default: reject for email, "
+                    "(the original text is written instead; for custom_attributes.X into the text attribute X_raw) or reject (the record is left out); default: reject for email, "
                     "keep_raw for phone, drop_field for everything else",
     )
 
@@ -96,9 +106,15 @@ class AttributeSpec(_Strict):
     description: str = ""
     options: list[str] = Field(default_factory=list)
     create_if_missing: bool = True
-    on_error: Literal["drop_field", "keep_raw"] = Field(
-        "drop_field", description="a value that does not fit the type: dropped from the attribute (noted), or kept as text in <name>_raw"
+    on_error: OnError = Field(
+        "drop_field",
+        description="a value that does not fit the type: dropped from the attribute (noted), kept as text in <name>_raw, "
+                    "or reject (the record is left out); a rule writing the attribute with its own on_error overrides this",
     )
+    dayfirst: bool | None = Field(
+        None, description="date attributes: read 03/04/2021 as 3 April when the column's values do not show the order"
+    )
+    date_format: str | None = Field(None, description="date attributes: a strptime format for values written some other way")
 
 
 class TargetSpec(_Strict):

@@ -112,6 +112,7 @@ def test_extra_csv_columns_become_text_attributes_declared_for_preflight() -> No
         ("contact", "newsletter"): "boolean",
         ("contact", "notes"): "string",
         ("contact", "account_manager"): "string",
+        ("contact", "phone_original"): "string",  # where the loader keeps a phone Intercom refuses
     }
 
 

@@ -110,7 +110,7 @@ def test_an_invalid_email_rejects_only_that_record_naming_the_field_and_line() -
 @pytest.mark.parametrize(
     ("fields", "field", "reason"),
     [
-        ({"custom_fields": {"renewal": "end of june"}}, "custom_attributes.renewal", "not a valid date"),
+        ({"custom_fields": {"renewal": "end of june"}}, "custom_attributes.renewal", "unreadable date"),
         ({"custom_fields": {"Plan Tier": "gold"}}, "custom_attributes.plan_tier", "not a valid integer"),
         ({"custom_fields": {"Plan Tier": "3.5"}}, "custom_attributes.plan_tier", "not a valid integer"),
         ({"custom_fields": {"newsletter": "perhaps"}}, "custom_attributes.newsletter", "not a valid boolean"),
@@ -192,7 +192,7 @@ def test_unmapped_drop_reports_the_fields() -> None:
     payload = mapped(engine.map(contact(custom_fields={"Favourite Colour": "blue", "empty": " "})))
     assert "favourite_colour" not in payload.body["custom_attributes"]
     assert engine.report.to_dict()["targets"]["contact"]["unmapped_fields"] == {"Favourite Colour": 1}
-    assert [d.name for d in engine.attribute_declarations()] == ["segment", "plan_tier", "newsletter", "renewal"]
+    assert [d.name for d in engine.attribute_declarations()] == ["segment", "plan_tier", "newsletter", "renewal", "phone_original"]
 
 
 def test_unmapped_custom_attribute_keeps_the_fields_as_declared_string_attributes() -> None:

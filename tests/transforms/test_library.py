@@ -91,12 +91,12 @@ def test_unix_time_accepts_datetimes_dates_iso_text_and_seconds(value: Any, expe
 
 def test_unix_time_with_an_explicit_format() -> None:
     assert result("unix_time", "01/03/2024", format="%d/%m/%Y") == 1709251200
-    assert rejected("unix_time", "2024-03-01", format="%d/%m/%Y").reason == "not a date or time"
+    assert rejected("unix_time", "2024-03-01", format="%d/%m/%Y").reason == "unreadable date"
 
 
-@pytest.mark.parametrize("value", ["next tuesday", "2024-13-01", True, 1.5])
+@pytest.mark.parametrize("value", ["next tuesday", "soon", "12", "2024-13-01", "31/02/2021", "March 2021", True, 1.5])
 def test_unix_time_rejects_what_is_not_a_time(value: Any) -> None:
-    assert "not a" in rejected("unix_time", value).reason
+    assert rejected("unix_time", value).reason == "unreadable date"
 
 
 def test_join_and_split() -> None:
