@@ -218,6 +218,10 @@ class SourceRejection(_Closed):
     reason: str
 
 
+# The skip reason of a record its source deleted (a privacy deletion, a removed ticket): left out, counted.
+DELETED_IN_SOURCE = "deleted in the source"
+
+
 class SourceNotice(_Closed):
     """Something the user should know about the source that is not a failure (a deleted user skipped, a duplicate id)."""
 
@@ -225,6 +229,8 @@ class SourceNotice(_Closed):
     source_id: str | None = None
     location: str | None = None
     message: str
+    # Set when the record is left out on purpose (deleted in the source): the value-free reason it is counted under.
+    skip_reason: str | None = None
 
 
 SourceItem = Union[CanonicalRecord, SourceRejection, SourceNotice]

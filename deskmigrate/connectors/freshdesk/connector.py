@@ -28,7 +28,7 @@ from deskmigrate.connectors.freshdesk.pagination import (
 )
 from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
 from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import Conversation, SourceNotice, as_utc
+from deskmigrate.core.model import DELETED_IN_SOURCE, Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
     OptionalEndpointNotices,
     SourceCheckpoint,
@@ -346,7 +346,8 @@ def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:
 
 
 def _deleted_contact_notice(contact: Mapping[str, Any], location: str) -> SourceNotice:
-    return SourceNotice(entity="contacts", source_id=str(contact.get("id")), location=location, message="contact deleted in Freshdesk; skipped")
+    return SourceNotice(entity="contacts", source_id=str(contact.get("id")), location=location, message="contact deleted in Freshdesk; skipped",
+                        skip_reason=DELETED_IN_SOURCE)
 
 
 def _solutions_unavailable(entity: str, exc: FreshdeskHttpError) -> Iterator[SourceNotice]:

@@ -17,7 +17,7 @@ from deskmigrate.connectors.helpscout.pagination import DocsPages, HalPages, Pag
 from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, HttpStatusError, MailboxApi, Sleep
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
+from deskmigrate.core.model import DELETED_IN_SOURCE, CanonicalRecord, SourceNotice, SourceRejection
 from deskmigrate.core.source import (
     OptionalEndpointNotices,
     SourceCheckpoint,
@@ -174,7 +174,8 @@ class HelpScoutConnector:
                 state = conversation.get("state")
                 if state in ("deleted", "draft"):
                     yield SourceNotice(entity="conversations", source_id=str(conversation.get("id")), location=page.location,
-                                       message=f"{state} conversation in Help Scout; skipped")
+                                       message=f"{state} conversation in Help Scout; skipped",
+                                       skip_reason=DELETED_IN_SOURCE if state == "deleted" else "a draft in the source (never sent)")
                     continue
                 threads, notice = self._threads_of(conversation, page.location)
                 if notice is not None:

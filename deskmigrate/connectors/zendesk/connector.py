@@ -19,7 +19,7 @@ from deskmigrate.connectors.zendesk.spool import CommentSpool
 from deskmigrate.connectors.zendesk.transport import Clock, HttpStatusError, Sleep, ZendeskTransport
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import SourceNotice, as_utc
+from deskmigrate.core.model import DELETED_IN_SOURCE, SourceNotice, as_utc
 from deskmigrate.core.source import (
     OptionalEndpointNotices,
     SourceCheckpoint,
@@ -244,7 +244,7 @@ class ZendeskConnector:
         for page in export.pages(start_time=int(cursor) if cursor else start_time):
             for org in page.items:
                 if org.get("deleted_at"):
-                    yield SourceNotice(entity="companies", source_id=str(org.get("id")), location=page.location, message="organization deleted in Zendesk; skipped")
+                    yield SourceNotice(entity="companies", source_id=str(org.get("id")), location=page.location, message="organization deleted in Zendesk; skipped", skip_reason=DELETED_IN_SOURCE)
                 elif recent.is_new_or_newer(org.get("id"), org.get("updated_at")):
                     yield convert_or_reject("companies", org, page.location, convert.company_from_organization, catalog)
             yield from _checkpoint("companies", page)
@@ -259,7 +259,7 @@ class ZendeskConnector:
             for user in page.items:
                 entity = "agents" if convert.is_agent(user) else "contacts"
                 if convert.is_deleted_user(user):
-                    yield SourceNotice(entity=entity, source_id=str(user.get("id")), location=page.location, message="user deleted in Zendesk; skipped")
+                    yield SourceNotice(entity=entity, source_id=str(user.get("id")), location=page.location, message="user deleted in Zendesk; skipped", skip_reason=DELETED_IN_SOURCE)
                 elif not recent.is_new_or_newer(user.get("id"), user.get("updated_at")):
                     continue
                 elif entity == "agents":
@@ -299,7 +299,7 @@ class ZendeskConnector:
         tickets = []
         for ticket in page.items:
             if ticket.get("status") == "deleted":
-                yield SourceNotice(entity="conversations", source_id=str(ticket.get("id")), location=page.location, message="ticket deleted in Zendesk; skipped")
+                yield SourceNotice(entity="conversations", source_id=str(ticket.get("id")), location=page.location, message="ticket deleted in Zendesk; skipped", skip_reason=DELETED_IN_SOURCE)
             elif recent.is_new_or_newer(ticket.get("id"), ticket.get("updated_at")):
                 tickets.append(ticket)
         if spool is not None:
