@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deskmigrate.core.state import Ledger, OutcomeGroup
+from deskmigrate.loaders.intercom.conversations import TEAMMATES
 
 # Outcomes in the order the table shows them; `landed` sums the first four.
 LANDED = ("created", "adopted", "merged", "updated")
@@ -22,6 +23,7 @@ LANDS_AS: dict[str, tuple[str, ...]] = {"conversations": ("conversations", "tick
 AGENTS = "agents"
 AGENT_MATCHED = "matched to an Intercom admin by email (agents are never created)"
 AGENT_UNMATCHED = "no Intercom admin with this email: what they wrote is attributed to the fallback admin"
+TEAMMATE_CONTACT = "requested tickets: an Intercom contact stands for them as requester"
 EXAMPLES = 3
 # Parts of a reason that name one record (a file:line, an id in quotes, a long number) are masked so that the same
 # problem on many records is one line.
@@ -107,7 +109,7 @@ def reconcile(ledger: Ledger, run_id: str | None, entities: Iterable[str],
     for entity in wanted:
         row = EntityReconciliation(entity)
         if entity == AGENTS:
-            _judge_agents(ledger, row, agent_admins)
+            _judge_agents(ledger, row, run_id, agent_admins)
         else:
             for group in ledger.record_outcomes(entity, LANDS_AS.get(entity, (entity,)), run_id):
                 row.add(group)
@@ -118,23 +120,30 @@ def reconcile(ledger: Ledger, run_id: str | None, entities: Iterable[str],
     return Reconciliation(rows)
 
 
-def _judge_agents(ledger: Ledger, row: EntityReconciliation, agent_admins: Mapping[str, str] | None) -> None:
-    """Agents are matched to admins, never written: a matched one is adopted (an existing Intercom admin stands
-    for it), an unmatched one skipped (the fallback admin stands for it)."""
-    total = ledger.count_staged(AGENTS)
-    if agent_admins is None:
-        if total:
-            row.counts["pending"] += total
-            row.reasons.append(ReasonCount("pending", "matched to admins when a run loads", total))
+def _judge_agents(ledger: Ledger, row: EntityReconciliation, run_id: str | None, agent_admins: Mapping[str, str] | None) -> None:
+    """Agents are matched to admins, never written as agents. One who requested tickets became a contact (created or
+    adopted as the contact Intercom already had); one matched to an admin by email is adopted (that admin stands for
+    them); the rest are skipped (the fallback admin stands for them), or pending until a load matches them."""
+    for group in ledger.record_outcomes(AGENTS, (TEAMMATES,), run_id):
+        if group.outcome == "pending":
+            continue
+        row.add(group)
+        if group.outcome in (*LANDED, "unchanged"):
+            row.reasons.append(ReasonCount(group.outcome, TEAMMATE_CONTACT, group.count, [sid for sid, _ in group.examples]))
+    undecided = [agent.source_id for agent in ledger.iter_staged(AGENTS)
+                 if ledger.id_row(TEAMMATES, agent.source_id) is None and ledger.failure_of(AGENTS, agent.source_id) is None]
+    if not undecided:
         return
-    unmatched = [agent.source_id for agent in ledger.iter_staged(AGENTS) if agent.source_id not in agent_admins]
-    matched = total - len(unmatched)
-    if matched:
-        row.counts["adopted"] += matched
-        row.reasons.append(ReasonCount("adopted", AGENT_MATCHED, matched))
-    if unmatched:
-        row.counts["skipped"] += len(unmatched)
-        row.reasons.append(ReasonCount("skipped", AGENT_UNMATCHED, len(unmatched), unmatched[:EXAMPLES]))
+    if agent_admins is None:
+        row.counts["pending"] += len(undecided)
+        row.reasons.append(ReasonCount("pending", "matched to admins when a run loads", len(undecided), undecided[:EXAMPLES]))
+        return
+    matched = [source_id for source_id in undecided if source_id in agent_admins]
+    unmatched = [source_id for source_id in undecided if source_id not in agent_admins]
+    for outcome, reason, ids in (("adopted", AGENT_MATCHED, matched), ("skipped", AGENT_UNMATCHED, unmatched)):
+        if ids:
+            row.counts[outcome] += len(ids)
+            row.reasons.append(ReasonCount(outcome, reason, len(ids), ids[:EXAMPLES]))
 
 
 def match_agents_by_email(ledger: Ledger, admins: list[dict[str, Any]]) -> dict[str, str]:
