@@ -44,6 +44,8 @@ NOTICE_EXAMPLES = 20
 # The ledger's meta key for the day/month order each date column showed in the last plan (see Mapper.learned_date_orders).
 DATE_ORDERS_KEY = "mapping.date_orders"
 CONFLICT_EXAMPLES = 50
+# Notice kinds of the mapping's field notes: "field:phone", "field:custom_attributes.plan_tier".
+FIELD_NOTE_KIND = "field:"
 
 
 class Progress(Protocol):
@@ -334,6 +336,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         if total == 0:
             continue
         outcome = counts.setdefault(entity, {"create": 0, "update": 0, "unchanged": 0, "rejected": 0})
+        notes: list[tuple[str, str, str, str]] = []
         progress.start(f"plan {entity}", total)
         sink = (out_dir / f"{entity}.jsonl").open("w", encoding="utf-8") if out_dir is not None else None
         if out_dir is not None:
@@ -350,6 +353,11 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                     continue
                 action = PHASE_OF_ENTITY[entity].plan_action(ledger, result)
                 outcome[action] += 1
+                if run_id is not None and result.notes:
+                    notes.extend(field_note_notices(entity, result))
+                    if len(notes) >= STAGE_BATCH:
+                        ledger.record_notices(run_id, notes)
+                        notes = []
                 if entity == "articles":
                     _preview_article_losses(ledger, result, project.loaded.config.load.help_center, article_losses)
                 wanted_tags = {t.strip().lower() for t in result.tags if t.strip()}
@@ -365,7 +373,9 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                 files[entity] = str(out_dir / f"{entity}.jsonl")  # type: ignore[operator]
             progress.finish(f"plan {entity}")
         if run_id is not None:
+            ledger.record_notices(run_id, notes)
             ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)
+            ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, run_id)
     for entity in counts:
         target_report = mapper.report.targets.get(MAPPING_TARGETS[entity])
         reasons = target_report.rejection_reasons if target_report else {}
@@ -379,6 +389,15 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_check(project, ledger),
         date_orders=date_orders,
     )
+
+
+def field_note_notices(entity: str, payload: Payload) -> Iterator[tuple[str, str, str, str]]:
+    """A payload's field notes as ledger notices: the rule's field, why, what was done, the kind of value and where."""
+    for note in payload.notes:
+        where = f" ({note.location})" if note.location else ""
+        kind = f" [{note.value_kind}]" if note.value_kind else ""
+        detail = f"{note.reason}: {note.action.replace('_', ' ')}{kind}{where}"
+        yield entity, payload.source_id, f"{FIELD_NOTE_KIND}{note.field}"[:120], detail
 
 
 def email_conflicts(ledger: Ledger, policy: str, rejected: set[str]) -> tuple[list[dict[str, Any]], int]:

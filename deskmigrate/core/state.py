@@ -672,6 +672,22 @@ class Ledger:
                 (entity, source_id, kind, detail, run_id, time.time()),
             )
 
+    def record_notices(self, run_id: str, notices: Iterable[tuple[str, str, str, str]]) -> None:
+        """Many (entity, source id, kind, detail) notices in one transaction (the mapping's field notes, by the thousand)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO notices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entity, source_id, kind) DO UPDATE SET "
+                "detail=excluded.detail, run_id=excluded.run_id, at=excluded.at",
+                [(entity, source_id, kind, detail, run_id, now) for entity, source_id, kind, detail in notices],
+            )
+
+    def clear_stale_notices(self, entity: str, kind_prefix: str, run_id: str) -> None:
+        """Forget notices of `entity` whose kind starts with `kind_prefix` that the run `run_id` did not record again."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM notices WHERE entity=? AND substr(kind, 1, ?)=? AND run_id!=?",
+                       (entity, len(kind_prefix), kind_prefix, run_id))
+
     def notices(self, entity: str | None = None) -> list[Notice]:
         sql = "SELECT entity, source_id, kind, detail, run_id FROM notices"
         rows = self._query(sql + (" WHERE entity=?" if entity else "") + " ORDER BY entity, source_id, kind", (entity,) if entity else ())

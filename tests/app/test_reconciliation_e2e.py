@@ -64,6 +64,11 @@ def test_a_messy_csv_every_row_is_accounted_for_and_the_numbers_add_up(tmp_path:
     no_id = next(r for r in contacts["reasons"] if r["reason"].startswith("the row has no id"))
     assert all(example.startswith("contacts.csv:") for example in no_id["examples"])
     assert "Every record accounted for" in result.output and "Not landed, by reason" in result.output
+    # Each value that cost its field is a content note naming the record, the rule, the kind of value and the line.
+    notes = [n for n in latest_report(tmp_path / ".deskmigrate")["content_notes"] if n["kind"].startswith("field:")]
+    plan_tier = [n for n in notes if n["kind"] == "field:custom_attributes.plan_tier"]
+    assert len(plan_tier) == planted["plan_tier:not_an_integer"]
+    assert all("not a valid integer: dropped" in n["detail"] and "(contacts.csv:" in n["detail"] for n in plan_tier)
 
     again = runner.invoke(app, ["run", "-c", str(config)], env={"COLUMNS": "250"}, catch_exceptions=False)
     rerun = rows_of(latest_report(tmp_path / ".deskmigrate"))["contacts"]
