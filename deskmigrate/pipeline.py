@@ -385,7 +385,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     ledger.set_meta(DATE_ORDERS_KEY, json.dumps(date_orders, sort_keys=True))
     conflicts, conflict_count = email_conflicts(ledger, project.loaded.config.load.on_duplicate_email, rejected_contacts)
     return PlanResult(
-        counts, rejections, tags, mapper.report, mapper.attribute_declarations(), files, help_center_preview(article_losses),
+        counts, rejections, tags, mapper.report, mapper.written_attribute_declarations(), files, help_center_preview(article_losses),
         email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_check(project, ledger),
         date_orders=date_orders,
     )

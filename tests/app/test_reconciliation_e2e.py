@@ -186,3 +186,12 @@ def test_a_duplicate_key_in_the_config_is_an_error_naming_both_lines(project: Pr
     assert result.exit_code == 2, result.output
     assert "duplicate key 'state'" in result.output and "again on line" in result.output
 
+
+
+def test_declared_attributes_whose_columns_the_files_lack_are_not_created(project: Project) -> None:
+    # The built-in csv mapping declares the example's renewal_date (companies) and notes (contacts): these files lack them.
+    assert project.cli("run").exit_code == 0
+    created = {(a["model"], a["name"]) for a in project.store().objects("data_attributes") if a.get("custom")}
+    assert ("contact", "plan_tier") in created and ("company", "tier") in created
+    assert ("company", "renewal_date") not in created and ("contact", "notes") not in created
+    assert ("contact", "phone_original") not in created  # made only if Intercom ever refuses a phone
