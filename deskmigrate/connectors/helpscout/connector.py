@@ -13,8 +13,8 @@ import requests
 
 from deskmigrate.connectors.helpscout import convert
 from deskmigrate.connectors.helpscout.config import HelpScoutSourceConfig
-from deskmigrate.connectors.helpscout.pagination import DocsPages, HalPages, Page, ReadPosition, embedded_items
-from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, HttpStatusError, MailboxApi, Sleep
+from deskmigrate.connectors.helpscout.pagination import ReadPosition, docs_pages, embedded_items, mailbox_pages
+from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, MailboxApi, Sleep
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
@@ -27,6 +27,7 @@ from deskmigrate.core.source import (
     entity_reader,
     is_optional_miss,
 )
+from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item
 from deskmigrate.core.timeparse import iso_utc
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,8 @@ class HelpScoutConnector:
     def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
         """A Mailbox API list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
         try:
-            return list(HalPages(path, path.rsplit("/", 1)[-1], self.mailbox).items())
-        except HttpStatusError as exc:
+            return list(each_item(mailbox_pages(self.mailbox, path, path.rsplit("/", 1)[-1])))
+        except SourceHttpError as exc:
             if not is_optional_miss(exc.status):
                 raise
             self._notices.missed(what, f"GET /{path}", exc.status, consequence, affects)
@@ -128,7 +129,7 @@ class HelpScoutConnector:
         # (de-duplicated), never skip one that still exists. The same holds when a cut-short read resumes at its page.
         # Ordering by modifiedAt instead would move a changed record out from under us and skip its neighbour.
         params = {"modifiedSince": position.since} if position.since else {}
-        return HalPages("customers", "customers", self.mailbox, params, start_page=position.page).pages()
+        return mailbox_pages(self.mailbox, "customers", "customers", params, start_page=position.page)
 
     def _read_contacts(self, position: ReadPosition) -> Iterator[StreamItem]:
         recent = RecentIds()
@@ -167,7 +168,7 @@ class HelpScoutConnector:
             params["mailbox"] = ",".join(str(m) for m in self.config.mailboxes)
         recent = RecentIds()
         keep_line_items = self.config.line_items == "keep"
-        for page in HalPages("conversations", "conversations", self.mailbox, params, start_page=position.page).pages():
+        for page in mailbox_pages(self.mailbox, "conversations", "conversations", params, start_page=position.page):
             for conversation in page.items:
                 if not recent.first_time(conversation.get("id")):
                     continue
@@ -189,8 +190,8 @@ class HelpScoutConnector:
         if not convert.has_chat_threads(conversation):
             return embedded, None
         try:
-            threads = list(HalPages(f"conversations/{conversation['id']}/threads", "threads", self.mailbox).items())
-        except HttpStatusError as exc:
+            threads = list(each_item(mailbox_pages(self.mailbox, f"conversations/{conversation['id']}/threads", "threads")))
+        except SourceHttpError as exc:
             if exc.status not in (404, 410):
                 raise
             return embedded, SourceNotice(entity="conversations", source_id=str(conversation["id"]), location=location,
@@ -219,8 +220,8 @@ class HelpScoutConnector:
 
     def _docs_site_hosts(self) -> set[str]:
         try:
-            sites = list(DocsPages("sites", "sites", self._docs()).items())
-        except HttpStatusError as exc:
+            sites = list(each_item(docs_pages(self._docs(), "sites", "sites")))
+        except SourceHttpError as exc:
             log.warning("Help Scout Docs sites not readable (HTTP %s): files on the sites' own addresses are treated as public", exc.status)
             return set()
         hosts = {f"{site['subDomain']}.{DOCS_SITE_DOMAIN}".lower() for site in sites if site.get("subDomain")}
@@ -229,31 +230,30 @@ class HelpScoutConnector:
     def _read_collections(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Docs collections (top level) and their categories (children), listed in full each run; no cursor is saved."""
         try:
-            sites = {str(s["id"]): str(s.get("title") or s.get("subDomain") or s["id"]) for s in DocsPages("sites", "sites", self._docs()).items()}
-            for collection in DocsPages("collections", "collections", self._docs()).items():
+            sites = {str(s["id"]): str(s.get("title") or s.get("subDomain") or s["id"]) for s in each_item(docs_pages(self._docs(), "sites", "sites"))}
+            for collection in each_item(docs_pages(self._docs(), "collections", "collections")):
                 site = sites.get(str(collection.get("siteId")))
                 yield convert_or_reject("collections", collection, "GET /collections", convert.collection_from_docs_collection, site)
-                for category in DocsPages(f"collections/{collection['id']}/categories", "categories", self._docs()).items():
+                for category in each_item(docs_pages(self._docs(), f"collections/{collection['id']}/categories", "categories")):
                     yield convert_or_reject("collections", category, f"GET /collections/{collection['id']}/categories", convert.collection_from_category)
-        except HttpStatusError as exc:
+        except SourceHttpError as exc:
             yield from _docs_unavailable("collections", exc)
 
     def _read_articles(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Each collection's article list (no bodies), then one GET per new or changed article: the Docs API has no modifiedSince."""
         try:
-            collection_ids = [str(c["id"]) for c in DocsPages("collections", "collections", self._docs()).items()]
+            collection_ids = [str(c["id"]) for c in each_item(docs_pages(self._docs(), "collections", "collections"))]
             if position.scope in collection_ids:
                 collection_ids = collection_ids[collection_ids.index(position.scope) :]
             for index, collection_id in enumerate(collection_ids):
                 start = position.page if collection_id == position.scope else 1
-                listing = DocsPages(f"collections/{collection_id}/articles", "articles", self._docs(), {"status": "all"}, start_page=start)
-                for page in listing.pages():
+                for page in docs_pages(self._docs(), f"collections/{collection_id}/articles", "articles", {"status": "all"}, start_page=start):
                     for ref in page.items:
                         if position.since and str(ref.get("updatedAt") or "") < position.since:
                             continue
                         yield self._article(ref)
                     yield self._article_checkpoint(position, page, collection_ids[index + 1 :], collection_id)
-        except HttpStatusError as exc:
+        except SourceHttpError as exc:
             yield from _docs_unavailable("articles", exc)
 
     def _article(self, ref: Mapping[str, Any]) -> CanonicalRecord | SourceRejection:
@@ -279,7 +279,7 @@ class HelpScoutConnector:
         def totals(path: str, params: dict[str, Any] | None = None) -> tuple[int, int]:
             try:
                 page = self.mailbox.get_json(path, params).get("page") or {}
-            except HttpStatusError as exc:
+            except SourceHttpError as exc:
                 if not is_optional_miss(exc.status) or path in ("customers", "conversations"):
                     raise
                 self._notices.missed(f"the {path} list", f"GET /{path}", exc.status, "the plan counts it as 0", ())
@@ -305,7 +305,7 @@ class HelpScoutConnector:
         }
         counts = {"customers": customers, "conversations": conversations, "users": users, "mailboxes": mailboxes, "tags": tags}
         if self.docs is not None:
-            collections = list(DocsPages("collections", "collections", self._docs()).items())
+            collections = list(each_item(docs_pages(self._docs(), "collections", "collections")))
             articles = sum(int(c.get("articleCount") or 0) for c in collections)
             counts |= {"docs_collections": len(collections), "docs_articles": articles}
             calls["collections"] = 2 + len(collections)  # sites, collections, then categories per collection
@@ -335,7 +335,7 @@ class HelpScoutConnector:
         }
 
 
-def _docs_unavailable(entity: str, exc: HttpStatusError) -> Iterator[SourceNotice]:
+def _docs_unavailable(entity: str, exc: SourceHttpError) -> Iterator[SourceNotice]:
     if exc.status not in (403, 404):
         raise exc
     log.warning("Help Scout Docs not available (HTTP %s); %s skipped", exc.status, entity)
