@@ -16,17 +16,9 @@ import requests
 from deskmigrate.connectors.freshdesk import convert
 from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher, SavedAttachmentFiles
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
-from deskmigrate.connectors.freshdesk.pagination import (
-    EPOCH,
-    LinkPages,
-    ListCursor,
-    Page,
-    RecentIds,
-    TicketWindows,
-    iso,
-    list_since_pages,
-)
-from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
+from deskmigrate.connectors.freshdesk.pagination import EPOCH, ListCursor, TicketWindows, iso, link_pages, list_since_pages
+from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskTransport, Sleep
+from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
@@ -38,6 +30,7 @@ from deskmigrate.core.source import (
     entity_reader,
     is_optional_miss,
 )
+from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +93,7 @@ class FreshdeskConnector:
         }
         return {
             "source": "freshdesk",
-            "api_root": self.transport.api_root,
+            "api_root": self.transport.root,
             "entities": {
                 "companies": "GET /companies?updated_since (link header; checkpoint page and delta start)",
                 "contacts": "GET /contacts?updated_since (+ state=deleted, reported); checkpoint page and delta start",
@@ -144,13 +137,13 @@ class FreshdeskConnector:
         return self._catalog
 
     def _list(self, path: str) -> Iterator[dict[str, Any]]:
-        return LinkPages(path, self.transport, self.config.per_page).items()
+        return each_item(link_pages(self.transport, path, self.config.per_page))
 
     def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
         """A list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
         try:
             return list(self._list(path))
-        except FreshdeskHttpError as exc:
+        except SourceHttpError as exc:
             if not is_optional_miss(exc.status):
                 raise
             self._notices.missed(what, f"GET {path}", exc.status, consequence, affects)
@@ -188,10 +181,10 @@ class FreshdeskConnector:
                 elif recent.is_new_or_newer(contact.get("id"), contact.get("updated_at")):
                     yield convert_or_reject("contacts", contact, page.location, convert.contact_from_json, catalog)
             yield from _checkpoint("contacts", page)
-        deleted = LinkPages("contacts", self.transport, self.config.per_page, {"state": "deleted", "updated_since": listed.since})
-        for number, page in deleted.pages():
-            for contact in page.body or []:
-                yield _deleted_contact_notice(contact, f"GET contacts?state=deleted page {number}")
+        deleted = link_pages(self.transport, "contacts", self.config.per_page, {"state": "deleted", "updated_since": listed.since})
+        for page in deleted:
+            for contact in page.items:
+                yield _deleted_contact_notice(contact, f"GET contacts?state=deleted page {page.number}")
 
     def _read_agents(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
         for agent in self._agents():
@@ -208,8 +201,8 @@ class FreshdeskConnector:
 
     def _conversation(self, ticket: dict[str, Any], location: str, catalog: convert.FieldCatalog) -> Iterator[StreamItem]:
         entries: list[dict[str, Any]] = []
-        for _, page in LinkPages(f"tickets/{ticket['id']}/conversations", self.transport, self.config.per_page).pages():
-            entries.extend(page.body or [])
+        for page in link_pages(self.transport, f"tickets/{ticket['id']}/conversations", self.config.per_page):
+            entries.extend(page.items)
         files = self.transport.get_json(f"tickets/{ticket['id']}").get("attachments") if self.config.description_attachments else None
         record = convert_or_reject("conversations", ticket, location, convert.conversation_from_ticket, entries, catalog, files)
         if isinstance(record, Conversation) and self._downloads_wanted():
@@ -241,7 +234,7 @@ class FreshdeskConnector:
             self._fetcher = AttachmentFetcher(
                 self._attachments_folder(),
                 self.transport.session,
-                urlsplit(self.transport.api_root).netloc,
+                urlsplit(self.transport.root).netloc,
                 (self.config.api_key.get_secret_value(), PASSWORD),
                 self.config.timeout_s,
                 self.transport.policy,
@@ -256,7 +249,7 @@ class FreshdeskConnector:
         if self._languages is None:
             try:
                 settings = self.transport.get_json("settings/helpdesk")
-            except FreshdeskHttpError as exc:
+            except SourceHttpError as exc:
                 if not is_optional_miss(exc.status):
                     raise
                 self._notices.missed("helpdesk settings", "GET settings/helpdesk", exc.status,
@@ -278,7 +271,7 @@ class FreshdeskConnector:
                 translated = self._translated(f"solutions/categories/{category['id']}", others)
                 yield convert_or_reject("collections", category, "GET solutions/categories", convert.collection_from_category, primary, translated, position)
                 yield from self._read_folders(category["id"], primary, others)
-        except FreshdeskHttpError as exc:
+        except SourceHttpError as exc:
             yield from _solutions_unavailable("collections", exc)
 
     def _read_folders(self, category_id: Any, primary: str | None, others: list[str]) -> Iterator[StreamItem]:
@@ -305,7 +298,7 @@ class FreshdeskConnector:
         for language in languages:
             try:
                 body = self.transport.get_json(f"{path}/{language}")
-            except FreshdeskHttpError as exc:
+            except SourceHttpError as exc:
                 if exc.status == 404:
                     continue
                 raise
@@ -320,7 +313,7 @@ class FreshdeskConnector:
             for category in self._list("solutions/categories"):
                 for folder, _ in self._folder_tree(category["id"]):
                     yield from self._folder_articles(folder, primary, others)
-        except FreshdeskHttpError as exc:
+        except SourceHttpError as exc:
             yield from _solutions_unavailable("articles", exc)
 
     def _folder_articles(self, folder: Mapping[str, Any], primary: str | None, others: list[str]) -> Iterator[StreamItem]:
@@ -330,13 +323,13 @@ class FreshdeskConnector:
         translations: dict[str, dict[str, dict[str, Any]]] = {}
         for language in others:
             try:
-                for item in LinkPages(f"{path}/{language}", self.transport, self.config.per_page).items():
+                for item in each_item(link_pages(self.transport, f"{path}/{language}", self.config.per_page)):
                     translations.setdefault(str(item["id"]), {})[language] = item
-            except FreshdeskHttpError as exc:
+            except SourceHttpError as exc:
                 if exc.status != 404:
                     raise
         portal = f"https://{self.config.domain}.freshdesk.com"
-        for article in LinkPages(path, self.transport, self.config.per_page).items():
+        for article in each_item(link_pages(self.transport, path, self.config.per_page)):
             yield convert_or_reject("articles", article, f"GET {path}", convert.article_from_json, primary, translations.get(str(article["id"])), portal)
 
 
@@ -349,7 +342,7 @@ def _deleted_contact_notice(contact: Mapping[str, Any], location: str) -> Source
     return SourceNotice(entity="contacts", source_id=str(contact.get("id")), location=location, message="contact deleted in Freshdesk; skipped")
 
 
-def _solutions_unavailable(entity: str, exc: FreshdeskHttpError) -> Iterator[SourceNotice]:
+def _solutions_unavailable(entity: str, exc: SourceHttpError) -> Iterator[SourceNotice]:
     if exc.status not in (403, 404):
         raise exc
     log.warning("Freshdesk solutions not available (HTTP %s); %s skipped", exc.status, entity)
