@@ -154,13 +154,12 @@ def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v",
         project = _open(config)
         _setup_logging(None, verbose)
         console.print(f"[green]✓[/] config and mapping are valid ({config})")
-        source_check = getattr(project.connector, "check", None)
-        if callable(source_check):
-            try:
-                source_check()
-            except SourceError as error:
-                console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
-                raise Exit(EXIT_CONFIG) from None
+        try:
+            checked = project.connector.check()
+        except SourceError as error:
+            console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
+            raise Exit(EXIT_CONFIG) from None
+        if checked:
             console.print(f"[green]✓[/] source readable ({project.connector.name})")
         with pipeline.open_target(project) as target:
             me = target.client.me()

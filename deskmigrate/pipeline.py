@@ -111,9 +111,7 @@ def open_project(config_path: Path) -> Project:
 
 
 def _bind_cursors(project: Project, ledger: Ledger) -> None:
-    context = getattr(project.connector, "context", None)
-    if isinstance(context, SourceContext):
-        context.cursors = ledger
+    project.connector.context.cursors = ledger
 
 
 # -- target ----------------------------------------------------------------------------------------
@@ -189,11 +187,8 @@ class ExtractResult:
 
 def describe_source_reading(project: Project, ledger: Ledger) -> dict[str, Any] | None:
     """How the next extract will read the source (endpoints, strategy, estimated calls), for connectors that can say."""
-    describe = getattr(project.connector, "describe_plan", None)
-    if not callable(describe):
-        return None
     _bind_cursors(project, ledger)
-    return describe()  # type: ignore[no-any-return]
+    return project.connector.describe_plan()
 
 
 def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, since: datetime | None = None) -> ExtractResult:
@@ -421,8 +416,7 @@ def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
 
 def source_files(project: Project) -> SourceFiles | None:
     """The source's own file access (credentials kept to its hosts), for Help Center images and attachments."""
-    own = getattr(project.connector, "source_files", None)
-    return own() if callable(own) else None
+    return project.connector.source_files()
 
 
 # -- validate and rollback ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
+    Connector,
     OptionalEndpointNotices,
     SourceCheckpoint,
     SourceContext,
@@ -40,7 +41,7 @@ SOLUTION_ENTITIES = ["collections", "articles"]
 CATALOG_CALLS = 5
 
 
-class FreshdeskConnector:
+class FreshdeskConnector(Connector):
     """Reads a Freshdesk account through API v2, resumable from the last saved page cursor."""
 
     name: ClassVar[str] = "freshdesk"

@@ -19,6 +19,7 @@ from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
 from deskmigrate.core.source import (
+    Connector,
     OptionalEndpointNotices,
     SourceCheckpoint,
     SourceContext,
@@ -40,7 +41,7 @@ HIGH_WATER_MARGIN = timedelta(minutes=5)
 DOCS_SITE_DOMAIN = "helpscoutdocs.com"  # a Docs site's own address is {subDomain}.helpscoutdocs.com (or its cname)
 
 
-class HelpScoutConnector:
+class HelpScoutConnector(Connector):
     """Reads a Help Scout account: customers, users, conversations with their threads, and the Docs knowledge base."""
 
     name: ClassVar[str] = "helpscout"

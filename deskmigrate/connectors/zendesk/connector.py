@@ -21,6 +21,7 @@ from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import SourceNotice, as_utc
 from deskmigrate.core.source import (
+    Connector,
     OptionalEndpointNotices,
     SourceCheckpoint,
     SourceContext,
@@ -63,7 +64,7 @@ class RoleBook:
         return sorted(uid for uid in user_ids if uid not in self.roles and uid.isdigit())
 
 
-class ZendeskConnector:
+class ZendeskConnector(Connector):
     """Reads a Zendesk account through its incremental exports, resumable from the last saved page cursor."""
 
     name: ClassVar[str] = "zendesk"
