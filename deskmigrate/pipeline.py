@@ -371,6 +371,7 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     """Preflight, then each phase in order over the staged records, mapping them as they stream."""
     loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
     loader.source_files = source_files(project)
+    loader.help_center_urls = project.connector.help_center_urls
     loader.asset_dir = project.state_dir / "help_center_assets"
     if ledger.count_staged("conversations"):
         loader.history_target = project.spec.conversation_options.target
@@ -402,7 +403,7 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
 
 def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
     """Old Help Center URL → new Intercom URL, as CSV for a web server or DNS provider's redirect rules (0600)."""
-    rows = list(redirect_rows(ledger))
+    rows = list(redirect_rows(ledger, project.connector.help_center_urls))
     if not rows:
         return None
     path = project.state_dir / "redirects.csv"

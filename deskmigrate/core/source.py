@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SourceFiles
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class Connector(Protocol):
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
+    # The source's public Help Center URL forms, so links between its articles can be pointed at Intercom.
+    help_center_urls: ClassVar[HelpCenterUrls] = HelpCenterUrls()
     context: SourceContext
 
     def entities(self) -> list[str]: ...

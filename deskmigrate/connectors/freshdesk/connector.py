@@ -20,6 +20,7 @@ from deskmigrate.connectors.freshdesk.pagination import EPOCH, ListCursor, Ticke
 from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskTransport, Sleep
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
     Connector,
@@ -46,6 +47,7 @@ class FreshdeskConnector(Connector):
 
     name: ClassVar[str] = "freshdesk"
     config_model: ClassVar[type[FreshdeskSourceConfig]] = FreshdeskSourceConfig
+    help_center_urls: ClassVar[HelpCenterUrls] = convert.HELP_CENTER_URLS
 
     def __init__(self, config: FreshdeskSourceConfig, context: SourceContext, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
         self.config = config

@@ -19,6 +19,7 @@ from deskmigrate.connectors.zendesk.spool import CommentSpool
 from deskmigrate.connectors.zendesk.transport import Clock, Sleep, ZendeskTransport
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import SourceNotice, as_utc
 from deskmigrate.core.source import (
     Connector,
@@ -69,6 +70,7 @@ class ZendeskConnector(Connector):
 
     name: ClassVar[str] = "zendesk"
     config_model: ClassVar[type[ZendeskSourceConfig]] = ZendeskSourceConfig
+    help_center_urls: ClassVar[HelpCenterUrls] = convert.HELP_CENTER_URLS
 
     def __init__(self, config: ZendeskSourceConfig, context: SourceContext, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
         self.config = config
