@@ -7,7 +7,6 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SourceName = Literal["zendesk", "freshdesk", "helpscout", "csv"]
 Entity = Literal["companies", "contacts", "agents", "collections", "articles", "conversations"]
 
 
@@ -24,7 +23,7 @@ SourceTime = datetime | str
 class Record(_Closed):
     """Fields every canonical record carries. `location` says where it was read ("contacts.csv:17") when the source has lines."""
 
-    source: SourceName
+    source: str = Field(min_length=1, description="the source that read it: its name in the registry of sources (zendesk, csv, …)")
     source_id: str
     created_at: SourceTime | None = None
     updated_at: SourceTime | None = None
