@@ -1,4 +1,4 @@
-"""The `deskmigrate` command: check, extract, plan, load, run, validate, rollback, status, mappings, sandbox.
+"""The `deskmigrate` command: check, extract, plan, load, run, validate, rollback, status, mappings, schema, sandbox.
 
 The only place that turns errors into exit codes: 0 all good; 2 bad config or mapping; 3 finished but
 some records failed (listed, retried next run) or validation found mismatches; 1 anything unexpected.
@@ -6,6 +6,7 @@ some records failed (listed, retried next run) or validation found mismatches; 1
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -574,6 +575,17 @@ def mappings_show(name: str) -> None:
         console.print(f"[red]no built-in mapping {name!r}[/]")
         raise typer.Exit(EXIT_CONFIG)
     sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+@app.command("schema")
+def schema(entity: str | None = typer.Argument(None, help="companies, contacts, agents, collections, articles or conversations; all when left out.")) -> None:
+    """Print the canonical model's shape as JSON Schema: what a record of ENTITY holds (any record without ENTITY)."""
+    from deskmigrate.core.model import RECORD_TYPES, json_schema
+
+    if entity is not None and entity not in RECORD_TYPES:
+        console.print(f"[red]no canonical entity {entity!r}; they are {', '.join(RECORD_TYPES)}[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    sys.stdout.write(json.dumps(json_schema(entity), indent=2, ensure_ascii=False) + "\n")
 
 
 @sandbox_app.command("serve")
