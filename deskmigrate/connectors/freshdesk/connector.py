@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 import requests
 
 from deskmigrate.connectors.freshdesk import convert
-from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher, SavedAttachmentFiles
+from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
 from deskmigrate.connectors.freshdesk.pagination import EPOCH, ListCursor, TicketWindows, iso, link_pages, list_since_pages
 from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskTransport, Sleep
 from deskmigrate.core.dedupe import RecentIds
-from deskmigrate.core.files import SessionSourceFiles
+from deskmigrate.core.files import FolderFiles, SessionSourceFiles
 from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
@@ -74,14 +74,14 @@ class FreshdeskConnector(Connector):
             yield item
         yield from self._notices.take(entity)
 
-    def source_files(self) -> SavedAttachmentFiles:
+    def source_files(self) -> FolderFiles:
         """Solution images and attachments behind the login (the API key goes to the account's own host only, never to
         S3), and the attachments `download_attachments` saved while their signed links were fresh, read from disk."""
         session = requests.Session()
         session.auth = (self.config.api_key.get_secret_value(), PASSWORD)
         hosts = {f"{self.config.domain}.freshdesk.com"} | ({urlsplit(self.config.base_url).netloc} if self.config.base_url else set())
         remote = SessionSourceFiles(hosts, self.config.base_url, session, timeout_s=self.config.timeout_s)
-        return SavedAttachmentFiles(self._attachments_folder(), remote)
+        return FolderFiles(self._attachments_folder(), remote)
 
     def describe_plan(self) -> dict[str, Any]:
         """How each entity is read and the calls it costs; Freshdesk has no count endpoint, so per 1,000 tickets."""
