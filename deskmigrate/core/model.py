@@ -28,7 +28,7 @@ class Record(_Closed):
     created_at: SourceTime | None = Field(None, description="ISO 8601 (without an offset: UTC); other text is kept for the mapping to read")
     updated_at: SourceTime | None = Field(None, description="ISO 8601 (without an offset: UTC); deltas read what changed after the last run")
     custom_fields: dict[str, Any] = Field(default_factory=dict, description="source fields with no canonical home, by the source's key or title")
-    location: str | None = Field(None, description="where the record was read (\"contacts.jsonl:17\"); set by the source's reader")
+    location: str | None = Field(None, description="where the record was read (\"contacts.csv:17\"); set by the source's reader")
 
     @field_validator("source_id", mode="before")
     @classmethod
