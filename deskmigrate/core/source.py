@@ -148,6 +148,14 @@ class OptionalEndpointNotices:
                 self._recorded.add((entity, message))
                 self._pending.setdefault(entity, []).append(SourceNotice(entity=entity, location=location, message=message))
 
+    def ahead_of(self, entity: str, items: Iterator[StreamItem]) -> Iterator[StreamItem]:
+        """`items` with each notice for `entity` handed out before the next item after it was recorded, the rest at the end:
+        metadata read on the way (field definitions, forms, settings) is said before the records it affects."""
+        for item in items:
+            yield from self.take(entity)
+            yield item
+        yield from self.take(entity)
+
     def take(self, entity: str) -> list[SourceNotice]:
         """The notices for `entity` not handed out yet (each notice is handed out once per connector)."""
         return self._pending.pop(entity, [])

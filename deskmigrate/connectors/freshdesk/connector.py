@@ -25,14 +25,13 @@ from deskmigrate.core.model import Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
     Connector,
     OptionalEndpointNotices,
-    SourceCheckpoint,
     SourceContext,
     StreamItem,
     convert_or_reject,
     entity_reader,
     is_optional_miss,
 )
-from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item
+from deskmigrate.core.sourcekit import SourceHttpError, each_item, optional_list, section_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +67,7 @@ class FreshdeskConnector(Connector):
         read = entity_reader(self, entity, "Freshdesk")
         cursor, start = self._resume_point(entity, since)
         log.info("reading Freshdesk %s from %s", entity, "saved cursor" if cursor else f"updated_since={start}")
-        # Metadata read on the way (field definitions, groups, agents, settings) may not be served: say so before the records.
-        for item in read(cursor, start):
-            yield from self._notices.take(entity)
-            yield item
-        yield from self._notices.take(entity)
+        return self._notices.ahead_of(entity, read(cursor, start))
 
     def source_files(self) -> FolderFiles:
         """Solution images and attachments behind the login (the API key goes to the account's own host only, never to
@@ -143,14 +138,7 @@ class FreshdeskConnector(Connector):
         return each_item(link_pages(self.transport, path, self.config.per_page))
 
     def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
-        """A list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
-        try:
-            return list(self._list(path))
-        except SourceHttpError as exc:
-            if not is_optional_miss(exc.status):
-                raise
-            self._notices.missed(what, f"GET {path}", exc.status, consequence, affects)
-            return []
+        return optional_list(lambda: self._list(path), self._notices, what=what, location=f"GET {path}", consequence=consequence, affects=affects)
 
     def _agents(self) -> list[dict[str, Any]]:
         """GET /agents once per connector (the catalog's agent ids and the agents entity); it needs an admin's key on some plans."""
@@ -170,7 +158,7 @@ class FreshdeskConnector(Connector):
             for company in page.items:
                 if recent.is_new_or_newer(company.get("id"), company.get("updated_at")):
                     yield convert_or_reject("companies", company, page.location, convert.company_from_json, catalog)
-            yield from _checkpoint("companies", page)
+            yield from page.checkpoint("companies")
 
     def _read_contacts(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
         """Unblocked, undeleted contacts (the list's default); then the deleted ones, reported and skipped."""
@@ -183,7 +171,7 @@ class FreshdeskConnector(Connector):
                     yield _deleted_contact_notice(contact, page.location)
                 elif recent.is_new_or_newer(contact.get("id"), contact.get("updated_at")):
                     yield convert_or_reject("contacts", contact, page.location, convert.contact_from_json, catalog)
-            yield from _checkpoint("contacts", page)
+            yield from page.checkpoint("contacts")
         deleted = link_pages(self.transport, "contacts", self.config.per_page, {"state": "deleted", "updated_since": listed.since})
         for page in deleted:
             for contact in page.items:
@@ -199,7 +187,7 @@ class FreshdeskConnector(Connector):
         for page in windows.pages(since=cursor or start):
             for ticket in page.items:
                 yield from self._conversation(ticket, page.location, catalog)
-            yield from _checkpoint("conversations", page)
+            yield from page.checkpoint("conversations")
         log.info("read Freshdesk tickets in %d updated_since windows", windows.windows_opened)
 
     def _conversation(self, ticket: dict[str, Any], location: str, catalog: convert.FieldCatalog) -> Iterator[StreamItem]:
@@ -275,7 +263,7 @@ class FreshdeskConnector(Connector):
                 yield convert_or_reject("collections", category, "GET solutions/categories", convert.collection_from_category, primary, translated, position)
                 yield from self._read_folders(category["id"], primary, others)
         except SourceHttpError as exc:
-            yield from _solutions_unavailable("collections", exc)
+            yield from section_unavailable("Freshdesk solutions", "collections", exc)
 
     def _read_folders(self, category_id: Any, primary: str | None, others: list[str]) -> Iterator[StreamItem]:
         for folder, position in self._folder_tree(category_id):
@@ -317,7 +305,7 @@ class FreshdeskConnector(Connector):
                 for folder, _ in self._folder_tree(category["id"]):
                     yield from self._folder_articles(folder, primary, others)
         except SourceHttpError as exc:
-            yield from _solutions_unavailable("articles", exc)
+            yield from section_unavailable("Freshdesk solutions", "articles", exc)
 
     def _folder_articles(self, folder: Mapping[str, Any], primary: str | None, others: list[str]) -> Iterator[StreamItem]:
         if folder.get("articles_count") == 0:
@@ -336,17 +324,5 @@ class FreshdeskConnector(Connector):
             yield convert_or_reject("articles", article, f"GET {path}", convert.article_from_json, primary, translations.get(str(article["id"])), portal)
 
 
-def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:
-    if page.cursor:
-        yield SourceCheckpoint(entity=entity, cursor=page.cursor)
-
-
 def _deleted_contact_notice(contact: Mapping[str, Any], location: str) -> SourceNotice:
     return SourceNotice(entity="contacts", source_id=str(contact.get("id")), location=location, message="contact deleted in Freshdesk; skipped")
-
-
-def _solutions_unavailable(entity: str, exc: SourceHttpError) -> Iterator[SourceNotice]:
-    if exc.status not in (403, 404):
-        raise exc
-    log.warning("Freshdesk solutions not available (HTTP %s); %s skipped", exc.status, entity)
-    yield SourceNotice(entity=entity, message=f"Freshdesk solutions not available (HTTP {exc.status}); {entity} skipped")

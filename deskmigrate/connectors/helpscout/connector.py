@@ -28,7 +28,7 @@ from deskmigrate.core.source import (
     entity_reader,
     is_optional_miss,
 )
-from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item
+from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item, optional_list, section_unavailable
 from deskmigrate.core.timeparse import iso_utc
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,7 @@ class HelpScoutConnector(Connector):
         read = entity_reader(self, entity, "Help Scout")
         position = self._start_position(entity, since)
         log.info("reading Help Scout %s (%s)", entity, _describe_position(position))
-        # Metadata read on the way (mailboxes, their custom fields, users) may not be served: say so before the records.
-        for item in read(position):
-            yield from self._notices.take(entity)
-            yield item
-        yield from self._notices.take(entity)
+        return self._notices.ahead_of(entity, read(position))
 
     # -- resume and delta ---------------------------------------------------------------------------
 
@@ -113,14 +109,8 @@ class HelpScoutConnector(Connector):
         return self._catalog
 
     def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
-        """A Mailbox API list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
-        try:
-            return list(each_item(mailbox_pages(self.mailbox, path, path.rsplit("/", 1)[-1])))
-        except SourceHttpError as exc:
-            if not is_optional_miss(exc.status):
-                raise
-            self._notices.missed(what, f"GET /{path}", exc.status, consequence, affects)
-            return []
+        return optional_list(lambda: each_item(mailbox_pages(self.mailbox, path, path.rsplit("/", 1)[-1])), self._notices, what=what,
+                             location=f"GET /{path}", consequence=consequence, affects=affects)
 
     # -- Mailbox API readers ------------------------------------------------------------------------
 
@@ -238,7 +228,7 @@ class HelpScoutConnector(Connector):
                 for category in each_item(docs_pages(self._docs(), f"collections/{collection['id']}/categories", "categories")):
                     yield convert_or_reject("collections", category, f"GET /collections/{collection['id']}/categories", convert.collection_from_category)
         except SourceHttpError as exc:
-            yield from _docs_unavailable("collections", exc)
+            yield from section_unavailable("Help Scout Docs", "collections", exc)
 
     def _read_articles(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Each collection's article list (no bodies), then one GET per new or changed article: the Docs API has no modifiedSince."""
@@ -255,7 +245,7 @@ class HelpScoutConnector(Connector):
                         yield self._article(ref)
                     yield self._article_checkpoint(position, page, collection_ids[index + 1 :], collection_id)
         except SourceHttpError as exc:
-            yield from _docs_unavailable("articles", exc)
+            yield from section_unavailable("Help Scout Docs", "articles", exc)
 
     def _article(self, ref: Mapping[str, Any]) -> CanonicalRecord | SourceRejection:
         location = f"GET /articles/{ref['id']}"
@@ -334,13 +324,6 @@ class HelpScoutConnector(Connector):
             "estimated_minutes_at_that_rate": round(total / self.config.requests_per_minute, 1),
             "calls_made": dict(self.mailbox.calls) | ({f"docs {k}": v for k, v in self.docs.calls.items()} if self.docs else {}),
         }
-
-
-def _docs_unavailable(entity: str, exc: SourceHttpError) -> Iterator[SourceNotice]:
-    if exc.status not in (403, 404):
-        raise exc
-    log.warning("Help Scout Docs not available (HTTP %s); %s skipped", exc.status, entity)
-    yield SourceNotice(entity=entity, message=f"Help Scout Docs not available (HTTP {exc.status}); {entity} skipped")
 
 
 def _describe_position(position: ReadPosition) -> str:

@@ -24,14 +24,13 @@ from deskmigrate.core.model import SourceNotice, as_utc
 from deskmigrate.core.source import (
     Connector,
     OptionalEndpointNotices,
-    SourceCheckpoint,
     SourceContext,
     StreamItem,
     convert_or_reject,
     entity_reader,
     is_optional_miss,
 )
-from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item
+from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item, optional_list, section_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +88,7 @@ class ZendeskConnector(Connector):
         read = entity_reader(self, entity, "Zendesk")
         cursor, start_time = self._resume_point(entity, since)
         log.info("reading Zendesk %s from %s", entity, "saved cursor" if cursor else f"start_time={start_time}")
-        # Metadata read on the way (field definitions, forms, settings) may not be served: say so before the records.
-        for item in read(cursor, start_time):
-            yield from self._notices.take(entity)
-            yield item
-        yield from self._notices.take(entity)
+        return self._notices.ahead_of(entity, read(cursor, start_time))
 
     def source_files(self) -> SessionSourceFiles:
         """Help Center images and attachments behind the login: fetched with these credentials from Zendesk's hosts only."""
@@ -195,14 +190,8 @@ class ZendeskConnector(Connector):
 
     def _optional_list(self, path: str, key: str, what: str, consequence: str, affects: tuple[str, ...],
                        page_size: int | None = 100) -> list[dict[str, Any]]:
-        """A metadata list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
-        try:
-            return list(self._list(path, key, page_size=page_size))
-        except SourceHttpError as exc:
-            if not is_optional_miss(exc.status):
-                raise
-            self._notices.missed(what, f"GET {path}", exc.status, consequence, affects)
-            return []
+        return optional_list(lambda: self._list(path, key, page_size=page_size), self._notices, what=what, location=f"GET {path}",
+                             consequence=consequence, affects=affects)
 
     def _count(self, path: str) -> int | None:
         """A count endpoint's value; None when it is not served (403/404): counts only inform the plan and the strategy."""
@@ -252,7 +241,7 @@ class ZendeskConnector(Connector):
                     yield SourceNotice(entity="companies", source_id=str(org.get("id")), location=page.location, message="organization deleted in Zendesk; skipped")
                 elif recent.is_new_or_newer(org.get("id"), org.get("updated_at")):
                     yield convert_or_reject("companies", org, page.location, convert.company_from_organization, catalog)
-            yield from _checkpoint("companies", page)
+            yield from page.checkpoint("companies")
 
     def _read_contacts(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         """One pass over the users stream, one cursor (saved as "contacts"): end-users become contacts, agents and admins agents."""
@@ -272,7 +261,7 @@ class ZendeskConnector(Connector):
                 else:
                     companies = memberships.get(str(user.get("id"))) if memberships is not None else None
                     yield convert_or_reject(entity, user, page.location, convert.contact_from_user, catalog, companies)
-            yield from _checkpoint("contacts", page)
+            yield from page.checkpoint("contacts")
 
     def _read_conversations(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         catalog = self.catalog()
@@ -288,7 +277,7 @@ class ZendeskConnector(Connector):
         try:
             for page in export:
                 yield from self._conversations_on_page(page, catalog, roles, recent, spool)
-                yield from _checkpoint("conversations", page)
+                yield from page.checkpoint("conversations")
         finally:
             if spool is not None:
                 spool.close()
@@ -373,7 +362,7 @@ class ZendeskConnector(Connector):
                 translations = list(self._list(f"help_center/sections/{section['id']}/translations.json", "translations"))
                 yield convert_or_reject("collections", section, "GET help_center/sections", convert.collection_from_section, translations, locales)
         except SourceHttpError as exc:
-            yield from _help_center_unavailable("collections", exc)
+            yield from section_unavailable("Help Center", "collections", exc)
 
     def _read_articles(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         export = time_export(self.transport, "help_center/incremental/articles.json", "articles", self.config.page_size,
@@ -388,9 +377,9 @@ class ZendeskConnector(Connector):
                     translations = list(self._list(f"help_center/articles/{article['id']}/translations.json", "translations"))
                     attachments = list(self._list(f"help_center/articles/{article['id']}/attachments.json", "article_attachments", page_size=None))
                     yield convert_or_reject("articles", article, page.location, convert.article_from_json, translations, attachments, locales)
-                yield from _checkpoint("articles", page)
+                yield from page.checkpoint("articles")
         except SourceHttpError as exc:
-            yield from _help_center_unavailable("articles", exc)
+            yield from section_unavailable("Help Center", "articles", exc)
 
 
 def _hosts_of_brand(brand: dict[str, Any]) -> set[str]:
@@ -400,18 +389,6 @@ def _hosts_of_brand(brand: dict[str, Any]) -> set[str]:
     if brand.get("brand_url"):
         hosts.add(urlsplit(str(brand["brand_url"])).netloc.lower())
     return {host for host in hosts if host}
-
-
-def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:
-    if page.cursor:
-        yield SourceCheckpoint(entity=entity, cursor=page.cursor)
-
-
-def _help_center_unavailable(entity: str, exc: SourceHttpError) -> Iterator[SourceNotice]:
-    if exc.status not in (403, 404):
-        raise exc
-    log.warning("Zendesk Help Center not available (HTTP %s); %s skipped", exc.status, entity)
-    yield SourceNotice(entity=entity, message=f"Help Center not available (HTTP {exc.status}); {entity} skipped")
 
 
 def _pages(items: int, per_page: int) -> int:

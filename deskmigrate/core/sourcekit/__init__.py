@@ -20,7 +20,7 @@ from deskmigrate.core.sourcekit.paging import (
     paginate,
     zendesk_cursor_export,
 )
-from deskmigrate.core.sourcekit.transport import JsonResponse, SourceHttpError, SourceTransport
+from deskmigrate.core.sourcekit.transport import JsonResponse, SourceHttpError, SourceTransport, optional_list, section_unavailable
 
 __all__ = [
     "BodyLinkPaginator",
@@ -41,6 +41,8 @@ __all__ = [
     "ZendeskTimeExport",
     "each_item",
     "items_under",
+    "optional_list",
     "paginate",
+    "section_unavailable",
     "zendesk_cursor_export",
 ]

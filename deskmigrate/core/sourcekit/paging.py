@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from deskmigrate.core.dedupe import SeenCursors
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.source import SourceCheckpoint
 from deskmigrate.core.sourcekit.transport import JsonResponse
 
 Items = list[dict[str, Any]]
@@ -69,6 +70,10 @@ class Page:
     def sideload(self, key: str) -> Items:
         value = self.body.get(key) if isinstance(self.body, dict) else None
         return value if isinstance(value, list) else []
+
+    def checkpoint(self, entity: str) -> list[SourceCheckpoint]:
+        """The checkpoint that saves this page's cursor with its records; none when the listing cannot resume."""
+        return [SourceCheckpoint(entity=entity, cursor=self.cursor)] if self.cursor else []
 
 
 class Paginator(ABC):

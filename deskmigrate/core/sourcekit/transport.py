@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ from deskmigrate.core.http import (
     rebase_url,
     redact,
 )
+from deskmigrate.core.model import SourceNotice
+from deskmigrate.core.source import OptionalEndpointNotices, is_optional_miss
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +198,29 @@ class SourceTransport:
         if self.objects_only and not isinstance(body, dict):
             raise SourceError(f"{self.vendor} answered {describe} with JSON that is not an object")
         return body
+
+
+def optional_list(read: Callable[[], Iterable[dict[str, Any]]], notices: OptionalEndpointNotices, *, what: str, location: str,
+                  consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A metadata list the migration can do without: a 403/404 records a notice (`consequence`: what happens instead,
+    for the `affects` entities) and gives []. Any other error is raised."""
+    try:
+        return list(read())
+    except SourceHttpError as error:
+        if not is_optional_miss(error.status):
+            raise
+        notices.missed(what, location, error.status, consequence, affects)
+        return []
+
+
+def section_unavailable(section: str, entity: str, error: SourceHttpError) -> Iterator[SourceNotice]:
+    """A part of the account its plan or the token does not serve (403, 404: a Help Center, a knowledge base): a notice
+    that `entity` is skipped. Any other error is raised."""
+    if error.status not in (403, 404):
+        raise error
+    message = f"{section} not available (HTTP {error.status}); {entity} skipped"
+    log.warning("%s", message)
+    yield SourceNotice(entity=entity, message=message)
 
 
 def _links(response: requests.Response) -> dict[str, str]:
