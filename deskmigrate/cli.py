@@ -1,4 +1,4 @@
-"""The `deskmigrate` command: check, extract, plan, load, run, validate, rollback, status, mappings, sandbox.
+"""The `deskmigrate` command: check, extract, plan, load, run, validate, rollback, status, mappings, schema, sandbox.
 
 The only place that turns errors into exit codes: 0 all good; 2 bad config or mapping; 3 finished but
 some records failed (listed, retried next run) or validation found mismatches; 1 anything unexpected.
@@ -6,6 +6,7 @@ some records failed (listed, retried next run) or validation found mismatches; 1
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -159,15 +160,14 @@ def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v",
         project = _open(config)
         _setup_logging(None, verbose)
         console.print(f"[green]✓[/] config and mapping are valid ({config})")
-        source_check = getattr(project.connector, "check", None)
-        if callable(source_check):
-            try:
-                source_check()
-            except SourceError as error:
-                console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
-                raise Exit(EXIT_CONFIG) from None
+        try:
+            checked = project.connector.check()
+        except SourceError as error:
+            console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
+            raise Exit(EXIT_CONFIG) from None
+        if checked:
             console.print(f"[green]✓[/] source readable ({project.connector.name})")
-        field_problems = pipeline.source_field_check_before_staging(project)
+        field_problems = pipeline.source_field_check_before_staging(project, sample_source=checked)
         if field_problems is None:
             console.print("source fields the mapping reads are checked against the records at `plan`")
         for path, message in field_problems or []:
@@ -645,6 +645,17 @@ def mappings_show(name: str) -> None:
         console.print(f"[red]no built-in mapping {name!r}[/]")
         raise typer.Exit(EXIT_CONFIG)
     sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+@app.command("schema")
+def schema(entity: str | None = typer.Argument(None, help="companies, contacts, agents, collections, articles or conversations; all when left out.")) -> None:
+    """Print the canonical model's shape as JSON Schema: what a record of ENTITY holds (any record without ENTITY)."""
+    from deskmigrate.core.model import RECORD_TYPES, json_schema
+
+    if entity is not None and entity not in RECORD_TYPES:
+        console.print(f"[red]no canonical entity {entity!r}; they are {', '.join(RECORD_TYPES)}[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    sys.stdout.write(json.dumps(json_schema(entity), indent=2, ensure_ascii=False) + "\n")
 
 
 @sandbox_app.command("serve")

@@ -118,9 +118,7 @@ def open_project(config_path: Path) -> Project:
 
 
 def _bind_cursors(project: Project, ledger: Ledger) -> None:
-    context = getattr(project.connector, "context", None)
-    if isinstance(context, SourceContext):
-        context.cursors = ledger
+    project.connector.context.cursors = ledger
 
 
 # -- target ----------------------------------------------------------------------------------------
@@ -197,11 +195,8 @@ class ExtractResult:
 
 def describe_source_reading(project: Project, ledger: Ledger) -> dict[str, Any] | None:
     """How the next extract will read the source (endpoints, strategy, estimated calls), for connectors that can say."""
-    describe = getattr(project.connector, "describe_plan", None)
-    if not callable(describe):
-        return None
     _bind_cursors(project, ledger)
-    return describe()  # type: ignore[no-any-return]
+    return project.connector.describe_plan()
 
 
 def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, since: datetime | None = None) -> ExtractResult:
@@ -424,9 +419,9 @@ def source_field_check(project: Project, ledger: Ledger) -> list[tuple[str, str]
     return source_field_problems(project.spec, observed)
 
 
-def source_field_check_before_staging(project: Project, sample: int = 5000) -> list[tuple[str, str]] | None:
-    """The same check for `check`: against the ledger's staged records when a run staged some, else against the first
-    `sample` records of each entity of a source that reads local files (CSV); None when neither can say."""
+def source_field_check_before_staging(project: Project, *, sample_source: bool, sample: int = 5000) -> list[tuple[str, str]] | None:
+    """The same check for `check`: against the ledger's staged records when a run staged some, else (`sample_source`:
+    a source whose own check read its files) against its first `sample` records of each entity; None when neither can say."""
     ledger_path = project.state_dir / "ledger.db"
     if ledger_path.is_file() and ledger_path.stat().st_size > 0:
         ledger = project.ledger()
@@ -435,7 +430,7 @@ def source_field_check_before_staging(project: Project, sample: int = 5000) -> l
                 return source_field_check(project, ledger)
         finally:
             ledger.close()
-    if not callable(getattr(project.connector, "check", None)):
+    if not sample_source:
         return None
     observed: dict[str, set[str]] = {}
     for entity in project.connector.entities():
@@ -489,6 +484,7 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     """Preflight, then each phase in order over the staged records, mapping them as they stream."""
     loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
     loader.source_files = source_files(project)
+    loader.help_center_urls = project.connector.help_center_urls
     loader.asset_dir = project.state_dir / "help_center_assets"
     if ledger.count_staged("conversations"):
         loader.history_target = project.spec.conversation_options.target
@@ -520,7 +516,7 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
 
 def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
     """Old Help Center URL → new Intercom URL, as CSV for a web server or DNS provider's redirect rules (0600)."""
-    rows = list(redirect_rows(ledger))
+    rows = list(redirect_rows(ledger, project.connector.help_center_urls))
     if not rows:
         return None
     path = project.state_dir / "redirects.csv"
@@ -534,8 +530,7 @@ def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
 
 def source_files(project: Project) -> SourceFiles | None:
     """The source's own file access (credentials kept to its hosts), for Help Center images and attachments."""
-    own = getattr(project.connector, "source_files", None)
-    return own() if callable(own) else None
+    return project.connector.source_files()
 
 
 # -- validate and rollback ---------------------------------------------------------------------------
