@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check deskmigrate tests benchmarks
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/load_bench.py --records 10000 --latency-ms 50 --rate-limit 1666

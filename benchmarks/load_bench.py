@@ -30,7 +30,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_csv import make_csv  # noqa: E402
 
-from deskmigrate.loaders.intercom.sandbox import SandboxStore  # noqa: E402
+from deskmigrate.sandbox import SandboxStore  # noqa: E402
 
 TOKEN = "bench-token-0123456789"
 
@@ -47,7 +47,7 @@ def start_sandbox(path: Path, rate_limit: int, latency_ms: float) -> tuple[subpr
         [
             sys.executable,
             "-m",
-            "deskmigrate.loaders.intercom.sandbox",
+            "deskmigrate.sandbox",
             "--path",
             str(path),
             "--token",

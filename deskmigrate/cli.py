@@ -663,7 +663,7 @@ def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -
     """Serve the config's sandbox over HTTP until interrupted (for rehearsals with other tools)."""
 
     def body() -> None:
-        from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
+        from deskmigrate.sandbox import SandboxServer, SandboxSettings
 
         project = _open(config)
         target = project.loaded.config.target

@@ -26,10 +26,10 @@ from deskmigrate.loaders.intercom.conversations import ConversationAttributeChec
 from deskmigrate.loaders.intercom.help_center import article_loss_preview, redirect_rows
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, newest
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
-from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
 from deskmigrate.reconcile import AGENTS, Reconciliation, reconcile
 from deskmigrate.registry import connector_class
+from deskmigrate.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapping
 from deskmigrate.transforms.checks import source_field_problems
 

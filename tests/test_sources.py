@@ -11,7 +11,10 @@ import pytest
 from deskmigrate.core.source import Connector
 from deskmigrate.registry import SOURCES, connector_class
 
-PACKAGE = Path(__file__).resolve().parents[1] / "deskmigrate"
+ROOT = Path(__file__).resolve().parents[1]
+# The product: the application and every part installed under deskmigrate.* (setup.py's PARTS).
+PRODUCT = [ROOT / part for part in ("deskmigrate", "core", "connectors", "transforms", "loaders", "mappings", "sandbox")]
+PACKAGE = ROOT / "deskmigrate"
 REGISTRY = PACKAGE / "registry.py"
 # The source's name as code and configuration use it ("jsonl", JsonlConnector, connectors.jsonl, type: jsonl), but not
 # a file name ending in .jsonl (the plan writes its would-be payloads as <entity>.jsonl; "contacts.jsonl:17" is a line).
@@ -19,11 +22,12 @@ NAMES_JSONL = re.compile(r"(?i)(?<!\.)\bjsonl|connectors[./]jsonl")
 
 
 def product_files() -> list[Path]:
-    return sorted(path for path in PACKAGE.rglob("*") if path.suffix in (".py", ".yaml", ".toml") and "__pycache__" not in path.parts)
+    return sorted(path for folder in PRODUCT for path in folder.rglob("*")
+                  if path.suffix in (".py", ".yaml", ".toml") and "__pycache__" not in path.parts)
 
 
 def mentions(path: Path) -> list[str]:
-    return [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}" for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+    return [f"{path.relative_to(ROOT)}:{number}: {line.strip()}" for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
             if NAMES_JSONL.search(line)]
 
 
@@ -36,8 +40,8 @@ def test_the_detector_sees_the_name_as_code_uses_it_and_not_a_file_name() -> Non
 
 
 def test_nothing_outside_its_folder_the_registry_and_its_mapping_names_the_jsonl_source() -> None:
-    own_folder = PACKAGE / "connectors" / "jsonl"
-    mapping = PACKAGE / "mappings" / "jsonl.yaml"
+    own_folder = ROOT / "connectors" / "jsonl"
+    mapping = ROOT / "mappings" / "jsonl.yaml"
     files = product_files()
     assert len(files) > 80 and PACKAGE / "pipeline.py" in files and PACKAGE / "cli.py" in files  # the scan sees the whole product
     elsewhere = [found for path in files if not path.is_relative_to(own_folder) and path not in (REGISTRY, mapping) for found in mentions(path)]
@@ -53,5 +57,5 @@ def test_every_registered_source_is_a_folder_a_connector_and_a_mapping(source: s
     connector = connector_class(source)
     assert Connector in connector.__mro__ and connector.name == source  # the hooks the app calls, with their defaults
     assert connector.__module__.startswith(f"deskmigrate.connectors.{source}.")
-    assert (PACKAGE / "connectors" / source / "__init__.py").is_file()
-    assert (PACKAGE / "mappings" / f"{source}.yaml").is_file()
+    assert (ROOT / "connectors" / source / "__init__.py").is_file()
+    assert (ROOT / "mappings" / f"{source}.yaml").is_file()

@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from deskmigrate.cli import app
-from deskmigrate.loaders.intercom.sandbox import SandboxStore
+from deskmigrate.sandbox import SandboxStore
 from tests.app.vendor_e2e import contacts_by_external_id, write_project_config
 
 TOKEN = "tok_e2e_Secret_7f3a9c2d41b8"

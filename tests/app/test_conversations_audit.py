@@ -20,8 +20,8 @@ from deskmigrate.cli import app
 from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
-from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view, notifications_sent, stored_parts
+from deskmigrate.sandbox.db import Database
+from deskmigrate.sandbox.resources.conversations import conversation_view, notifications_sent, stored_parts
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk, default_account
 
 INTERCOM_TOKEN = "e2e-conversations-audit-token-51c7"

@@ -14,9 +14,9 @@ import yaml
 from typer.testing import CliRunner
 
 from deskmigrate.cli import app
-from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view, notifications_sent, stored_parts
-from deskmigrate.loaders.intercom.sandbox.resources.tickets import ticket_view
+from deskmigrate.sandbox.db import Database
+from deskmigrate.sandbox.resources.conversations import conversation_view, notifications_sent, stored_parts
+from deskmigrate.sandbox.resources.tickets import ticket_view
 from tests.fakes.freshdesk import FAKE_API_KEY as FRESHDESK_KEY
 from tests.fakes.freshdesk import FAKE_DOMAIN as FRESHDESK_DOMAIN
 from tests.fakes.freshdesk import PNG_PIXEL, FakeFreshdesk

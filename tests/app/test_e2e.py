@@ -142,7 +142,7 @@ def test_faults_5xx_and_dropped_connections_lose_and_duplicate_nothing(project: 
 
 def test_a_429_storm_still_lands_every_record(project: Project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Another app on the same workspace spends the whole window first: our run meets 429s and must absorb them."""
-    from deskmigrate.loaders.intercom.sandbox import SandboxServer
+    from deskmigrate.sandbox import SandboxServer
 
     project.set_target(rate_limit=100)
     original_start = SandboxServer.start
@@ -259,7 +259,7 @@ class requests_session:
     """A requests session against the project's sandbox file, served by a private sandbox server."""
 
     def __init__(self, project: Project) -> None:
-        from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
+        from deskmigrate.sandbox import SandboxServer, SandboxSettings
 
         self.server = SandboxServer(SandboxSettings(path=project.sandbox_path, token=TOKEN, search_delay_s=0))
 

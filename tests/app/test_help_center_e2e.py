@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from deskmigrate.cli import app
-from deskmigrate.loaders.intercom.sandbox.db import Database
+from deskmigrate.sandbox.db import Database
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk, RecordedRequest, default_account
 
 INTERCOM_TOKEN = "e2e-help-center-intercom-token-9d2e"

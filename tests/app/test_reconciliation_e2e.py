@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from deskmigrate.cli import app
-from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
+from deskmigrate.sandbox import SandboxServer, SandboxSettings
 from tests.app.conftest import TOKEN, Project
 
 WIDE = {"E2E_TOKEN": TOKEN, "COLUMNS": "250"}

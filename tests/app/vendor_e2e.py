@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from deskmigrate.cli import app
 from deskmigrate.core.state import Ledger
-from deskmigrate.loaders.intercom.sandbox import SandboxStore
-from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import conversation_view
+from deskmigrate.sandbox import SandboxStore
+from deskmigrate.sandbox.db import Database
+from deskmigrate.sandbox.resources.conversations import conversation_view
 
 INTERCOM_TOKEN_VARIABLE = "E2E_INTERCOM_TOKEN"
 

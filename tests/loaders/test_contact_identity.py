@@ -20,12 +20,12 @@ from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import load_conversations
 from deskmigrate.loaders.intercom.phases import CONTACT_OUTCOMES, PHONE_ORIGINAL, IntercomLoader, PhaseResult, plan_action
 from deskmigrate.loaders.intercom.rollback import Rollback
-from deskmigrate.loaders.intercom.sandbox import SandboxServer
-from deskmigrate.loaders.intercom.sandbox.db import Database
 from deskmigrate.loaders.intercom.validate import Validator
+from deskmigrate.sandbox import SandboxServer
+from deskmigrate.sandbox.db import Database
 from deskmigrate.transforms import Mapper, load_mapping
 from deskmigrate.transforms.spec import MappingSpec
-from tests.loaders.conftest import TOKEN, Api
+from tests.conftest import TOKEN, Api
 from tests.loaders.test_conversations import ZENDESK_CONVERSATION_ATTRIBUTES
 
 FAST = RetryPolicy(max_attempts=3, deadline_s=30, base_delay_s=0.005, max_delay_s=0.01)

@@ -16,8 +16,8 @@ from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import attribute_tag, check_conversation_attributes
 from deskmigrate.loaders.intercom.phases import IntercomLoader
-from deskmigrate.loaders.intercom.sandbox import SandboxServer
-from tests.loaders.conftest import TOKEN, Api
+from deskmigrate.sandbox import SandboxServer
+from tests.conftest import TOKEN, Api
 
 FAST = RetryPolicy(max_attempts=2, deadline_s=10, base_delay_s=0.005, max_delay_s=0.01)
 ADMIN = "991267001"

@@ -22,13 +22,13 @@ from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, ConversationLoader, load_conversations, plan_action
 from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.rollback import Rollback
-from deskmigrate.loaders.intercom.sandbox import SandboxServer
-from deskmigrate.loaders.intercom.sandbox.db import Database
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import notifications_sent, stored_parts
 from deskmigrate.loaders.intercom.validate import Validator
+from deskmigrate.sandbox import SandboxServer
+from deskmigrate.sandbox.db import Database
+from deskmigrate.sandbox.resources.conversations import notifications_sent, stored_parts
 from deskmigrate.transforms import Mapper, load_mapping
 from deskmigrate.transforms.spec import MappingSpec
-from tests.loaders.conftest import TOKEN, Api, ManualClock
+from tests.conftest import TOKEN, Api, ManualClock
 
 FAST = RetryPolicy(max_attempts=3, deadline_s=30, base_delay_s=0.005, max_delay_s=0.01)
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)

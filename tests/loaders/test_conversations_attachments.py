@@ -19,7 +19,7 @@ from deskmigrate.connectors.zendesk.connector import ZendeskConnector
 from deskmigrate.core.model import Attachment
 from deskmigrate.core.source import SourceContext
 from deskmigrate.loaders.intercom.conversations import load_conversations
-from deskmigrate.loaders.intercom.sandbox.resources.conversations import notifications_sent
+from deskmigrate.sandbox.resources.conversations import notifications_sent
 from tests.loaders.test_conversations import (  # noqa: F401 (harness is a fixture)
     AGENT_ADMIN,
     SOURCE_FILES,

@@ -20,10 +20,10 @@ from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.help_center import LinkIndex, intercom_locale, path_key, redirect_rows
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.rollback import Rollback
-from deskmigrate.loaders.intercom.sandbox import SandboxServer
-from deskmigrate.loaders.intercom.sandbox.db import Database
+from deskmigrate.sandbox import SandboxServer
+from deskmigrate.sandbox.db import Database
 from deskmigrate.transforms import Mapper, load_mapping
-from tests.loaders.conftest import TOKEN, Api
+from tests.conftest import TOKEN, Api
 
 HELP_CENTER_PHASES = ("collections", "articles", "article_links")
 # The URL forms of the sources these records come from, as their connectors hand them to the loader.

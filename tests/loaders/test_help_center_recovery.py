@@ -17,10 +17,10 @@ from deskmigrate.core.payload import Payload
 from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult
-from deskmigrate.loaders.intercom.sandbox import SandboxServer
-from deskmigrate.loaders.intercom.sandbox.db import Database
+from deskmigrate.sandbox import SandboxServer
+from deskmigrate.sandbox.db import Database
 from deskmigrate.transforms import Mapper, load_mapping
-from tests.loaders.conftest import TOKEN, Api
+from tests.conftest import TOKEN, Api
 from tests.loaders.test_help_center import RECORDS, zd_article
 
 HELP_CENTER_PHASES = ("collections", "articles", "article_links")

@@ -13,8 +13,8 @@ from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, load_conversations, plan_action
 from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.rollback import Rollback
-from deskmigrate.loaders.intercom.sandbox.resources.tickets import stored_ticket_parts, tickets_notifications_sent
 from deskmigrate.loaders.intercom.validate import Validator
+from deskmigrate.sandbox.resources.tickets import stored_ticket_parts, tickets_notifications_sent
 from deskmigrate.transforms import Mapper
 from tests.loaders.test_conversations import (  # noqa: F401 (harness is a fixture)
     AGENT_ADMIN,
