@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +168,13 @@ def _create_private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _deskmigrate_version() -> str:
+    try:
+        return package_version("deskmigrate")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _utc_stamp(moment: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(moment))
 
@@ -268,14 +277,12 @@ class Ledger:
                              f"version {SCHEMA_VERSION}: upgrade deskmigrate")
         if not pending_migrations(version or 1):
             return []
-        from deskmigrate import __version__
-
         backup = self._copy_aside(version) if version is not None else None
         with self.transaction() as db:
             current = schema_version(db) or 1  # another process may have migrated it meanwhile
             if not pending_migrations(current):
                 return []
-            steps = apply_migrations(db, current, applied_at=time.time(), backup=str(backup) if backup else None, by=__version__)
+            steps = apply_migrations(db, current, applied_at=time.time(), backup=str(backup) if backup else None, by=_deskmigrate_version())
         return [step.version for step in steps]
 
     def _copy_aside(self, version: int) -> Path:
