@@ -161,6 +161,14 @@ def _holding(project: pipeline.Project, command: str) -> Iterator[None]:
         raise Exit(EXIT_CONFIG) from None
 
 
+@contextmanager
+def _closing(ledger: Ledger) -> Iterator[Ledger]:
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
 def _ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
     """The project's ledger; a lost one stops the command (exit 2) with how to restore it or start over (--new-ledger)."""
     try:
@@ -178,7 +186,8 @@ def _ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
                       "(fields, tags, company links) is recorded as there before the migration[/]")
     for version in ledger.migrated_to:
         step = next(m for m in ledger.migrations() if m["version"] == version)
-        console.print(f"ledger migrated to schema {version} ({step['name']}); the previous file is kept at {step['backup']}")
+        if step["backup"]:  # a new ledger goes through the same steps, with nothing to keep a copy of
+            console.print(f"ledger migrated to schema {version} ({step['name']}); the previous file is kept at {step['backup']}")
     return ledger
 
 
@@ -309,10 +318,13 @@ def _started_run(config: Path, command: str, verbose: bool,
     project = _open(config)
     with _holding(project, command):
         ledger = _ledger(project, new_ledger)
-        run_id = ledger.start_run(command)
-        _setup_logging(project, verbose, run_id)
-        with _recorded(project, ledger, run_id, command):
-            yield project, ledger, run_id, time.time()
+        try:
+            run_id = ledger.start_run(command)
+            _setup_logging(project, verbose, run_id)
+            with _recorded(project, ledger, run_id, command):
+                yield project, ledger, run_id, time.time()
+        finally:
+            ledger.close()  # before the lock goes: the next holder finds the ledger whole, its log checkpointed
 
 
 def _print_extract(result: pipeline.ExtractResult) -> None:
@@ -530,8 +542,7 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
             console.print("[red]give exactly one of --run RUN_ID or --all[/]")
             raise Exit(EXIT_CONFIG)
         project = _open(config)
-        with _holding(project, "rollback"):
-            ledger = _ledger(project)
+        with _holding(project, "rollback"), _closing(_ledger(project)) as ledger:
             _setup_logging(project, verbose)
             try:
                 selected = rollbacks.select_runs(ledger, run_id, all_runs)
@@ -550,7 +561,7 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
                     for line in rollbacks.nothing_to_do(ledger, selected, plan):
                         console.print(line, markup=False)
                     raise Exit(EXIT_OK)
-                for part in rollbacks.preview(plan, ledger):
+                for part in rollbacks.preview(plan):
                     console.print(part)
                 if dry_run:
                     console.print("dry run: nothing was changed")
@@ -576,9 +587,7 @@ def _apply_rollback(project: pipeline.Project, ledger: Ledger, planner: Rollback
     with _recorded(project, ledger, run_id, "rollback"):
         planner.run_id = run_id
         report = planner.apply(plan)
-        for part in rollbacks.preview(plan, ledger, done=True):
-            console.print(part)
-        console.print(key_value_table("Rollback", {
+        console.print(key_value_table("Rolled back", {
             "deleted": report.deleted or "nothing", "restored": report.restored or "nothing",
             "fields restored": report.restored_fields, "taggings removed": report.untagged, "taggings put back": report.retagged,
             "company links removed": report.unlinked, "company links put back": report.relinked,

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deskmigrate.core.state import Ledger
-from deskmigrate.loaders.intercom.rollback import RollbackPlan, RollbackReport
+from deskmigrate.loaders.intercom.rollback import RollbackPlan, RollbackReport, singular
 
 PREVIEW_ROWS = 20
 # Preview columns: (summary key(s), heading).
@@ -57,17 +57,20 @@ def nothing_to_do(ledger: Ledger, run_ids: list[str], plan: RollbackPlan) -> lis
     return lines
 
 
-def preview(plan: RollbackPlan, ledger: Ledger, *, done: bool = False) -> list[Any]:
-    """The per-phase table and the lists a person should read before saying yes (or after: what was done)."""
+def preview(plan: RollbackPlan) -> list[Any]:
+    """The per-phase table and the lists a person should read before saying yes."""
     runs = ", ".join(plan.run_ids) if len(plan.run_ids) <= 3 else f"{len(plan.run_ids)} runs ({plan.run_ids[-1]} … {plan.run_ids[0]})"
-    title = ("Rolled back" if done else "Rollback plan") + f" of {runs}" + (" (--force)" if plan.force else "")
+    title = f"Rollback plan of {runs}" + (" (--force)" if plan.force else "")
     table = Table(title=title, title_justify="left")
-    table.add_column("phase")
-    for _, heading in PREVIEW_COLUMNS:
+    table.add_column("phase", no_wrap=True)
+    summary = plan.summary()
+    # Only the columns with something in them: the table stays readable in an 80-column terminal.
+    columns = [(keys, heading) for keys, heading in PREVIEW_COLUMNS if any(counts.get(k) for counts in summary.values() for k in keys)]
+    for _, heading in columns:
         table.add_column(heading, justify="right")
-    for phase, counts in plan.summary().items():
+    for phase, counts in summary.items():
         cells = []
-        for keys, heading in PREVIEW_COLUMNS:
+        for keys, heading in columns:
             n = sum(counts.get(key, 0) for key in keys)
             if heading == "restore" and n:
                 cells.append(f"{n} ({counts.get('restore_fields', 0)} fields)")
@@ -77,21 +80,24 @@ def preview(plan: RollbackPlan, ledger: Ledger, *, done: bool = False) -> list[A
                 cells.append(str(n) if n else "-")
         table.add_row(phase, *cells)
     parts: list[Any] = [table]
-    parts += _listing("Changed since the migration: kept" + ("" if done else " (--force undoes them anyway)"),
-                      [f"{item['entity'][:-1]} {item['source_id']} ({item['intercom_id']}): "
+    parts += _listing("Changed since the migration: kept (--force undoes them anyway)",
+                      [f"{singular(item['entity'])} {item['source_id']} ({item['intercom_id']}): "
                        + ("the whole record" if item["kept"] == "record" else "these fields") + f" — {', '.join(item['fields'])}"
                        for item in plan.kept_changed()])
     parts += _listing("Changed since the migration: undone anyway (--force)",
-                      [f"{item['entity'][:-1]} {item['source_id']}: {item['action']}, changed: {', '.join(item['fields'])}"
+                      [f"{singular(item['entity'])} {item['source_id']}: {item['action']}, changed: {', '.join(item['fields'])}"
                        for item in plan.forced()])
+    parts += _listing("Existed before the migration: fields deskmigrate changed go back",
+                      [f"{r.label()}: {', '.join(r.restored_fields)}" for r in plan.records
+                       if r.adopted and r.action == "restore" and r.restored_fields])
     parts += _listing("There before the migration: kept",
-                      [f"{item['entity'][:-1]} {item['source_id']} ({item['intercom_id']}): {', '.join(item['kept'])}"
+                      [f"{singular(item['entity'])} {item['source_id']} ({item['intercom_id']}): {', '.join(item['kept'])}"
                        for item in plan.kept_pre_existing()])
     parts += _listing("Tags deskmigrate created, kept because others use them (only deskmigrate's taggings go)",
                       [f"tag {item['tag']}: still on " + ", ".join(f"{n} {kind}" for kind, n in item["still_on"].items())
                        for item in plan.kept_tags()])
     parts += _listing("Kept, owner unknown (applied by deskmigrate 0.1 to a record that existed before, which it did not record)",
-                      [f"{item['kind']} {item['key']} of {item['entity'][:-1]} {item['source_id']}" for item in plan.kept_legacy()])
+                      [f"{item['kind']} {item['key']} of {singular(item['entity'])} {item['source_id']}" for item in plan.kept_legacy()])
     errors = [f"{r.label()}: {r.error}" for r in plan.records if r.action == "error"]
     parts += _listing("Could not be read (left as they are; run rollback again)", errors)
     return parts

@@ -163,8 +163,14 @@ def _create_private_file(path: Path) -> None:
         os.chmod(path.parent, 0o700)
     except OSError:
         pass
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
+    # An existing file is never opened outside SQLite: closing any descriptor of it drops the POSIX locks of this
+    # process's open connections (https://www.sqlite.org/howtocorrupt.html, section 2.2).
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
     os.chmod(path, 0o600)
 
 

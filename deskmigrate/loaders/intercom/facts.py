@@ -34,12 +34,15 @@ class TagNames:
     def __init__(self, client: IntercomClient) -> None:
         self.client = client
         self._keys: dict[str, str] | None = None
+        self._unknown: set[str] = set()  # ids still missing after a fresh read: not read again for them
         self._lock = threading.Lock()
 
     def key_of(self, tag_id: str) -> str | None:
         with self._lock:
-            if self._keys is None or tag_id not in self._keys:
+            if self._keys is None or (tag_id not in self._keys and tag_id not in self._unknown):
                 self._keys = {str(t["id"]): tag_key(str(t["name"])) for t in self.client.list_tags().get("data", [])}
+                if tag_id not in self._keys:
+                    self._unknown.add(tag_id)
             return self._keys.get(tag_id)
 
     def learn(self, tags: Iterable[dict[str, Any]]) -> None:

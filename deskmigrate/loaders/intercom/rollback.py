@@ -28,7 +28,7 @@ from deskmigrate.loaders.intercom.drift import (
     unflatten,
     unwritten_values,
 )
-from deskmigrate.loaders.intercom.facts import contact_company_ids, tag_ids_of
+from deskmigrate.loaders.intercom.facts import TagNames, contact_company_ids, contact_tag_keys, tag_ids_of
 from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, phase_order, run_concurrently
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ TAG_CARRIERS = ("contacts", "companies", "conversations", "tickets")
 MAPPING_ONLY = {("contacts", "merge"), ("teammates", "adopt"), ("collections", "merge"), ("collections", "skip")}
 # Help center objects rolled back to an earlier body of ours (we never write to ones we did not create).
 HELP_CENTER_RESTORERS = {"articles": "update_article", "collections": "update_collection"}
+
+
+def singular(entity: str) -> str:
+    """contacts → contact, companies → company: how a record is named in what people read."""
+    return entity[:-3] + "y" if entity.endswith("ies") else entity[:-1]
 
 
 def _help_center_body(before: dict[str, Any] | None) -> dict[str, Any]:
@@ -81,7 +86,7 @@ class RecordUndo:
         return max((w.seq for w in self.writes), default=0)
 
     def label(self) -> str:
-        return f"{self.entity[:-1]} {self.source_id}" + (f" ({self.intercom_id})" if self.intercom_id else "")
+        return f"{singular(self.entity)} {self.source_id}" + (f" ({self.intercom_id})" if self.intercom_id else "")
 
 
 @dataclass
@@ -168,7 +173,7 @@ class RollbackPlan:
             if record.kept_facts:
                 add(record.phase, "keep_pre_existing", len(record.kept_facts))
         for fact in self.facts:
-            if fact.action == "remove":
+            if fact.action in ("remove", "with_tag"):
                 add(fact.phase, "remove_taggings" if fact.kind == "tagging" else "remove_links")
             elif fact.action == "put_back":
                 add(fact.phase, "put_back")
@@ -262,6 +267,7 @@ class Rollback:
         self.report = RollbackReport()
         self._admin: str | None = None
         self._admin_lock = threading.Lock()
+        self.tag_names = TagNames(client)
         # How to undo a create per entity; a phase that creates a new kind of object adds its delete here.
         self.deleters: dict[str, Callable[[str], Any]] = {
             "contacts": client.delete_contact,
@@ -396,6 +402,8 @@ class Rollback:
                 return
             before = flatten(write.before)
             for key, value in before.items():
+                if same(key, state.get(key), value):
+                    continue  # it holds that value already: nothing to send back
                 if key not in after or same(key, state.get(key), after[key]) or self.force:
                     if self.force and key in after and not same(key, state.get(key), after[key]):
                         record.forced = True
@@ -417,9 +425,10 @@ class Rollback:
         if record.entity not in ("contacts", "companies") or not record.intercom_id:
             return []
         owners = self.ledger.source_ids_for(record.entity, record.intercom_id) or [record.source_id]
-        known_tags = {row.intercom_id for key in {k for o in owners for k in self.ledger.known_facts(record.entity, o)[0]}
-                      if (row := self.ledger.id_row("tags", key)) is not None}
-        extra = [f"tag {tag_id}" for tag_id in sorted(tag_ids_of(remote) - known_tags)]
+        known_tags = {k for o in owners for k in self.ledger.known_facts(record.entity, o)[0]}
+        carried = (contact_tag_keys(self.client, remote, self.tag_names) if record.entity == "contacts"
+                   else {key for tag_id in tag_ids_of(remote) if (key := self.tag_names.key_of(tag_id))})
+        extra = [f"tag {key}" for key in sorted(carried - known_tags)]
         if record.entity == "contacts":
             known_links = {self.ledger.intercom_id("companies", c) for o in owners for c in self.ledger.known_facts("contacts", o)[1]}
             extra += [f"company link {company}" for company in sorted(contact_company_ids(self.client, remote) - known_links)]
@@ -436,8 +445,9 @@ class Rollback:
         applied = (row.body if row else None) or {}
         if record.entity == "conversations" and applied.get("state") and remote.get("state") not in (None, applied["state"]):
             changed.append("state")
-        known = {r.intercom_id for k in self.ledger.known_facts(record.entity, ticket_id)[0] if (r := self.ledger.id_row("tags", k))}
-        changed += [f"tag {t}" for t in sorted(tag_ids_of(remote) - known)]
+        known = self.ledger.known_facts(record.entity, ticket_id)[0]
+        carried = {key for tag_id in tag_ids_of(remote) if (key := self.tag_names.key_of(tag_id))}
+        changed += [f"tag {key}" for key in sorted(carried - known)]
         record.changed = changed
         record.people = {str(c.get("id")) for c in (remote.get("contacts") or {}).get("contacts") or [] if c.get("id")}
         if changed and not self.force:
@@ -483,6 +493,12 @@ class Rollback:
             record.company_id = str(found.get("company_id") or record.source_id)
         if record.entity in THREADS or record.entity in HELP_CENTER:
             record.action = "delete"  # nothing of it was recorded, so nothing to compare: it is as the create left it
+            return
+        if not intent:
+            # Pending in a schema-1 ledger, which did not keep the body: whether anyone changed it shows in updated_at only.
+            touched = float(found.get("updated_at") or 0) - float(found.get("created_at") or 0) > RECONCILE_SKEW_S
+            record.changed = ["updated since it was created"] if touched else []
+            record.action, record.forced = ("keep", False) if touched and not self.force else ("delete", touched)
             return
         self._simulate(record, [_pending_write(row, "create")], current_fields(record.entity, found), found)
 
@@ -593,6 +609,7 @@ class Rollback:
                     plan.tags.append(TagUndo(key, None, name, [], row, action="forget"))
                     continue
                 tag_id, created = str(found["id"]), True
+                self.report.bump("pending_found")
             undo = TagUndo(key, tag_id, name, writes, row, action="delete" if created else "forget")
             if created and tag_id:
                 undo.carriers = self._other_carriers(plan, key, tag_id)
@@ -649,7 +666,7 @@ class Rollback:
                 if record.entity == "collections":
                     self._guarded(self._apply_record, lambda r: r.label())(record)
             facts = [f for f in plan.facts if f.phase == phase]
-            run_concurrently(facts, self._guarded(self._apply_fact, lambda f: f"{f.kind} {f.key} of {f.entity[:-1]} {f.source_id}"),
+            run_concurrently(facts, self._guarded(self._apply_fact, lambda f: f"{f.kind} {f.key} of {singular(f.entity)} {f.source_id}"),
                              self.concurrency)
             if phase == "tags":
                 run_concurrently(plan.tags, self._guarded(self._apply_tag, lambda t: f"tag {t.name}"), self.concurrency)
