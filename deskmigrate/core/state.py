@@ -601,10 +601,6 @@ class Ledger:
         )
         return [r[0] for r in rows]
 
-    def mark_undone(self, seqs: Iterable[int]) -> None:
-        with self.transaction() as db:
-            db.executemany("UPDATE writes SET undone_at=? WHERE seq=?", [(time.time(), s) for s in seqs])
-
     def later_writes_exist(self, entity: str, source_id: str, after_seq: int) -> bool:
         rows = self._query(
             "SELECT 1 FROM writes WHERE entity=? AND source_id=? AND seq>? AND undone_at IS NULL LIMIT 1",

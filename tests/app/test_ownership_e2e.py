@@ -243,6 +243,46 @@ def test_every_field_type_of_adopted_records_is_restored(project: Project) -> No
     assert get(project, "companies", globex["id"])["plan"] == {}
 
 
+def test_rolling_back_a_delta_puts_back_the_tags_and_company_links_it_removed(project: Project) -> None:
+    person = seed_hand_made(project)
+    rows = project.contacts
+    rows[0] = {**rows[0], "company_id": "c1;c2"}  # u001: c1 linked by deskmigrate, c2 found
+    project.write_contacts(rows)
+    assert project.cli("run").exit_code == 0
+    migrated = get(project, "contacts", person["id"])
+    assert (tag_names(project, migrated), linked_companies(project, migrated)) == (
+        {"vip", "beta", "early-adopter"}, {"c1", "c2", "hand-1"})
+    rows[0] = {**rows[0], "company_id": "", "tags": ""}
+    project.write_contacts(rows)
+    write_csv(project.root / "tags.csv", [{"contact_id": "u002", "tag": "early-adopter"}])
+    assert project.cli("run").exit_code == 0
+    delta = get(project, "contacts", person["id"])
+    assert (tag_names(project, delta), linked_companies(project, delta)) == ({"vip"}, {"c2", "hand-1"})
+
+    rolled = project.cli("rollback", "--run", latest_run(project), "--yes")
+    assert rolled.exit_code == 0, rolled.output
+    back = get(project, "contacts", person["id"])
+    assert (tag_names(project, back), linked_companies(project, back)) == ({"vip", "beta", "early-adopter"}, {"c1", "c2", "hand-1"})
+    report = json.loads(sorted((project.state / "reports").glob("*.json"))[-1].read_text())
+    assert (report["command"], report["result"]["retagged"], report["result"]["relinked"]) == ("rollback", 2, 1)
+    assert "put back" in rolled.output
+    assert project.cli("validate").exit_code == 0
+
+
+def test_a_shared_tag_is_kept_and_only_deskmigrates_tagging_leaves_an_adopted_contact(project: Project) -> None:
+    person = seed_hand_made(project)
+    assert project.cli("run").exit_code == 0
+    from tests.app.test_e2e import requests_session
+
+    with requests_session(project) as (api, url):
+        bystander = api.post(f"{url}/contacts", json={"role": "user", "email": "bystander@example.com"}).json()
+        api.post(f"{url}/tags", json={"name": "beta", "users": [{"id": bystander["id"]}]}).raise_for_status()
+    rolled = project.cli("rollback", "--all", "--yes")
+    assert rolled.exit_code == 0, rolled.output
+    assert tag_names(project, get(project, "contacts", person["id"])) == {"vip"}, "deskmigrate's beta tagging of u001 went"
+    assert tag_names(project, get(project, "contacts", bystander["id"])) == {"beta"}, "the tag stays for the teammate's tagging"
+
+
 # -- 5. rollback is its own run; twice is once -------------------------------------------------------------------------
 
 

@@ -141,10 +141,6 @@ class RollbackPlan:
     others: list[OtherUndo] = field(default_factory=list)
 
     @property
-    def empty(self) -> bool:
-        return not (self.records or self.facts or self.tags or self.others)
-
-    @property
     def actionable(self) -> bool:
         """Whether applying it would change Intercom or the ledger: not when all it holds is records and facts it keeps."""
         return (any(r.action not in ("keep",) for r in self.records) or any(f.action != "keep_record" for f in self.facts)
