@@ -86,13 +86,19 @@ def test_starting_over_with_new_ledger_adopts_everything_and_a_rollback_then_rem
 # -- 9. one run per state folder ---------------------------------------------------------------------------------------
 
 
-def test_a_second_run_on_the_same_state_folder_exits_2_naming_the_first(project: Project) -> None:
+def run_holding_the_lock(project: Project) -> tuple[subprocess.Popen[bytes], Path]:
+    """A slow `deskmigrate run` in its own process, once it holds the state folder."""
     project.set_target(latency_ms=30)
-    first = project.cli_subprocess("run")
+    process = project.cli_subprocess("run")
     lock = project.state / "deskmigrate.lock"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (lock.exists() and lock.stat().st_size):
         time.sleep(0.02)
+    return process, lock
+
+
+def test_a_second_run_on_the_same_state_folder_exits_2_naming_the_first(project: Project) -> None:
+    first, lock = run_holding_the_lock(project)
     holder = json.loads(lock.read_text())
     assert holder["pid"] == first.pid and holder["command"] == "run"
 
@@ -112,12 +118,7 @@ def test_a_second_run_on_the_same_state_folder_exits_2_naming_the_first(project:
 
 
 def test_a_lock_left_by_a_killed_run_is_taken_over_with_a_notice(project: Project) -> None:
-    project.set_target(latency_ms=30)
-    killed = project.cli_subprocess("run")
-    lock = project.state / "deskmigrate.lock"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (lock.exists() and lock.stat().st_size):
-        time.sleep(0.02)
+    killed, lock = run_holding_the_lock(project)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert json.loads(lock.read_text())["pid"] == killed.pid, "kill -9 leaves the lock file behind"
