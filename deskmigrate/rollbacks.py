@@ -88,8 +88,9 @@ def preview(plan: RollbackPlan) -> list[Any]:
                       [f"{singular(item['entity'])} {item['source_id']}: {item['action']}, changed: {', '.join(item['fields'])}"
                        for item in plan.forced()])
     parts += _listing("Existed before the migration: fields deskmigrate changed go back",
-                      [f"{r.label()}: {', '.join(r.restored_fields)}" for r in plan.records
-                       if r.adopted and r.action == "restore" and r.restored_fields])
+                      [f"{r.label()}: {', '.join(r.restored_fields)}"
+                       + (f" ({', '.join(r.unclearable)} stays: Intercom cannot clear it)" if r.unclearable else "")
+                       for r in plan.records if r.adopted and r.action == "restore" and (r.restored_fields or r.unclearable)])
     parts += _listing("There before the migration: kept",
                       [f"{singular(item['entity'])} {item['source_id']} ({item['intercom_id']}): {', '.join(item['kept'])}"
                        for item in plan.kept_pre_existing()])

@@ -79,6 +79,7 @@ class RecordUndo:
     kept_facts: list[str] = field(default_factory=list)  # found taggings and links: there before the migration, left alone
     company_id: str | None = None
     people: set[str] = field(default_factory=set)  # a conversation's or ticket's contacts (Intercom ids)
+    unclearable: list[str] = field(default_factory=list)  # identifiers it lacked before, which Intercom cannot clear
     error: str | None = None
 
     @property
@@ -412,6 +413,12 @@ class Rollback:
                 record.adopted = True
                 break
         record.changed = list(dict.fromkeys(record.changed))
+        if record.entity in PERSONS:
+            # An identifier the contact did not have before cannot be cleared (Intercom refuses a null external_id or
+            # email): it stays, and the report says so.
+            record.unclearable = [key for key in IDENTIFIERS if key in restore and restore[key] is None]
+            for key in record.unclearable:
+                del restore[key]
         record.restore = unflatten(restore)
         record.restored_fields = sorted(restore)
         record.action = "restore"
@@ -708,6 +715,8 @@ class Rollback:
             self._undo(record.phase, record.entity, record.source_id, record.intercom_id, "delete",
                        "deleted_changed" if record.forced else "deleted", record.writes, {"changed": record.changed} if record.changed else None)
             return
+        if record.unclearable:
+            self.report.bump("kept_identifiers")
         if record.restore:
             self._send_restore(record)
             self.report.count(self.report.restored, record.entity)
@@ -730,13 +739,6 @@ class Rollback:
             body.pop("company_id", None)
             self._ignore_missing(lambda: self.client.upsert_company({"company_id": record.company_id or record.source_id, **body}))
             return
-        # An identifier the contact did not have before cannot be cleared (Intercom refuses a null
-        # external_id or email); it stays, and the report says so.
-        unclearable = [key for key in IDENTIFIERS if key in body and body[key] is None]
-        for key in unclearable:
-            del body[key]
-        if unclearable:
-            self.report.bump("kept_identifiers")
         if body:
             self._ignore_missing(lambda: self.client.update_contact(str(record.intercom_id), body))
 
@@ -760,6 +762,8 @@ class Rollback:
                 self.ledger.restore_tagging(fact.run_id, fact.entity, fact.source_id, fact.key)
                 self.report.bump("retagged")
             outcome = "put_back"
+        if fact.action == "with_tag":
+            self.report.bump("untagged")  # removed with the tag itself
         if fact.action in ("remove", "with_tag"):
             (self.ledger.drop_link(fact.source_id, fact.key) if fact.kind == "link"
              else self.ledger.drop_tagging(fact.entity, fact.source_id, fact.key))
