@@ -1,4 +1,4 @@
-"""The `deskmigrate` command: check, extract, plan, load, run, validate, rollback, status, mappings, sandbox.
+"""The `deskmigrate` command: check, extract, plan, load, run, validate, rollback, status, mappings, schema, sandbox.
 
 The only place that turns errors into exit codes: 0 all good; 2 bad config or mapping; 3 finished but
 some records failed (listed, retried next run) or validation found mismatches; 1 anything unexpected.
@@ -6,6 +6,7 @@ some records failed (listed, retried next run) or validation found mismatches; 1
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -24,17 +25,22 @@ from rich.table import Table
 from deskmigrate import __version__, pipeline, rollbacks
 from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, SourceError, StateError
 from deskmigrate.core.http import RetryPolicy, redact
-from deskmigrate.core.state import Ledger
+from deskmigrate.core.state import MAPPING_PHASE, Ledger
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.locking import StateLockedError, state_lock
+from deskmigrate.reconcile import match_agents_by_email
 from deskmigrate.report import (
     RedactingFilter,
+    ambiguous_dates_table,
     counts_table,
     failures_table,
+    field_notes_table,
     key_value_table,
     make_console,
     mapping_report_tables,
+    outcome_reasons_table,
     phases_table,
+    reconciliation_table,
 )
 from deskmigrate.transforms import Mapper
 
@@ -202,14 +208,18 @@ def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v",
         project = _open(config)
         _setup_logging(None, verbose)
         console.print(f"[green]✓[/] config and mapping are valid ({config})")
-        source_check = getattr(project.connector, "check", None)
-        if callable(source_check):
-            try:
-                source_check()
-            except SourceError as error:
-                console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
-                raise Exit(EXIT_CONFIG) from None
+        try:
+            checked = project.connector.check()
+        except SourceError as error:
+            console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
+            raise Exit(EXIT_CONFIG) from None
+        if checked:
             console.print(f"[green]✓[/] source readable ({project.connector.name})")
+        field_problems = pipeline.source_field_check_before_staging(project, sample_source=checked)
+        if field_problems is None:
+            console.print("source fields the mapping reads are checked against the records at `plan`")
+        for path, message in field_problems or []:
+            console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
         with pipeline.open_target(project) as target:
             me = target.client.me()
             app_info = me.get("app") or {}
@@ -281,7 +291,13 @@ def _finish(project: pipeline.Project, ledger: Ledger, run_id: str, command: str
     ledger.finish_run(run_id, "failed-records" if run_failures else "ok", {k: v for k, v in report.items() if k != "failures"})
     if run_failures:
         console.print(failures_table(run_failures))
-        console.print(f"[yellow]{len(run_failures)} record(s) failed; they are listed above and retried by the next run.[/]")
+        rejected = sum(1 for f in run_failures if f.phase in (MAPPING_PHASE, "extract"))
+        said = []
+        if rejected:
+            said.append(f"{rejected} record(s) rejected: fix the source row or the mapping; the next run reads them again")
+        if len(run_failures) > rejected:
+            said.append(f"{len(run_failures) - rejected} record(s) failed: the next run retries them")
+        console.print(f"[yellow]{'; '.join(said)}.[/]")
     console.print(f"run [bold]{run_id}[/] report: {path}")
     return code
 
@@ -353,11 +369,49 @@ def _print_plan(result: pipeline.PlanResult) -> None:
                 table.add_row(reason, str(n))
             console.print(table)
     console.print(f"tags: {result.tags['tag_names']} tag names, {result.tags['taggings_to_add']} taggings to add")
-    for table in mapping_report_tables(result.mapping_report.to_dict()):
+    report = result.mapping_report.to_dict()
+    for table in mapping_report_tables(report):
         console.print(table)
+    for optional in (field_notes_table(report), ambiguous_dates_table(report)):
+        if optional is not None:
+            console.print(optional)
+    _print_email_conflicts(result)
+    _print_source_fields(result.source_fields)
     if result.attributes:
         console.print("custom attributes the mapping writes: " + ", ".join(f"{a.model}.{a.name} ({a.data_type})" for a in result.attributes))
     _print_help_center_preview(result.help_center)
+
+
+def _print_email_conflicts(result: pipeline.PlanResult) -> None:
+    """Source contacts sharing one email: Intercom keeps one contact per email, so the plan says which record wins."""
+    if not result.email_conflict_count:
+        return
+    table = Table(title=f"Contacts sharing one email ({result.email_conflict_count} group(s)): one Intercom contact each",
+                  title_justify="left", caption="load.on_duplicate_email: merge (the newest record's fields) or reject_later")
+    for column in ("group", "source id", "from", "outcome"):
+        table.add_column(column, overflow="fold")
+    for number, group in enumerate(result.email_conflicts[:PREVIEW_ROWS], start=1):
+        for record in group["records"]:
+            table.add_row(str(number), record["source_id"], record["location"] or "", record["outcome"])
+    console.print(table)
+    if result.email_conflict_count > PREVIEW_ROWS:
+        console.print(f"… and {result.email_conflict_count - PREVIEW_ROWS} more group(s); the JSON report lists up to "
+                      f"{pipeline.CONFLICT_EXAMPLES}")
+
+
+def _print_source_fields(problems: list[tuple[str, str]]) -> None:
+    """Rules that read a source field no record has (a typo in the mapping, a column renamed in the export)."""
+    for path, message in problems:
+        console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
+
+
+def _print_reconciliation(reconciliation: dict[str, Any], title: str = "Every record accounted for") -> None:
+    if not reconciliation.get("entities"):
+        return
+    console.print(reconciliation_table(reconciliation, title))
+    reasons = outcome_reasons_table(reconciliation)
+    if reasons is not None:
+        console.print(reasons)
 
 
 def _print_help_center_preview(preview: dict[str, Any]) -> None:
@@ -426,10 +480,12 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
     with pipeline.open_target(project) as target:
         loaded = pipeline.load(project, ledger, run_id, target, progress, planned)
         stats = _api_stats(target)
+    reconciled = pipeline.reconciliation(ledger, run_id, loaded.agent_admins).as_dict()
     report: dict[str, Any] = {
         "plan": planned.as_dict(),
         "preflight": loaded.preflight.__dict__ | {"admins": len(loaded.preflight.admins)},
         "phases": [p.as_dict() for p in loaded.phases],
+        "reconciliation": reconciled,
         "api": stats,
     }
     report.update(loaded.details)
@@ -447,6 +503,7 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
     if conversation_attributes.get("kept_as_tags"):
         console.print(f"[yellow]! {conversation_attributes['advice']}[/]", markup=True)
     console.print(phases_table(report["phases"]))
+    _print_reconciliation(reconciled)
     console.print(key_value_table("API", {
         "calls": stats.get("calls"), "writes": stats.get("writes"), "429s": stats.get("rate_limited"),
         "retries": stats.get("retries"), "waited on rate limit (s)": stats.get("waited_s"),
@@ -510,18 +567,30 @@ def validate(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-
         project = _open(config)
         ledger = project.ledger()
         _setup_logging(project, verbose)
-        with pipeline.open_target(project) as target, bars() as progress:
-            mismatches, checked = pipeline.validate(project, ledger, target, progress)
-        console.print("checked: " + ", ".join(f"{n} {e}" for e, n in checked.items()) if checked else "nothing migrated yet")
-        if not mismatches:
-            console.print("[green]✓[/] Intercom matches the ledger")
+        with pipeline.open_target(project) as target:
+            target.client.me()  # a wrong token or an unreachable target is an error here, never "nothing to compare"
+            agent_admins = match_agents_by_email(ledger, target.client.admins().get("admins", [])) if ledger.count_staged("agents") else None
+            with bars() as progress:
+                mismatches, checked = pipeline.validate(project, ledger, target, progress)
+        reconciled = pipeline.reconciliation(ledger, None, agent_admins)
+        missing = sum(1 for m in mismatches if m.field == "exists")
+        console.print("checked in Intercom: " + ", ".join(f"{n} {e}" for e, n in checked.items()) if checked else "nothing migrated yet")
+        _print_reconciliation(reconciled.as_dict())
+        if mismatches:
+            table = Table(title=f"Mismatches ({len(mismatches)})", title_justify="left")
+            for column in ("entity", "source id", "intercom id", "field", "expected", "in Intercom"):
+                table.add_column(column, overflow="fold")
+            for m in mismatches[:200]:
+                table.add_row(m.entity, m.source_id, m.intercom_id or "", m.field, str(m.expected), str(m.actual))
+            console.print(table)
+        open_problems = reconciled.open_problems
+        if not mismatches and not open_problems:
+            console.print("[green]✓[/] Intercom matches the ledger, and every record the source gave is accounted for")
             raise Exit(EXIT_OK)
-        table = Table(title=f"Mismatches ({len(mismatches)})", title_justify="left")
-        for column in ("entity", "source id", "intercom id", "field", "expected", "in Intercom"):
-            table.add_column(column, overflow="fold")
-        for m in mismatches[:200]:
-            table.add_row(m.entity, m.source_id, m.intercom_id or "", m.field, str(m.expected), str(m.actual))
-        console.print(table)
+        summary = [f"{len(mismatches)} mismatch(es)" + (f", {missing} record(s) missing in Intercom" if missing else "")] if mismatches else []
+        if open_problems:
+            summary.append(f"{open_problems} record(s) failed or not loaded yet (`deskmigrate status --failures`; `run` retries them)")
+        console.print("[yellow]✗ " + "; ".join(summary) + "[/]")
         raise Exit(EXIT_FAILURES)
 
     _run(body)
@@ -636,6 +705,7 @@ def status(config: Path = ConfigOption, run_id: str | None = typer.Option(None, 
             for p in progress_rows:
                 table.add_row(p["phase"], str(p["done"]), str(p["unchanged"]), str(p["failed"]), p["status"])
             console.print(table)
+        _print_reconciliation(pipeline.reconciliation(ledger, chosen).as_dict(), f"Every record accounted for (as of {chosen})")
         failures = ledger.failures()
         if failures:
             console.print(failures_table(failures, limit=len(failures) if show_failures else 20))
@@ -673,6 +743,17 @@ def mappings_show(name: str) -> None:
         console.print(f"[red]no built-in mapping {name!r}[/]")
         raise typer.Exit(EXIT_CONFIG)
     sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+@app.command("schema")
+def schema(entity: str | None = typer.Argument(None, help="companies, contacts, agents, collections, articles or conversations; all when left out.")) -> None:
+    """Print the canonical model's shape as JSON Schema: what a record of ENTITY holds (any record without ENTITY)."""
+    from deskmigrate.core.model import RECORD_TYPES, json_schema
+
+    if entity is not None and entity not in RECORD_TYPES:
+        console.print(f"[red]no canonical entity {entity!r}; they are {', '.join(RECORD_TYPES)}[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    sys.stdout.write(json.dumps(json_schema(entity), indent=2, ensure_ascii=False) + "\n")
 
 
 @sandbox_app.command("serve")

@@ -19,17 +19,19 @@ from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
 from deskmigrate.core.model import Article, Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
 from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
-from deskmigrate.core.state import Ledger
+from deskmigrate.core.state import MAPPING_PHASE, SKIPPED, Ledger
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import ConversationAttributeCheck, check_conversation_attributes
 from deskmigrate.loaders.intercom.help_center import article_loss_preview, redirect_rows
-from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult
+from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, newest
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
+from deskmigrate.reconcile import AGENTS, Reconciliation, reconcile
 from deskmigrate.registry import connector_class
 from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapping
+from deskmigrate.transforms.checks import source_field_problems
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ MAPPING_TARGETS = {phase.entity: phase.mapping_target for phase in PHASES if pha
 PHASE_OF_ENTITY = {phase.entity: phase for phase in PHASES if phase.entity}
 STAGE_BATCH = 500
 NOTICE_EXAMPLES = 20
+# The ledger's meta key for the day/month order each date column showed in the last plan (see Mapper.learned_date_orders).
+DATE_ORDERS_KEY = "mapping.date_orders"
+CONFLICT_EXAMPLES = 50
+# Notice kinds of the mapping's field notes: "field:phone", "field:custom_attributes.plan_tier".
+FIELD_NOTE_KIND = "field:"
 
 
 class Progress(Protocol):
@@ -111,9 +118,7 @@ def open_project(config_path: Path) -> Project:
 
 
 def _bind_cursors(project: Project, ledger: Ledger) -> None:
-    context = getattr(project.connector, "context", None)
-    if isinstance(context, SourceContext):
-        context.cursors = ledger
+    project.connector.context.cursors = ledger
 
 
 # -- target ----------------------------------------------------------------------------------------
@@ -177,23 +182,21 @@ class ExtractResult:
     staged: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # left out on purpose by the source (deleted there)
     notices: list[dict[str, Any]] = field(default_factory=list)
     notice_count: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "staged": self.staged, "rejected": self.rejected, "duplicates": self.duplicates,
+            "staged": self.staged, "rejected": self.rejected, "duplicates": self.duplicates, "skipped": self.skipped,
             "notices": self.notices, "notice_count": self.notice_count,
         }
 
 
 def describe_source_reading(project: Project, ledger: Ledger) -> dict[str, Any] | None:
     """How the next extract will read the source (endpoints, strategy, estimated calls), for connectors that can say."""
-    describe = getattr(project.connector, "describe_plan", None)
-    if not callable(describe):
-        return None
     _bind_cursors(project, ledger)
-    return describe()  # type: ignore[no-any-return]
+    return project.connector.describe_plan()
 
 
 def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, since: datetime | None = None) -> ExtractResult:
@@ -219,6 +222,9 @@ def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, s
                 ledger.record_failure(run_id, "extract", item.entity, key, f"{item.location}: {item.reason}", field=item.field)
                 result.rejected[item.entity] = result.rejected.get(item.entity, 0) + 1
             elif isinstance(item, SourceNotice):
+                if item.skip_reason and item.source_id:
+                    ledger.record_notice(run_id, item.entity, item.source_id, SKIPPED, item.skip_reason)
+                    result.skipped[item.entity] = result.skipped.get(item.entity, 0) + 1
                 _notice(result, item.entity, item.source_id, item.location, item.message)
             else:
                 batch.append(item)
@@ -270,12 +276,22 @@ class PlanResult:
     attributes: list[AttributeDeclaration]
     payload_files: dict[str, str]
     help_center: dict[str, Any] = field(default_factory=dict)  # per article, what the Help Center load will lose
+    # staged contacts sharing one email: what the load will do with each group (merge into the newest, or reject_later)
+    email_conflicts: list[dict[str, Any]] = field(default_factory=list)
+    email_conflict_count: int = 0
+    # rules reading a source field no staged record has: (YAML path, message with a did-you-mean)
+    source_fields: list[tuple[str, str]] = field(default_factory=list)
+    # the day/month order each date column showed, for the load's Mapper
+    date_orders: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "counts": self.counts, "rejections": self.rejections, "tags": self.tags,
             "mapping_report": self.mapping_report.to_dict(),
             "attributes": [a.model_dump() for a in self.attributes], "payload_files": self.payload_files,
+            "email_conflicts": {"groups": self.email_conflict_count, "examples": self.email_conflicts},
+            "source_fields": [{"path": path, "problem": message} for path, message in self.source_fields],
+            "date_orders": self.date_orders,
             **({"help_center": self.help_center} if self.help_center else {}),
         }
 
@@ -285,15 +301,29 @@ def map_staged(mapper: Mapper, ledger: Ledger, entity: str) -> Iterator[Payload 
         yield mapper.map(record)
 
 
+def new_mapper(project: Project, ledger: Ledger, date_orders: dict[str, str] | None = None) -> Mapper:
+    """The mapper with the config's defaults and the date orders the columns showed (given, else the last plan's)."""
+    defaults = project.loaded.config.defaults
+    if date_orders is None:
+        stored = ledger.get_meta(DATE_ORDERS_KEY)
+        date_orders = json.loads(stored) if stored else {}
+    return Mapper(project.spec, phone_region=defaults.phone_region, dayfirst=defaults.dayfirst, date_orders=date_orders)
+
+
 def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progress, out_dir: Path | None) -> PlanResult:
-    """Map every staged record and compare with the ledger: what would be created, updated, unchanged or rejected."""
-    mapper = Mapper(project.spec, phone_region=project.loaded.config.defaults.phone_region)
+    """Map every staged record and compare with the ledger: what would be created, updated, unchanged or rejected.
+
+    With a `run_id`, the mapping's rejections are recorded as that run's (phase `mapping`) and those an earlier
+    plan recorded that this one no longer produces are cleared.
+    """
+    mapper = new_mapper(project, ledger)
     counts: dict[str, dict[str, int]] = {}
     rejections: dict[str, dict[str, int]] = {}
     new_taggings = 0
     tag_names: set[str] = set()
     files: dict[str, str] = {}
     article_losses: dict[str, dict[str, Any]] = {}
+    rejected_contacts: set[str] = set()
     if out_dir is not None:
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for entity in LOAD_ENTITIES:
@@ -301,6 +331,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         if total == 0:
             continue
         outcome = counts.setdefault(entity, {"create": 0, "update": 0, "unchanged": 0, "rejected": 0})
+        notes: list[tuple[str, str, str, str]] = []
         progress.start(f"plan {entity}", total)
         sink = (out_dir / f"{entity}.jsonl").open("w", encoding="utf-8") if out_dir is not None else None
         if out_dir is not None:
@@ -310,11 +341,18 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                 progress.advance(f"plan {entity}")
                 if isinstance(result, PayloadRejection):
                     outcome["rejected"] += 1
+                    if entity == "contacts":
+                        rejected_contacts.add(result.source_id)
                     if run_id is not None:
-                        ledger.record_failure(run_id, entity, entity, result.source_id, result.reason, field=result.field)
+                        ledger.record_failure(run_id, MAPPING_PHASE, entity, result.source_id, result.reason, field=result.field)
                     continue
                 action = PHASE_OF_ENTITY[entity].plan_action(ledger, result)
                 outcome[action] += 1
+                if run_id is not None and result.notes:
+                    notes.extend(field_note_notices(entity, result))
+                    if len(notes) >= STAGE_BATCH:
+                        ledger.record_notices(run_id, notes)
+                        notes = []
                 if entity == "articles":
                     _preview_article_losses(ledger, result, project.loaded.config.load.help_center, article_losses)
                 wanted_tags = {t.strip().lower() for t in result.tags if t.strip()}
@@ -329,12 +367,81 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                 sink.close()
                 files[entity] = str(out_dir / f"{entity}.jsonl")  # type: ignore[operator]
             progress.finish(f"plan {entity}")
+        if run_id is not None:
+            ledger.record_notices(run_id, notes)
+            ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)
+            ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, run_id)
     for entity in counts:
         target_report = mapper.report.targets.get(MAPPING_TARGETS[entity])
         reasons = target_report.rejection_reasons if target_report else {}
         rejections[entity] = {reason: stats.count for reason, stats in reasons.items()}
     tags = {"tag_names": len(tag_names), "taggings_to_add": new_taggings}
-    return PlanResult(counts, rejections, tags, mapper.report, mapper.attribute_declarations(), files, help_center_preview(article_losses))
+    date_orders = mapper.learned_date_orders()
+    ledger.set_meta(DATE_ORDERS_KEY, json.dumps(date_orders, sort_keys=True))
+    conflicts, conflict_count = email_conflicts(ledger, project.loaded.config.load.on_duplicate_email, rejected_contacts)
+    return PlanResult(
+        counts, rejections, tags, mapper.report, mapper.written_attribute_declarations(), files, help_center_preview(article_losses),
+        email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_check(project, ledger),
+        date_orders=date_orders,
+    )
+
+
+def field_note_notices(entity: str, payload: Payload) -> Iterator[tuple[str, str, str, str]]:
+    """A payload's field notes as ledger notices: the rule's field, why, what was done, the kind of value and where."""
+    for note in payload.notes:
+        where = f" ({note.location})" if note.location else ""
+        kind = f" [{note.value_kind}]" if note.value_kind else ""
+        detail = f"{note.reason}: {note.action.replace('_', ' ')}{kind}{where}"
+        yield entity, payload.source_id, f"{FIELD_NOTE_KIND}{note.field}"[:120], detail
+
+
+def email_conflicts(ledger: Ledger, policy: str, rejected: set[str]) -> tuple[list[dict[str, Any]], int]:
+    """Staged contacts that share an email (ignoring case), with where each came from and what the load does with it;
+    records the mapping `rejected` (an invalid email) never reach the load and are left out of the groups."""
+    groups = [kept for group in ledger.contacts_sharing_email()
+              if len(kept := [member for member in group if member.source_id not in rejected]) > 1]
+    described = []
+    for members in groups[:CONFLICT_EXAMPLES]:
+        kept = members[0] if policy == "reject_later" else newest(members)
+        action = "left out, reported (on_duplicate_email: reject_later)" if policy == "reject_later" else f"merged into {kept.source_id}"
+        described.append({"records": [{"source_id": m.source_id, "location": m.location, "outcome": "written" if m is kept else action}
+                                      for m in members]})
+    return described, len(groups)
+
+
+def source_field_check(project: Project, ledger: Ledger) -> list[tuple[str, str]]:
+    """Rules reading a custom field that no staged record has, with a did-you-mean from the fields records do have."""
+    observed: dict[str, set[str]] = {}
+    for entity in LOAD_ENTITIES:
+        target = MAPPING_TARGETS.get(entity)
+        if target is not None and ledger.count_staged(entity):
+            observed[target] = ledger.staged_custom_field_keys(entity)
+    return source_field_problems(project.spec, observed)
+
+
+def source_field_check_before_staging(project: Project, *, sample_source: bool, sample: int = 5000) -> list[tuple[str, str]] | None:
+    """The same check for `check`: against the ledger's staged records when a run staged some, else (`sample_source`:
+    a source whose own check read its files) against its first `sample` records of each entity; None when neither can say."""
+    ledger_path = project.state_dir / "ledger.db"
+    if ledger_path.is_file() and ledger_path.stat().st_size > 0:
+        ledger = project.ledger()
+        try:
+            if any(ledger.count_staged(entity) for entity in LOAD_ENTITIES):
+                return source_field_check(project, ledger)
+        finally:
+            ledger.close()
+    if not sample_source:
+        return None
+    observed: dict[str, set[str]] = {}
+    for entity in project.connector.entities():
+        for count, item in enumerate(project.connector.read(entity)):
+            if count >= sample:
+                break
+            fields = getattr(item, "custom_fields", None)
+            target = MAPPING_TARGETS.get(str(getattr(item, "entity", "")))
+            if target is not None and isinstance(fields, dict):
+                observed.setdefault(target, set()).update(fields)
+    return source_field_problems(project.spec, observed)
 
 
 def _preview_article_losses(ledger: Ledger, payload: Payload, settings: HelpCenterConfig, found: dict[str, dict[str, Any]]) -> None:
@@ -370,19 +477,21 @@ class LoadResult:
     preflight: PreflightResult
     phases: list[PhaseResult]
     details: dict[str, Any] = field(default_factory=dict)
+    agent_admins: dict[str, str] = field(default_factory=dict)  # source agent → the Intercom admin it was matched to
 
 
 def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress: Progress, planned: PlanResult) -> LoadResult:
     """Preflight, then each phase in order over the staged records, mapping them as they stream."""
     loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
     loader.source_files = source_files(project)
+    loader.help_center_urls = project.connector.help_center_urls
     loader.asset_dir = project.state_dir / "help_center_assets"
     if ledger.count_staged("conversations"):
         loader.history_target = project.spec.conversation_options.target
     progress.start("preflight", None)
     preflight_result = loader.preflight(planned.attributes)
     progress.finish("preflight")
-    mapper = Mapper(project.spec, phone_region=project.loaded.config.defaults.phone_region)
+    mapper = new_mapper(project, ledger, planned.date_orders)
     phases: list[PhaseResult] = []
     for phase in PHASES:
         if phase.entity is None:
@@ -402,12 +511,12 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     redirects = write_redirect_map(project, ledger)
     if redirects is not None:
         details.setdefault("help_center", {})["redirect_map"] = str(redirects)
-    return LoadResult(preflight=preflight_result, phases=phases, details=details)
+    return LoadResult(preflight=preflight_result, phases=phases, details=details, agent_admins=dict(loader.agent_admins))
 
 
 def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
     """Old Help Center URL → new Intercom URL, as CSV for a web server or DNS provider's redirect rules (0600)."""
-    rows = list(redirect_rows(ledger))
+    rows = list(redirect_rows(ledger, project.connector.help_center_urls))
     if not rows:
         return None
     path = project.state_dir / "redirects.csv"
@@ -421,8 +530,7 @@ def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
 
 def source_files(project: Project) -> SourceFiles | None:
     """The source's own file access (credentials kept to its hosts), for Help Center images and attachments."""
-    own = getattr(project.connector, "source_files", None)
-    return own() if callable(own) else None
+    return project.connector.source_files()
 
 
 # -- validate and rollback ---------------------------------------------------------------------------
@@ -436,6 +544,12 @@ def validate(project: Project, ledger: Ledger, target: Target, progress: Progres
     for entity in LOAD_ENTITIES:
         progress.finish(entity)
     return mismatches, validator.checked
+
+
+def reconciliation(ledger: Ledger, run_id: str | None, agent_admins: dict[str, str] | None = None) -> Reconciliation:
+    """Every record the source gave, each with one outcome, per entity in phase order (agents last)."""
+    entities = [entity for entity in (*LOAD_ENTITIES, AGENTS) if ledger.count_staged(entity)]
+    return reconcile(ledger, run_id, entities, agent_admins)
 
 
 def rollback(ledger: Ledger, target: Target, run_ids: list[str]) -> RollbackReport:

@@ -10,6 +10,7 @@ SOURCES: dict[str, str] = {
     "zendesk": "deskmigrate.connectors.zendesk:ZendeskConnector",
     "helpscout": "deskmigrate.connectors.helpscout:HelpScoutConnector",
     "freshdesk": "deskmigrate.connectors.freshdesk:FreshdeskConnector",
+    "jsonl": "deskmigrate.connectors.jsonl:JsonlConnector",
 }
 
 

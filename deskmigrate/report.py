@@ -87,6 +87,70 @@ def mapping_report_tables(report: dict[str, Any]) -> list[Table]:
     return tables
 
 
+FIELD_NOTE_ACTIONS = {"dropped": "field dropped", "kept_raw": "kept as text in <name>_raw", "kept_as_written": "sent as written"}
+
+
+def field_notes_table(report: dict[str, Any], examples: int = 3) -> Table | None:
+    """Values that cost their field, not their record: per rule and reason, how many records and which."""
+    rows = [(target, note) for target, data in (report.get("targets") or {}).items() for note in data.get("field_notes") or []]
+    if not rows:
+        return None
+    table = Table(title=f"Field notes: values that cost their field, not their record ({sum(n['count'] for _, n in rows)})",
+                  title_justify="left")
+    for column in ("rule", "reason", "what happened", "records", "e.g."):
+        table.add_column(column, justify="right" if column == "records" else "left", overflow="fold")
+    for target, note in sorted(rows, key=lambda row: (-row[1]["count"], row[0], row[1]["field"])):
+        table.add_row(f"{target}.{note['field']}", note["reason"], FIELD_NOTE_ACTIONS.get(note["action"], note["action"]),
+                      str(note["count"]), ", ".join(note["examples"][:examples]))
+    return table
+
+
+def ambiguous_dates_table(report: dict[str, Any]) -> Table | None:
+    """Numeric dates (03/04/2021) whose column never showed its order: read by `dayfirst`, counted so the user can decide."""
+    rows = [(target, field, orders) for target, data in (report.get("targets") or {}).items()
+            for field, orders in (data.get("ambiguous_dates") or {}).items()]
+    if not rows:
+        return None
+    table = Table(title="Ambiguous dates: no value in the column shows day or month first", title_justify="left",
+                  caption="set `dayfirst` on the rule or attribute (or defaults.dayfirst in the config) if this is wrong")
+    for column in ("field", "read as", "values"):
+        table.add_column(column, justify="right" if column == "values" else "left")
+    for target, field, orders in rows:
+        for order, count in orders.items():
+            table.add_row(f"{target}.{field}", "day first" if order == "dayfirst" else "month first", str(count))
+    return table
+
+
+def reconciliation_table(reconciliation: dict[str, Any], title: str = "Every record accounted for") -> Table:
+    """read = landed + unchanged + skipped + failed + rejected (+ pending), per entity, the numbers adding up."""
+    outcomes = ("created", "adopted", "merged", "updated", "unchanged", "skipped", "failed", "rejected", "pending")
+    rows = reconciliation.get("entities") or []
+    # Columns that are zero for every entity are left out, so the table fits a terminal (the JSON report has them all).
+    shown = [o for o in outcomes if any(row.get(o) for row in rows)] or ["created"]
+    columns = ("read", *shown)
+    table = Table(title=title, title_justify="left", caption=f"read = {' + '.join(shown)}")
+    table.add_column("entity")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(row["entity"], *(str(row.get(column, 0)) for column in columns))
+    return table
+
+
+def outcome_reasons_table(reconciliation: dict[str, Any], examples: int = 3) -> Table | None:
+    """Why records were skipped, failed, rejected or are still pending: one line per reason, never one per record."""
+    rows = [(row["entity"], reason) for row in reconciliation.get("entities") or [] for reason in row.get("reasons") or []
+            if reason["outcome"] in ("skipped", "failed", "rejected", "pending")]
+    if not rows:
+        return None
+    table = Table(title="Not landed, by reason", title_justify="left")
+    for column in ("entity", "outcome", "reason", "records", "e.g."):
+        table.add_column(column, justify="right" if column == "records" else "left", overflow="fold")
+    for entity, reason in rows:
+        table.add_row(entity, reason["outcome"], reason["reason"], str(reason["count"]), ", ".join(reason["examples"][:examples]))
+    return table
+
+
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(data, dict):
         out: list[tuple[str, Any]] = []

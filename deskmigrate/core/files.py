@@ -1,10 +1,14 @@
-"""Files behind a source's login (article images, attachments): fetched with its credentials from its own hosts only."""
+"""A source's files (article images, attachments): behind its login, fetched with its credentials from its own hosts only;
+or saved in a folder on this machine, read from that folder only."""
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 import requests
 
@@ -68,3 +72,43 @@ class SessionSourceFiles:
                     raise SourceError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
                 return content, response.headers.get("Content-Type")
         raise SourceError("too many redirects")
+
+
+class FolderFiles:
+    """Files saved in one folder on this machine (file URIs inside it), read from disk; anything else through the
+    source's own hosts (`remote`), when it has any. No other local path is ever read."""
+
+    def __init__(self, folder: Path, remote: SourceFiles | None = None) -> None:
+        self.folder = folder.resolve()
+        self.remote = remote
+
+    def path_of(self, url: str) -> Path | None:
+        """The file a file URI names, when it lies inside the folder; None for any other URL or path."""
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            return None
+        path = Path(url2pathname(unquote(parts.path))).resolve()
+        return path if path.is_relative_to(self.folder) else None
+
+    def owns(self, url: str) -> bool:
+        return self.path_of(url) is not None or (self.remote is not None and self.remote.owns(url))
+
+    def is_public(self, url: str) -> bool:
+        if self.path_of(url) is not None or self.remote is None:
+            return False
+        return self.remote.is_public(url)
+
+    def download(self, url: str) -> tuple[bytes, str | None]:
+        path = self.path_of(url)
+        if path is None:
+            if self.remote is None:
+                raise SourceError(f"not a file in {self.folder}")
+            return self.remote.download(url)
+        try:
+            with path.open("rb") as handle:
+                content = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise SourceError(f"the saved file {path.name} cannot be read: {exc.strerror}") from None
+        if len(content) > MAX_FILE_BYTES:
+            raise SourceError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        return content, mimetypes.guess_type(path.name)[0]

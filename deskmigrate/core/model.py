@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-SourceName = Literal["zendesk", "freshdesk", "helpscout", "csv"]
 Entity = Literal["companies", "contacts", "agents", "collections", "articles", "conversations"]
 
 
@@ -24,12 +23,12 @@ SourceTime = datetime | str
 class Record(_Closed):
     """Fields every canonical record carries. `location` says where it was read ("contacts.csv:17") when the source has lines."""
 
-    source: SourceName
-    source_id: str
-    created_at: SourceTime | None = None
-    updated_at: SourceTime | None = None
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
-    location: str | None = None
+    source: str = Field(min_length=1, description="the source that read it: its name in the registry of sources (zendesk, csv, …)")
+    source_id: str = Field(description="the record's id in the source, as text; other records refer to it by this id")
+    created_at: SourceTime | None = Field(None, description="ISO 8601 (without an offset: UTC); other text is kept for the mapping to read")
+    updated_at: SourceTime | None = Field(None, description="ISO 8601 (without an offset: UTC); deltas read what changed after the last run")
+    custom_fields: dict[str, Any] = Field(default_factory=dict, description="source fields with no canonical home, by the source's key or title")
+    location: str | None = Field(None, description="where the record was read (\"contacts.csv:17\"); set by the source's reader")
 
     @field_validator("source_id", mode="before")
     @classmethod
@@ -73,23 +72,27 @@ def text_id(value: Any) -> str | None:
 
 
 class Company(Record):
+    """A customer organisation."""
+
     entity: Literal["companies"] = "companies"
     name: str | None = None
     website: str | None = None
     plan: str | None = None
-    size: int | None = None
+    size: int | None = Field(None, description="number of employees")
     industry: str | None = None
     domains: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
 
 
 class Contact(Record):
+    """A customer: the person who asks (a conversation's requester)."""
+
     entity: Literal["contacts"] = "contacts"
     role: Literal["user", "lead"] = "user"
     email: str | None = None
     name: str | None = None
     phone: str | None = None
-    company_ids: list[str] = Field(default_factory=list)
+    company_ids: list[str] = Field(default_factory=list, description="source ids of the contact's companies")
     tags: list[str] = Field(default_factory=list)
     signed_up_at: SourceTime | None = None
     last_seen_at: SourceTime | None = None
@@ -123,24 +126,30 @@ class CollectionTranslation(_Closed):
 
 
 class Collection(Record):
+    """A Help Center category or section: collections nest by parent_id."""
+
     entity: Literal["collections"] = "collections"
     name: str
     description: str | None = None
-    parent_id: str | None = None
-    position: int | None = None
+    parent_id: str | None = Field(None, description="source id of the parent collection; none for a top-level one")
+    position: int | None = Field(None, description="order among its siblings")
     locale: str | None = None
     translations: list[CollectionTranslation] = Field(default_factory=list)
 
 
 class Attachment(_Closed):
+    """A file attached to a message or an article."""
+
     filename: str
     content_type: str | None = None
-    size: int | None = None
-    url: str
-    inline: bool = False
+    size: int | None = Field(None, description="bytes")
+    url: str = Field(description="where the file is: an http(s) URL, or a path the source can open")
+    inline: bool = Field(False, description="an image shown in the body rather than a file attached to it")
 
 
 class Translation(_Closed):
+    """An article in another language."""
+
     locale: str
     title: str
     body_html: str = ""
@@ -148,25 +157,29 @@ class Translation(_Closed):
 
 
 class Article(Record):
+    """A Help Center article."""
+
     entity: Literal["articles"] = "articles"
     title: str
     body_html: str = ""
-    collection_id: str | None = None
-    author_id: str | None = None
+    collection_id: str | None = Field(None, description="source id of its collection")
+    author_id: str | None = Field(None, description="source id of the agent who wrote it")
     state: Literal["published", "draft"] = "published"
     locale: str | None = None
     translations: list[Translation] = Field(default_factory=list)
-    url: str | None = None
+    url: str | None = Field(None, description="its old public URL: links to it are rewritten, and the redirect map lists it")
     attachments: list[Attachment] = Field(default_factory=list)
 
 
 class Part(_Closed):
-    source_id: str
+    """One message of a conversation: a customer's message, an agent's reply or note, or a system event."""
+
+    source_id: str = Field(description="the message's id in the source, unique within its conversation")
     author_kind: Literal["contact", "agent", "system"]
-    author_id: str | None = None
+    author_id: str | None = Field(None, description="source id of the contact or agent who wrote it")
     body_html: str = ""
-    body_text: str = ""
-    public: bool = True
+    body_text: str = Field("", description="the message as plain text, when the source has no HTML")
+    public: bool = Field(True, description="seen by the customer (a reply) or not (an internal note)")
     created_at: datetime | None = None
     attachments: list[Attachment] = Field(default_factory=list)
 
@@ -184,16 +197,18 @@ class Part(_Closed):
 
 
 class Conversation(Record):
+    """A ticket or conversation with its whole history."""
+
     entity: Literal["conversations"] = "conversations"
     subject: str | None = None
-    requester_id: str | None = None
-    assignee_id: str | None = None
-    group: str | None = None
-    status: str | None = None
+    requester_id: str | None = Field(None, description="source id of the contact who asked")
+    assignee_id: str | None = Field(None, description="source id of the agent it is assigned to")
+    group: str | None = Field(None, description="the team, group or mailbox it was in")
+    status: str | None = Field(None, description="the source's status; the mapping turns it into an Intercom state")
     priority: str | None = None
-    channel: str | None = None
+    channel: str | None = Field(None, description="how it came in: email, chat, phone, web, …")
     tags: list[str] = Field(default_factory=list)
-    parts: list[Part] = Field(default_factory=list)
+    parts: list[Part] = Field(default_factory=list, description="its messages, oldest first; the first one starts it")
 
 
 CanonicalRecord = Union[Company, Contact, Agent, Collection, Article, Conversation]
@@ -218,6 +233,10 @@ class SourceRejection(_Closed):
     reason: str
 
 
+# The skip reason of a record its source deleted (a privacy deletion, a removed ticket): left out, counted.
+DELETED_IN_SOURCE = "deleted in the source"
+
+
 class SourceNotice(_Closed):
     """Something the user should know about the source that is not a failure (a deleted user skipped, a duplicate id)."""
 
@@ -225,6 +244,8 @@ class SourceNotice(_Closed):
     source_id: str | None = None
     location: str | None = None
     message: str
+    # Set when the record is left out on purpose (deleted in the source): the value-free reason it is counted under.
+    skip_reason: str | None = None
 
 
 SourceItem = Union[CanonicalRecord, SourceRejection, SourceNotice]
@@ -233,3 +254,15 @@ SourceItem = Union[CanonicalRecord, SourceRejection, SourceNotice]
 def record_from_json(entity: str, data: dict[str, Any]) -> Record:
     """Rebuild a staged record from its JSON form."""
     return RECORD_TYPES[entity].model_validate(data)
+
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema(entity: str | None = None) -> dict[str, Any]:
+    """The canonical model as JSON Schema: the record of one entity, or (None) any record, told apart by its `entity`."""
+    if entity is not None:
+        schema = RECORD_TYPES[entity].model_json_schema()
+    else:
+        schema = {"title": "CanonicalRecord", **TypeAdapter(Annotated[CanonicalRecord, Field(discriminator="entity")]).json_schema()}
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema}

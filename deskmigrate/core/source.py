@@ -13,6 +13,8 @@ import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.files import SourceFiles
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
 
 log = logging.getLogger(__name__)
@@ -73,14 +75,35 @@ class SourceContext:
 
 
 class Connector(Protocol):
-    """One class per source. `read` streams canonical records, rejections, notices and checkpoints."""
+    """One class per source, in its own folder of connectors/ and named by one line of the registry.
+
+    `entities` and `read` are the connector's own: `read` streams canonical records, rejections, notices and
+    checkpoints. Every other hook the application calls has a default here; a connector class subclasses this
+    protocol to inherit them and overrides those it can do better.
+    """
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
+    # The source's public Help Center URL forms, so links between its articles can be pointed at Intercom.
+    help_center_urls: ClassVar[HelpCenterUrls] = HelpCenterUrls()
+    context: SourceContext
 
     def entities(self) -> list[str]: ...
 
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]: ...
+
+    def check(self) -> bool:
+        """Check, before any run, that the source can be read (files open, columns match); raise one SourceError
+        listing every problem. False: this source has nothing to check short of reading it."""
+        return False
+
+    def describe_plan(self) -> dict[str, Any] | None:
+        """How the next extract will read the source (endpoints, strategy, estimated calls); None when there is nothing to tell."""
+        return None
+
+    def source_files(self) -> SourceFiles | None:
+        """The source's own files (Help Center images, attachments) with its credentials kept to its hosts; None: no such access."""
+        return None
 
 
 def entity_reader(connector: Connector, entity: str, vendor: str) -> Callable[..., Iterator[StreamItem]]:
@@ -124,6 +147,14 @@ class OptionalEndpointNotices:
             if (entity, message) not in self._recorded:
                 self._recorded.add((entity, message))
                 self._pending.setdefault(entity, []).append(SourceNotice(entity=entity, location=location, message=message))
+
+    def ahead_of(self, entity: str, items: Iterator[StreamItem]) -> Iterator[StreamItem]:
+        """`items` with each notice for `entity` handed out before the next item after it was recorded, the rest at the end:
+        metadata read on the way (field definitions, forms, settings) is said before the records it affects."""
+        for item in items:
+            yield from self.take(entity)
+            yield item
+        yield from self.take(entity)
 
     def take(self, entity: str) -> list[SourceNotice]:
         """The notices for `entity` not handed out yet (each notice is handed out once per connector)."""

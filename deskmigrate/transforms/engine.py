@@ -165,6 +165,7 @@ class Mapper:
         self._targets = {name: _compile_target(name, target) for name, target in spec.targets().items()}
         self._declarations: dict[tuple[str, str], AttributeDeclaration] = {}
         self._unmapped_names: dict[tuple[str, str], str] = {}
+        self._written: set[tuple[str, str]] = set()  # (model, attribute) some payload carried
         for name, target in self._targets.items():
             self._declare_targets_attributes(name, target)
         self._declare_phone_original()
@@ -200,7 +201,7 @@ class Mapper:
             parts, refs = self._map_parts(record, part_failures, outcome)
             if part_failures:
                 return self._reject(target.name, entity, record.source_id, part_failures, location)
-        self._commit(target.name, outcome, record.source_id)
+        self._commit(target.name, outcome, record.source_id, body)
         return Payload(
             entity=entity,
             source_id=record.source_id,
@@ -262,6 +263,11 @@ class Mapper:
     def attribute_declarations(self) -> list[AttributeDeclaration]:
         """Declared attributes plus those auto-declared by `unmapped: custom_attribute` so far."""
         return list(self._declarations.values())
+
+    def written_attribute_declarations(self) -> list[AttributeDeclaration]:
+        """The declarations of attributes some mapped record carried: a declared column the source does not have
+        (the built-in mapping's example columns) creates nothing in a workspace that cannot delete attributes."""
+        return [declaration for key, declaration in self._declarations.items() if key in self._written]
 
     def declare_unmapped(self, entity: str, field_names: Iterable[str]) -> list[AttributeDeclaration]:
         """Auto-declare, before mapping, the attributes the source's custom fields will land in; returns the new ones."""
@@ -498,8 +504,12 @@ class Mapper:
         logger.debug("rejected %s %s: %s: %s", entity, source_id, first_field, reason)
         return PayloadRejection(entity=entity, source_id=source_id, field=first_field, reason=reason)
 
-    def _commit(self, target_name: str, outcome: _Outcome, source_id: str = "") -> None:
+    def _commit(self, target_name: str, outcome: _Outcome, source_id: str = "", body: dict[str, Any] | None = None) -> None:
         report = self.report.target(target_name)
+        model = ATTRIBUTE_MODELS.get(target_name)
+        attributes = (body or {}).get(CUSTOM_ATTRIBUTES)
+        if model is not None and isinstance(attributes, dict):
+            self._written.update((model, name) for name in attributes)
         report.mapped += 1
         report.defaults_applied.update(outcome.defaults)
         report.unmapped_fields.update(outcome.unmapped_dropped)

@@ -24,6 +24,8 @@ PathKey = tuple[Any, ...]
 MAPPINGS_PACKAGE = "deskmigrate"
 MAPPINGS_FOLDER = "mappings"
 BUILTIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# Lists inside a target that an override merges item by item, and the key that names an item.
+MERGED_LISTS: dict[str, str] = {"rules": "to", "attributes": "name"}
 SCHEMA_KEYS = frozenset(
     info.alias or name
     for model in (MappingSpec, TargetSpec, Rule, TagsSpec, AttributeSpec, ValueMap)
@@ -144,7 +146,8 @@ class MergedMapping:
         return origin.located.problem(origin.path, message)
 
     def merge(self, located: LocatedYaml) -> None:
-        """Merge one file: mappings deep-merged key by key; a target's `rules` merged by `to`; anything else replaced."""
+        """Merge one file: mappings deep-merged key by key; a target's `rules` merged by `to` and its `attributes` by
+        `name` (same key replaces, `drop: true` removes); anything else replaced."""
         if not isinstance(located.data, dict):
             self.problems.append(located.problem((), "a mapping file is a YAML mapping (version:, value_maps:, contact:, ...)"))
             return
@@ -154,8 +157,8 @@ class MergedMapping:
         for key, value in patch.items():
             here, there = path + (key,), patch_path + (key,)
             current = base.get(key)
-            if key == "rules" and len(path) == 1 and isinstance(value, list) and isinstance(current, (list, type(None))):
-                base[key] = self._merge_rules(current or [], here, value, located, there)
+            if key in MERGED_LISTS and len(path) == 1 and isinstance(value, list) and isinstance(current, (list, type(None))):
+                base[key] = self._merge_list(current or [], here, value, located, there, MERGED_LISTS[key])
             elif isinstance(value, dict) and isinstance(current, (dict, type(None))):
                 if current is None:
                     current = base[key] = {}
@@ -165,38 +168,42 @@ class MergedMapping:
                 base[key] = copy.deepcopy(value)
                 self._replace_origins(here, Origin(located, there))
 
-    def _merge_rules(self, rules: list[Any], path: PathKey, patch: list[Any], located: LocatedYaml, patch_path: PathKey) -> list[Any]:
-        entries = [(rule, self.locate(path + (index,))) for index, rule in enumerate(rules)]
+    def _merge_list(self, items: list[Any], path: PathKey, patch: list[Any], located: LocatedYaml, patch_path: PathKey,
+                    key: str) -> list[Any]:
+        """A list of rules (keyed by `to`) or attribute declarations (keyed by `name`): an item of the patch replaces the
+        base's item with the same key, `{<key>: x, drop: true}` removes it, a new key is appended."""
+        entries = [(item, self.locate(path + (index,))) for index, item in enumerate(items)]
         written_here: dict[str, int] = {}
-        for index, rule in enumerate(patch):
+        what = "rules" if key == "to" else "attribute declarations"
+        for index, item in enumerate(patch):
             origin = Origin(located, patch_path + (index,))
-            to = rule.get("to") if isinstance(rule, dict) else None
-            if isinstance(to, str) and to in written_here:
-                first_line = located.line_of(patch_path + (written_here[to],))
+            name = item.get(key) if isinstance(item, dict) else None
+            if isinstance(name, str) and name in written_here:
+                first_line = located.line_of(patch_path + (written_here[name],))
                 self.problems.append(
-                    located.problem(origin.path + ("to",), f"{to!r} is written by two rules in this file (also line {first_line})")
+                    located.problem(origin.path + (key,), f"{name!r} is named by two {what} in this file (also line {first_line})")
                 )
                 continue
-            if isinstance(to, str):
-                written_here[to] = index
-            position = next((i for i, (r, _) in enumerate(entries) if isinstance(r, dict) and r.get("to") == to), None) if to else None
-            if isinstance(rule, dict) and "drop" in rule:
-                self._drop_rule(rule, position, entries, origin)
+            if isinstance(name, str):
+                written_here[name] = index
+            position = next((i for i, (r, _) in enumerate(entries) if isinstance(r, dict) and r.get(key) == name), None) if name else None
+            if isinstance(item, dict) and "drop" in item:
+                self._drop_item(item, key, position, entries, origin)
             elif position is None:
-                entries.append((copy.deepcopy(rule), origin))
+                entries.append((copy.deepcopy(item), origin))
             else:
-                entries[position] = (copy.deepcopy(rule), origin)
+                entries[position] = (copy.deepcopy(item), origin)
         self._replace_origins(path, Origin(located, patch_path))
         for index, (_, origin) in enumerate(entries):
             self.origins[path + (index,)] = origin
         return [rule for rule, _ in entries]
 
-    def _drop_rule(self, rule: dict[str, Any], position: int | None, entries: list[tuple[Any, Origin]], origin: Origin) -> None:
-        if rule.get("drop") is not True or set(rule) != {"to", "drop"}:
-            self.problems.append(origin.located.problem(origin.path, "a rule that removes another is exactly {to: <key>, drop: true}"))
+    def _drop_item(self, item: dict[str, Any], key: str, position: int | None, entries: list[tuple[Any, Origin]], origin: Origin) -> None:
+        if item.get("drop") is not True or set(item) != {key, "drop"}:
+            self.problems.append(origin.located.problem(origin.path, f"an entry that removes another is exactly {{{key}: <{key}>, drop: true}}"))
         elif position is None:
             self.problems.append(
-                origin.located.problem(origin.path + ("to",), f"no earlier rule writes {rule['to']!r}, so there is nothing to drop")
+                origin.located.problem(origin.path + (key,), f"no earlier entry has {key} {item[key]!r}, so there is nothing to drop")
             )
         else:
             del entries[position]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.test_freshdesk_e2e import FreshdeskProject, make_project
+from tests.app.vendor_e2e import REQUESTER_DELETED, outcome_table, reconciliation
 from tests.fakes.freshdesk import MESSY_DELETED_REQUESTER_TICKETS, MESSY_TEAMMATE_TICKETS, FakeFreshdesk, messy_account
 from tests.fakes.messy import PEOPLE
 
@@ -37,6 +38,12 @@ def test_the_messy_account_lands_whole(messy: FreshdeskProject) -> None:
     result = messy.cli("run")
     assert result.exit_code == 0, result.output
     assert_everything_landed(messy)
+    # Every record read has one outcome (issue 10): the whole reconciliation, the numbers adding up.
+    rows = reconciliation(messy.reports()[-1])
+    assert outcome_table(rows) == {"companies": {"read": 3, "created": 3}, "contacts": {"read": 37, "created": 35, "merged": 1, "skipped": 1}, "conversations": {"read": 41, "created": 39, "skipped": 2}, "agents": {"read": 3, "created": 3}}
+    found = {(row['entity'], reason['outcome'], reason['reason']) for row in rows.values() for reason in row['reasons']}
+    assert ("conversations", "skipped", REQUESTER_DELETED) in found
+    assert ("contacts", "skipped", "deleted in the source") in found
 
 
 def test_ticket_fields_not_served_run_through_with_a_notice(messy: FreshdeskProject) -> None:

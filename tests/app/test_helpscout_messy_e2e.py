@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from deskmigrate.reconcile import AGENT_UNMATCHED
 from tests.app.test_helpscout_e2e import HelpScoutProject, make_project
+from tests.app.vendor_e2e import REQUESTER_DELETED, outcome_table, reconciliation
 from tests.fakes.helpscout import MESSY_DELETED_REQUESTER_CONVERSATION, MESSY_USER_ONLY_CONVERSATION, FakeHelpScout, messy_account
 from tests.fakes.messy import PEOPLE
 
@@ -38,6 +40,12 @@ def test_the_messy_account_lands_whole(messy: HelpScoutProject) -> None:
     result = messy.cli("run")
     assert result.exit_code == 0, result.output
     assert_everything_landed(messy)
+    # Every record read has one outcome (issue 10): the whole reconciliation, the numbers adding up.
+    rows = reconciliation(messy.reports()[-1])
+    assert outcome_table(rows) == {"contacts": {"read": 37, "created": 36, "merged": 1}, "collections": {"read": 5, "created": 5}, "articles": {"read": 3, "created": 3}, "conversations": {"read": 39, "created": 38, "skipped": 1}, "agents": {"read": 3, "created": 1, "skipped": 2}}
+    found = {(row['entity'], reason['outcome'], reason['reason']) for row in rows.values() for reason in row['reasons']}
+    assert ("conversations", "skipped", REQUESTER_DELETED) in found
+    assert ("agents", "skipped", AGENT_UNMATCHED) in found
 
 
 def test_mailbox_fields_not_served_run_through_with_a_notice(messy: HelpScoutProject) -> None:

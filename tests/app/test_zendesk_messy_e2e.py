@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, write_project_config
+from tests.app.vendor_e2e import (
+    INTERCOM_TOKEN_VARIABLE,
+    REQUESTER_DELETED,
+    VendorProject,
+    outcome_table,
+    reconciliation,
+    write_project_config,
+)
 from tests.fakes.messy import PEOPLE
 from tests.fakes.zendesk import (
     FAKE_EMAIL,
@@ -52,6 +59,13 @@ def test_the_messy_account_lands_whole(messy: ZendeskProject) -> None:
     result = messy.cli("run")
     assert result.exit_code == 0, result.output
     assert_everything_landed(messy)
+    # Every record read has one outcome (issue 10): the whole reconciliation, the numbers adding up.
+    rows = reconciliation(messy.reports()[-1])
+    assert outcome_table(rows) == {"companies": {"read": 3, "created": 3}, "contacts": {"read": 37, "created": 35, "merged": 1, "skipped": 1}, "conversations": {"read": 44, "created": 41, "skipped": 3}, "agents": {"read": 4, "created": 4}}
+    found = {(row['entity'], reason['outcome'], reason['reason']) for row in rows.values() for reason in row['reasons']}
+    assert ("conversations", "skipped", REQUESTER_DELETED) in found
+    assert ("contacts", "skipped", "deleted in the source") in found
+    assert ("conversations", "skipped", "deleted in the source") in found
 
 
 @pytest.mark.parametrize("status", [403, 404])

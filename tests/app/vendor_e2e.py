@@ -128,3 +128,22 @@ class VendorProject(Generic[Fake]):
             return ledger.get_cursor(source, entity)
         finally:
             ledger.close()
+
+
+REQUESTER_DELETED = "requester deleted in the source: neither a contact nor a teammate there (missing_requester: skip)"
+RECONCILED_OUTCOMES = ("created", "adopted", "merged", "updated", "unchanged", "skipped", "failed", "rejected", "pending")
+
+
+def reconciliation(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A run report's reconciliation per entity, after checking that every entity's numbers add up to what was read."""
+    rows = {row["entity"]: row for row in report["reconciliation"]["entities"]}
+    for row in rows.values():
+        assert row["read"] == sum(row[outcome] for outcome in RECONCILED_OUTCOMES), row
+        for outcome in ("skipped", "failed", "rejected", "pending"):
+            assert sum(r["count"] for r in row["reasons"] if r["outcome"] == outcome) == row[outcome], (outcome, row)
+    return rows
+
+
+def outcome_table(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """entity → the non-zero outcomes and `read`, for comparing a whole reconciliation at once."""
+    return {entity: {key: row[key] for key in ("read", *RECONCILED_OUTCOMES) if row[key]} for entity, row in rows.items()}

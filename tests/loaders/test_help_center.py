@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from deskmigrate.connectors.freshdesk import FreshdeskConnector
+from deskmigrate.connectors.zendesk import ZendeskConnector
 from deskmigrate.core.config import HelpCenterConfig, LoadConfig
 from deskmigrate.core.errors import ConfigError
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import Agent, Article, Collection, CollectionTranslation, Record, Translation
 from deskmigrate.core.payload import Payload
 from deskmigrate.core.state import Ledger
@@ -23,6 +26,9 @@ from deskmigrate.transforms import Mapper, load_mapping
 from tests.loaders.conftest import TOKEN, Api
 
 HELP_CENTER_PHASES = ("collections", "articles", "article_links")
+# The URL forms of the sources these records come from, as their connectors hand them to the loader.
+ZENDESK_URLS = ZendeskConnector.help_center_urls
+SOURCE_URLS = HelpCenterUrls(ZENDESK_URLS.patterns + FreshdeskConnector.help_center_urls.patterns, ZENDESK_URLS.translated)
 
 
 def zd_collection(source_id: str, name: str, parent: str | None = None, position: int = 1) -> Collection:
@@ -74,6 +80,7 @@ def migrate(client: IntercomClient, ledger: Ledger, mapper: Mapper, records: lis
     run_id = ledger.start_run("test")
     ledger.stage(run_id, records)
     loader = IntercomLoader(client, ledger, run_id, LoadConfig(concurrency=2, help_center=HelpCenterConfig(**help_center)))
+    loader.help_center_urls = SOURCE_URLS
     loader.preflight([])
     results = {}
     for phase in (p for p in PHASES if p.name in HELP_CENTER_PHASES):
@@ -179,7 +186,7 @@ def test_source_locales_become_intercom_locales(locale: str | None, expected: st
 )
 def test_article_links_in_every_source_form(link: str, target: tuple[str, str, str | None] | None) -> None:
     index = LinkIndex(hosts=set(), by_path={path_key("https://docs.acme.com/article/12-old-slug"): ("articles", "5f1c0ffee")},
-                      new_urls={}, staged=set())
+                      new_urls={}, staged=set(), urls=SOURCE_URLS)
     assert index.target_of(link) == target
 
 
@@ -211,7 +218,7 @@ def test_an_article_written_in_another_language_keeps_the_default_language_as_ma
     assert "600" not in notes
     assert notes["601"]["language"].startswith("written in de with no en version")
     assert notes["602"]["translations_not_imported"] == ["es: the Help Center does not have es enabled"]
-    rows = {(r["old_url"], r["locale"]): r["new_url"] for r in redirect_rows(ledger)}
+    rows = {(r["old_url"], r["locale"]): r["new_url"] for r in redirect_rows(ledger, ZENDESK_URLS)}
     assert rows[("https://acme.zendesk.com/hc/de/articles/600", "de")].endswith(f"/de/articles/{translated['id']}-einrichten")
     assert rows[("https://acme.zendesk.com/hc/en-us/articles/600", "en")].endswith(f"/en/articles/{translated['id']}-setting-up")
 

@@ -145,7 +145,7 @@ def test_a_requester_deleted_in_the_source_is_skipped_and_counted(harness: Harne
     assert (result.created, result.failed, result.extra["skipped_requester_deleted"]) == (1, 0, 1)
     assert harness.ledger.intercom_id("conversations", "7700") is None and harness.ledger.failures() == []
     notice = next(n for n in harness.ledger.notices("conversations") if n.source_id == "7700")
-    assert notice.kind == "requester_missing" and "deleted" in notice.detail
+    assert notice.kind == "skipped" and "deleted" in notice.detail
 
 
 def test_a_teammate_requester_opens_an_intercom_ticket_as_their_contact(harness: Harness) -> None:

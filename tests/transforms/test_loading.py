@@ -157,3 +157,28 @@ def test_a_drop_rule_must_be_exactly_to_and_drop(tmp_path: Path) -> None:
     override.write_text("contact:\n  rules:\n    - {to: name, drop: true, from: name}\n", encoding="utf-8")
     with pytest.raises(MappingError, match="exactly"):
         load_mapping("zendesk", FIXTURES / "base.yaml", [override])
+
+
+def test_an_override_merges_attribute_declarations_by_name(tmp_path: Path) -> None:
+    override = tmp_path / "override.yaml"
+    override.write_text(
+        "contact:\n  attributes:\n"
+        "    - {name: plan_tier, type: string, description: tiers are words here}\n"
+        "    - {name: newsletter, drop: true}\n"
+        "    - {name: region, type: string}\n",
+        encoding="utf-8",
+    )
+    base = {a.name: a for a in load_mapping("csv").contact.attributes}  # type: ignore[union-attr]
+    merged = {a.name: a for a in load_mapping("csv", None, [override]).contact.attributes}  # type: ignore[union-attr]
+    assert merged["plan_tier"].type == "string"
+    assert "newsletter" in base and "newsletter" not in merged
+    assert merged["region"].type == "string"
+    assert set(base) - {"newsletter"} <= set(merged)  # the others stay as the built-in mapping declares them
+
+
+def test_dropping_an_attribute_that_was_never_declared_names_its_line(tmp_path: Path) -> None:
+    override = tmp_path / "override.yaml"
+    override.write_text("contact:\n  attributes:\n    - {name: nowhere, drop: true}\n", encoding="utf-8")
+    with pytest.raises(MappingError) as caught:
+        load_mapping("csv", None, [override])
+    assert [(p.line, p.path) for p in problems_of(caught)] == [(3, "contact.attributes[0].name")]

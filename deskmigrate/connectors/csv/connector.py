@@ -16,7 +16,7 @@ from deskmigrate.connectors.csv.reader import BadCsvRow, CsvRow, CsvTable, iter_
 from deskmigrate.connectors.csv.values import FIELD_PARSERS, name_key, read_date, split_names, unique_names, value_kind
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import Company, Contact, SourceNotice, SourceRejection
-from deskmigrate.core.source import SourceContext, StreamItem
+from deskmigrate.core.source import Connector, SourceContext, StreamItem
 from deskmigrate.core.timeparse import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class TagIndex:
         )
 
 
-class CsvConnector:
+class CsvConnector(Connector):
     """Reads the companies and contacts files named in the `source:` section; see CsvSourceConfig for the options."""
 
     name: ClassVar[str] = "csv"
@@ -107,7 +107,7 @@ class CsvConnector:
     def entities(self) -> list[str]:
         return [entity for entity in ENTITY_ORDER if self._record_file(entity) is not None]
 
-    def check(self) -> None:
+    def check(self) -> bool:
         """Open every configured file and match its columns; raise one SourceError listing every problem."""
         problems = []
         for entity in self.entities():
@@ -122,6 +122,7 @@ class CsvConnector:
                 problems.append(str(error))
         if problems:
             raise SourceError("\n".join(problems))
+        return True
 
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
         """Stream `entity`'s rows in file order as records, SourceRejections (bad rows) and SourceNotices.

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import mimetypes
 import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import urlsplit
 
 import requests
 
-from deskmigrate.core.errors import LoadError, SourceError
-from deskmigrate.core.files import MAX_FILE_BYTES, SourceFiles
+from deskmigrate.core.errors import LoadError
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter, call_with_retries, redact
 from deskmigrate.core.model import Attachment
 
@@ -21,41 +18,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
 UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class SavedAttachmentFiles:
-    """The source's files for the loader: copies saved at extraction (file URIs inside `folder`) read from disk,
-    anything else through the source's own hosts. No other local path is ever read."""
-
-    def __init__(self, folder: Path, remote: SourceFiles) -> None:
-        self.folder = folder.resolve()
-        self.remote = remote
-
-    def _saved_path(self, url: str) -> Path | None:
-        parts = urlsplit(url)
-        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
-            return None
-        path = Path(url2pathname(unquote(parts.path))).resolve()
-        return path if path.is_relative_to(self.folder) else None
-
-    def owns(self, url: str) -> bool:
-        return self._saved_path(url) is not None or self.remote.owns(url)
-
-    def is_public(self, url: str) -> bool:
-        return False if self._saved_path(url) is not None else self.remote.is_public(url)
-
-    def download(self, url: str) -> tuple[bytes, str | None]:
-        path = self._saved_path(url)
-        if path is None:
-            return self.remote.download(url)
-        try:
-            with path.open("rb") as handle:
-                content = handle.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise SourceError(f"the saved attachment {path.name} cannot be read: {exc.strerror}") from None
-        if len(content) > MAX_FILE_BYTES:
-            raise SourceError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        return content, mimetypes.guess_type(path.name)[0]
 
 
 def safe_filename(name: str) -> str:

@@ -14,30 +14,24 @@ from urllib.parse import urlsplit
 import requests
 
 from deskmigrate.connectors.freshdesk import convert
-from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher, SavedAttachmentFiles
+from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
-from deskmigrate.connectors.freshdesk.pagination import (
-    EPOCH,
-    LinkPages,
-    ListCursor,
-    Page,
-    RecentIds,
-    TicketWindows,
-    iso,
-    list_since_pages,
-)
-from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskHttpError, FreshdeskTransport, Sleep
-from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import Conversation, SourceNotice, as_utc
+from deskmigrate.connectors.freshdesk.pagination import EPOCH, ListCursor, TicketWindows, iso, link_pages, list_since_pages
+from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, FreshdeskTransport, Sleep
+from deskmigrate.core.dedupe import RecentIds
+from deskmigrate.core.files import FolderFiles, SessionSourceFiles
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
+from deskmigrate.core.model import DELETED_IN_SOURCE, Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
+    Connector,
     OptionalEndpointNotices,
-    SourceCheckpoint,
     SourceContext,
     StreamItem,
     convert_or_reject,
     entity_reader,
     is_optional_miss,
 )
+from deskmigrate.core.sourcekit import SourceHttpError, each_item, optional_list, section_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +41,12 @@ SOLUTION_ENTITIES = ["collections", "articles"]
 CATALOG_CALLS = 5
 
 
-class FreshdeskConnector:
+class FreshdeskConnector(Connector):
     """Reads a Freshdesk account through API v2, resumable from the last saved page cursor."""
 
     name: ClassVar[str] = "freshdesk"
     config_model: ClassVar[type[FreshdeskSourceConfig]] = FreshdeskSourceConfig
+    help_center_urls: ClassVar[HelpCenterUrls] = convert.HELP_CENTER_URLS
 
     def __init__(self, config: FreshdeskSourceConfig, context: SourceContext, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
         self.config = config
@@ -72,20 +67,16 @@ class FreshdeskConnector:
         read = entity_reader(self, entity, "Freshdesk")
         cursor, start = self._resume_point(entity, since)
         log.info("reading Freshdesk %s from %s", entity, "saved cursor" if cursor else f"updated_since={start}")
-        # Metadata read on the way (field definitions, groups, agents, settings) may not be served: say so before the records.
-        for item in read(cursor, start):
-            yield from self._notices.take(entity)
-            yield item
-        yield from self._notices.take(entity)
+        return self._notices.ahead_of(entity, read(cursor, start))
 
-    def source_files(self) -> SavedAttachmentFiles:
+    def source_files(self) -> FolderFiles:
         """Solution images and attachments behind the login (the API key goes to the account's own host only, never to
         S3), and the attachments `download_attachments` saved while their signed links were fresh, read from disk."""
         session = requests.Session()
         session.auth = (self.config.api_key.get_secret_value(), PASSWORD)
         hosts = {f"{self.config.domain}.freshdesk.com"} | ({urlsplit(self.config.base_url).netloc} if self.config.base_url else set())
         remote = SessionSourceFiles(hosts, self.config.base_url, session, timeout_s=self.config.timeout_s)
-        return SavedAttachmentFiles(self._attachments_folder(), remote)
+        return FolderFiles(self._attachments_folder(), remote)
 
     def describe_plan(self) -> dict[str, Any]:
         """How each entity is read and the calls it costs; Freshdesk has no count endpoint, so per 1,000 tickets."""
@@ -100,7 +91,7 @@ class FreshdeskConnector:
         }
         return {
             "source": "freshdesk",
-            "api_root": self.transport.api_root,
+            "api_root": self.transport.root,
             "entities": {
                 "companies": "GET /companies?updated_since (link header; checkpoint page and delta start)",
                 "contacts": "GET /contacts?updated_since (+ state=deleted, reported); checkpoint page and delta start",
@@ -144,17 +135,10 @@ class FreshdeskConnector:
         return self._catalog
 
     def _list(self, path: str) -> Iterator[dict[str, Any]]:
-        return LinkPages(path, self.transport, self.config.per_page).items()
+        return each_item(link_pages(self.transport, path, self.config.per_page))
 
     def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
-        """A list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
-        try:
-            return list(self._list(path))
-        except FreshdeskHttpError as exc:
-            if not is_optional_miss(exc.status):
-                raise
-            self._notices.missed(what, f"GET {path}", exc.status, consequence, affects)
-            return []
+        return optional_list(lambda: self._list(path), self._notices, what=what, location=f"GET {path}", consequence=consequence, affects=affects)
 
     def _agents(self) -> list[dict[str, Any]]:
         """GET /agents once per connector (the catalog's agent ids and the agents entity); it needs an admin's key on some plans."""
@@ -174,7 +158,7 @@ class FreshdeskConnector:
             for company in page.items:
                 if recent.is_new_or_newer(company.get("id"), company.get("updated_at")):
                     yield convert_or_reject("companies", company, page.location, convert.company_from_json, catalog)
-            yield from _checkpoint("companies", page)
+            yield from page.checkpoint("companies")
 
     def _read_contacts(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
         """Unblocked, undeleted contacts (the list's default); then the deleted ones, reported and skipped."""
@@ -187,11 +171,11 @@ class FreshdeskConnector:
                     yield _deleted_contact_notice(contact, page.location)
                 elif recent.is_new_or_newer(contact.get("id"), contact.get("updated_at")):
                     yield convert_or_reject("contacts", contact, page.location, convert.contact_from_json, catalog)
-            yield from _checkpoint("contacts", page)
-        deleted = LinkPages("contacts", self.transport, self.config.per_page, {"state": "deleted", "updated_since": listed.since})
-        for number, page in deleted.pages():
-            for contact in page.body or []:
-                yield _deleted_contact_notice(contact, f"GET contacts?state=deleted page {number}")
+            yield from page.checkpoint("contacts")
+        deleted = link_pages(self.transport, "contacts", self.config.per_page, {"state": "deleted", "updated_since": listed.since})
+        for page in deleted:
+            for contact in page.items:
+                yield _deleted_contact_notice(contact, f"GET contacts?state=deleted page {page.number}")
 
     def _read_agents(self, cursor: str | None, start: str) -> Iterator[StreamItem]:
         for agent in self._agents():
@@ -203,13 +187,13 @@ class FreshdeskConnector:
         for page in windows.pages(since=cursor or start):
             for ticket in page.items:
                 yield from self._conversation(ticket, page.location, catalog)
-            yield from _checkpoint("conversations", page)
+            yield from page.checkpoint("conversations")
         log.info("read Freshdesk tickets in %d updated_since windows", windows.windows_opened)
 
     def _conversation(self, ticket: dict[str, Any], location: str, catalog: convert.FieldCatalog) -> Iterator[StreamItem]:
         entries: list[dict[str, Any]] = []
-        for _, page in LinkPages(f"tickets/{ticket['id']}/conversations", self.transport, self.config.per_page).pages():
-            entries.extend(page.body or [])
+        for page in link_pages(self.transport, f"tickets/{ticket['id']}/conversations", self.config.per_page):
+            entries.extend(page.items)
         files = self.transport.get_json(f"tickets/{ticket['id']}").get("attachments") if self.config.description_attachments else None
         record = convert_or_reject("conversations", ticket, location, convert.conversation_from_ticket, entries, catalog, files)
         if isinstance(record, Conversation) and self._downloads_wanted():
@@ -241,7 +225,7 @@ class FreshdeskConnector:
             self._fetcher = AttachmentFetcher(
                 self._attachments_folder(),
                 self.transport.session,
-                urlsplit(self.transport.api_root).netloc,
+                urlsplit(self.transport.root).netloc,
                 (self.config.api_key.get_secret_value(), PASSWORD),
                 self.config.timeout_s,
                 self.transport.policy,
@@ -256,7 +240,7 @@ class FreshdeskConnector:
         if self._languages is None:
             try:
                 settings = self.transport.get_json("settings/helpdesk")
-            except FreshdeskHttpError as exc:
+            except SourceHttpError as exc:
                 if not is_optional_miss(exc.status):
                     raise
                 self._notices.missed("helpdesk settings", "GET settings/helpdesk", exc.status,
@@ -278,8 +262,8 @@ class FreshdeskConnector:
                 translated = self._translated(f"solutions/categories/{category['id']}", others)
                 yield convert_or_reject("collections", category, "GET solutions/categories", convert.collection_from_category, primary, translated, position)
                 yield from self._read_folders(category["id"], primary, others)
-        except FreshdeskHttpError as exc:
-            yield from _solutions_unavailable("collections", exc)
+        except SourceHttpError as exc:
+            yield from section_unavailable("Freshdesk solutions", "collections", exc)
 
     def _read_folders(self, category_id: Any, primary: str | None, others: list[str]) -> Iterator[StreamItem]:
         for folder, position in self._folder_tree(category_id):
@@ -305,7 +289,7 @@ class FreshdeskConnector:
         for language in languages:
             try:
                 body = self.transport.get_json(f"{path}/{language}")
-            except FreshdeskHttpError as exc:
+            except SourceHttpError as exc:
                 if exc.status == 404:
                     continue
                 raise
@@ -320,8 +304,8 @@ class FreshdeskConnector:
             for category in self._list("solutions/categories"):
                 for folder, _ in self._folder_tree(category["id"]):
                     yield from self._folder_articles(folder, primary, others)
-        except FreshdeskHttpError as exc:
-            yield from _solutions_unavailable("articles", exc)
+        except SourceHttpError as exc:
+            yield from section_unavailable("Freshdesk solutions", "articles", exc)
 
     def _folder_articles(self, folder: Mapping[str, Any], primary: str | None, others: list[str]) -> Iterator[StreamItem]:
         if folder.get("articles_count") == 0:
@@ -330,27 +314,16 @@ class FreshdeskConnector:
         translations: dict[str, dict[str, dict[str, Any]]] = {}
         for language in others:
             try:
-                for item in LinkPages(f"{path}/{language}", self.transport, self.config.per_page).items():
+                for item in each_item(link_pages(self.transport, f"{path}/{language}", self.config.per_page)):
                     translations.setdefault(str(item["id"]), {})[language] = item
-            except FreshdeskHttpError as exc:
+            except SourceHttpError as exc:
                 if exc.status != 404:
                     raise
         portal = f"https://{self.config.domain}.freshdesk.com"
-        for article in LinkPages(path, self.transport, self.config.per_page).items():
+        for article in each_item(link_pages(self.transport, path, self.config.per_page)):
             yield convert_or_reject("articles", article, f"GET {path}", convert.article_from_json, primary, translations.get(str(article["id"])), portal)
 
 
-def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:
-    if page.cursor:
-        yield SourceCheckpoint(entity=entity, cursor=page.cursor)
-
-
 def _deleted_contact_notice(contact: Mapping[str, Any], location: str) -> SourceNotice:
-    return SourceNotice(entity="contacts", source_id=str(contact.get("id")), location=location, message="contact deleted in Freshdesk; skipped")
-
-
-def _solutions_unavailable(entity: str, exc: FreshdeskHttpError) -> Iterator[SourceNotice]:
-    if exc.status not in (403, 404):
-        raise exc
-    log.warning("Freshdesk solutions not available (HTTP %s); %s skipped", exc.status, entity)
-    yield SourceNotice(entity=entity, message=f"Freshdesk solutions not available (HTTP {exc.status}); {entity} skipped")
+    return SourceNotice(entity="contacts", source_id=str(contact.get("id")), location=location, message="contact deleted in Freshdesk; skipped",
+                        skip_reason=DELETED_IN_SOURCE)

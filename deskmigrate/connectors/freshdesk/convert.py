@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls, UrlPattern
 from deskmigrate.core.model import (
     Agent,
     Article,
@@ -24,6 +26,8 @@ from deskmigrate.core.model import (
 from deskmigrate.core.timeparse import parse_iso_time as parse_time  # in UTC ("…Z") or with an offset ("…+05:30")
 
 SOURCE = "freshdesk"
+# Where the portal's article URLs (and the agent view's) name an article: /support/solutions/articles/5000123-reset.
+HELP_CENTER_URLS = HelpCenterUrls(patterns=(UrlPattern("articles", re.compile(r"/(?:support/|a/)?solutions/articles/(?P<id>\d+)")),))
 # Categories and folders both become collections; their ids are separate sequences, so we prefix them.
 CATEGORY_PREFIX = "category:"
 FOLDER_PREFIX = "folder:"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
-from deskmigrate.connectors.freshdesk.transport import FreshdeskHttpError, JsonPage
-from deskmigrate.core.dedupe import RecentIds, SeenCursors
+from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.sourcekit import ItemsOf, JsonGetter, LinkHeaderPaginator, Page, SourceHttpError, paginate
 from deskmigrate.core.timeparse import iso_utc as iso
 from deskmigrate.core.timeparse import parse_iso_time
 
@@ -24,54 +24,24 @@ EPOCH = "1970-01-01T00:00:00Z"
 WINDOW_OVERLAP = timedelta(seconds=1)
 
 
-class PageGetter(Protocol):
-    def get_page(self, path_or_url: str, params: dict[str, Any] | None = None) -> JsonPage: ...
+def json_list(path: str) -> ItemsOf:
+    """Freshdesk lists are JSON arrays; anything else is an answer we cannot read."""
+
+    def items(body: Any) -> list[dict[str, Any]]:
+        if not isinstance(body, list):
+            raise SourceError(f"Freshdesk GET {path}: expected a JSON list, got {type(body).__name__}")
+        return body
+
+    return items
 
 
-@dataclass
-class Page:
-    """One list page: its items, where it came from, and the cursor that resumes after it."""
-
-    items: list[dict[str, Any]]
-    location: str
-    cursor: str | None
-
-
-def _items(body: Any, path: str) -> list[dict[str, Any]]:
-    if not isinstance(body, list):
-        raise SourceError(f"Freshdesk GET {path}: expected a JSON list, got {type(body).__name__}")
-    return body
-
-
-@dataclass
-class LinkPages:
-    """A plain list: `page`/`per_page`, followed through the `link: <…>; rel="next"` header until it is absent.
+def link_pages(api: JsonGetter, path: str, per_page: int, params: dict[str, Any] | None = None, start_page: int = 1) -> Iterator[Page]:
+    """A plain list: `page`/`per_page`, then the `link: <…>; rel="next"` header until it is absent or a page is empty.
 
     https://developers.freshdesk.com/api/#pagination
     """
-
-    path: str
-    getter: PageGetter
-    per_page: int = 100
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def pages(self, start_page: int = 1) -> Iterator[tuple[int, JsonPage]]:
-        seen = SeenCursors(self.path, "Freshdesk", "next page")
-        url: str = self.path
-        params: dict[str, Any] | None = {**self.params, "per_page": self.per_page, "page": start_page}
-        number = start_page
-        while True:
-            page = self.getter.get_page(url, params)
-            yield number, page
-            if page.next_url is None or not page.body:
-                return
-            seen.check(page.next_url)
-            url, params = page.next_url, None
-            number += 1
-
-    def items(self) -> Iterator[dict[str, Any]]:
-        for _, page in self.pages():
-            yield from _items(page.body, self.path)
+    query = {**(params or {}), "per_page": per_page, "page": start_page}
+    return paginate(api, path, LinkHeaderPaginator(start=start_page, stop_on_empty=True), json_list(path), params=query)
 
 
 @dataclass
@@ -100,15 +70,13 @@ class ListCursor:
             raise SourceError(f"unreadable saved Freshdesk cursor {text!r}; delete it with a full re-run") from None
 
 
-def list_since_pages(path: str, getter: PageGetter, per_page: int, cursor: ListCursor, params: dict[str, Any] | None = None) -> Iterator[Page]:
+def list_since_pages(path: str, api: JsonGetter, per_page: int, cursor: ListCursor, params: dict[str, Any] | None = None) -> Iterator[Page]:
     """A list filtered by `updated_since`, resumable by page; the cursor after the last page holds the next delta start."""
-    listing = LinkPages(path, getter, per_page, {**(params or {}), "updated_since": cursor.since})
     started = cursor.started
-    for number, page in listing.pages(start_page=cursor.page + 1):
-        started = started or _server_time(page.server_date) or cursor.since
-        last = page.next_url is None or not page.body
-        after = ListCursor(since=started, started=None) if last else ListCursor(since=cursor.since, page=number, started=started)
-        yield Page(_items(page.body, path), f"GET {path} page {number}", after.dump())
+    for page in link_pages(api, path, per_page, {**(params or {}), "updated_since": cursor.since}, start_page=cursor.page + 1):
+        started = started or _server_time(page.date) or cursor.since
+        after = ListCursor(since=started, started=None) if page.last else ListCursor(since=cursor.since, page=page.number, started=started)
+        yield replace(page, cursor=after.dump())
 
 
 def _server_time(header: str | None) -> str | None:
@@ -133,7 +101,7 @@ class TicketWindows:
     The cursor is the window start.
     """
 
-    getter: PageGetter
+    api: JsonGetter
     per_page: int = 100
     include: list[str] = field(default_factory=list)
     path: str = "tickets"
@@ -154,35 +122,34 @@ class TicketWindows:
         params: dict[str, Any] = {"updated_since": window_start, "order_by": "updated_at", "order_type": "asc"}
         if self.include:
             params["include"] = ",".join(self.include)
-        listing = LinkPages(self.path, self.getter, self.per_page, params)
+        pages = link_pages(self.api, self.path, self.per_page, params)
         last_seen: str | None = None
-        pages = listing.pages()
         number = 0
         while True:
             try:
-                number, page = next(pages)
+                page = next(pages)
             except StopIteration:
                 return None
-            except FreshdeskHttpError as exc:
+            except SourceHttpError as exc:
                 if exc.status == 400 and exc.concerns_field("page"):
                     raise self._page_cap(window_start, number, exc) from None
                 raise
-            tickets = _items(page.body, self.path)
+            number = page.number
+            tickets = page.items
             fresh = [t for t in tickets if recent.is_new_or_newer(t.get("id"), t.get("updated_at"))]
             if tickets:
                 last_seen = max(str(t.get("updated_at") or "") for t in tickets) or last_seen
             location = f"GET {self.path} updated_since={window_start} page {number}"
-            exhausted = page.next_url is None or not tickets
             next_start = _restart_point(last_seen)
-            if exhausted:
-                yield Page(fresh, location, next_start or window_start)
+            if page.last:
+                yield replace(page, items=fresh, location=location, cursor=next_start or window_start)
                 return None
             if next_start is not None and next_start > window_start:
-                yield Page(fresh, location, next_start)
+                yield replace(page, items=fresh, location=location, cursor=next_start)
                 return next_start
-            yield Page(fresh, location, window_start)
+            yield replace(page, items=fresh, location=location, cursor=window_start)
 
-    def _page_cap(self, window_start: str, pages_read: int, exc: FreshdeskHttpError) -> SourceError:
+    def _page_cap(self, window_start: str, pages_read: int, exc: SourceHttpError) -> SourceError:
         """Reached only while following a tie: more tickets share one updated_at than the capped pages hold."""
         return SourceError(
             f"Freshdesk refuses page {pages_read + 1} of the tickets updated since {window_start} ({exc}), and the "

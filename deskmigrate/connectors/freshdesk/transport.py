@@ -5,25 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
-from deskmigrate.core.errors import LoadError, SourceError
-from deskmigrate.core.http import (
-    Clock,
-    ErrorDetails,
-    MinuteWindowPacer,
-    RetryPolicy,
-    RetryStats,
-    Sleep,
-    WindowRateLimiter,
-    call_with_retries,
-    rebase_url,
-    redact,
-)
+from deskmigrate.core.http import Clock, ErrorDetails, MinuteWindowPacer, RetryPolicy, Sleep, WindowRateLimiter
+from deskmigrate.core.sourcekit import SourceTransport
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +26,6 @@ class FieldError:
     field: str | None
     code: str | None
     message: str
-
-
-class FreshdeskHttpError(SourceError):
-    """Freshdesk answered with an error status (after retries); `status` and `errors` let callers react."""
-
-    def __init__(self, message: str, status: int | None, errors: tuple[FieldError, ...] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.errors = errors
-
-    def concerns_field(self, field: str) -> bool:
-        return any(error.field == field for error in self.errors)
 
 
 def field_errors(response: requests.Response | None) -> tuple[FieldError, ...]:
@@ -85,17 +60,11 @@ def freshdesk_error_details(response: requests.Response) -> ErrorDetails:
     return ErrorDetails(request_id=response.headers.get("X-Request-Id"))
 
 
-@dataclass
-class JsonPage:
-    """One answered GET: its JSON body and the next-page URL from the `link` header (None on the last page)."""
-
-    body: Any
-    next_url: str | None
-    server_date: str | None
-
-
-class FreshdeskTransport:
+class FreshdeskTransport(SourceTransport):
     """GETs JSON from /api/v2 through one limiter fed by `X-Ratelimit-Remaining`; 429s wait for `Retry-After`."""
+
+    vendor = "Freshdesk"
+    objects_only = False  # lists are JSON arrays
 
     def __init__(
         self,
@@ -104,71 +73,23 @@ class FreshdeskTransport:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
+        secret = config.api_key.get_secret_value()
+        policy = RetryPolicy(max_attempts=config.max_retries + 1, deadline_s=config.retry_deadline_s, base_delay_s=config.retry_backoff_s)
+        super().__init__(config.api_root(), session or requests.Session(), limiter=WindowRateLimiter.for_retry_after(), policy=policy,
+                         timeout_s=config.timeout_s, secrets=[secret], api_prefix=API_PREFIX, details=freshdesk_error_details, sleep=sleep)
         self.config = config
-        self.api_root = config.api_root()
-        self._root_parts = urlsplit(self.api_root)
-        self.session = session or requests.Session()
-        self._secret = config.api_key.get_secret_value()
-        self._sleep = sleep
-        self.limiter = WindowRateLimiter.for_retry_after()
-        self.policy = RetryPolicy(
-            max_attempts=config.max_retries + 1,
-            deadline_s=config.retry_deadline_s,
-            base_delay_s=config.retry_backoff_s,
-        )
+        self._credentials = (secret, PASSWORD)
         self.pacers = {
             "tickets": MinuteWindowPacer(config.tickets_list_per_minute, clock, sleep, label="Freshdesk list calls"),
             "contacts": MinuteWindowPacer(config.contacts_list_per_minute, clock, sleep, label="Freshdesk list calls"),
         }
-        self.stats = RetryStats()
 
-    @property
-    def calls(self) -> int:
-        return self.stats.attempts
+    def request_auth(self) -> tuple[str, str] | None:
+        return self._credentials
 
-    def url_for(self, path: str) -> str:
-        return f"{self.api_root}/{path.lstrip('/')}"
-
-    def get_page(self, path_or_url: str, params: dict[str, Any] | None = None) -> JsonPage:
-        """GET one page; `path_or_url` is relative to /api/v2 or an absolute `link` URL."""
-        url = rebase_url(path_or_url, self.api_root, API_PREFIX) if "://" in path_or_url else self.url_for(path_or_url)
-        where = urlsplit(url).path
-        pacer = self._list_pacer(where)
-        answered: list[requests.Response] = []
-
-        def send() -> requests.Response:
-            if pacer is not None:
-                pacer.wait_for_slot()
-            response = self.session.get(url, params=params, auth=(self._secret, PASSWORD), timeout=self.config.timeout_s)
-            answered[:] = [response]
-            return response
-
-        try:
-            response = call_with_retries(
-                send,
-                policy=self.policy,
-                limiter=self.limiter,
-                idempotent=True,
-                describe=f"GET {where}",
-                details=freshdesk_error_details,
-                secrets=[self._secret],
-                stats=self.stats,
-                sleep=self._sleep,
-            )
-        except LoadError as exc:
-            last = answered[0] if answered else None
-            raise FreshdeskHttpError(f"Freshdesk: {redact(str(exc), [self._secret])}", exc.status, field_errors(last)) from None
-        try:
-            body = response.json()
-        except ValueError:
-            raise SourceError(f"Freshdesk answered GET {where} with a body that is not JSON") from None
-        next_link = response.links.get("next", {}).get("url")
-        return JsonPage(body=body, next_url=str(next_link) if next_link else None, server_date=response.headers.get("Date"))
-
-    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.get_page(path, params).body
-
-    def _list_pacer(self, path: str) -> MinuteWindowPacer | None:
+    def pacer_for(self, endpoint: str) -> MinuteWindowPacer | None:
         """The Tickets-list and Contacts-list sub-limits apply to GET /tickets and GET /contacts only."""
-        tail = path[len(self._root_parts.path.rstrip("/")) :].strip("/")
-        return self.pacers.get(tail)
+        return self.pacers.get(endpoint.strip("/"))
+
+    def error_fields(self, response: requests.Response) -> tuple[str, ...]:
+        return tuple(error.field for error in field_errors(response) if error.field)

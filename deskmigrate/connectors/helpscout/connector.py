@@ -13,12 +13,13 @@ import requests
 
 from deskmigrate.connectors.helpscout import convert
 from deskmigrate.connectors.helpscout.config import HelpScoutSourceConfig
-from deskmigrate.connectors.helpscout.pagination import DocsPages, HalPages, Page, ReadPosition, embedded_items
-from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, HttpStatusError, MailboxApi, Sleep
+from deskmigrate.connectors.helpscout.pagination import ReadPosition, docs_pages, embedded_items, mailbox_pages
+from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, MailboxApi, Sleep
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
+from deskmigrate.core.model import DELETED_IN_SOURCE, CanonicalRecord, SourceNotice, SourceRejection
 from deskmigrate.core.source import (
+    Connector,
     OptionalEndpointNotices,
     SourceCheckpoint,
     SourceContext,
@@ -27,6 +28,7 @@ from deskmigrate.core.source import (
     entity_reader,
     is_optional_miss,
 )
+from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item, optional_list, section_unavailable
 from deskmigrate.core.timeparse import iso_utc
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ HIGH_WATER_MARGIN = timedelta(minutes=5)
 DOCS_SITE_DOMAIN = "helpscoutdocs.com"  # a Docs site's own address is {subDomain}.helpscoutdocs.com (or its cname)
 
 
-class HelpScoutConnector:
+class HelpScoutConnector(Connector):
     """Reads a Help Scout account: customers, users, conversations with their threads, and the Docs knowledge base."""
 
     name: ClassVar[str] = "helpscout"
@@ -71,11 +73,7 @@ class HelpScoutConnector:
         read = entity_reader(self, entity, "Help Scout")
         position = self._start_position(entity, since)
         log.info("reading Help Scout %s (%s)", entity, _describe_position(position))
-        # Metadata read on the way (mailboxes, their custom fields, users) may not be served: say so before the records.
-        for item in read(position):
-            yield from self._notices.take(entity)
-            yield item
-        yield from self._notices.take(entity)
+        return self._notices.ahead_of(entity, read(position))
 
     # -- resume and delta ---------------------------------------------------------------------------
 
@@ -111,14 +109,8 @@ class HelpScoutConnector:
         return self._catalog
 
     def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
-        """A Mailbox API list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
-        try:
-            return list(HalPages(path, path.rsplit("/", 1)[-1], self.mailbox).items())
-        except HttpStatusError as exc:
-            if not is_optional_miss(exc.status):
-                raise
-            self._notices.missed(what, f"GET /{path}", exc.status, consequence, affects)
-            return []
+        return optional_list(lambda: each_item(mailbox_pages(self.mailbox, path, path.rsplit("/", 1)[-1])), self._notices, what=what,
+                             location=f"GET /{path}", consequence=consequence, affects=affects)
 
     # -- Mailbox API readers ------------------------------------------------------------------------
 
@@ -128,7 +120,7 @@ class HelpScoutConnector:
         # (de-duplicated), never skip one that still exists. The same holds when a cut-short read resumes at its page.
         # Ordering by modifiedAt instead would move a changed record out from under us and skip its neighbour.
         params = {"modifiedSince": position.since} if position.since else {}
-        return HalPages("customers", "customers", self.mailbox, params, start_page=position.page).pages()
+        return mailbox_pages(self.mailbox, "customers", "customers", params, start_page=position.page)
 
     def _read_contacts(self, position: ReadPosition) -> Iterator[StreamItem]:
         recent = RecentIds()
@@ -167,14 +159,15 @@ class HelpScoutConnector:
             params["mailbox"] = ",".join(str(m) for m in self.config.mailboxes)
         recent = RecentIds()
         keep_line_items = self.config.line_items == "keep"
-        for page in HalPages("conversations", "conversations", self.mailbox, params, start_page=position.page).pages():
+        for page in mailbox_pages(self.mailbox, "conversations", "conversations", params, start_page=position.page):
             for conversation in page.items:
                 if not recent.first_time(conversation.get("id")):
                     continue
                 state = conversation.get("state")
                 if state in ("deleted", "draft"):
                     yield SourceNotice(entity="conversations", source_id=str(conversation.get("id")), location=page.location,
-                                       message=f"{state} conversation in Help Scout; skipped")
+                                       message=f"{state} conversation in Help Scout; skipped",
+                                       skip_reason=DELETED_IN_SOURCE if state == "deleted" else "a draft in the source (never sent)")
                     continue
                 threads, notice = self._threads_of(conversation, page.location)
                 if notice is not None:
@@ -189,8 +182,8 @@ class HelpScoutConnector:
         if not convert.has_chat_threads(conversation):
             return embedded, None
         try:
-            threads = list(HalPages(f"conversations/{conversation['id']}/threads", "threads", self.mailbox).items())
-        except HttpStatusError as exc:
+            threads = list(each_item(mailbox_pages(self.mailbox, f"conversations/{conversation['id']}/threads", "threads")))
+        except SourceHttpError as exc:
             if exc.status not in (404, 410):
                 raise
             return embedded, SourceNotice(entity="conversations", source_id=str(conversation["id"]), location=location,
@@ -219,8 +212,8 @@ class HelpScoutConnector:
 
     def _docs_site_hosts(self) -> set[str]:
         try:
-            sites = list(DocsPages("sites", "sites", self._docs()).items())
-        except HttpStatusError as exc:
+            sites = list(each_item(docs_pages(self._docs(), "sites", "sites")))
+        except SourceHttpError as exc:
             log.warning("Help Scout Docs sites not readable (HTTP %s): files on the sites' own addresses are treated as public", exc.status)
             return set()
         hosts = {f"{site['subDomain']}.{DOCS_SITE_DOMAIN}".lower() for site in sites if site.get("subDomain")}
@@ -229,32 +222,31 @@ class HelpScoutConnector:
     def _read_collections(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Docs collections (top level) and their categories (children), listed in full each run; no cursor is saved."""
         try:
-            sites = {str(s["id"]): str(s.get("title") or s.get("subDomain") or s["id"]) for s in DocsPages("sites", "sites", self._docs()).items()}
-            for collection in DocsPages("collections", "collections", self._docs()).items():
+            sites = {str(s["id"]): str(s.get("title") or s.get("subDomain") or s["id"]) for s in each_item(docs_pages(self._docs(), "sites", "sites"))}
+            for collection in each_item(docs_pages(self._docs(), "collections", "collections")):
                 site = sites.get(str(collection.get("siteId")))
                 yield convert_or_reject("collections", collection, "GET /collections", convert.collection_from_docs_collection, site)
-                for category in DocsPages(f"collections/{collection['id']}/categories", "categories", self._docs()).items():
+                for category in each_item(docs_pages(self._docs(), f"collections/{collection['id']}/categories", "categories")):
                     yield convert_or_reject("collections", category, f"GET /collections/{collection['id']}/categories", convert.collection_from_category)
-        except HttpStatusError as exc:
-            yield from _docs_unavailable("collections", exc)
+        except SourceHttpError as exc:
+            yield from section_unavailable("Help Scout Docs", "collections", exc)
 
     def _read_articles(self, position: ReadPosition) -> Iterator[StreamItem]:
         """Each collection's article list (no bodies), then one GET per new or changed article: the Docs API has no modifiedSince."""
         try:
-            collection_ids = [str(c["id"]) for c in DocsPages("collections", "collections", self._docs()).items()]
+            collection_ids = [str(c["id"]) for c in each_item(docs_pages(self._docs(), "collections", "collections"))]
             if position.scope in collection_ids:
                 collection_ids = collection_ids[collection_ids.index(position.scope) :]
             for index, collection_id in enumerate(collection_ids):
                 start = position.page if collection_id == position.scope else 1
-                listing = DocsPages(f"collections/{collection_id}/articles", "articles", self._docs(), {"status": "all"}, start_page=start)
-                for page in listing.pages():
+                for page in docs_pages(self._docs(), f"collections/{collection_id}/articles", "articles", {"status": "all"}, start_page=start):
                     for ref in page.items:
                         if position.since and str(ref.get("updatedAt") or "") < position.since:
                             continue
                         yield self._article(ref)
                     yield self._article_checkpoint(position, page, collection_ids[index + 1 :], collection_id)
-        except HttpStatusError as exc:
-            yield from _docs_unavailable("articles", exc)
+        except SourceHttpError as exc:
+            yield from section_unavailable("Help Scout Docs", "articles", exc)
 
     def _article(self, ref: Mapping[str, Any]) -> CanonicalRecord | SourceRejection:
         location = f"GET /articles/{ref['id']}"
@@ -279,7 +271,7 @@ class HelpScoutConnector:
         def totals(path: str, params: dict[str, Any] | None = None) -> tuple[int, int]:
             try:
                 page = self.mailbox.get_json(path, params).get("page") or {}
-            except HttpStatusError as exc:
+            except SourceHttpError as exc:
                 if not is_optional_miss(exc.status) or path in ("customers", "conversations"):
                     raise
                 self._notices.missed(f"the {path} list", f"GET /{path}", exc.status, "the plan counts it as 0", ())
@@ -305,7 +297,7 @@ class HelpScoutConnector:
         }
         counts = {"customers": customers, "conversations": conversations, "users": users, "mailboxes": mailboxes, "tags": tags}
         if self.docs is not None:
-            collections = list(DocsPages("collections", "collections", self._docs()).items())
+            collections = list(each_item(docs_pages(self._docs(), "collections", "collections")))
             articles = sum(int(c.get("articleCount") or 0) for c in collections)
             counts |= {"docs_collections": len(collections), "docs_articles": articles}
             calls["collections"] = 2 + len(collections)  # sites, collections, then categories per collection
@@ -333,13 +325,6 @@ class HelpScoutConnector:
             "estimated_minutes_at_that_rate": round(total / self.config.requests_per_minute, 1),
             "calls_made": dict(self.mailbox.calls) | ({f"docs {k}": v for k, v in self.docs.calls.items()} if self.docs else {}),
         }
-
-
-def _docs_unavailable(entity: str, exc: HttpStatusError) -> Iterator[SourceNotice]:
-    if exc.status not in (403, 404):
-        raise exc
-    log.warning("Help Scout Docs not available (HTTP %s); %s skipped", exc.status, entity)
-    yield SourceNotice(entity=entity, message=f"Help Scout Docs not available (HTTP {exc.status}); {entity} skipped")
 
 
 def _describe_position(position: ReadPosition) -> str:

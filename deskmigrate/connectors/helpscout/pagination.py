@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import dataclass, replace
+from typing import Any
 
-from deskmigrate.core.dedupe import SeenCursors
 from deskmigrate.core.errors import SourceError
-
-
-class JsonGetter(Protocol):
-    def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
-
-
-@dataclass
-class Page:
-    """One response: its items, its number, and the number of the page after it (None on the last page)."""
-
-    items: list[dict[str, Any]]
-    number: int
-    next_number: int | None
-    location: str
-    body: dict[str, Any] = field(default_factory=dict)
+from deskmigrate.core.sourcekit import HalLinkPaginator, JsonGetter, Page, PageNumberPaginator, paginate
 
 
 def embedded_items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -35,80 +18,29 @@ def embedded_items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return items if isinstance(items, list) else []
 
 
-@dataclass
-class PagedList(ABC):
-    """A list read page by page: its path, the key its items come under, who GETs it, and the page to start at."""
-
-    path: str
-    key: str
-    getter: JsonGetter
-    params: dict[str, Any] = field(default_factory=dict)
-    start_page: int = 1
-
-    @abstractmethod
-    def pages(self) -> Iterator[Page]: ...
-
-    def items(self) -> Iterator[dict[str, Any]]:
-        for page in self.pages():
-            yield from page.items
-
-
-@dataclass
-class HalPages(PagedList):
-    """Mailbox API lists: `page=N`, follow `_links.next.href` (it keeps our query) until there is none.
+def mailbox_pages(api: JsonGetter, path: str, key: str, params: dict[str, Any] | None = None, start_page: int = 1) -> Iterator[Page]:
+    """Mailbox API lists: `page=N`, then `_links.next.href` (it keeps our query) until there is none.
 
     https://developer.helpscout.com/mailbox-api/overview/pagination/
     """
-
-    def pages(self) -> Iterator[Page]:
-        seen = SeenCursors(f"GET /{self.path}", "Help Scout", "the next link")
-        url: str = self.path
-        params: dict[str, Any] | None = dict(self.params)
-        if self.start_page > 1:
-            params["page"] = self.start_page
-        number = self.start_page
-        while True:
-            body = self.getter.get_json(url, params)
-            next_href = _next_href(body)
-            next_number = _page_number(next_href, number + 1) if next_href else None
-            yield Page(embedded_items(body, self.key), number, next_number, f"GET /{self.path} page {number}", body)
-            if next_href is None:
-                return
-            seen.check(next_href)
-            url, params, number = next_href, None, next_number or number + 1
+    query = {**(params or {}), **({"page": start_page} if start_page > 1 else {})}
+    return paginate(api, path, HalLinkPaginator(start=start_page), lambda body: embedded_items(body, key), params=query, where=f"/{path}")
 
 
-def _next_href(body: dict[str, Any]) -> str | None:
-    links = body.get("_links")
-    link = links.get("next") if isinstance(links, dict) else None
-    href = link.get("href") if isinstance(link, dict) else None
-    return str(href) if href else None
-
-
-def _page_number(href: str, fallback: int) -> int:
-    values = parse_qs(urlsplit(href).query).get("page")
-    return int(values[0]) if values and values[0].isdigit() else fallback
-
-
-@dataclass
-class DocsPages(PagedList):
+def docs_pages(api: JsonGetter, path: str, key: str, params: dict[str, Any] | None = None, start_page: int = 1) -> Iterator[Page]:
     """Docs API lists: `{"<key>": {"page": 1, "pages": 3, "count": 120, "items": [...]}}`, asked for by `page=N`."""
 
-    def pages(self) -> Iterator[Page]:
-        number = self.start_page
-        while True:
-            body = self.getter.get_json(self.path, {**self.params, "page": number})
-            envelope = body.get(self.key) if isinstance(body.get(self.key), dict) else {}
-            items = envelope.get("items") if isinstance(envelope.get("items"), list) else []
-            total_pages = int(envelope.get("pages") or 1)
-            answered = int(envelope.get("page") or number)
-            if answered != number:
-                raise SourceError(f"GET /{self.path}: asked for page {number}, Help Scout answered page {answered}")
-            last = number >= total_pages or not items
-            yield Page(items, number, None if last else number + 1, f"GET /{self.path} page {number}", body)
-            if last:
-                return
-            number += 1
+    def envelope(body: Any) -> dict[str, Any]:
+        found = body.get(key) if isinstance(body, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    def items(body: Any) -> list[dict[str, Any]]:
+        found = envelope(body).get("items")
+        return found if isinstance(found, list) else []
+
+    paginator = PageNumberPaginator(start=start_page, total_pages=lambda body: int(envelope(body).get("pages") or 1),
+                                    answered_page=lambda body: int(envelope(body)["page"]) if envelope(body).get("page") else None)
+    return paginate(api, path, paginator, items, params=params, where=f"/{path}")
 
 
 @dataclass(frozen=True)

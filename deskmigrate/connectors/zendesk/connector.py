@@ -14,21 +14,23 @@ import requests
 
 from deskmigrate.connectors.zendesk import convert
 from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
-from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport, IncrementalTimeExport, ListPages, Page
+from deskmigrate.connectors.zendesk.pagination import cursor_export, list_pages, time_export
 from deskmigrate.connectors.zendesk.spool import CommentSpool
-from deskmigrate.connectors.zendesk.transport import Clock, HttpStatusError, Sleep, ZendeskTransport
+from deskmigrate.connectors.zendesk.transport import Clock, Sleep, ZendeskTransport
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import SessionSourceFiles
-from deskmigrate.core.model import SourceNotice, as_utc
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
+from deskmigrate.core.model import DELETED_IN_SOURCE, SourceNotice, as_utc
 from deskmigrate.core.source import (
+    Connector,
     OptionalEndpointNotices,
-    SourceCheckpoint,
     SourceContext,
     StreamItem,
     convert_or_reject,
     entity_reader,
     is_optional_miss,
 )
+from deskmigrate.core.sourcekit import Page, SourceHttpError, each_item, optional_list, section_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +64,12 @@ class RoleBook:
         return sorted(uid for uid in user_ids if uid not in self.roles and uid.isdigit())
 
 
-class ZendeskConnector:
+class ZendeskConnector(Connector):
     """Reads a Zendesk account through its incremental exports, resumable from the last saved page cursor."""
 
     name: ClassVar[str] = "zendesk"
     config_model: ClassVar[type[ZendeskSourceConfig]] = ZendeskSourceConfig
+    help_center_urls: ClassVar[HelpCenterUrls] = convert.HELP_CENTER_URLS
 
     def __init__(self, config: ZendeskSourceConfig, context: SourceContext, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
         self.config = config
@@ -85,11 +88,7 @@ class ZendeskConnector:
         read = entity_reader(self, entity, "Zendesk")
         cursor, start_time = self._resume_point(entity, since)
         log.info("reading Zendesk %s from %s", entity, "saved cursor" if cursor else f"start_time={start_time}")
-        # Metadata read on the way (field definitions, forms, settings) may not be served: say so before the records.
-        for item in read(cursor, start_time):
-            yield from self._notices.take(entity)
-            yield item
-        yield from self._notices.take(entity)
+        return self._notices.ahead_of(entity, read(cursor, start_time))
 
     def source_files(self) -> SessionSourceFiles:
         """Help Center images and attachments behind the login: fetched with these credentials from Zendesk's hosts only."""
@@ -133,7 +132,7 @@ class ZendeskConnector:
             incremental_calls += calls["comments"]
         return {
             "source": "zendesk",
-            "api_root": self.transport.api_root,
+            "api_root": self.transport.root,
             "counts": {name: "unknown" if count is None else count for name, count in counts.items()},
             "notices": self._notices.messages(),
             "entities": {
@@ -187,24 +186,18 @@ class ZendeskConnector:
         return self._catalog
 
     def _list(self, path: str, key: str, page_size: int | None = 100, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        return ListPages(path, key, self.transport, params=params or {}, page_size=page_size).items()
+        return each_item(list_pages(self.transport, path, key, params, page_size))
 
     def _optional_list(self, path: str, key: str, what: str, consequence: str, affects: tuple[str, ...],
                        page_size: int | None = 100) -> list[dict[str, Any]]:
-        """A metadata list the migration can do without: a 403/404 records a notice (what happens instead) and gives []."""
-        try:
-            return list(self._list(path, key, page_size=page_size))
-        except HttpStatusError as exc:
-            if not is_optional_miss(exc.status):
-                raise
-            self._notices.missed(what, f"GET {path}", exc.status, consequence, affects)
-            return []
+        return optional_list(lambda: self._list(path, key, page_size=page_size), self._notices, what=what, location=f"GET {path}",
+                             consequence=consequence, affects=affects)
 
     def _count(self, path: str) -> int | None:
         """A count endpoint's value; None when it is not served (403/404): counts only inform the plan and the strategy."""
         try:
             count = self.transport.get_json(path).get("count")
-        except HttpStatusError as exc:
+        except SourceHttpError as exc:
             if not is_optional_miss(exc.status):
                 raise
             consequence = "the plan shows it as unknown" + ("; comments are read per ticket" if path.startswith("tickets") else "")
@@ -222,7 +215,7 @@ class ZendeskConnector:
             single = "each user is linked to their default organization only"
             try:
                 settings = self.transport.get_json("account/settings.json").get("settings") or {}
-            except HttpStatusError as exc:
+            except SourceHttpError as exc:
                 if not is_optional_miss(exc.status):
                     raise
                 self._notices.missed("account settings", "GET account/settings.json", exc.status, single, ("contacts",))
@@ -239,27 +232,28 @@ class ZendeskConnector:
 
     def _read_companies(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         catalog = self.catalog()
-        export = IncrementalTimeExport("incremental/organizations.json", "organizations", self.config.page_size, self.transport)
+        export = time_export(self.transport, "incremental/organizations.json", "organizations", self.config.page_size,
+                             start_time=int(cursor) if cursor else start_time)
         recent = RecentIds()
-        for page in export.pages(start_time=int(cursor) if cursor else start_time):
+        for page in export:
             for org in page.items:
                 if org.get("deleted_at"):
-                    yield SourceNotice(entity="companies", source_id=str(org.get("id")), location=page.location, message="organization deleted in Zendesk; skipped")
+                    yield SourceNotice(entity="companies", source_id=str(org.get("id")), location=page.location, message="organization deleted in Zendesk; skipped", skip_reason=DELETED_IN_SOURCE)
                 elif recent.is_new_or_newer(org.get("id"), org.get("updated_at")):
                     yield convert_or_reject("companies", org, page.location, convert.company_from_organization, catalog)
-            yield from _checkpoint("companies", page)
+            yield from page.checkpoint("companies")
 
     def _read_contacts(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         """One pass over the users stream, one cursor (saved as "contacts"): end-users become contacts, agents and admins agents."""
         catalog = self.catalog()
         memberships = self._organization_memberships()
-        export = IncrementalCursorExport("incremental/users/cursor.json", "users", self.config.page_size, self.transport)
+        export = cursor_export(self.transport, "incremental/users/cursor.json", "users", self.config.page_size, cursor=cursor, start_time=start_time)
         recent = RecentIds()
-        for page in export.pages(cursor=cursor, start_time=start_time):
+        for page in export:
             for user in page.items:
                 entity = "agents" if convert.is_agent(user) else "contacts"
                 if convert.is_deleted_user(user):
-                    yield SourceNotice(entity=entity, source_id=str(user.get("id")), location=page.location, message="user deleted in Zendesk; skipped")
+                    yield SourceNotice(entity=entity, source_id=str(user.get("id")), location=page.location, message="user deleted in Zendesk; skipped", skip_reason=DELETED_IN_SOURCE)
                 elif not recent.is_new_or_newer(user.get("id"), user.get("updated_at")):
                     continue
                 elif entity == "agents":
@@ -267,7 +261,7 @@ class ZendeskConnector:
                 else:
                     companies = memberships.get(str(user.get("id"))) if memberships is not None else None
                     yield convert_or_reject(entity, user, page.location, convert.contact_from_user, catalog, companies)
-            yield from _checkpoint("contacts", page)
+            yield from page.checkpoint("contacts")
 
     def _read_conversations(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
         catalog = self.catalog()
@@ -276,15 +270,14 @@ class ZendeskConnector:
         strategy, reason = self._choose_comments_strategy(delta=delta, tickets=tickets_total)
         log.info("Zendesk comments strategy: %s (%s)", strategy, reason)
         spool = self._spool_comment_events() if strategy == "events" else None
-        export = IncrementalCursorExport(
-            "incremental/tickets/cursor.json", "tickets", self.config.page_size, self.transport, include=["users", "metric_sets"]
-        )
+        export = cursor_export(self.transport, "incremental/tickets/cursor.json", "tickets", self.config.page_size, cursor=cursor,
+                               start_time=start_time, include=["users", "metric_sets"])
         roles = RoleBook()
         recent = RecentIds()
         try:
-            for page in export.pages(cursor=cursor, start_time=start_time):
+            for page in export:
                 yield from self._conversations_on_page(page, catalog, roles, recent, spool)
-                yield from _checkpoint("conversations", page)
+                yield from page.checkpoint("conversations")
         finally:
             if spool is not None:
                 spool.close()
@@ -299,7 +292,7 @@ class ZendeskConnector:
         tickets = []
         for ticket in page.items:
             if ticket.get("status") == "deleted":
-                yield SourceNotice(entity="conversations", source_id=str(ticket.get("id")), location=page.location, message="ticket deleted in Zendesk; skipped")
+                yield SourceNotice(entity="conversations", source_id=str(ticket.get("id")), location=page.location, message="ticket deleted in Zendesk; skipped", skip_reason=DELETED_IN_SOURCE)
             elif recent.is_new_or_newer(ticket.get("id"), ticket.get("updated_at")):
                 tickets.append(ticket)
         if spool is not None:
@@ -319,8 +312,7 @@ class ZendeskConnector:
     def _ticket_comments(self, ticket_id: Any, roles: RoleBook) -> list[dict[str, Any]]:
         """One ticket's comments, cursor-paginated (100 a page), authors sideloaded for their roles."""
         comments: list[dict[str, Any]] = []
-        listing = ListPages(f"tickets/{ticket_id}/comments.json", "comments", self.transport, params={"include": "users"}, page_size=COMMENTS_PAGE_SIZE)
-        for page in listing.pages():
+        for page in list_pages(self.transport, f"tickets/{ticket_id}/comments.json", "comments", {"include": "users"}, COMMENTS_PAGE_SIZE):
             roles.learn(page.sideload("users"))
             comments.extend(page.items)
         self._learn_roles(roles, {str(c.get("author_id")) for c in comments})
@@ -335,9 +327,10 @@ class ZendeskConnector:
     def _spool_comment_events(self) -> CommentSpool:
         """Every comment of the account from the ticket events export (from the beginning: histories must be whole)."""
         spool = CommentSpool()
-        export = IncrementalTimeExport("incremental/ticket_events.json", "ticket_events", EVENTS_PER_PAGE, self.transport, include=["comment_events"])
+        export = time_export(self.transport, "incremental/ticket_events.json", "ticket_events", EVENTS_PER_PAGE, start_time=0,
+                             include=["comment_events"])
         try:
-            for page in export.pages(start_time=0):
+            for page in export:
                 for event in page.items:
                     for child in event.get("child_events") or []:
                         if (child.get("event_type") or child.get("type")) == "Comment":
@@ -368,24 +361,25 @@ class ZendeskConnector:
             for section in self._list("help_center/sections.json", "sections"):
                 translations = list(self._list(f"help_center/sections/{section['id']}/translations.json", "translations"))
                 yield convert_or_reject("collections", section, "GET help_center/sections", convert.collection_from_section, translations, locales)
-        except HttpStatusError as exc:
-            yield from _help_center_unavailable("collections", exc)
+        except SourceHttpError as exc:
+            yield from section_unavailable("Help Center", "collections", exc)
 
     def _read_articles(self, cursor: str | None, start_time: int) -> Iterator[StreamItem]:
-        export = IncrementalTimeExport("help_center/incremental/articles.json", "articles", self.config.page_size, self.transport)
+        export = time_export(self.transport, "help_center/incremental/articles.json", "articles", self.config.page_size,
+                             start_time=int(cursor) if cursor else start_time)
         recent = RecentIds()
         locales = self.config.help_center_locales
         try:
-            for page in export.pages(start_time=int(cursor) if cursor else start_time):
+            for page in export:
                 for article in page.items:
                     if not recent.is_new_or_newer(article.get("id"), article.get("updated_at")):
                         continue
                     translations = list(self._list(f"help_center/articles/{article['id']}/translations.json", "translations"))
                     attachments = list(self._list(f"help_center/articles/{article['id']}/attachments.json", "article_attachments", page_size=None))
                     yield convert_or_reject("articles", article, page.location, convert.article_from_json, translations, attachments, locales)
-                yield from _checkpoint("articles", page)
-        except HttpStatusError as exc:
-            yield from _help_center_unavailable("articles", exc)
+                yield from page.checkpoint("articles")
+        except SourceHttpError as exc:
+            yield from section_unavailable("Help Center", "articles", exc)
 
 
 def _hosts_of_brand(brand: dict[str, Any]) -> set[str]:
@@ -395,18 +389,6 @@ def _hosts_of_brand(brand: dict[str, Any]) -> set[str]:
     if brand.get("brand_url"):
         hosts.add(urlsplit(str(brand["brand_url"])).netloc.lower())
     return {host for host in hosts if host}
-
-
-def _checkpoint(entity: str, page: Page) -> Iterator[SourceCheckpoint]:
-    if page.cursor:
-        yield SourceCheckpoint(entity=entity, cursor=page.cursor)
-
-
-def _help_center_unavailable(entity: str, exc: HttpStatusError) -> Iterator[SourceNotice]:
-    if exc.status not in (403, 404):
-        raise exc
-    log.warning("Zendesk Help Center not available (HTTP %s); %s skipped", exc.status, entity)
-    yield SourceNotice(entity=entity, message=f"Help Center not available (HTTP {exc.status}); {entity} skipped")
 
 
 def _pages(items: int, per_page: int) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls, TranslatedUrl, UrlPattern
 from deskmigrate.core.model import (
     Agent,
     Article,
@@ -25,6 +27,18 @@ SOURCE = "zendesk"
 # Categories and sections both become collections; their Zendesk ids are separate sequences, so we prefix them.
 CATEGORY_PREFIX = "category:"
 SECTION_PREFIX = "section:"
+# Where Guide's public URLs (and the API URLs authors sometimes paste) name an article, a category or a section; a
+# translation lives under its locale: /hc/en-us/articles/400 → /hc/de/articles/400.
+_GUIDE = r"/hc/(?:(?P<locale>[A-Za-z]{2}(?:-[A-Za-z0-9]+)?)/)?"
+HELP_CENTER_URLS = HelpCenterUrls(
+    patterns=(
+        UrlPattern("articles", re.compile(_GUIDE + r"articles/(?P<id>\d+)")),
+        UrlPattern("articles", re.compile(r"/api/v2/help_center/(?:[A-Za-z-]+/)?articles/(?P<id>\d+)")),
+        UrlPattern("collections", re.compile(_GUIDE + r"categories/(?P<id>\d+)"), CATEGORY_PREFIX),
+        UrlPattern("collections", re.compile(_GUIDE + r"sections/(?P<id>\d+)"), SECTION_PREFIX),
+    ),
+    translated=TranslatedUrl(re.compile(r"/hc/[A-Za-z]{2}(?:-[A-Za-z0-9]+)?/"), "/hc/{locale}/"),
+)
 AGENT_ROLES = frozenset({"agent", "admin"})
 # Field types whose stored value is an option tag to translate into the option's label.
 SINGLE_OPTION_TYPES = frozenset({"tagger", "dropdown"})

@@ -37,7 +37,7 @@ from deskmigrate.core.errors import (
 )
 from deskmigrate.core.model import Agent
 from deskmigrate.core.payload import AttributeDeclaration, Payload
-from deskmigrate.core.state import Ledger, PartRow, tag_key
+from deskmigrate.core.state import SKIPPED, Ledger, PartRow, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash, names_field
 
@@ -567,13 +567,13 @@ class ConversationLoader:
         return self._lead(payload, requester, lead_key), requester
 
     def _skip_without_requester(self, payload: Payload, requester: str | None) -> None:
+        # The detail is the reason the reconciliation counts the ticket under: the same for every such ticket.
         if requester is None:
-            detail, outcome = "the ticket has no requester; skipped (missing_requester: skip)", "skipped_no_requester"
+            detail, outcome = "no requester (missing_requester: skip)", "skipped_no_requester"
         else:
-            detail = (f"requester {requester} is neither a contact nor a teammate in the source (deleted there); ticket skipped "
-                      "(missing_requester: skip)")
+            detail = "requester deleted in the source: neither a contact nor a teammate there (missing_requester: skip)"
             outcome = "skipped_requester_deleted"
-        self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, "requester_missing", detail)
+        self.ledger.record_notice(self.run_id, ENTITY, payload.source_id, SKIPPED, detail)
         self.result.add(outcome)
 
     def _person_lock(self, key: str) -> threading.Lock:

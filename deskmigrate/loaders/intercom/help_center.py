@@ -24,6 +24,7 @@ import requests
 from deskmigrate.core.config import HelpCenterConfig
 from deskmigrate.core.errors import AmbiguousWriteError, ConfigError, LoadError, Problem, RejectedError, SourceError
 from deskmigrate.core.files import SourceFiles
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import Article, Attachment, Collection
 from deskmigrate.core.payload import Payload
 from deskmigrate.core.state import IdMapRow, Ledger
@@ -44,15 +45,6 @@ IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 SRC_ATTRIBUTE = re.compile(r"\bsrc=\"([^\"]*)\"", re.IGNORECASE)
 ALT_ATTRIBUTE = re.compile(r"\balt=\"([^\"]*)\"", re.IGNORECASE)
 HREF = re.compile(r"(<a\b[^>]*?\bhref=\")([^\"]*)(\")", re.IGNORECASE)
-# Where each source's article and section ids sit in its public URLs (and the API URLs authors sometimes paste).
-ARTICLE_URL_PATTERNS = (
-    re.compile(r"/hc/(?:(?P<locale>[A-Za-z]{2}(?:-[A-Za-z0-9]+)?)/)?articles/(?P<id>\d+)"),  # Zendesk Guide
-    re.compile(r"/api/v2/help_center/(?:[A-Za-z-]+/)?articles/(?P<id>\d+)"),  # Zendesk API
-    re.compile(r"/(?:support/|a/)?solutions/articles/(?P<id>\d+)"),  # Freshdesk portal and agent view
-)
-COLLECTION_URL_PATTERNS = (
-    re.compile(r"/hc/(?:(?P<locale>[A-Za-z]{2}(?:-[A-Za-z0-9]+)?)/)?(?P<kind>categories|sections)/(?P<id>\d+)"),  # Zendesk Guide
-)
 
 
 # -- the source's files --------------------------------------------------------------------------------
@@ -698,11 +690,13 @@ class LinkIndex:
     owns: Callable[[str], bool] = field(default=lambda url: False)
     # The second pass: every article that will exist does, so a staged target without a new URL was skipped or failed.
     final: bool = False
+    # The source's URL forms naming an article or a collection (its connector's); otherwise links match by the records' own URLs.
+    urls: HelpCenterUrls = HelpCenterUrls()
 
     @classmethod
     def from_ledger(cls, loader: IntercomLoader) -> LinkIndex:
         files = loader.source_files
-        index = cls(set(), {}, {}, set(), files.owns if files is not None else (lambda url: False))
+        index = cls(set(), {}, {}, set(), files.owns if files is not None else (lambda url: False), urls=loader.help_center_urls)
         for entity in ("collections", "articles"):
             for record in loader.ledger.iter_staged(entity):
                 index.staged.add((entity, record.source_id))
@@ -733,16 +727,9 @@ class LinkIndex:
 
     def target_of(self, url: str) -> tuple[str, str, str | None] | None:
         """(entity, source id, locale in the link) for a link to a source article or collection."""
-        path = urlsplit(url).path
-        for pattern in ARTICLE_URL_PATTERNS:
-            found = pattern.search(path)
-            if found:
-                return "articles", found.group("id"), found.groupdict().get("locale")
-        for pattern in COLLECTION_URL_PATTERNS:
-            found = pattern.search(path)
-            if found:
-                prefix = "category:" if found.group("kind") == "categories" else "section:"
-                return "collections", prefix + found.group("id"), found.groupdict().get("locale")
+        found = self.urls.target_of(urlsplit(url).path)
+        if found is not None:
+            return found
         known = self.by_path.get(path_key(url))
         return (*known, None) if known else None
 
@@ -833,7 +820,7 @@ def _rewrite_one(loader: IntercomLoader, row: IdMapRow, base: str | None, index:
 # -- the redirect map ----------------------------------------------------------------------------------
 
 
-def redirect_rows(ledger: Ledger) -> Iterator[dict[str, str]]:
+def redirect_rows(ledger: Ledger, forms: HelpCenterUrls = HelpCenterUrls()) -> Iterator[dict[str, str]]:
     """Old public URL → new Intercom URL for every migrated article (and its translations) and collection.
 
     A source URL with a slug ("/hc/en-us/articles/400-How-to-install") comes with its slug-free form too: the sources
@@ -854,7 +841,7 @@ def redirect_rows(ledger: Ledger) -> Iterator[dict[str, str]]:
                 for form in url_forms(old):
                     yield {"old_url": form, "new_url": by_locale.get(own or "", urls["url"]), "kind": "article", "source_id": row.source_id,
                            "locale": own if own in by_locale else ""}
-                yield from _translation_redirects(record, old, by_locale)
+                yield from _translation_redirects(record, old, by_locale, forms)
             else:
                 for form in url_forms(old):
                     yield {"old_url": form, "new_url": urls["url"], "kind": entity[:-1], "source_id": row.source_id, "locale": ""}
@@ -874,15 +861,15 @@ def _merged_urls(ledger: Ledger, entity: str, row: IdMapRow) -> dict[str, Any]:
     return {}
 
 
-def _translation_redirects(record: Article, old: str, urls: dict[str, str]) -> Iterator[dict[str, str]]:
-    """Zendesk serves a translation under /hc/{locale}/…; its slug (in its own language) is not in the record, so the id form."""
-    zendesk_locale = re.compile(r"/hc/[A-Za-z]{2}(?:-[A-Za-z0-9]+)?/")
+def _translation_redirects(record: Article, old: str, urls: dict[str, str], forms: HelpCenterUrls) -> Iterator[dict[str, str]]:
+    """Where the source addresses a translation by URL (Zendesk: /hc/{locale}/…); its slug (in its own language) is not in
+    the record, so the id form."""
     bare = url_forms(old)[-1]
     for translation in record.translations:
         locale = intercom_locale(translation.locale)
-        if locale in urls and zendesk_locale.search(bare):
-            old_translated = zendesk_locale.sub(f"/hc/{translation.locale}/", bare, count=1)
-            yield {"old_url": old_translated, "new_url": urls[locale], "kind": "article", "source_id": record.source_id, "locale": locale}
+        old_translated = forms.translation_url(bare, translation.locale) if locale in urls else None
+        if old_translated is not None:
+            yield {"old_url": old_translated, "new_url": urls[str(locale)], "kind": "article", "source_id": record.source_id, "locale": str(locale)}
 
 
 # -- what `plan` can tell before loading ---------------------------------------------------------------

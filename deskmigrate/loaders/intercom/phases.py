@@ -37,6 +37,7 @@ from deskmigrate.loaders.intercom.facts import TagNames, company_tag_keys, conta
 
 if TYPE_CHECKING:
     from deskmigrate.core.files import SourceFiles
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +153,11 @@ class IntercomLoader:
         self.on_progress = on_progress or (lambda phase, n: None)
         self.agent_admins: dict[str, str] = {}
         self.fallback_admin_id: str | None = None
-        # Set by the pipeline for the help center phases: files behind the source's login, and where to save them.
+        # Set by the pipeline for the help center phases: files behind the source's login, where to save them, and the
+        # source's public URL forms (to point links between articles at Intercom).
         self.source_files: SourceFiles | None = None
         self.asset_dir: Path | None = None
+        self.help_center_urls = HelpCenterUrls()
         # What phases report beyond counts, by name (the help center's content-loss report), for the run report.
         self.details: dict[str, Any] = {}
         # The mapping's attribute declarations, as preflight received them (ticket types take the conversation ones).

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from deskmigrate.connectors.helpscout.pagination import HalPages, ReadPosition
+from deskmigrate.connectors.helpscout.pagination import ReadPosition, mailbox_pages
 from deskmigrate.connectors.helpscout.transport import docs_rate_limit
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.http import retry_after_rate_limit
 from deskmigrate.core.model import Agent, Article, Collection, Company, Contact, Conversation, SourceNotice, SourceRejection
 from deskmigrate.core.source import SourceCheckpoint
+from deskmigrate.core.sourcekit import JsonResponse
 from tests.connectors.helpscout.conftest import make_connector
 from tests.connectors.reading import DictCursorStore
 from tests.fakes.helpscout import FAKE_APP_SECRET, FakeHelpScout
@@ -204,11 +205,13 @@ def test_an_empty_hal_list_still_checkpoints(fake: FakeHelpScout) -> None:
 
 def test_a_next_link_seen_twice_is_an_error_not_a_loop() -> None:
     class Looping:
-        def get_json(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-            return {"_embedded": {"users": [{"id": 1}]}, "_links": {"next": {"href": "https://api.helpscout.net/v2/users?page=2"}}}
+        vendor = "Help Scout"
+
+        def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> JsonResponse:
+            return JsonResponse({"_embedded": {"users": [{"id": 1}]}, "_links": {"next": {"href": "https://api.helpscout.net/v2/users?page=2"}}})
 
     with pytest.raises(SourceError, match="twice"):
-        list(HalPages("users", "users", Looping()).items())
+        list(mailbox_pages(Looping(), "users", "users"))
 
 
 def test_docs_collections_nest_categories_and_articles_get_their_bodies(fake: FakeHelpScout) -> None:

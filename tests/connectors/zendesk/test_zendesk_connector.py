@@ -10,10 +10,11 @@ import requests
 from pydantic import ValidationError
 
 from deskmigrate.connectors.zendesk import ZendeskConnector, ZendeskSourceConfig
-from deskmigrate.connectors.zendesk.pagination import IncrementalCursorExport
+from deskmigrate.connectors.zendesk.pagination import cursor_export
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.model import Agent, Contact, Conversation, SourceNotice
 from deskmigrate.core.source import SourceCheckpoint, SourceContext
+from deskmigrate.core.sourcekit import JsonResponse
 from tests.connectors.reading import DictCursorStore, ids, records, run_with_ledger
 from tests.connectors.zendesk.conftest import fast_config, make_connector
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_OAUTH_TOKEN, FAKE_TOKEN, FakeZendesk
@@ -207,12 +208,14 @@ def test_describe_plan_counts_one_pass_over_the_users_stream(fake: FakeZendesk) 
 
 def test_repeated_cursor_is_an_error_not_a_loop() -> None:
     class StuckServer:
-        def get_json(self, path_or_url: str, params: dict | None = None) -> dict:
-            return {"users": [{"id": 1}], "after_cursor": "same", "end_of_stream": False}
+        vendor = "Zendesk"
 
-    export = IncrementalCursorExport("incremental/users/cursor.json", "users", 10, StuckServer())
+        def get(self, path_or_url: str, params: dict | None = None) -> JsonResponse:
+            return JsonResponse({"users": [{"id": 1}], "after_cursor": "same", "end_of_stream": False})
+
+    export = cursor_export(StuckServer(), "incremental/users/cursor.json", "users", 10, cursor=None, start_time=0)
     with pytest.raises(SourceError, match="twice"):
-        list(export.pages(cursor=None, start_time=0))
+        list(export)
 
 
 def test_incremental_calls_are_paced(fake: FakeZendesk) -> None:

@@ -1,4 +1,4 @@
-"""The Freshdesk connector's file access for the loader: saved attachment copies from disk, never another local path."""
+"""Saved files for the loader (Freshdesk's attachment copies): read from their folder on disk, never another local path."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deskmigrate.connectors.freshdesk.attachments import SavedAttachmentFiles
 from deskmigrate.core.errors import SourceError
+from deskmigrate.core.files import FolderFiles
 
 
 class RemoteFiles:
@@ -37,7 +37,7 @@ def saved(tmp_path: Path) -> Path:
 
 
 def test_a_saved_copy_is_read_from_disk_with_its_type(saved: Path) -> None:
-    files = SavedAttachmentFiles(saved / "attachments", RemoteFiles())
+    files = FolderFiles(saved / "attachments", RemoteFiles())
     url = (saved / "attachments" / "1000" / "9002" / "0-photo.jpg").as_uri()
     assert files.owns(url) and not files.is_public(url)
     assert files.download(url) == (b"jpeg bytes", "image/jpeg")
@@ -45,7 +45,7 @@ def test_a_saved_copy_is_read_from_disk_with_its_type(saved: Path) -> None:
 
 @pytest.mark.parametrize("relative", ["private.key", "attachments/../private.key"])
 def test_no_file_outside_the_attachments_folder_is_ever_read(saved: Path, relative: str) -> None:
-    files = SavedAttachmentFiles(saved / "attachments", RemoteFiles())
+    files = FolderFiles(saved / "attachments", RemoteFiles())
     url = "file://" + str(saved) + "/" + relative
     assert not files.owns(url)
     with pytest.raises(SourceError):
@@ -54,7 +54,16 @@ def test_no_file_outside_the_attachments_folder_is_ever_read(saved: Path, relati
 
 def test_account_urls_go_to_the_accounts_own_file_access(saved: Path) -> None:
     remote = RemoteFiles()
-    files = SavedAttachmentFiles(saved / "attachments", remote)
+    files = FolderFiles(saved / "attachments", remote)
     url = "https://acme.freshdesk.com/helpdesk/attachments/1"
     assert files.owns(url) and not files.owns("https://s3.amazonaws.com/x")
     assert files.download(url) == (b"remote", "text/plain") and remote.downloaded == [url]
+
+
+def test_without_hosts_of_its_own_only_the_folder_is_read(saved: Path) -> None:
+    files = FolderFiles(saved / "attachments")
+    assert files.owns((saved / "attachments" / "1000" / "9002" / "0-photo.jpg").as_uri())
+    url = "https://cdn.example.com/photo.jpg"
+    assert not files.owns(url) and not files.is_public(url)
+    with pytest.raises(SourceError, match="not a file in"):
+        files.download(url)
