@@ -201,9 +201,7 @@ def test_every_field_type_of_adopted_records_is_restored(project: Project) -> No
     rows = [{**r, "signed_up_at": "2022-05-06T07:08:09Z", "phone": "+14155550123"} for r in project.contacts]
     project.write_contacts(rows)
     override = project.root / "override.yaml"
-    # An override's attribute list replaces the default one (it does not merge by name as csv.yaml says), so all three.
-    attributes = [{"name": "tier", "type": "string"}, {"name": "renewal_date", "type": "date"}, {"name": "arr", "type": "float"}]
-    override.write_text(yaml.safe_dump({"version": 1, "company": {"attributes": attributes}}))
+    override.write_text(yaml.safe_dump({"version": 1, "company": {"attributes": [{"name": "arr", "type": "float"}]}}))
     config = yaml.safe_load(project.config.read_text())
     config["overrides"] = ["override.yaml"]
     project.config.write_text(yaml.safe_dump(config, sort_keys=False))
