@@ -58,6 +58,17 @@ class StateError(MigrationError):
     """The ledger is unusable (corrupt, wrong version, locked by another run)."""
 
 
+class LedgerLostError(StateError):
+    """The ledger is missing, empty or unreadable in a state folder that shows earlier runs: not a fresh start."""
+
+    def __init__(self, message: str, *, path: str, reason: str, history: list[str], backups: list[str]) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+        self.history = list(history)
+        self.backups = list(backups)
+
+
 class LoadError(MigrationError):
     """A call to Intercom failed. Subclasses say whether it may be retried."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -17,68 +18,21 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-from deskmigrate.core.errors import StateError
+from deskmigrate.core.errors import LedgerLostError, StateError
+from deskmigrate.core.ledger_schema import SCHEMA_V1, SCHEMA_VERSION, apply_migrations, pending_migrations, schema_version
 from deskmigrate.core.model import Record, record_from_json
 
-SCHEMA_VERSION = 1
 # The failures phase of records the mapping refused (not a load failure: fixed by editing the mapping or the source).
 MAPPING_PHASE = "mapping"
 # The notice kind that says why a record was left out on purpose (deleted in the source, the mapping says skip).
 SKIPPED = "skipped"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, command TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
-    status TEXT NOT NULL, pid INTEGER, report TEXT);
-CREATE TABLE IF NOT EXISTS staged (
-    entity TEXT NOT NULL, source_id TEXT NOT NULL, record TEXT NOT NULL, hash TEXT NOT NULL,
-    run_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (entity, source_id));
-CREATE INDEX IF NOT EXISTS staged_order ON staged (entity, seq);
-CREATE TABLE IF NOT EXISTS cursors (
-    source TEXT NOT NULL, entity TEXT NOT NULL, cursor TEXT NOT NULL, run_id TEXT, updated_at REAL NOT NULL,
-    PRIMARY KEY (source, entity));
-CREATE TABLE IF NOT EXISTS id_map (
-    entity TEXT NOT NULL, source_id TEXT NOT NULL, intercom_id TEXT, origin TEXT, state TEXT NOT NULL,
-    payload_hash TEXT, body TEXT, before TEXT, run_id TEXT NOT NULL, pending_since REAL, updated_at REAL NOT NULL,
-    PRIMARY KEY (entity, source_id));
-CREATE INDEX IF NOT EXISTS id_map_intercom ON id_map (entity, intercom_id);
-CREATE TABLE IF NOT EXISTS writes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, phase TEXT NOT NULL, entity TEXT NOT NULL,
-    source_id TEXT NOT NULL, intercom_id TEXT, action TEXT NOT NULL, detail TEXT, before TEXT, at REAL NOT NULL,
-    undone_at REAL);
-CREATE INDEX IF NOT EXISTS writes_run ON writes (run_id, seq);
-CREATE INDEX IF NOT EXISTS writes_record ON writes (entity, source_id, seq);
-CREATE TABLE IF NOT EXISTS progress (
-    run_id TEXT NOT NULL, phase TEXT NOT NULL, total INTEGER, done INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL,
-    updated_at REAL NOT NULL, PRIMARY KEY (run_id, phase));
-CREATE TABLE IF NOT EXISTS failures (
-    entity TEXT NOT NULL, source_id TEXT NOT NULL, phase TEXT NOT NULL, run_id TEXT NOT NULL,
-    reason TEXT NOT NULL, field TEXT, request_id TEXT, excerpt TEXT, at REAL NOT NULL,
-    PRIMARY KEY (entity, source_id, phase));
-CREATE TABLE IF NOT EXISTS links (
-    contact_id TEXT NOT NULL, company_id TEXT NOT NULL, run_id TEXT NOT NULL,
-    PRIMARY KEY (contact_id, company_id));
-CREATE TABLE IF NOT EXISTS desired_tags (
-    entity TEXT NOT NULL, source_id TEXT NOT NULL, tag TEXT NOT NULL, name TEXT NOT NULL,
-    PRIMARY KEY (entity, source_id, tag));
-CREATE INDEX IF NOT EXISTS desired_tags_tag ON desired_tags (tag);
-CREATE TABLE IF NOT EXISTS taggings (
-    entity TEXT NOT NULL, source_id TEXT NOT NULL, tag TEXT NOT NULL, run_id TEXT NOT NULL,
-    PRIMARY KEY (entity, source_id, tag));
-CREATE TABLE IF NOT EXISTS parts (
-    record_id TEXT NOT NULL, step TEXT NOT NULL, position INTEGER NOT NULL, thread TEXT NOT NULL, intercom_id TEXT,
-    state TEXT NOT NULL, expected TEXT, run_id TEXT NOT NULL, pending_since REAL, updated_at REAL NOT NULL,
-    PRIMARY KEY (record_id, step));
-CREATE INDEX IF NOT EXISTS parts_thread ON parts (thread);
-CREATE TABLE IF NOT EXISTS notices (
-    entity TEXT NOT NULL, source_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, run_id TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (entity, source_id, kind));
-"""
+# Files an earlier run leaves in the state folder: with any of them there, a missing ledger is lost, not new.
+HISTORY_MARKERS = (("reports", "*.json", "run report"), ("logs", "*.log", "run log"), ("plan", "*.jsonl", "plan file"))
 
 
 def record_hash(record: Record) -> str:
@@ -107,6 +61,8 @@ class IdMapRow:
     before: dict[str, Any] | None
     run_id: str
     pending_since: float | None
+    intent: dict[str, Any] | None = None  # pending creates: the body about to be sent
+    facts: float | None = None  # adopted records: when their pre-existing tags and company links were recorded
 
 
 @dataclass(frozen=True)
@@ -193,6 +149,20 @@ class WriteRow:
     action: str
     detail: dict[str, Any] | None
     before: dict[str, Any] | None
+    after: dict[str, Any] | None = None  # what the write sent
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A tagging or company link as the ledger knows it: who made it (created | found | legacy) and whether it landed."""
+
+    entity: str
+    source_id: str
+    key: str  # the tag key, or the company's source id
+    origin: str
+    state: str
+    run_id: str
 
 
 def new_run_id() -> str:
@@ -207,39 +177,152 @@ def _create_private_file(path: Path) -> None:
         os.chmod(path.parent, 0o700)
     except OSError:
         pass
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
+    # An existing file is never opened outside SQLite: closing any descriptor of it drops the POSIX locks of this
+    # process's open connections (https://www.sqlite.org/howtocorrupt.html, section 2.2).
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
     os.chmod(path, 0o600)
 
 
-class Ledger:
-    """Thread-safe access to the ledger; each public write is one transaction."""
+def _deskmigrate_version() -> str:
+    try:
+        return package_version("deskmigrate")
+    except PackageNotFoundError:
+        return "unknown"
 
-    def __init__(self, path: Path) -> None:
+
+def _utc_stamp(moment: float) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(moment))
+
+
+def state_history(state_dir: Path) -> list[str]:
+    """What earlier runs left in a state folder (reports, logs, plan files), as counted phrases; empty for a new folder."""
+    found = []
+    for folder, pattern, label in HISTORY_MARKERS:
+        count = len(list((state_dir / folder).glob(pattern))) if (state_dir / folder).is_dir() else 0
+        if count:
+            found.append(f"{count} {label}{'s' if count != 1 else ''} in {folder}/")
+    return found
+
+
+def ledger_copies(path: Path) -> list[Path]:
+    """Copies of the ledger beside it: taken before a schema migration (.bak), or set aside by --new-ledger (.lost-…)."""
+    return sorted(p for p in path.parent.glob(path.name + ".*") if p.name.endswith(".bak") or ".lost-" in p.name)
+
+
+def _lost(path: Path, reason: str, history: list[str]) -> LedgerLostError:
+    copies = ledger_copies(path)
+    where = f", or one of the copies beside it: {', '.join(p.name for p in copies)}" if copies else ""
+    lines = [
+        f"the ledger {path} is {reason}, but this state folder shows earlier runs ({', '.join(history)}).",
+        "Without the ledger deskmigrate cannot tell what it created from what was there before, so nothing was done.",
+        f"  • to go on: put the ledger back at {path} (from your backups{where}) and run the command again;",
+        "  • to start over deliberately: run with --new-ledger. Records already in Intercom are then adopted as they are now:",
+        "    their fields, tags and company links count as pre-existing, so no rollback will remove them.",
+    ]
+    return LedgerLostError("\n".join(lines), path=str(path), reason=reason, history=history, backups=[str(p) for p in copies])
+
+
+def _set_aside(path: Path) -> None:
+    """Start over (--new-ledger): a lost ledger and its sidecars are renamed aside, never deleted; a healthy one is refused."""
+    if path.exists() and path.stat().st_size > 0:
+        try:
+            probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                runs = probe.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            finally:
+                probe.close()
+        except sqlite3.DatabaseError:
+            runs = 0
+        if runs:
+            raise StateError(f"the ledger {path} is not lost: it records {runs} run(s). --new-ledger only starts over when the "
+                             "ledger is missing, empty or unreadable")
+    stamp = _utc_stamp(time.time())
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(str(path) + suffix)
+        if old.exists():
+            old.rename(path.with_name(f"{path.name}.lost-{stamp}{suffix}"))
+
+
+class Ledger:
+    """Thread-safe access to the ledger; each public write is one transaction.
+
+    Opening an older ledger migrates it (copied aside first). A ledger that is missing, empty or unreadable beside
+    earlier runs' reports, logs or plan files is lost: opening it raises LedgerLostError instead of starting afresh,
+    unless `start_over` says to (the lost file is then set aside, never deleted).
+    """
+
+    def __init__(self, path: Path, *, start_over: bool = False) -> None:
         self.path = path
-        _create_private_file(path)
         self._lock = threading.RLock()
+        history = state_history(path.parent)
+        if start_over:
+            _set_aside(path)
+        elif history and (not path.exists() or path.stat().st_size == 0):
+            raise _lost(path, "missing" if not path.exists() else "empty (0 bytes)", history)
+        _create_private_file(path)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable across a killed process (kill -9); only an OS crash may lose the last commits.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
-            self._check_version()
+            self.migrated_to = self._migrate()
+            runs = self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         except sqlite3.DatabaseError as exc:
+            if history and not start_over:
+                raise _lost(path, f"unreadable ({exc})", history) from None
             raise StateError(f"cannot open the ledger {path}: {exc}") from None
+        if history and runs == 0 and not start_over:
+            raise _lost(path, "empty (it records no runs)", history)
+        if start_over:
+            with self.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('started_over_at', ?)", (str(time.time()),))
         for suffix in ("-wal", "-shm"):
             sidecar = Path(str(path) + suffix)
             if sidecar.exists():
                 os.chmod(sidecar, 0o600)
 
-    def _check_version(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise StateError(f"the ledger {self.path} has schema version {row[0]}, this deskmigrate expects {SCHEMA_VERSION}")
+    def _migrate(self) -> list[int]:
+        """Bring the file to SCHEMA_VERSION: a new ledger by every step, an older one (copied aside first) by the steps it lacks."""
+        version = schema_version(self._db)
+        if version is None:
+            self._db.executescript(SCHEMA_V1 + "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');")
+        elif version > SCHEMA_VERSION:
+            raise StateError(f"the ledger {self.path} has schema version {version}, made by a newer deskmigrate; this one reads up to "
+                             f"version {SCHEMA_VERSION}: upgrade deskmigrate")
+        if not pending_migrations(version or 1):
+            return []
+        backup = self._copy_aside(version) if version is not None else None
+        with self.transaction() as db:
+            current = schema_version(db) or 1  # another process may have migrated it meanwhile
+            if not pending_migrations(current):
+                return []
+            steps = apply_migrations(db, current, applied_at=time.time(), backup=str(backup) if backup else None, by=_deskmigrate_version())
+        return [step.version for step in steps]
+
+    def _copy_aside(self, version: int) -> Path:
+        """A consistent copy of the ledger before it is migrated (SQLite's online backup API, safe while others read it)."""
+        target = self.path.with_name(f"{self.path.name}.schema{version}-{_utc_stamp(time.time())}.bak")
+        _create_private_file(target)
+        copy = sqlite3.connect(target)
+        try:
+            self._db.backup(copy)
+        finally:
+            copy.close()
+        return target
+
+    def migrations(self) -> list[dict[str, Any]]:
+        """The schema migrations this ledger went through: version, name, when, the copy taken before, by which deskmigrate."""
+        rows = self._query("SELECT version, name, applied_at, backup, deskmigrate FROM migrations ORDER BY version")
+        return [dict(zip(("version", "name", "applied_at", "backup", "deskmigrate"), r, strict=True)) for r in rows]
+
+    def schema_version(self) -> int:
+        return schema_version(self._db) or 0
 
     def close(self) -> None:
         with self._lock:
@@ -272,8 +355,8 @@ class Ledger:
                 (time.time(),),
             )
             db.execute(
-                "INSERT INTO runs (run_id, command, started_at, status, pid) VALUES (?, ?, ?, 'running', ?)",
-                (run_id, command, time.time(), os.getpid()),
+                "INSERT INTO runs (run_id, command, started_at, status, pid, host) VALUES (?, ?, ?, 'running', ?, ?)",
+                (run_id, command, time.time(), os.getpid(), socket.gethostname()),
             )
         return run_id
 
@@ -373,7 +456,7 @@ class Ledger:
     # -- id map ----------------------------------------------------------------------------------
 
     def id_row(self, entity: str, source_id: str) -> IdMapRow | None:
-        rows = self._query("SELECT * FROM id_map WHERE entity=? AND source_id=?", (entity, source_id))
+        rows = self._query("SELECT " + ID_COLUMNS + " FROM id_map WHERE entity=? AND source_id=?", (entity, source_id))
         return _id_row(rows[0]) if rows else None
 
     def intercom_id(self, entity: str, source_id: str) -> str | None:
@@ -386,7 +469,7 @@ class Ledger:
         last = ""
         while True:
             rows = self._query(
-                "SELECT * FROM id_map WHERE entity=? AND source_id>? ORDER BY source_id LIMIT ?", (entity, last, batch_size)
+                "SELECT " + ID_COLUMNS + " FROM id_map WHERE entity=? AND source_id>? ORDER BY source_id LIMIT ?", (entity, last, batch_size)
             )
             if not rows:
                 return
@@ -399,18 +482,21 @@ class Ledger:
 
     def mark_pending(
         self, run_id: str, entity: str, source_id: str, *, origin: str | None = None, before: dict[str, Any] | None = None,
-        intercom_id: str | None = None,
+        intercom_id: str | None = None, intent: dict[str, Any] | None = None,
     ) -> None:
-        """Record the intent to create before the call, so a crash leaves a trace to reconcile, never a blind re-send."""
+        """Record the intent to create before the call, so a crash leaves a trace to reconcile, never a blind re-send.
+
+        `intent` is the body about to be sent: what a rollback after a crash looks the object up by.
+        """
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO id_map (entity, source_id, intercom_id, origin, state, before, run_id, pending_since, updated_at) "
-                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (entity, source_id) DO UPDATE SET "
+                "INSERT INTO id_map (entity, source_id, intercom_id, origin, state, before, run_id, pending_since, updated_at, intent) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) ON CONFLICT (entity, source_id) DO UPDATE SET "
                 "origin=COALESCE(id_map.origin, excluded.origin), before=COALESCE(id_map.before, excluded.before), "
                 "intercom_id=COALESCE(excluded.intercom_id, id_map.intercom_id), "
                 "pending_since=COALESCE(id_map.pending_since, excluded.pending_since), run_id=excluded.run_id, "
-                "updated_at=excluded.updated_at WHERE id_map.state='pending'",
-                (entity, source_id, intercom_id, origin, _dump(before), run_id, time.time(), time.time()),
+                "intent=COALESCE(excluded.intent, id_map.intent), updated_at=excluded.updated_at WHERE id_map.state='pending'",
+                (entity, source_id, intercom_id, origin, _dump(before), run_id, time.time(), time.time(), _dump(intent)),
             )
 
     def record_write(
@@ -436,13 +522,14 @@ class Ledger:
                 "INSERT INTO id_map (entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, updated_at) "
                 "VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?) ON CONFLICT (entity, source_id) DO UPDATE SET "
                 "intercom_id=excluded.intercom_id, origin=excluded.origin, state='done', payload_hash=excluded.payload_hash, "
-                "body=excluded.body, before=excluded.before, run_id=excluded.run_id, pending_since=NULL, updated_at=excluded.updated_at",
+                "body=excluded.body, before=excluded.before, run_id=excluded.run_id, pending_since=NULL, intent=NULL, "
+                "updated_at=excluded.updated_at",
                 (entity, source_id, intercom_id, origin, payload_hash, _dump(body), _dump(kept_before), run_id, now),
             )
             db.execute(
-                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, before, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, phase, entity, source_id, intercom_id, action, _dump({"origin": origin}), _dump(before), now),
+                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, before, after, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, phase, entity, source_id, intercom_id, action, _dump({"origin": origin}), _dump(before), _dump(body), now),
             )
             self._count(db, run_id, phase, "done")
             db.execute("DELETE FROM failures WHERE entity=? AND source_id=? AND phase=?", (entity, source_id, phase))
@@ -459,7 +546,7 @@ class Ledger:
                 "INSERT INTO id_map (entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, updated_at) "
                 "VALUES (?, ?, ?, 'merged', 'done', ?, NULL, NULL, ?, ?) ON CONFLICT (entity, source_id) DO UPDATE SET "
                 "intercom_id=excluded.intercom_id, origin='merged', state='done', payload_hash=excluded.payload_hash, body=NULL, "
-                "run_id=excluded.run_id, pending_since=NULL, updated_at=excluded.updated_at",
+                "run_id=excluded.run_id, pending_since=NULL, intent=NULL, updated_at=excluded.updated_at",
                 (entity, source_id, intercom_id, merge_marker(into), run_id, now),
             )
             db.execute(
@@ -509,11 +596,11 @@ class Ledger:
             params.append(run_id)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         rows = self._query(
-            f"SELECT seq, run_id, phase, entity, source_id, intercom_id, action, detail, before FROM writes {clause} ORDER BY seq",
+            f"SELECT seq, run_id, phase, entity, source_id, intercom_id, action, detail, before, after, at FROM writes {clause} ORDER BY seq",
             params,
         )
         return [
-            WriteRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]) if r[7] else None, json.loads(r[8]) if r[8] else None)
+            WriteRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _load(r[7]), _load(r[8]), _load(r[9]), r[10])
             for r in rows
         ]
 
@@ -528,10 +615,6 @@ class Ledger:
         )
         return [r[0] for r in rows]
 
-    def mark_undone(self, seqs: Iterable[int]) -> None:
-        with self.transaction() as db:
-            db.executemany("UPDATE writes SET undone_at=? WHERE seq=?", [(time.time(), s) for s in seqs])
-
     def later_writes_exist(self, entity: str, source_id: str, after_seq: int) -> bool:
         rows = self._query(
             "SELECT 1 FROM writes WHERE entity=? AND source_id=? AND seq>? AND undone_at IS NULL LIMIT 1",
@@ -540,23 +623,60 @@ class Ledger:
         return bool(rows)
 
     # -- company links and tags ----------------------------------------------------------------
+    # A tagging or link row says the fact holds in Intercom and who made it: created (deskmigrate; a delta or rollback
+    # may remove it), found (there before deskmigrate first wrote to the record: never removed) or legacy (written by
+    # schema 1 to a pre-existing record, ownership unknown: kept). State pending: sent or about to be, outcome unknown.
 
     def applied_links(self, contact_source_id: str) -> set[str]:
-        return {r[0] for r in self._query("SELECT company_id FROM links WHERE contact_id=?", (contact_source_id,))}
+        """Companies (source ids) the contact is linked to as far as the ledger knows, whoever linked it."""
+        return {r[0] for r in self._query("SELECT company_id FROM links WHERE contact_id=? AND state='done'", (contact_source_id,))}
+
+    def owned_links(self, contact_source_id: str) -> set[str]:
+        """The contact's company links deskmigrate created (pending ones too): the only ones a delta may remove."""
+        rows = self._query("SELECT company_id FROM links WHERE contact_id=? AND origin='created'", (contact_source_id,))
+        return {r[0] for r in rows}
+
+    def mark_link_pending(self, run_id: str, contact_source_id: str, company_source_id: str) -> None:
+        """Before attaching: a crash leaves this trace, and a rollback detaches it whether or not the call landed."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO links (contact_id, company_id, run_id, origin, state) VALUES (?, ?, ?, 'created', 'pending')",
+                       (contact_source_id, company_source_id, run_id))
 
     def set_link(self, run_id: str, contact_source_id: str, company_source_id: str, *, present: bool, contact_intercom_id: str,
                  company_intercom_id: str) -> None:
         action = "link" if present else "unlink"
         with self.transaction() as db:
             if present:
-                db.execute("INSERT OR IGNORE INTO links VALUES (?, ?, ?)", (contact_source_id, company_source_id, run_id))
+                db.execute(
+                    "INSERT INTO links (contact_id, company_id, run_id, origin, state) VALUES (?, ?, ?, 'created', 'done') "
+                    "ON CONFLICT (contact_id, company_id) DO UPDATE SET state='done', run_id=excluded.run_id",
+                    (contact_source_id, company_source_id, run_id))
             else:
                 db.execute("DELETE FROM links WHERE contact_id=? AND company_id=?", (contact_source_id, company_source_id))
+            detail = {"company_source_id": company_source_id, "company_intercom_id": company_intercom_id}
             db.execute(
-                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, at) VALUES (?, 'contacts', 'contacts', ?, ?, ?, ?, ?)",
-                (run_id, contact_source_id, contact_intercom_id, action,
-                 _dump({"company_source_id": company_source_id, "company_intercom_id": company_intercom_id}), time.time()),
+                "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, after, at) "
+                "VALUES (?, 'contacts', 'contacts', ?, ?, ?, ?, ?, ?)",
+                (run_id, contact_source_id, contact_intercom_id, action, _dump(detail), _dump(detail), time.time()),
             )
+
+    def record_found(self, run_id: str, entity: str, source_id: str, *, tags: Iterable[str] = (), companies: Iterable[str] = ()) -> None:
+        """What a pre-existing record carried before deskmigrate first wrote to it: its tags (keys) and company links (source
+        ids). One transaction, before the first write; facts the ledger knows already keep their owner."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO taggings (entity, source_id, tag, run_id, origin, state) VALUES (?, ?, ?, ?, 'found', 'done')",
+                           [(entity, source_id, tag, run_id) for tag in tags])
+            if entity == "contacts":
+                db.executemany("INSERT OR IGNORE INTO links (contact_id, company_id, run_id, origin, state) VALUES (?, ?, ?, 'found', 'done')",
+                               [(source_id, company, run_id) for company in companies])
+            db.execute("UPDATE id_map SET facts=? WHERE entity=? AND source_id=?", (now, entity, source_id))
+
+    def known_facts(self, entity: str, source_id: str) -> tuple[set[str], set[str]]:
+        """Tag keys and company source ids the ledger has any row for (any owner, any state)."""
+        tags = {r[0] for r in self._query("SELECT tag FROM taggings WHERE entity=? AND source_id=?", (entity, source_id))}
+        links = {r[0] for r in self._query("SELECT company_id FROM links WHERE contact_id=?", (source_id,))} if entity == "contacts" else set()
+        return tags, links
 
     def set_desired_tags(self, entity: str, source_id: str, names: Iterable[str]) -> bool:
         """Replace the tags a record should carry; returns True when they changed."""
@@ -576,21 +696,28 @@ class Ledger:
         return {r[0]: r[1] for r in self._query("SELECT tag, MIN(name) FROM desired_tags GROUP BY tag ORDER BY tag")}
 
     def taggings_to_add(self, tag: str, entity: str) -> list[str]:
+        """Records that should carry `tag` and are not known to (a pending tagging is sent again: tagging is idempotent)."""
         rows = self._query(
             "SELECT d.source_id FROM desired_tags d LEFT JOIN taggings t ON t.entity=d.entity AND t.source_id=d.source_id "
-            "AND t.tag=d.tag WHERE d.tag=? AND d.entity=? AND t.tag IS NULL ORDER BY d.source_id",
+            "AND t.tag=d.tag WHERE d.tag=? AND d.entity=? AND (t.tag IS NULL OR t.state='pending') ORDER BY d.source_id",
             (tag, entity),
         )
         return [r[0] for r in rows]
 
     def taggings_to_remove(self, entity: str) -> list[tuple[str, str]]:
-        """(tag, source_id) pairs applied earlier that no record wants any more."""
+        """(tag, source_id) pairs deskmigrate applied earlier that no record wants any more; found ones always stay."""
         rows = self._query(
             "SELECT t.tag, t.source_id FROM taggings t LEFT JOIN desired_tags d ON t.entity=d.entity AND t.source_id=d.source_id "
-            "AND t.tag=d.tag WHERE t.entity=? AND d.tag IS NULL ORDER BY t.tag, t.source_id",
+            "AND t.tag=d.tag WHERE t.entity=? AND t.origin='created' AND d.tag IS NULL ORDER BY t.tag, t.source_id",
             (entity,),
         )
         return [(r[0], r[1]) for r in rows]
+
+    def mark_taggings_pending(self, run_id: str, tag: str, entity: str, source_ids: list[str]) -> None:
+        """Before a tag call: a crash leaves this trace, and a rollback removes the tagging whether or not the call landed."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO taggings (entity, source_id, tag, run_id, origin, state) VALUES (?, ?, ?, ?, 'created', 'pending')",
+                           [(entity, source_id, tag, run_id) for source_id in source_ids])
 
     def record_taggings(self, run_id: str, tag: str, tag_id: str, entity: str, source_ids: list[str], *, present: bool) -> None:
         action = "tag" if present else "untag"
@@ -598,21 +725,113 @@ class Ledger:
         with self.transaction() as db:
             for source_id in source_ids:
                 if present:
-                    db.execute("INSERT OR IGNORE INTO taggings VALUES (?, ?, ?, ?)", (entity, source_id, tag, run_id))
+                    db.execute(
+                        "INSERT INTO taggings (entity, source_id, tag, run_id, origin, state) VALUES (?, ?, ?, ?, 'created', 'done') "
+                        "ON CONFLICT (entity, source_id, tag) DO UPDATE SET state='done', run_id=excluded.run_id",
+                        (entity, source_id, tag, run_id))
                 else:
                     db.execute("DELETE FROM taggings WHERE entity=? AND source_id=? AND tag=?", (entity, source_id, tag))
                 intercom_id = db.execute(
                     "SELECT intercom_id FROM id_map WHERE entity=? AND source_id=?", (entity, source_id)
                 ).fetchone()
+                detail = {"tag": tag, "tag_id": tag_id}
                 db.execute(
-                    "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, at) VALUES (?, 'tags', ?, ?, ?, ?, ?, ?)",
-                    (run_id, entity, source_id, intercom_id[0] if intercom_id else None, action,
-                     _dump({"tag": tag, "tag_id": tag_id}), now),
+                    "INSERT INTO writes (run_id, phase, entity, source_id, intercom_id, action, detail, after, at) "
+                    "VALUES (?, 'tags', ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, entity, source_id, intercom_id[0] if intercom_id else None, action, _dump(detail), _dump(detail), now),
                 )
             self._count(db, run_id, "tags", "done", len(source_ids))
 
     def applied_taggings(self, entity: str, source_id: str) -> set[str]:
-        return {r[0] for r in self._query("SELECT tag FROM taggings WHERE entity=? AND source_id=?", (entity, source_id))}
+        """Tags the record carries as far as the ledger knows, whoever applied them."""
+        return {r[0] for r in self._query("SELECT tag FROM taggings WHERE entity=? AND source_id=? AND state='done'", (entity, source_id))}
+
+    def tagging(self, entity: str, source_id: str, tag: str) -> Fact | None:
+        rows = self._query("SELECT entity, source_id, tag, origin, state, run_id FROM taggings WHERE entity=? AND source_id=? AND tag=?",
+                           (entity, source_id, tag))
+        return Fact(*rows[0]) if rows else None
+
+    def link(self, contact_source_id: str, company_source_id: str) -> Fact | None:
+        rows = self._query("SELECT 'contacts', contact_id, company_id, origin, state, run_id FROM links WHERE contact_id=? AND company_id=?",
+                           (contact_source_id, company_source_id))
+        return Fact(*rows[0]) if rows else None
+
+    def taggings_with(self, tag: str) -> list[Fact]:
+        """Every record the ledger knows carries `tag`, with its owner."""
+        rows = self._query("SELECT entity, source_id, tag, origin, state, run_id FROM taggings WHERE tag=? ORDER BY entity, source_id", (tag,))
+        return [Fact(*r) for r in rows]
+
+    def pending_facts(self, run_ids: list[str]) -> list[Fact]:
+        """Taggings and company links a run was applying when it stopped (state pending)."""
+        marks = ",".join("?" for _ in run_ids)
+        rows = self._query(
+            f"SELECT entity, source_id, tag, origin, state, run_id FROM taggings WHERE state='pending' AND run_id IN ({marks}) "
+            f"UNION ALL SELECT 'links', contact_id, company_id, origin, state, run_id FROM links WHERE state='pending' AND run_id IN ({marks})",
+            [*run_ids, *run_ids],
+        )
+        return [Fact(*r) for r in rows]
+
+    def drop_tagging(self, entity: str, source_id: str, tag: str) -> None:
+        """Rollback: the tagging is gone from Intercom (no write is logged: a rollback's actions are in its undo log)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM taggings WHERE entity=? AND source_id=? AND tag=?", (entity, source_id, tag))
+
+    def restore_tagging(self, run_id: str, entity: str, source_id: str, tag: str) -> None:
+        """Rollback of a delta that removed a tagging deskmigrate had applied: it is back, still deskmigrate's."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO taggings (entity, source_id, tag, run_id, origin, state) VALUES (?, ?, ?, ?, 'created', 'done')",
+                       (entity, source_id, tag, run_id))
+
+    def drop_link(self, contact_source_id: str, company_source_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM links WHERE contact_id=? AND company_id=?", (contact_source_id, company_source_id))
+
+    def restore_link(self, run_id: str, contact_source_id: str, company_source_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO links (contact_id, company_id, run_id, origin, state) VALUES (?, ?, ?, 'created', 'done')",
+                       (contact_source_id, company_source_id, run_id))
+
+    # -- rollback runs -----------------------------------------------------------------------------
+
+    def pending_rows(self, run_ids: list[str]) -> list[IdMapRow]:
+        """Creates (and adoptions) these runs had started when they stopped: their outcome in Intercom is unknown."""
+        marks = ",".join("?" for _ in run_ids)
+        rows = self._query(f"SELECT {ID_COLUMNS} FROM id_map WHERE state='pending' AND run_id IN ({marks}) ORDER BY entity, source_id",
+                           run_ids)
+        return [_id_row(r) for r in rows]
+
+    def record_undo(self, rollback_run_id: str, *, phase: str, entity: str, source_id: str, intercom_id: str | None, action: str,
+                    outcome: str, detail: dict[str, Any] | None = None, write_seqs: Iterable[int] = ()) -> None:
+        """One undo action of a rollback run, and the writes it settles (marked undone by that run), in one transaction."""
+        now = time.time()
+        seqs = list(write_seqs)
+        with self.transaction() as db:
+            db.executemany("UPDATE writes SET undone_at=?, undone_by=? WHERE seq=? AND undone_at IS NULL",
+                           [(now, rollback_run_id, seq) for seq in seqs])
+            db.execute(
+                "INSERT INTO undo_log (run_id, write_seq, phase, entity, source_id, intercom_id, action, outcome, detail, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rollback_run_id, seqs[-1] if seqs else None, phase, entity, source_id, intercom_id, action, outcome, _dump(detail), now),
+            )
+
+    def undo_log(self, rollback_run_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT phase, entity, source_id, intercom_id, action, outcome, detail FROM undo_log WHERE run_id=? ORDER BY seq",
+                           (rollback_run_id,))
+        return [dict(zip(("phase", "entity", "source_id", "intercom_id", "action", "outcome"), r[:6], strict=True)) | {"detail": _load(r[6])}
+                for r in rows]
+
+    def rolled_back_by(self, run_id: str) -> list[str]:
+        """The rollback runs that undid writes of `run_id`."""
+        rows = self._query("SELECT DISTINCT undone_by FROM writes WHERE run_id=? AND undone_by IS NOT NULL ORDER BY undone_by", (run_id,))
+        return [r[0] for r in rows]
+
+    def count_writes(self, run_id: str, *, undone: bool | None = None) -> int:
+        clause = "" if undone is None else (" AND undone_at IS NOT NULL" if undone else " AND undone_at IS NULL")
+        return self._query(f"SELECT COUNT(*) FROM writes WHERE run_id=?{clause}", (run_id,))[0][0]
+
+    def run_command(self, run_id: str) -> str | None:
+        rows = self._query("SELECT command FROM runs WHERE run_id=?", (run_id,))
+        return rows[0][0] if rows else None
 
     # -- parts of multi-part records (conversation replies and notes) ----------------------------
 
@@ -862,13 +1081,21 @@ def _grouped(rows: Iterable[sqlite3.Row | tuple[Any, ...]]) -> list[OutcomeGroup
     return groups
 
 
+def _load(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
 def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
+ID_COLUMNS = "entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, pending_since, intent, facts"
+
+
 def _id_row(row: sqlite3.Row | tuple[Any, ...]) -> IdMapRow:
-    entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, pending_since, _updated = row
+    entity, source_id, intercom_id, origin, state, payload_hash, body, before, run_id, pending_since, intent, facts = row
     return IdMapRow(
         entity, source_id, intercom_id, origin, state, payload_hash,
         json.loads(body) if body else None, json.loads(before) if before else None, run_id, pending_since,
+        json.loads(intent) if intent else None, facts,
     )

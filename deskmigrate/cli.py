@@ -22,10 +22,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deskmigrate import __version__, pipeline
-from deskmigrate.core.errors import AuthError, MigrationError, ProblemsError, SourceError, StateError
+from deskmigrate import __version__, pipeline, rollbacks
+from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, SourceError, StateError
 from deskmigrate.core.http import RetryPolicy, redact
 from deskmigrate.core.state import MAPPING_PHASE, Ledger
+from deskmigrate.loaders.intercom.rollback import Rollback
+from deskmigrate.locking import StateLockedError, state_lock
 from deskmigrate.reconcile import match_agents_by_email
 from deskmigrate.report import (
     RedactingFilter,
@@ -55,6 +57,8 @@ console = make_console()
 log = logging.getLogger("deskmigrate")
 
 ConfigOption = typer.Option(Path("config.yaml"), "-c", "--config", help="The migration's config file.")
+NewLedgerOption = typer.Option(False, "--new-ledger", help="Start a new ledger when the state folder's ledger is lost "
+                               "(missing, empty or unreadable beside earlier runs); the lost file is set aside, never deleted.")
 PREVIEW_ROWS = 20  # articles listed on screen by `plan`; the JSON report has them all
 
 
@@ -147,6 +151,50 @@ def _open(config: Path) -> pipeline.Project:
 
         raise ConfigError([Problem(path="", message="config file not found", file=str(config))])
     return pipeline.open_project(config)
+
+
+@contextmanager
+def _holding(project: pipeline.Project, command: str) -> Iterator[None]:
+    """One writing command per state folder: a second one stops (exit 2) naming the holder; a dead holder's lock is taken over."""
+    try:
+        with state_lock(project.state_dir, command) as taken_over:
+            if taken_over is not None:
+                console.print(f"[yellow]! took over the state folder's lock from {escape(taken_over.describe())}, "
+                              "which is no longer running[/]")
+            yield
+    except StateLockedError as error:
+        console.print(f"[bold red]state folder busy:[/] {escape(str(error))}")
+        raise Exit(EXIT_CONFIG) from None
+
+
+@contextmanager
+def _closing(ledger: Ledger) -> Iterator[Ledger]:
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
+    """The project's ledger; a lost one stops the command (exit 2) with how to restore it or start over (--new-ledger)."""
+    try:
+        ledger = Ledger(project.state_dir / "ledger.db", start_over=True) if new_ledger else project.ledger()
+    except LedgerLostError as lost:
+        console.print(f"[bold red]the ledger is lost:[/] {escape(str(lost))}")
+        raise Exit(EXIT_CONFIG) from None
+    except StateError as error:
+        if new_ledger:
+            console.print(f"[bold red]--new-ledger refused:[/] {escape(str(error))}")
+            raise Exit(EXIT_CONFIG) from None
+        raise
+    if new_ledger:
+        console.print("[yellow]! started a new ledger: records already in Intercom will be adopted, and what they hold now "
+                      "(fields, tags, company links) is recorded as there before the migration[/]")
+    for version in ledger.migrated_to:
+        step = next(m for m in ledger.migrations() if m["version"] == version)
+        if step["backup"]:  # a new ledger goes through the same steps, with nothing to keep a copy of
+            console.print(f"ledger migrated to schema {version} ({step['name']}); the previous file is kept at {step['backup']}")
+    return ledger
 
 
 # -- check -------------------------------------------------------------------------------------------
@@ -279,14 +327,20 @@ def _recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: s
 
 
 @contextmanager
-def _started_run(config: Path, command: str, verbose: bool) -> Iterator[tuple[pipeline.Project, Ledger, str, float]]:
-    """Open the project and its ledger, start a run with its log, and record it even if it dies."""
+def _started_run(config: Path, command: str, verbose: bool,
+                 new_ledger: bool = False) -> Iterator[tuple[pipeline.Project, Ledger, str, float]]:
+    """Open the project, hold its state folder, open its ledger (never a lost one silently), start a run with its log,
+    and record it even if it dies."""
     project = _open(config)
-    ledger = project.ledger()
-    run_id = ledger.start_run(command)
-    _setup_logging(project, verbose, run_id)
-    with _recorded(project, ledger, run_id, command):
-        yield project, ledger, run_id, time.time()
+    with _holding(project, command):
+        ledger = _ledger(project, new_ledger)
+        try:
+            run_id = ledger.start_run(command)
+            _setup_logging(project, verbose, run_id)
+            with _recorded(project, ledger, run_id, command):
+                yield project, ledger, run_id, time.time()
+        finally:
+            ledger.close()  # before the lock goes: the next holder finds the ledger whole, its log checkpointed
 
 
 def _print_extract(result: pipeline.ExtractResult) -> None:
@@ -381,11 +435,11 @@ def _print_help_center_preview(preview: dict[str, Any]) -> None:
 
 @app.command()
 def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
-            verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+            verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption) -> None:
     """Read the source into the ledger (staging) without touching Intercom."""
 
     def body() -> None:
-        with _started_run(config, "extract", verbose) as (project, ledger, run_id, started):
+        with _started_run(config, "extract", verbose, new_ledger) as (project, ledger, run_id, started):
             with bars() as progress:
                 result = pipeline.extract(project, ledger, run_id, progress, since)
             _print_extract(result)
@@ -396,11 +450,11 @@ def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(N
 
 @app.command()
 def plan(config: Path = ConfigOption, out: Path | None = typer.Option(None, help="Folder for the would-be payloads (default: <state>/plan)."),
-         verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+         verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption) -> None:
     """Show what a run would create, update, leave unchanged or reject, and write the would-be payloads. Writes nothing to Intercom."""
 
     def body() -> None:
-        with _started_run(config, "plan", verbose) as (project, ledger, run_id, started):
+        with _started_run(config, "plan", verbose, new_ledger) as (project, ledger, run_id, started):
             out_dir = out or project.state_dir / "plan"
             reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
             with bars() as progress:
@@ -474,11 +528,12 @@ def _print_help_center(details: dict[str, Any] | None) -> None:
 
 
 @app.command()
-def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose"),
+         new_ledger: bool = NewLedgerOption) -> None:
     """Load what is staged into Intercom (preflight → companies → contacts → tags)."""
 
     def body() -> None:
-        with _started_run(config, "load", verbose) as (project, ledger, run_id, started):
+        with _started_run(config, "load", verbose, new_ledger) as (project, ledger, run_id, started):
             with bars() as progress:
                 code = _load_and_report(project, ledger, run_id, "load", started, None, progress)
             raise Exit(code)
@@ -488,11 +543,11 @@ def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", 
 
 @app.command()
 def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
-        verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+        verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption) -> None:
     """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas)."""
 
     def body() -> None:
-        with _started_run(config, "run", verbose) as (project, ledger, run_id, started):
+        with _started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
             with bars() as progress:
                 extracted = pipeline.extract(project, ledger, run_id, progress, since)
                 code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress)
@@ -544,38 +599,81 @@ def validate(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-
 @app.command()
 def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None, "--run", help="The run to undo."),
              all_runs: bool = typer.Option(False, "--all", help="Undo every run, newest first."),
+             yes: bool = typer.Option(False, "--yes", "-y", help="Do it without asking (needed without a terminal)."),
+             dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be undone."),
+             force: bool = typer.Option(False, "--force", help="Also undo records people changed since the migration."),
              verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
-    """Delete what a run created and restore what it changed on pre-existing records, in reverse phase order."""
+    """Undo what runs wrote, in reverse phase order: delete what they created, restore what they changed on records that
+    existed before, remove the taggings and company links they added. Shows the plan and asks first."""
 
     def body() -> None:
         if bool(run_id) == all_runs:
             console.print("[red]give exactly one of --run RUN_ID or --all[/]")
             raise Exit(EXIT_CONFIG)
         project = _open(config)
-        ledger = project.ledger()
-        _setup_logging(project, verbose)
-        runs = [r["run_id"] for r in ledger.runs()]
-        if run_id and run_id not in runs:
-            console.print(f"[red]no run {run_id!r} in the ledger; `deskmigrate status` lists them[/]")
-            raise Exit(EXIT_CONFIG)
-        selected = list(reversed(runs)) if all_runs else [run_id]
-        blocking = ledger.later_writers(selected)  # type: ignore[arg-type]
-        if blocking:
-            console.print(f"[red]later runs changed the same records: roll back {', '.join(blocking)} first, or use --all[/]")
-            raise Exit(EXIT_CONFIG)
-        with pipeline.open_target(project) as target:
-            report = pipeline.rollback(ledger, target, selected)  # type: ignore[arg-type]
-        console.print(key_value_table("Rollback", {
+        with _holding(project, "rollback"), _closing(_ledger(project)) as ledger:
+            _setup_logging(project, verbose)
+            try:
+                selected = rollbacks.select_runs(ledger, run_id, all_runs)
+            except rollbacks.RollbackRefused as refused:
+                console.print(f"[red]{escape(str(refused))}[/]")
+                raise Exit(EXIT_CONFIG) from None
+            blocking = ledger.later_writers(selected)
+            if blocking:
+                console.print(f"[red]later runs changed the same records: roll back {', '.join(blocking)} first, or use --all[/]")
+                raise Exit(EXIT_CONFIG)
+            with pipeline.open_target(project) as target:
+                planner = Rollback(target.client, ledger, force=force, concurrency=project.loaded.config.load.concurrency)
+                with console.status("reading what the runs wrote, as it is in Intercom now…"):
+                    plan = planner.plan(selected)
+                if not plan.actionable:
+                    for line in rollbacks.nothing_to_do(ledger, selected, plan):
+                        console.print(line, markup=False)
+                    raise Exit(EXIT_OK)
+                for part in rollbacks.preview(plan):
+                    console.print(part)
+                if dry_run:
+                    console.print("dry run: nothing was changed")
+                    raise Exit(EXIT_OK)
+                if not yes:
+                    if not sys.stdin.isatty():
+                        console.print("[red]rollback changes Intercom: confirm it in a terminal, or add --yes to go ahead without asking[/]")
+                        raise Exit(EXIT_CONFIG)
+                    if not typer.confirm("Roll back as shown?", default=False):
+                        console.print("cancelled: nothing was changed")
+                        raise Exit(EXIT_OK)
+                raise Exit(_apply_rollback(project, ledger, planner, plan, target, verbose))
+
+    _run(body)
+
+
+def _apply_rollback(project: pipeline.Project, ledger: Ledger, planner: Rollback, plan: Any, target: pipeline.Target,
+                    verbose: bool) -> int:
+    """The rollback as a run of its own: its run id, log, undo log, JSON report and line in `status`."""
+    run_id = ledger.start_run("rollback")
+    _setup_logging(project, verbose, run_id)
+    started = time.time()
+    with _recorded(project, ledger, run_id, "rollback"):
+        planner.run_id = run_id
+        report = planner.apply(plan)
+        console.print(key_value_table("Rolled back", {
             "deleted": report.deleted or "nothing", "restored": report.restored or "nothing",
-            "untagged": report.untagged, "company links removed": report.unlinked, "company links restored": report.relinked,
+            "fields restored": report.restored_fields, "taggings removed": report.untagged, "taggings put back": report.retagged,
+            "company links removed": report.unlinked, "company links put back": report.relinked,
             "attributes archived": ", ".join(report.archived_attributes) or "none", "already gone": report.already_gone,
             "identifiers kept (Intercom cannot clear them)": report.kept_identifiers,
         }))
         for error in report.errors:
-            console.print(f"[red]✗[/] {error}", markup=True)
-        raise Exit(EXIT_FAILURES if report.errors else EXIT_OK)
-
-    _run(body)
+            console.print(f"[red]✗[/] {escape(error)}")
+        code = EXIT_FAILURES if report.errors else EXIT_OK
+        sections = rollbacks.report_sections(plan, report, ledger, run_id)
+        document = {"run_id": run_id, "command": "rollback", "deskmigrate": __version__,
+                    "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
+                    **sections, "api": _api_stats(target), "exit_code": code}
+        path = pipeline.write_report(project, run_id, document)
+        ledger.finish_run(run_id, "errors" if report.errors else "ok", {k: v for k, v in document.items() if k != "undo_log"})
+        console.print(f"rollback run [bold]{run_id}[/] report: {path}")
+        return code
 
 
 @app.command()

@@ -59,9 +59,16 @@ INDEXED_FIELDS = {
 
 
 def create_private_file(path: Path) -> None:
-    """Create the database file readable by its owner only (it holds customer data)."""
+    """Create the database file readable by its owner only (it holds customer data).
+
+    An existing file is left unopened: closing any descriptor of a SQLite file drops every POSIX lock this process
+    holds on it, including those of open connections (https://www.sqlite.org/howtocorrupt.html#_posix_advisory_locks_canceled_by_a_separate_thread_doing_close_).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        return
     os.close(descriptor)
 
 

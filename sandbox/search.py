@@ -65,17 +65,17 @@ def operators_for(field: str) -> set[str]:
     raise bad_request(f"'{field}' is not a searchable field in the sandbox", field=field)
 
 
-def matches(query: dict[str, Any], record: Record) -> bool:
-    """Whether a contact view (with `tags.data`) satisfies a checked query."""
+def matches(query: dict[str, Any], record: Record, tag_ids: set[str] | None = None) -> bool:
+    """Whether a contact view satisfies a checked query; `tag_ids` are all its tags (else those its view embeds)."""
     operator = query["operator"]
     if operator == "AND":
-        return all(matches(each, record) for each in query["value"])
+        return all(matches(each, record, tag_ids) for each in query["value"])
     if operator == "OR":
-        return any(matches(each, record) for each in query["value"])
+        return any(matches(each, record, tag_ids) for each in query["value"])
     field, value = query["field"], query["value"]
     if field == "tag_id":
-        tag_ids = {tag["id"] for tag in record["tags"]["data"]}
-        return (str(value) in tag_ids) == (operator == "=")
+        carried = tag_ids if tag_ids is not None else {tag["id"] for tag in record["tags"]["data"]}
+        return (str(value) in carried) == (operator == "=")
     if field in DATE_FIELDS:
         return compare_dates(record.get(field), operator, value)
     actual = (

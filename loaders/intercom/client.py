@@ -370,6 +370,45 @@ class IntercomClient:
         path = f"/contacts/{_segment(contact_id)}/companies/{_segment(company_id)}"
         return self.request("DELETE", path, route="/contacts/{id}/companies/{id}")
 
+    def list_contact_tags(self, contact_id: str) -> list[dict[str, Any]]:
+        """Every tag of a contact, with names (a contact object embeds only the first 10, without names)."""
+        return list(self.request("GET", f"/contacts/{_segment(contact_id)}/tags", route="/contacts/{id}/tags").get("data") or [])
+
+    def iter_contact_companies(self, contact_id: str, per_page: int = 50) -> Iterator[dict[str, Any]]:
+        """Every company a contact is attached to (a contact object embeds only the first 10), page by page."""
+        yield from self._pages(f"/contacts/{_segment(contact_id)}/companies", {"per_page": per_page}, "/contacts/{id}/companies")
+
+    def _pages(self, path: str, params: dict[str, Any], route: str) -> Iterator[dict[str, Any]]:
+        page = 1
+        while True:
+            found = self.request("GET", path, params={**params, "page": page}, route=route)
+            yield from found.get("data") or []
+            pages = found.get("pages") or {}
+            if page >= int(pages.get("total_pages") or 1) or not found.get("data"):
+                return
+            page += 1
+
+    def tagged(self, kind: str, tag_id: str) -> tuple[int, set[str]]:
+        """How many contacts, companies, conversations or tickets carry a tag, and the ids of the first page of them.
+
+        Contacts, conversations and tickets are found by search, which is eventually consistent (a tagging made in the
+        last minutes may be missing); companies by `GET /companies?tag_id=`, which is not.
+        """
+        if kind == "companies":
+            found = self.request("GET", "/companies", params={"tag_id": tag_id, "per_page": 60}, route="/companies?tag_id")
+            items = found.get("data") or []
+        elif kind == "contacts":
+            query = {"field": "tag_id", "operator": "=", "value": tag_id}
+            found = self.request("POST", "/contacts/search", json={"query": query, "pagination": {"per_page": MAX_CONTACTS_PER_PAGE}},
+                                 idempotent=True)
+            items = found.get("data") or []
+        else:
+            query = {"field": "tag_ids", "operator": "=", "value": tag_id}
+            found = self.request("POST", f"/{kind}/search", json={"query": query, "pagination": {"per_page": 150}}, idempotent=True)
+            items = found.get(kind) or []
+        ids = {str(item.get("id")) for item in items if isinstance(item, dict)}
+        return int(found.get("total_count") or len(ids)), ids
+
     def iter_contacts(self, per_page: int = MAX_CONTACTS_PER_PAGE) -> Iterator[dict[str, Any]]:
         """Every contact, following `pages.next.starting_after`; a repeated cursor is an error, not a loop."""
         params: dict[str, Any] = {"per_page": max(1, min(per_page, MAX_CONTACTS_PER_PAGE))}

@@ -588,7 +588,7 @@ class ConversationLoader:
                 source = payload.refs.get("source") or "source"
                 name = f"{source} requester {requester}" if requester else f"{source} ticket {payload.source_id} requester"
                 body = {"role": "lead", "name": name}
-                self.ledger.mark_pending(self.run_id, LEADS, lead_key)
+                self.ledger.mark_pending(self.run_id, LEADS, lead_key, intent=body)
                 lead = str(self.client.create_contact(body)["id"])
                 self.ledger.record_write(self.run_id, PHASE, LEADS, lead_key, intercom_id=lead, action="create",
                                          origin="created", payload_hash=body_hash(body), body=body)
@@ -614,7 +614,7 @@ class ConversationLoader:
                 again = self.client.find_contact_by_external_id(body["external_id"])
                 if again is not None:
                     return self._record_teammate(agent, str(again["id"]), "create", body)
-            self.ledger.mark_pending(self.run_id, TEAMMATES, agent.source_id)
+            self.ledger.mark_pending(self.run_id, TEAMMATES, agent.source_id, intent=body)
             try:
                 contact = self._create_teammate(agent, body)
             except ConflictError as conflict:
@@ -692,7 +692,7 @@ class ConversationLoader:
         if pending is not None and pending.state == "pending":
             conversation_id = self._find_started(contact_id, step.created_at, pending.pending_since or 0.0)
         if conversation_id is None:
-            self.ledger.mark_pending(self.run_id, self.entity, source_id)
+            self.ledger.mark_pending(self.run_id, self.entity, source_id, intent=_identifying(body))
             self.ledger.mark_part_pending(self.run_id, payload.source_id, step.key, position, source_id, {"created_at": step.created_at})
             sent_at = self.clock()
             try:
@@ -877,6 +877,7 @@ class ConversationLoader:
             if key in applied:
                 continue
             tag_id = self._tag_id(key, name)
+            self.ledger.mark_taggings_pending(self.run_id, key, self.entity, [payload.source_id])
             for conversation_id in conversations.values():
                 self._tag_call(conversation_id, tag_id, str(admin_id))
             self.ledger.record_taggings(self.run_id, key, tag_id, self.entity, [payload.source_id], present=True)
@@ -903,6 +904,8 @@ class ConversationLoader:
             if self._tags is None:
                 self._tags = {tag_key(t["name"]): t for t in self.client.list_tags().get("data", [])}
             existing = self._tags.get(key)
+            if existing is None:
+                self.ledger.mark_pending(self.run_id, "tags", key, intent={"name": name})
             tag = existing or self.client.create_tag(name)
             self.ledger.record_write(self.run_id, PHASE, "tags", key, intercom_id=str(tag["id"]),
                                      action="adopt" if existing else "create", origin="adopted" if existing else "created",
@@ -931,6 +934,11 @@ class ConversationLoader:
         else:
             self.client.manage_conversation(conversation_id, {"message_type": "open", "admin_id": admin_id})
         return wanted
+
+
+def _identifying(body: dict[str, Any]) -> dict[str, Any]:
+    """What finds a conversation or ticket whose create's answer was lost: its requester and backdated time (not its text)."""
+    return {key: body[key] for key in ("from", "contacts", "created_at", "ticket_type_id") if key in body}
 
 
 def _last_part_id(conversation: dict[str, Any]) -> str | None:

@@ -365,7 +365,7 @@ def _create_once(loader: IntercomLoader, entity: str, source_id: str, row: IdMap
         if found is not None:
             log.info("%s %s: adopting %s, created by an earlier attempt whose answer was lost", entity, source_id, found.get("id"))
             return found, True
-        loader.ledger.mark_pending(loader.run_id, entity, source_id)
+        loader.ledger.mark_pending(loader.run_id, entity, source_id, intent={k: v for k, v in body.items() if k != "body"})
         try:
             return create(body), False
         except AmbiguousWriteError as error:

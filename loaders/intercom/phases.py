@@ -29,9 +29,11 @@ from deskmigrate.core.errors import (
     RejectedError,
     RetriableError,
 )
+from deskmigrate.core.ledger_schema import request_shape
 from deskmigrate.core.payload import AttributeDeclaration, Payload
 from deskmigrate.core.state import IdMapRow, Ledger, SharedEmailContact, merge_marker, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.facts import TagNames, company_tag_keys, contact_company_ids, contact_tag_keys
 
 if TYPE_CHECKING:
     from deskmigrate.core.files import SourceFiles
@@ -167,6 +169,8 @@ class IntercomLoader:
         # Contact attributes a load found it needs mid-phase (phone_original, teammate_email): known to exist once ensured.
         self._contact_attributes: set[str] = set()
         self._contact_attributes_lock = threading.Lock()
+        # Tag ids → keys, read once when an adopted contact's tags are recorded as pre-existing.
+        self.tag_names = TagNames(client)
 
     # -- preflight -----------------------------------------------------------------------------
 
@@ -270,24 +274,29 @@ class IntercomLoader:
 
     def _load_company(self, payload: Payload, result: PhaseResult) -> None:
         digest, row = self._desire(payload, "companies")
-        if row is not None and row.state == "done" and row.payload_hash == digest:
-            result.add("unchanged")
-            return
+        if row is not None and row.state == "done":
+            self.record_legacy_facts("companies", row)
+            if row.payload_hash == digest:
+                result.add("unchanged")
+                return
         if row is None or row.origin is None:
             # POST /companies is an upsert that cannot say whether it created; one consistent lookup by
             # company_id first tells us, and gives the before-image of a pre-existing company.
             existing = self.client.find_company(str(payload.body["company_id"]))
             origin = "adopted" if existing else "created"
-            before = _before_image(existing, payload.body) if existing else None
+            before = _before_image("companies", existing, payload.body) if existing else None
             self.ledger.mark_pending(
                 self.run_id, "companies", payload.source_id, origin=origin, before=before,
-                intercom_id=existing.get("id") if existing else None,
+                intercom_id=existing.get("id") if existing else None, intent=payload.body,
             )
+            if existing:
+                # Its tags were there before us: no delta or rollback removes them.
+                self.ledger.record_found(self.run_id, "companies", payload.source_id, tags=company_tag_keys(existing))
             row = self.ledger.id_row("companies", payload.source_id)
         assert row is not None
         company = self.client.upsert_company(payload.body)
         first_write = row.state == "pending"
-        before = row.before if first_write else _before_image(row.body or {}, payload.body)
+        before = row.before if first_write else _before_image("companies", row.body or {}, payload.body)
         action = ("create" if row.origin == "created" else "adopt") if first_write else "update"
         self.ledger.record_write(
             self.run_id, "companies", "companies", payload.source_id, intercom_id=str(company["id"]), action=action,
@@ -379,6 +388,7 @@ class IntercomLoader:
     def _load_contact(self, payload: Payload, result: PhaseResult) -> None:
         digest, row = self._desire(payload, "contacts")
         if row is not None and row.state == "done":
+            self.record_legacy_facts("contacts", row)
             if row.payload_hash == digest:
                 outcome = "unchanged"
             else:
@@ -395,7 +405,7 @@ class IntercomLoader:
         result.add(outcome)
 
     def _create_contact(self, payload: Payload, digest: str) -> str:
-        self.ledger.mark_pending(self.run_id, "contacts", payload.source_id)
+        self.ledger.mark_pending(self.run_id, "contacts", payload.source_id, intent=payload.body)
         try:
             contact, sent = self._send_contact(payload, self.client.create_contact)
         except ConflictError as conflict:
@@ -445,12 +455,15 @@ class IntercomLoader:
     def _adopt_contact(self, payload: Payload, intercom_id: str, digest: str, existing: dict[str, Any] | None = None) -> str:
         """A pre-existing contact: keep its before-image, then update it. It is never deleted by rollback."""
         current = existing if existing is not None else self.client.get_contact(intercom_id)
-        before = _before_image(current, payload.body)
-        self.ledger.mark_pending(self.run_id, "contacts", payload.source_id, origin="adopted", before=before, intercom_id=intercom_id)
+        before = _before_image("contacts", current, payload.body)
+        self.ledger.mark_pending(self.run_id, "contacts", payload.source_id, origin="adopted", before=before, intercom_id=intercom_id,
+                                 intent=payload.body)
+        # Before the first write: the tags and company links it has now are not ours, and no delta or rollback removes them.
+        self._record_contact_facts(payload.source_id, current, set(), set())
         _, sent = self._send_contact(payload, lambda body: self.client.update_contact(intercom_id, body))
         self.ledger.record_write(
             self.run_id, "contacts", "contacts", payload.source_id, intercom_id=intercom_id, action="adopt",
-            origin="adopted", payload_hash=digest, body=sent, before=_before_image(current, sent),
+            origin="adopted", payload_hash=digest, body=sent, before=_before_image("contacts", current, sent),
         )
         return "adopted"
 
@@ -465,7 +478,7 @@ class IntercomLoader:
             return self._create_contact(payload, digest)
         self.ledger.record_write(
             self.run_id, "contacts", "contacts", payload.source_id, intercom_id=intercom_id, action="update",
-            origin=origin, payload_hash=digest, body=sent, before=_before_image(previous or {}, sent),
+            origin=origin, payload_hash=digest, body=sent, before=_before_image("contacts", previous or {}, sent),
         )
         return "updated"
 
@@ -508,6 +521,26 @@ class IntercomLoader:
                 self.ledger.log_write(self.run_id, "preflight", "data_attributes", f"contact.{name}", str(attribute.get("id")), "create")
             self._contact_attributes.add(name)
 
+    def _record_contact_facts(self, source_id: str, contact: dict[str, Any], known_tags: set[str], known_links: set[str]) -> None:
+        """A pre-existing contact's tags and company links (those of companies in the source) as found, minus what the ledger
+        knows already (what an older deskmigrate applied to it)."""
+        tags = contact_tag_keys(self.client, contact, self.tag_names) - known_tags
+        companies = {sid for company_id in contact_company_ids(self.client, contact)
+                     for sid in self.ledger.source_ids_for("companies", company_id)} - known_links
+        self.ledger.record_found(self.run_id, "contacts", source_id, tags=tags, companies=companies)
+
+    def record_legacy_facts(self, entity: str, row: IdMapRow) -> None:
+        """A record adopted by a ledger of schema 1, which never recorded what it carried before: read it once and record
+        its tags and links that the ledger does not know as found (what schema 1 applied stays of unknown owner: legacy)."""
+        if row.origin != "adopted" or row.facts is not None or not row.intercom_id:
+            return
+        known_tags, known_links = self.ledger.known_facts(entity, row.source_id)
+        if entity == "contacts":
+            self._record_contact_facts(row.source_id, self.client.get_contact(row.intercom_id), known_tags, known_links)
+        else:
+            company = self.client.get_company(row.intercom_id)
+            self.ledger.record_found(self.run_id, entity, row.source_id, tags=company_tag_keys(company) - known_tags)
+
     def _sync_company_links(self, payload: Payload) -> None:
         contact_id = self.ledger.intercom_id("contacts", payload.source_id)
         if contact_id is None:
@@ -523,10 +556,12 @@ class IntercomLoader:
                     field="company_ids",
                 )
                 continue
+            self.ledger.mark_link_pending(self.run_id, payload.source_id, company_source_id)
             self.client.attach_company(contact_id, company_id)
             self.ledger.set_link(self.run_id, payload.source_id, company_source_id, present=True,
                                  contact_intercom_id=contact_id, company_intercom_id=company_id)
-        for company_source_id in sorted(applied - wanted):
+        # Only links deskmigrate made go when the source drops them; those the contact had before us stay.
+        for company_source_id in sorted(self.ledger.owned_links(payload.source_id) - wanted):
             company_id = self.ledger.intercom_id("companies", company_source_id)
             if company_id is not None and not self._sibling_has(payload.source_id, contact_id, self.ledger.applied_links, company_source_id):
                 self.client.detach_company(contact_id, company_id)
@@ -559,6 +594,8 @@ class IntercomLoader:
         for key, name in wanted.items():
             batches = self._tag_batches(key, name)
             if batches and self.ledger.intercom_id("tags", key) is None:
+                # Its first batch creates it: a crash before the ledger hears back leaves this trace for rollback.
+                self.ledger.mark_pending(self.run_id, "tags", key, intent={"name": name})
                 firsts.append(batches.pop(0))
             rest.extend(batches)
         workers = self.settings.concurrency
@@ -599,6 +636,7 @@ class IntercomLoader:
     def _send_tag_batch(self, batch: TagBatch, result: PhaseResult) -> None:
         ids = list(dict.fromkeys(iid for _, iid in batch.targets))  # records merged into one contact: tagged once
         source_ids = [sid for sid, _ in batch.targets]
+        self.ledger.mark_taggings_pending(self.run_id, batch.key, batch.entity, source_ids)
         try:
             tag = self.client.tag_contacts(batch.name, ids) if batch.entity == "contacts" else self.client.tag_companies(batch.name, ids)
         except (RejectedError, RetriableError) as error:
@@ -720,8 +758,10 @@ def _raise(error: LoadError) -> None:
     raise error
 
 
-def _before_image(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """What `current` (a pre-existing object, or our previous write) holds for exactly the fields `body` writes (None where unset)."""
+def _before_image(entity: str, current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What `current` (a pre-existing object, or our previous write) holds for exactly the fields `body` writes (None where unset),
+    in the shape Intercom's requests take them (a company's plan as its name), so that a rollback can send it back."""
+    current = request_shape(entity, current)
     before: dict[str, Any] = {}
     for key, value in body.items():
         if key == "custom_attributes":

@@ -88,7 +88,8 @@ def delete_company(ctx: RequestContext) -> dict[str, Any]:
 
 
 def list_or_find_companies(ctx: RequestContext) -> dict[str, Any]:
-    """With `company_id` or `name` the matching company itself (404 when none); otherwise a page-numbered list."""
+    """With `company_id` or `name` the matching company itself (404 when none); otherwise a page-numbered list, of the
+    companies carrying `tag_id` when given."""
     for key in ("company_id", "name"):
         if ctx.query.get(key):
             found = ctx.db.find("companies", key, ctx.query[key])
@@ -101,9 +102,14 @@ def list_or_find_companies(ctx: RequestContext) -> dict[str, Any]:
     except ValueError:
         raise bad_request("page and per_page must be integers") from None
     companies = ctx.db.all("companies")
+    tag_id = ctx.query.get("tag_id")
+    if tag_id:
+        tagged = set(ctx.db.links_to(COMPANY_TAG, str(tag_id)))
+        companies = [company for company in companies if company["id"] in tagged]
     total_pages = -(-len(companies) // per_page)
     window = companies[(page - 1) * per_page : page * per_page]
-    next_url = f"{ctx.base_url()}/companies?page={page + 1}&per_page={per_page}" if page < total_pages else None
+    filters = f"tag_id={tag_id}&" if tag_id else ""
+    next_url = f"{ctx.base_url()}/companies?{filters}page={page + 1}&per_page={per_page}" if page < total_pages else None
     return {
         "type": "list",
         "data": [company_view(ctx.db, company, ctx.app_id) for company in window],

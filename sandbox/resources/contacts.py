@@ -164,7 +164,9 @@ def search_contacts(ctx: RequestContext) -> dict[str, Any]:
     offset, page = decode_cursor(pagination["starting_after"]) if pagination.get("starting_after") else (0, 1)
     now = ctx.clock()
     views = [contact_view(ctx.db, contact, ctx.app_id) for contact in ctx.db.all("contacts") if contact.get("_searchable_from", 0) <= now]
-    hits = sort_hits([view for view in views if matches(body["query"], view)], body.get("sort"))
+    # tag_id matches every tag of a contact, not only the 10 its view embeds
+    all_tags = {view["id"]: {link["id"] for link in ctx.db.links_from(CONTACT_TAG, view["id"])} for view in views}
+    hits = sort_hits([view for view in views if matches(body["query"], view, all_tags[view["id"]])], body.get("sort"))
     window = hits[offset : offset + per_page]
     pages: dict[str, Any] = {"type": "pages", "page": page, "per_page": per_page, "total_pages": -(-len(hits) // per_page)}
     if offset + per_page < len(hits):

@@ -36,7 +36,7 @@ MANAGE_FIELDS = {
     "message_type": STRING, "type": STRING, "admin_id": STRING, "body": STRING, "snoozed_until": INTEGER, "assignee_id": STRING,
 }
 UPDATE_FIELDS = {"read": BOOLEAN, "title": STRING, "custom_attributes": OBJECT, "company_id": STRING}
-SEARCH_FIELDS = {"id", "created_at", "updated_at", "state", "contact_ids", "source.author.id"}
+SEARCH_FIELDS = {"id", "created_at", "updated_at", "state", "contact_ids", "source.author.id", "tag_ids"}
 
 
 def conversation_not_found() -> ApiError:

@@ -190,8 +190,10 @@ def search_filters(query: Any, fields: set[str]) -> list[dict[str, Any]]:
     return filters
 
 
-def filter_matches(record: dict[str, Any], item: dict[str, Any]) -> bool:
+def filter_matches(record: dict[str, Any], item: dict[str, Any], tag_ids: set[str] | None = None) -> bool:
     field, value = item["field"], item.get("value")
+    if field == "tag_ids":
+        return str(value) in (tag_ids or set())
     if field == "contact_ids":
         return str(value) in record["contact_ids"]
     if field == "source.author.id":
@@ -204,7 +206,8 @@ def search_threads(ctx: RequestContext, thread: Thread, fields: set[str], view: 
     filters = search_filters(ctx.json_object().get("query"), fields)
     now = ctx.clock()
     hits = [view(record) for record in ctx.db.all(thread.collection)
-            if record.get("_searchable_from", 0) <= now and all(filter_matches(record, f) for f in filters)]
+            if record.get("_searchable_from", 0) <= now
+            and all(filter_matches(record, f, {link["id"] for link in ctx.db.links_from(thread.tag_link, record["id"])}) for f in filters)]
     return {"type": f"{thread.kind}.list", thread.collection: hits[:SEARCH_PAGE_SIZE], "total_count": len(hits),
             "pages": {"type": "pages", "page": 1, "per_page": SEARCH_PAGE_SIZE, "total_pages": 1}}
 

@@ -54,7 +54,7 @@ USER_REPLY_FIELDS = {
 }
 # JSON type of a value per ticket attribute data type (datetime: unix seconds).
 VALUE_TYPES = {"string": STRING, "integer": INTEGER, "decimal": NUMBER, "boolean": BOOLEAN, "datetime": INTEGER}
-SEARCH_FIELDS = {"id", "created_at", "ticket_type_id", "contact_ids", "state", "open"}
+SEARCH_FIELDS = {"id", "created_at", "ticket_type_id", "contact_ids", "state", "open", "tag_ids"}
 
 
 # -- ticket states and types ------------------------------------------------------------------------

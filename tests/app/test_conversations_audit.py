@@ -340,7 +340,7 @@ def test_a_delta_appends_only_new_comments_and_moves_the_state(project: Project)
     assert all(len(parts_after[t]) == len(parts_before[t]) for t in ("1000", "1002", "1006"))
 
 
-def test_validate_finds_a_conversation_changed_behind_our_back_and_rollback_removes_them_all(project: Project) -> None:
+def test_validate_finds_a_conversation_changed_behind_our_back_and_rollback_keeps_it_unless_forced(project: Project) -> None:
     assert project.cli("run").exit_code == 0
     assert project.cli("validate").exit_code == 0
     database = Database(project.root / "sandbox.db")
@@ -353,8 +353,12 @@ def test_validate_finds_a_conversation_changed_behind_our_back_and_rollback_remo
     validated = project.cli("validate")
     assert validated.exit_code == 3, validated.output
     assert "1001" in validated.output
-    rolled_back = project.cli("rollback", "--all")
+    rolled_back = project.cli("rollback", "--all", "--yes")
     assert rolled_back.exit_code == 0, rolled_back.output
+    assert list(project.read()[0]) == ["1001"], "a conversation someone reopened since the migration is theirs now: kept"
+    assert "Changed since the migration: kept" in rolled_back.output and "1001" in rolled_back.output
+    forced = project.cli("rollback", "--all", "--yes", "--force")
+    assert forced.exit_code == 0, forced.output
     assert project.read()[0] == {}
 
 

@@ -137,7 +137,7 @@ def test_tickets_land_as_conversations_and_a_rerun_appends_only_new_comments(pro
 
     validated = project.cli("validate")
     assert validated.exit_code == 0, validated.output
-    rolled_back = project.cli("rollback", "--all")
+    rolled_back = project.cli("rollback", "--all", "--yes")
     assert rolled_back.exit_code == 0, rolled_back.output
     assert project.conversations() == {}
 
@@ -163,7 +163,7 @@ def test_tickets_target_lands_the_history_as_intercom_tickets(project: Project) 
     assert tickets["1001"]["ticket_state"]["category"] == "resolved" and tickets["1001"]["open"] is False
     assert tickets["1002"]["ticket_state"]["category"] == "waiting_on_customer"
     assert project.cli("validate").exit_code == 0
-    assert project.cli("rollback", "--all").exit_code == 0
+    assert project.cli("rollback", "--all", "--yes").exit_code == 0
     database = Database(project.root / "sandbox.db")
     try:
         with database.transaction() as db:

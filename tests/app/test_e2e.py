@@ -107,7 +107,7 @@ def test_existing_contact_is_adopted_and_rollback_restores_it(project: Project) 
 
     assert project.cli("status").exit_code == 0
     run_id = latest_run(project)
-    rolled = project.cli("rollback", "--run", run_id)
+    rolled = project.cli("rollback", "--run", run_id, "--yes")
     assert rolled.exit_code == 0, rolled.output
     remaining = project.store().objects("contacts")
     assert [c["id"] for c in remaining] == [before["id"]], "only the pre-existing contact survives"

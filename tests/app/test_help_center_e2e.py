@@ -275,7 +275,7 @@ def test_rerun_writes_nothing_and_rollback_removes_everything(project: HelpCente
     writes = project.help_center_writes()
     project.cli("run")
     assert project.help_center_writes() == writes
-    result = project.cli("rollback", "--all")
+    result = project.cli("rollback", "--all", "--yes")
     assert result.exit_code in (0, 3), result.output
     assert project.objects("articles") == [] and project.objects("collections") == []
 

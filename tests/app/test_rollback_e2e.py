@@ -41,11 +41,11 @@ def test_rollback_all_after_two_runs_restores_the_workspace(project: Project) ->
     assert project.contacts_in_sandbox()["u002"]["name"] == "Changed In Run Two"
     assert len(project.store().objects("contacts")) == len(rows)
 
-    first_run_alone = project.cli("rollback", "--run", run_ids(project)[0])
+    first_run_alone = project.cli("rollback", "--run", run_ids(project)[0], "--yes")
     assert first_run_alone.exit_code == 2, "a run whose records a later run changed is not rolled back alone"
     assert "--all" in first_run_alone.output
 
-    result = project.cli("rollback", "--all")
+    result = project.cli("rollback", "--all", "--yes")
     assert result.exit_code == 0, result.output
     after = workspace(project)
     assert after["contacts"] == before["contacts"] or _same_but_identifier(after["contacts"], before["contacts"])
@@ -58,7 +58,7 @@ def test_rollback_all_after_two_runs_restores_the_workspace(project: Project) ->
 
 def test_run_after_rollback_all_migrates_everything_again(project: Project) -> None:
     assert project.cli("run").exit_code == 0
-    assert project.cli("rollback", "--all").exit_code == 0
+    assert project.cli("rollback", "--all", "--yes").exit_code == 0
     assert project.contacts_in_sandbox() == {}
 
     again = project.cli("run")
@@ -77,7 +77,7 @@ def test_rollback_of_the_latest_run_only_undoes_that_run(project: Project) -> No
     project.write_contacts(rows)
     assert project.cli("run").exit_code == 0
 
-    result = project.cli("rollback", "--run", latest_run(project))
+    result = project.cli("rollback", "--run", latest_run(project), "--yes")
     assert result.exit_code == 0, result.output
     assert {cid: (c["name"], c["email"]) for cid, c in project.contacts_in_sandbox().items()} == first
 

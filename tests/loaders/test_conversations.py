@@ -322,8 +322,11 @@ def test_validate_reads_back_and_rollback_deletes_the_conversations(harness: Har
     mismatches = Validator(harness.client, harness.ledger).run()
     assert [(m.entity, m.field, m.expected, m.actual) for m in mismatches] == [("conversations", "state", "closed", "open")]
     lead_id = harness.ledger.intercom_id("leads", "98")
-    report = Rollback(harness.client, harness.ledger).run([run_id])
-    assert report.deleted["conversations"] == 2 and report.deleted["leads"] == 1
+    kept = Rollback(harness.client, harness.ledger).run([run_id])
+    assert kept.deleted["conversations"] == 1, "the conversation reopened since the migration is kept"
+    assert [(k["source_id"], k["fields"]) for k in kept.kept_changed] == [("1000", ["state"])]
+    report = Rollback(harness.client, harness.ledger, force=True).run([run_id])
+    assert report.deleted["conversations"] == 1 and report.deleted.get("leads", 0) + kept.deleted.get("leads", 0) == 1
     assert harness.api.get(f"/conversations/{conversation_id}").status_code == 404
     assert harness.api.get(f"/contacts/{lead_id}").status_code == 404
     assert harness.ledger.intercom_id("conversations", "1000") is None and harness.ledger.parts("1000") == {}
