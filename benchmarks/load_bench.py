@@ -96,9 +96,9 @@ def conversation_bench(args: argparse.Namespace, work: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     from deskmigrate.core.config import LoadConfig
+    from deskmigrate.core.ledger import Ledger
     from deskmigrate.core.model import Agent, Conversation, Part
     from deskmigrate.core.payload import Payload
-    from deskmigrate.core.state import Ledger
     from deskmigrate.loaders.intercom.client import IntercomClient
     from deskmigrate.loaders.intercom.conversations import load_conversations
     from deskmigrate.loaders.intercom.phases import IntercomLoader, run_concurrently

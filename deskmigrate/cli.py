@@ -25,7 +25,7 @@ from rich.table import Table
 from deskmigrate import __version__, pipeline, rollbacks
 from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, SourceError, StateError
 from deskmigrate.core.http import RetryPolicy, redact
-from deskmigrate.core.state import MAPPING_PHASE, Ledger
+from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.locking import StateLockedError, state_lock
 from deskmigrate.reconcile import match_agents_by_email

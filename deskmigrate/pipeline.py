@@ -16,10 +16,10 @@ from deskmigrate.core.config import HelpCenterConfig, LoadedConfig, load_config,
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
+from deskmigrate.core.ledger import MAPPING_PHASE, SKIPPED, Ledger
 from deskmigrate.core.model import Article, Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
 from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
-from deskmigrate.core.state import MAPPING_PHASE, SKIPPED, Ledger
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import ConversationAttributeCheck, check_conversation_attributes

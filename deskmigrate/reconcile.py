@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from deskmigrate.core.state import Ledger, OutcomeGroup
+from deskmigrate.core.ledger import Ledger, OutcomeGroup
 from deskmigrate.loaders.intercom.conversations import TEAMMATES
 
 # Outcomes in the order the table shows them; `landed` sums the first four.

@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from deskmigrate.core.state import Ledger
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.loaders.intercom.rollback import RollbackPlan, RollbackReport, singular
 
 PREVIEW_ROWS = 20

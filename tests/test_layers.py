@@ -73,7 +73,7 @@ def test_arrows_point_down() -> None:
 def test_the_floor_rule_sees_a_violation() -> None:
     assert floor_of("deskmigrate.connectors.csv") == "connectors"
     assert floor_of("deskmigrate.pipeline") == "app"
-    assert floor_of("deskmigrate.core.state") == "core"
+    assert floor_of("deskmigrate.core.ledger") == "core"
     assert floor_of("deskmigrate.sandbox.server") == "sandbox"
     assert module_of(ROOT / "connectors" / "csv" / "reader.py") == "deskmigrate.connectors.csv.reader"
     assert module_of(ROOT / "deskmigrate" / "cli.py") == "deskmigrate.cli"

@@ -35,9 +35,9 @@ from deskmigrate.core.errors import (
     Problem,
     RejectedError,
 )
+from deskmigrate.core.ledger import SKIPPED, Ledger, PartRow, tag_key
 from deskmigrate.core.model import Agent
 from deskmigrate.core.payload import AttributeDeclaration, Payload
-from deskmigrate.core.state import SKIPPED, Ledger, PartRow, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash, names_field
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskmigrate.core.ledger_schema import request_shape
+from deskmigrate.core.ledger.schema import request_shape
 
 PERSONS = ("contacts", "leads", "teammates")
 # Fields of a created record that, set by anyone since, make it someone's record (timestamps Intercom sets itself are left out).

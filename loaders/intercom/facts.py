@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from deskmigrate.core.state import tag_key
+from deskmigrate.core.ledger import tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
 
 

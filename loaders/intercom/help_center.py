@@ -25,9 +25,9 @@ from deskmigrate.core.config import HelpCenterConfig
 from deskmigrate.core.errors import AmbiguousWriteError, ConfigError, LoadError, Problem, RejectedError, SourceError
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.helpcenter_urls import HelpCenterUrls
+from deskmigrate.core.ledger import IdMapRow, Ledger
 from deskmigrate.core.model import Article, Attachment, Collection
 from deskmigrate.core.payload import Payload
-from deskmigrate.core.state import IdMapRow, Ledger
 from deskmigrate.loaders.intercom.phases import RECONCILE_SKEW_S, IntercomLoader, PhaseResult, body_hash
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from deskmigrate.core.errors import (
     RejectedError,
     RetriableError,
 )
-from deskmigrate.core.ledger_schema import request_shape
+from deskmigrate.core.ledger import IdMapRow, Ledger, SharedEmailContact, merge_marker, tag_key
+from deskmigrate.core.ledger.schema import request_shape
 from deskmigrate.core.payload import AttributeDeclaration, Payload
-from deskmigrate.core.state import IdMapRow, Ledger, SharedEmailContact, merge_marker, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.facts import TagNames, company_tag_keys, contact_company_ids, contact_tag_keys
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deskmigrate.core.errors import AuthError, LoadError, RejectedError
-from deskmigrate.core.state import Fact, IdMapRow, Ledger, WriteRow, tag_key
+from deskmigrate.core.ledger import Fact, IdMapRow, Ledger, WriteRow, tag_key
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.drift import (
     PERSONS,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deskmigrate.core.errors import AuthError, LoadError, RejectedError
-from deskmigrate.core.state import IdMapRow, Ledger
+from deskmigrate.core.ledger import IdMapRow, Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.phases import run_concurrently
 

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from deskmigrate.cli import app
-from deskmigrate.core.state import Ledger
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
 from deskmigrate.sandbox.db import Database

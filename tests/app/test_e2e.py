@@ -249,7 +249,7 @@ def test_plan_counts_and_writes_payloads_without_touching_intercom(project: Proj
 
 
 def latest_run(project: Project) -> str:
-    from deskmigrate.core.state import Ledger
+    from deskmigrate.core.ledger import Ledger
 
     ledger = Ledger(project.state / "ledger.db")
     return [r["run_id"] for r in ledger.runs() if r["command"] == "run"][-1]

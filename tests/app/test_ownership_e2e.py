@@ -336,7 +336,7 @@ def test_rollback_after_kill_dash_nine_leaves_nothing_of_ours(project: Project, 
         process.send_signal(signal.SIGKILL)
         process.wait()
         time.sleep(0.3)  # the calls in flight land after their sender died
-        from deskmigrate.core.state import Ledger
+        from deskmigrate.core.ledger import Ledger
 
         ledger = Ledger(project.state / "ledger.db")
         pending = [row.source_id for entity in ("contacts", "tags") for row in ledger.iter_id_rows(entity) if row.state == "pending"]
@@ -406,7 +406,7 @@ def _rollback_in_a_terminal(project: Project, answer: str) -> str:
 
 
 def _runs(project: Project) -> list[dict[str, Any]]:
-    from deskmigrate.core.state import Ledger
+    from deskmigrate.core.ledger import Ledger
 
     return Ledger(project.state / "ledger.db").runs()
 

@@ -83,7 +83,7 @@ def test_rollback_of_the_latest_run_only_undoes_that_run(project: Project) -> No
 
 
 def run_ids(project: Project) -> list[str]:
-    from deskmigrate.core.state import Ledger
+    from deskmigrate.core.ledger import Ledger
 
     return [r["run_id"] for r in Ledger(project.state / "ledger.db").runs() if r["command"] == "run"]
 

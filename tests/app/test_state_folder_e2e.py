@@ -110,7 +110,7 @@ def test_a_second_run_on_the_same_state_folder_exits_2_naming_the_first(project:
     output, _ = first.communicate(timeout=120)
     assert first.returncode == 0, output.decode()
     assert not lock.exists()
-    from deskmigrate.core.state import Ledger
+    from deskmigrate.core.ledger import Ledger
 
     ledger = Ledger(project.state / "ledger.db")
     assert [r["command"] for r in ledger.runs()] == ["run"], "the refused commands never started a run"
@@ -162,7 +162,7 @@ def fixture_workspace(root: Path) -> dict[str, Any]:
 
 def test_a_schema_1_ledger_opens_migrates_and_resumes(schema1_project: Path) -> None:
     root = schema1_project
-    from deskmigrate.core.state import Ledger
+    from deskmigrate.core.ledger import Ledger
 
     resumed = schema1_cli(root, "run")
     assert resumed.returncode == 0, resumed.stdout

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from deskmigrate.cli import app
-from deskmigrate.core.state import Ledger
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.sandbox import SandboxStore
 from deskmigrate.sandbox.db import Database
 from deskmigrate.sandbox.resources.conversations import conversation_view

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from deskmigrate.core import ledger_schema
 from deskmigrate.core.errors import LedgerLostError, StateError
-from deskmigrate.core.ledger_schema import SCHEMA_VERSION, Migration
-from deskmigrate.core.state import Ledger
+from deskmigrate.core.ledger import Ledger
+from deskmigrate.core.ledger import schema as ledger_schema
+from deskmigrate.core.ledger.schema import SCHEMA_VERSION, Migration
 
 SCHEMA1 = Path(__file__).parent / "fixtures" / "ledger_schema1" / "state" / "ledger.db"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from deskmigrate.core.errors import StateError
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Company, Contact
-from deskmigrate.core.state import Ledger
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 
 from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.http import RetryPolicy
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Company, Contact, Conversation, Part, Record
 from deskmigrate.core.payload import Payload
-from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import load_conversations
 from deskmigrate.loaders.intercom.phases import CONTACT_OUTCOMES, PHONE_ORIGINAL, IntercomLoader, PhaseResult, plan_action

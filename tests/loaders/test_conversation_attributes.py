@@ -11,8 +11,8 @@ import pytest
 from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.errors import ConfigError
 from deskmigrate.core.http import RetryPolicy
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.payload import AttributeDeclaration
-from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import attribute_tag, check_conversation_attributes
 from deskmigrate.loaders.intercom.phases import IntercomLoader

@@ -15,9 +15,9 @@ import pytest
 from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.errors import AmbiguousWriteError
 from deskmigrate.core.http import RetryPolicy
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Agent, Attachment, Conversation, Part
 from deskmigrate.core.payload import Payload
-from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, ConversationLoader, load_conversations, plan_action
 from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult

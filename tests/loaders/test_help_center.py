@@ -13,9 +13,9 @@ from deskmigrate.connectors.zendesk import ZendeskConnector
 from deskmigrate.core.config import HelpCenterConfig, LoadConfig
 from deskmigrate.core.errors import ConfigError
 from deskmigrate.core.helpcenter_urls import HelpCenterUrls
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Agent, Article, Collection, CollectionTranslation, Record, Translation
 from deskmigrate.core.payload import Payload
-from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.help_center import LinkIndex, intercom_locale, path_key, redirect_rows
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult

@@ -12,9 +12,9 @@ import pytest
 from deskmigrate.core.config import HelpCenterConfig, LoadConfig
 from deskmigrate.core.errors import AmbiguousWriteError
 from deskmigrate.core.http import RetryPolicy
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Record
 from deskmigrate.core.payload import Payload
-from deskmigrate.core.state import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult
 from deskmigrate.sandbox import SandboxServer

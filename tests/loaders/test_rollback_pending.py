@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deskmigrate.core.state import Ledger
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.sandbox import SandboxServer

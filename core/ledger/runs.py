@@ -1,0 +1,45 @@
+"""Runs: each command's run, started, finished and listed."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Any
+
+from deskmigrate.core.ledger.rows import (
+    new_run_id,
+)
+from deskmigrate.core.ledger.store import LedgerStore
+
+
+class RunsPart(LedgerStore):
+    """Every command's run: its id, command, host, status and report."""
+
+    def start_run(self, command: str) -> str:
+        run_id = new_run_id()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status='interrupted', finished_at=COALESCE(finished_at, ?) WHERE status='running'",
+                (time.time(),),
+            )
+            db.execute(
+                "INSERT INTO runs (run_id, command, started_at, status, pid, host) VALUES (?, ?, ?, 'running', ?, ?)",
+                (run_id, command, time.time(), os.getpid(), socket.gethostname()),
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status=?, finished_at=?, report=? WHERE run_id=?",
+                (status, time.time(), json.dumps(report, default=str), run_id),
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self._query("SELECT run_id, command, started_at, finished_at, status FROM runs ORDER BY started_at, run_id")
+        return [dict(zip(("run_id", "command", "started_at", "finished_at", "status"), row, strict=True)) for row in rows]
+
+    def run_exists(self, run_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM runs WHERE run_id=?", (run_id,)))

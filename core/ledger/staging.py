@@ -1,0 +1,96 @@
+"""Staging and cursors: source records as read, with the cursor of the page they came on."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+from deskmigrate.core.ledger.rows import (
+    SharedEmailContact,
+    StagedDuplicate,
+    record_hash,
+)
+from deskmigrate.core.ledger.store import LedgerStore
+from deskmigrate.core.model import Record, record_from_json
+
+
+class StagingPart(LedgerStore):
+    """Source records as read (upserted by entity and source id) and each stream's cursor, saved in one transaction."""
+
+    def get_cursor(self, source: str, entity: str) -> str | None:
+        rows = self._query("SELECT cursor FROM cursors WHERE source=? AND entity=?", (source, entity))
+        return rows[0][0] if rows else None
+
+    # -- staging -------------------------------------------------------------------------------
+
+    def stage(self, run_id: str, records: list[Record], cursor: tuple[str, str, str] | None = None) -> list[StagedDuplicate]:
+        """Stage a page of records (upsert by entity + source id) and, in the same transaction, its cursor.
+
+        Returns the records whose source id was already staged by this same run: duplicates, last wins, each with
+        where the occurrence it replaced was read.
+        """
+        duplicates: list[StagedDuplicate] = []
+        with self.transaction() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM staged").fetchone()[0]
+            for record in records:
+                seq += 1
+                entity = record.entity  # type: ignore[attr-defined]
+                previous = db.execute(
+                    "SELECT run_id, json_extract(record, '$.location') FROM staged WHERE entity=? AND source_id=?",
+                    (entity, record.source_id),
+                ).fetchone()
+                if previous is not None and previous[0] == run_id:
+                    duplicates.append(StagedDuplicate(record, previous[1]))
+                db.execute(
+                    "INSERT INTO staged (entity, source_id, record, hash, run_id, seq) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (entity, source_id) DO UPDATE SET record=excluded.record, hash=excluded.hash, "
+                    "run_id=excluded.run_id, seq=CASE WHEN staged.run_id=excluded.run_id THEN staged.seq ELSE excluded.seq END",
+                    (entity, record.source_id, record.model_dump_json(), record_hash(record), run_id, seq),
+                )
+            if cursor is not None:
+                source, entity, value = cursor
+                db.execute(
+                    "INSERT INTO cursors VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, entity) DO UPDATE SET "
+                    "cursor=excluded.cursor, run_id=excluded.run_id, updated_at=excluded.updated_at",
+                    (source, entity, value, run_id, time.time()),
+                )
+        return duplicates
+
+    def contacts_sharing_email(self) -> list[list[SharedEmailContact]]:
+        """Staged contacts whose emails are equal ignoring case, grouped, each group in staging order.
+
+        Intercom keeps user emails unique, so each group can become one Intercom contact only.
+        """
+        rows = self._query(
+            "SELECT lower(trim(json_extract(record, '$.email'))) AS email_key, source_id, json_extract(record, '$.email'), "
+            "json_extract(record, '$.updated_at'), json_extract(record, '$.created_at'), json_extract(record, '$.location'), seq "
+            "FROM staged WHERE entity='contacts' AND email_key IN ("
+            "  SELECT lower(trim(json_extract(record, '$.email'))) AS k FROM staged WHERE entity='contacts' AND k IS NOT NULL AND k != '' "
+            "  GROUP BY k HAVING COUNT(*) > 1) ORDER BY email_key, seq"
+        )
+        groups: dict[str, list[SharedEmailContact]] = {}
+        for key, source_id, email, updated_at, created_at, location, seq in rows:
+            groups.setdefault(key, []).append(SharedEmailContact(source_id, email, updated_at, created_at, location, seq))
+        return list(groups.values())
+
+    def staged_record(self, entity: str, source_id: str) -> Record | None:
+        rows = self._query("SELECT record FROM staged WHERE entity=? AND source_id=?", (entity, source_id))
+        return record_from_json(entity, json.loads(rows[0][0])) if rows else None
+
+    def count_staged(self, entity: str) -> int:
+        return self._query("SELECT COUNT(*) FROM staged WHERE entity=?", (entity,))[0][0]
+
+    def iter_staged(self, entity: str, batch_size: int = 1000) -> Iterator[Record]:
+        """Stream staged records in source order without holding them all (keyset pagination on seq)."""
+        last_seq = -1
+        while True:
+            rows = self._query(
+                "SELECT seq, record FROM staged WHERE entity=? AND seq>? ORDER BY seq LIMIT ?",
+                (entity, last_seq, batch_size),
+            )
+            if not rows:
+                return
+            for seq, text in rows:
+                last_seq = seq
+                yield record_from_json(entity, json.loads(text))
