@@ -1,0 +1,229 @@
+"""The life of a command: its exit code from the error tree, its project and ledger opened (a lost ledger refused), the
+state folder held, its log, and its run recorded — with a report even when it dies.
+
+Exit codes: 0 all good; 2 bad config or mapping, or the command refused to start (state folder busy, lost ledger,
+unconfirmed rollback); 3 finished but some records failed or were rejected (listed, retried next run) or validation
+found mismatches; 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec
+
+import typer
+from rich.markup import escape
+
+from deskmigrate import __version__, pipeline
+from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, SourceError, StateError
+from deskmigrate.core.http import redact
+from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
+from deskmigrate.locking import StateLockedError, state_lock
+from deskmigrate.report import RedactingFilter, failures_table
+from deskmigrate.screen import console
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
+MAX_REPORTED_NOTES = 5000
+P = ParamSpec("P")
+log = logging.getLogger("deskmigrate")
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+
+def setup_logging(project: pipeline.Project | None, verbose: bool, run_id: str | None = None) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    secrets = project.secrets if project else []
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setLevel(logging.DEBUG if verbose else logging.ERROR)
+    stream.addFilter(RedactingFilter(secrets))
+    stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(stream)
+    if project is not None:
+        folder = project.state_dir / "logs"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / f"{run_id or 'deskmigrate'}.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+        os.chmod(path, 0o600)
+        handler.addFilter(RedactingFilter(secrets))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    for noisy in ("urllib3", "requests"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+
+def exits(command: Callable[P, None]) -> Callable[P, None]:
+    """A command whose errors become exit codes: the one place the error tree meets them (see the module docstring)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except Exit as done:
+            raise typer.Exit(done.code) from None
+        except ProblemsError as error:
+            console.print(f"[bold red]{error.title}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
+            for problem in error.problems:
+                console.print(f"  • {problem}", markup=False)
+            raise typer.Exit(EXIT_CONFIG) from None
+        except AuthError as error:
+            console.print(f"[bold red]Intercom refused the token:[/] {error}", markup=True)
+            raise typer.Exit(EXIT_CONFIG) from None
+        except (SourceError, StateError, MigrationError) as error:
+            console.print(f"[bold red]{type(error).__name__}:[/] {error}")
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: run the same command again to resume[/]")
+            raise typer.Exit(130) from None
+
+    return run
+
+
+def open_project(config: Path) -> pipeline.Project:
+    if not config.exists():
+        from deskmigrate.core.errors import ConfigError, Problem
+
+        raise ConfigError([Problem(path="", message="config file not found", file=str(config))])
+    return pipeline.open_project(config)
+
+
+
+@contextmanager
+def holding(project: pipeline.Project, command: str) -> Iterator[None]:
+    """One writing command per state folder: a second one stops (exit 2) naming the holder; a dead holder's lock is taken over."""
+    try:
+        with state_lock(project.state_dir, command) as taken_over:
+            if taken_over is not None:
+                console.print(f"[yellow]! took over the state folder's lock from {escape(taken_over.describe())}, "
+                              "which is no longer running[/]")
+            yield
+    except StateLockedError as error:
+        console.print(f"[bold red]state folder busy:[/] {escape(str(error))}")
+        raise Exit(EXIT_CONFIG) from None
+
+
+
+@contextmanager
+def closing(ledger: Ledger) -> Iterator[Ledger]:
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+
+def open_ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
+    """The project's ledger; a lost one stops the command (exit 2) with how to restore it or start over (--new-ledger)."""
+    try:
+        ledger = Ledger(project.state_dir / "ledger.db", start_over=True) if new_ledger else project.ledger()
+    except LedgerLostError as lost:
+        console.print(f"[bold red]the ledger is lost:[/] {escape(str(lost))}")
+        raise Exit(EXIT_CONFIG) from None
+    except StateError as error:
+        if new_ledger:
+            console.print(f"[bold red]--new-ledger refused:[/] {escape(str(error))}")
+            raise Exit(EXIT_CONFIG) from None
+        raise
+    if new_ledger:
+        console.print("[yellow]! started a new ledger: records already in Intercom will be adopted, and what they hold now "
+                      "(fields, tags, company links) is recorded as there before the migration[/]")
+    for version in ledger.migrated_to:
+        step = next(m for m in ledger.migrations() if m["version"] == version)
+        if step["backup"]:  # a new ledger goes through the same steps, with nothing to keep a copy of
+            console.print(f"ledger migrated to schema {version} ({step['name']}); the previous file is kept at {step['backup']}")
+    return ledger
+
+
+
+def api_stats(target: pipeline.Target | None) -> dict[str, Any]:
+    if target is None:
+        return {}
+    return target.client.stats_dict()
+
+
+
+def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any]) -> int:
+    failures = ledger.failures()
+    run_failures = [f for f in failures if f.run_id == run_id]
+    code = EXIT_FAILURES if run_failures else EXIT_OK
+    report.update({
+        "run_id": run_id, "command": command, "deskmigrate": __version__,
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
+        "duration_s": round(time.time() - started, 3),
+        "failure_count": len(run_failures),
+        "failures": [f.__dict__ for f in run_failures[:1000]],
+        "content_notes": [n.__dict__ for n in ledger.notices() if n.run_id == run_id][:MAX_REPORTED_NOTES],
+        "exit_code": code,
+    })
+    path = pipeline.write_report(project, run_id, report)
+    ledger.finish_run(run_id, "failed-records" if run_failures else "ok", {k: v for k, v in report.items() if k != "failures"})
+    if run_failures:
+        console.print(failures_table(run_failures))
+        rejected = sum(1 for f in run_failures if f.phase in (MAPPING_PHASE, "extract"))
+        said = []
+        if rejected:
+            said.append(f"{rejected} record(s) rejected: fix the source row or the mapping; the next run reads them again")
+        if len(run_failures) > rejected:
+            said.append(f"{len(run_failures) - rejected} record(s) failed: the next run retries them")
+        console.print(f"[yellow]{'; '.join(said)}.[/]")
+    console.print(f"run [bold]{run_id}[/] report: {path}")
+    return code
+
+
+
+@contextmanager
+def recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: str) -> Iterator[None]:
+    """A run that dies still leaves its report and its status: the error, and the progress it had made."""
+    started = time.time()
+    try:
+        yield
+    except Exit:
+        raise
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "crashed"
+        message = redact(f"{type(error).__name__}: {error}", project.secrets)
+        report = {
+            "run_id": run_id, "command": command, "deskmigrate": __version__, "status": status,
+            "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
+            "error": message, "progress": ledger.progress(run_id),
+            "failure_count": len([f for f in ledger.failures() if f.run_id == run_id]),
+            "exit_code": EXIT_CONFIG if isinstance(error, (ProblemsError, AuthError)) else EXIT_UNEXPECTED,
+        }
+        path = pipeline.write_report(project, run_id, report)
+        ledger.finish_run(run_id, status, report)
+        log.error("run %s %s: %s (report: %s)", run_id, status, message, path)
+        raise
+
+
+
+@contextmanager
+def started_run(config: Path, command: str, verbose: bool,
+                 new_ledger: bool = False) -> Iterator[tuple[pipeline.Project, Ledger, str, float]]:
+    """Open the project, hold its state folder, open its ledger (never a lost one silently), start a run with its log,
+    and record it even if it dies."""
+    project = open_project(config)
+    with holding(project, command):
+        ledger = open_ledger(project, new_ledger)
+        try:
+            run_id = ledger.start_run(command)
+            setup_logging(project, verbose, run_id)
+            with recorded(project, ledger, run_id, command):
+                yield project, ledger, run_id, time.time()
+        finally:
+            ledger.close()  # before the lock goes: the next holder finds the ledger whole, its log checkpointed
+

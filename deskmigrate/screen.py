@@ -1,0 +1,242 @@
+"""What a person sees at the end of a command: results printed as rich tables (built by deskmigrate.report), and
+progress bars while it runs. Every command prints through here; nothing else writes to the terminal."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deskmigrate import pipeline
+from deskmigrate.report import (
+    ambiguous_dates_table,
+    counts_table,
+    failures_table,
+    field_notes_table,
+    key_value_table,
+    make_console,
+    mapping_report_tables,
+    outcome_reasons_table,
+    phases_table,
+    reconciliation_table,
+)
+
+console = make_console()
+PREVIEW_ROWS = 20  # articles and email groups listed on screen by `plan`; the JSON report has them all
+
+
+class BarProgress:
+    """pipeline.Progress drawn with rich progress bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, task: str, total: int | None) -> None:
+        self.tasks[task] = self.progress.add_task(task, total=total)
+
+    def advance(self, task: str, n: int = 1) -> None:
+        if task in self.tasks:
+            self.progress.advance(self.tasks[task], n)
+
+    def finish(self, task: str) -> None:
+        if task in self.tasks:
+            task_id = self.tasks[task]
+            total = self.progress.tasks[task_id].completed if self.progress.tasks[task_id].total is None else None
+            self.progress.update(task_id, total=total) if total is not None else None
+            self.progress.stop_task(task_id)
+
+
+@contextmanager
+def bars() -> Iterator[pipeline.Progress]:
+    if not console.is_terminal and os.environ.get("DESKMIGRATE_PROGRESS") != "1":
+        yield pipeline.SilentProgress()
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        yield BarProgress(progress)
+
+
+def print_conversation_attributes(check: pipeline.ConversationAttributeCheck | None) -> None:
+    """Which conversation attributes the mapping writes are missing in Intercom, and what happens to them."""
+    if check is None:
+        return
+    if not check.missing:
+        console.print(f"[green]✓[/] conversation attributes exist in Intercom: {', '.join(check.existing)}")
+        return
+    console.print(f"[yellow]! {check.advice()}[/]", markup=True)
+
+
+def print_extract(result: pipeline.ExtractResult) -> None:
+    rows = {e: {"staged": n, "rejected": result.rejected.get(e, 0), "duplicates": result.duplicates.get(e, 0)}
+            for e, n in result.staged.items()}
+    for entity, n in result.rejected.items():
+        rows.setdefault(entity, {"staged": 0, "rejected": n, "duplicates": 0})
+    console.print(counts_table("Extract", rows, ["staged", "rejected", "duplicates"]))
+    if result.notices:
+        table = Table(title=f"Source notices ({result.notice_count})", title_justify="left")
+        for column in ("entity", "source id", "where", "message"):
+            table.add_column(column, overflow="fold")
+        for notice in result.notices:
+            table.add_row(notice["entity"], notice["source_id"] or "", notice["location"] or "", notice["message"])
+        console.print(table)
+
+
+def print_plan(result: pipeline.PlanResult) -> None:
+    console.print(counts_table("Plan", result.counts, ["create", "update", "unchanged", "rejected"]))
+    for entity, reasons in result.rejections.items():
+        if reasons:
+            table = Table(title=f"Rejected {entity}", title_justify="left")
+            table.add_column("reason", overflow="fold")
+            table.add_column("records", justify="right")
+            for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+                table.add_row(reason, str(n))
+            console.print(table)
+    console.print(f"tags: {result.tags['tag_names']} tag names, {result.tags['taggings_to_add']} taggings to add")
+    report = result.mapping_report.to_dict()
+    for table in mapping_report_tables(report):
+        console.print(table)
+    for optional in (field_notes_table(report), ambiguous_dates_table(report)):
+        if optional is not None:
+            console.print(optional)
+    print_email_conflicts(result)
+    print_source_fields(result.source_fields)
+    if result.attributes:
+        console.print("custom attributes the mapping writes: " + ", ".join(f"{a.model}.{a.name} ({a.data_type})" for a in result.attributes))
+    print_help_center_preview(result.help_center)
+
+
+def print_email_conflicts(result: pipeline.PlanResult) -> None:
+    """Source contacts sharing one email: Intercom keeps one contact per email, so the plan says which record wins."""
+    if not result.email_conflict_count:
+        return
+    table = Table(title=f"Contacts sharing one email ({result.email_conflict_count} group(s)): one Intercom contact each",
+                  title_justify="left", caption="load.on_duplicate_email: merge (the newest record's fields) or reject_later")
+    for column in ("group", "source id", "from", "outcome"):
+        table.add_column(column, overflow="fold")
+    for number, group in enumerate(result.email_conflicts[:PREVIEW_ROWS], start=1):
+        for record in group["records"]:
+            table.add_row(str(number), record["source_id"], record["location"] or "", record["outcome"])
+    console.print(table)
+    if result.email_conflict_count > PREVIEW_ROWS:
+        console.print(f"… and {result.email_conflict_count - PREVIEW_ROWS} more group(s); the JSON report lists up to "
+                      f"{pipeline.CONFLICT_EXAMPLES}")
+
+
+def print_source_fields(problems: list[tuple[str, str]]) -> None:
+    """Rules that read a source field no record has (a typo in the mapping, a column renamed in the export)."""
+    for path, message in problems:
+        console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
+
+
+def print_reconciliation(reconciliation: dict[str, Any], title: str = "Every record accounted for") -> None:
+    if not reconciliation.get("entities"):
+        return
+    console.print(reconciliation_table(reconciliation, title))
+    reasons = outcome_reasons_table(reconciliation)
+    if reasons is not None:
+        console.print(reasons)
+
+
+def print_help_center_preview(preview: dict[str, Any]) -> None:
+    """Per article, what the Help Center load will lose (HTML removed, images, translations); all of it in the JSON report."""
+    if not preview:
+        return
+    table = Table(title=f"Help Center: {preview['articles_with_losses']} article(s) will lose or change content", title_justify="left")
+    for column in ("article", "HTML removed", "images on the source site", "other"):
+        table.add_column(column, overflow="fold")
+    for loss in preview["articles"][:PREVIEW_ROWS]:
+        other = [*loss.get("translations_not_imported", []), *(f"image removed: {src}" for src in loss.get("images_removed", [])),
+                 *([loss["language"]] if loss.get("language") else [])]
+        table.add_row(f"{loss['source_id']} {loss['title']}", ", ".join(f"{t} ×{n}" for t, n in loss.get("removed_tags", {}).items()),
+                      str(len(loss.get("images_on_source_site", [])) or ""), "; ".join(other))
+    console.print(table)
+    if len(preview["articles"]) > PREVIEW_ROWS:
+        console.print(f"… and {len(preview['articles']) - PREVIEW_ROWS} more in the JSON report under plan.help_center.articles")
+    if preview.get("images_on_source_site"):
+        console.print(f"{preview['images_on_source_site']} image(s) on the source's own site: {preview['images_on_source_site_note']}")
+
+
+def print_help_center(details: dict[str, Any] | None) -> None:
+    """The help center's content-loss summary; every detail is in the JSON report."""
+    if not details:
+        return
+    for line in details.get("collections") or []:
+        console.print(f"[yellow]help center:[/] {line}")
+    if details.get("articles_with_losses"):
+        removed = ", ".join(f"{tag} ×{count}" for tag, count in (details.get("removed_tags_total") or {}).items()) or "none"
+        console.print(f"[yellow]{details['articles_with_losses']} article(s) lost or changed content[/] (HTML removed: {removed}); "
+                      "per article in the JSON report under help_center.articles")
+    if details.get("dates"):
+        console.print(details["dates"])
+    if details.get("redirect_map"):
+        console.print(f"redirect map (old URL → new URL): {details['redirect_map']}")
+
+
+
+def print_load(loaded: pipeline.LoadResult, phases: list[dict[str, Any]], reconciled: dict[str, Any], stats: dict[str, Any]) -> None:
+    """After a load: Help Center losses, agents without an admin, conversation attributes, phases, reconciliation, API use."""
+    print_help_center(loaded.details.get("help_center"))
+    if loaded.preflight.agents_unmatched:
+        console.print(f"[yellow]{len(loaded.preflight.agents_unmatched)} source agent(s) have no Intercom admin with their email; "
+                      f"what they wrote is attributed to admin {loaded.preflight.fallback_admin}:[/] "
+                      + ", ".join(loaded.preflight.agents_unmatched[:20]))
+    conversation_attributes = loaded.preflight.conversation_attributes
+    if conversation_attributes.get("created"):
+        console.print(f"conversation attributes created in Intercom: {', '.join(conversation_attributes['created'])}")
+    if conversation_attributes.get("kept_as_tags"):
+        console.print(f"[yellow]! {conversation_attributes['advice']}[/]", markup=True)
+    console.print(phases_table(phases))
+    print_reconciliation(reconciled)
+    console.print(key_value_table("API", {
+        "calls": stats.get("calls"), "writes": stats.get("writes"), "429s": stats.get("rate_limited"),
+        "retries": stats.get("retries"), "waited on rate limit (s)": stats.get("waited_s"),
+    }))
+
+
+def print_mismatches(mismatches: list[Any], limit: int = 200) -> None:
+    """What validate found different in Intercom, one row per field (the first `limit`)."""
+    if not mismatches:
+        return
+    table = Table(title=f"Mismatches ({len(mismatches)})", title_justify="left")
+    for column in ("entity", "source id", "intercom id", "field", "expected", "in Intercom"):
+        table.add_column(column, overflow="fold")
+    for m in mismatches[:limit]:
+        table.add_row(m.entity, m.source_id, m.intercom_id or "", m.field, str(m.expected), str(m.actual))
+    console.print(table)
+
+
+def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[str, Any]], reconciled: dict[str, Any],
+                 failures: list[Any], notices: list[Any], show_failures: bool) -> None:
+    """`status`: the runs, the chosen run's per-phase progress and reconciliation, open failures, content notes by kind."""
+    table = Table(title="Runs", title_justify="left")
+    for column in ("run", "command", "started", "duration", "status"):
+        table.add_column(column)
+    for r in runs:
+        duration = f"{r['finished_at'] - r['started_at']:.1f}s" if r["finished_at"] else "-"
+        started = datetime.fromtimestamp(r["started_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(r["run_id"], r["command"], started, duration, r["status"])
+    console.print(table)
+    if progress:
+        table = Table(title=f"Progress of {chosen}", title_justify="left")
+        for column in ("phase", "done", "unchanged", "failed", "status"):
+            table.add_column(column)
+        for p in progress:
+            table.add_row(p["phase"], str(p["done"]), str(p["unchanged"]), str(p["failed"]), p["status"])
+        console.print(table)
+    print_reconciliation(reconciled, f"Every record accounted for (as of {chosen})")
+    if failures:
+        console.print(failures_table(failures, limit=len(failures) if show_failures else 20))
+    else:
+        console.print("no open failures")
+    if notices:
+        kinds: dict[str, int] = {}
+        for notice in notices:
+            kinds[f"{notice.entity}: {notice.kind}"] = kinds.get(f"{notice.entity}: {notice.kind}", 0) + 1
+        console.print(key_value_table(f"Content notes ({len(notices)}; details in the run reports)", kinds))
