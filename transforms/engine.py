@@ -1,24 +1,41 @@
-"""The Mapper: canonical records + a MappingSpec → Intercom payloads (or rejections), filling a MappingReport."""
+"""The Mapper: canonical records + a MappingSpec → Intercom payloads (or rejections), filling a MappingReport.
+
+Just over 400 lines: the Mapper is one object whose state (declared attributes, date orders its columns showed,
+the report) every step of a record's mapping reads and updates; its compiled pieces live in compiled.py."""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Iterable
 from typing import Any
-
-from pydantic import BaseModel
 
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.model import Conversation, Part, Record
-from deskmigrate.core.payload import AttributeDeclaration, FieldNote, IntercomDataType, Payload, PayloadRejection
+from deskmigrate.core.payload import AttributeDeclaration, IntercomDataType, Payload, PayloadRejection
 from deskmigrate.core.yamlfile import dotted
 from deskmigrate.transforms import coercion
-from deskmigrate.transforms.checks import compile_steps, mapping_problems
-from deskmigrate.transforms.registry import BoundTransform, RecordHints, TransformContext, ValueRejected, loss_detail
+from deskmigrate.transforms.checks import mapping_problems
+from deskmigrate.transforms.compiled import (
+    ATTRIBUTE_NAME_MAX,
+    COERCIONS,
+    CUSTOM_FIELDS,
+    CompiledRule,
+    CompiledTarget,
+    Outcome,
+    as_written,
+    collect_tags,
+    compile_target,
+    finish_body,
+    is_empty,
+    read_path,
+    record_hints,
+    run_chain,
+    sanitize_attribute_name,
+    value_kind,
+    write_path,
+)
+from deskmigrate.transforms.registry import RecordHints, TransformContext, ValueRejected, loss_detail
 from deskmigrate.transforms.report import MappingReport
 from deskmigrate.transforms.spec import (
     AS_WRITTEN_FIELDS,
@@ -30,111 +47,9 @@ from deskmigrate.transforms.spec import (
     TIME_KEYS,
     AttributeSpec,
     MappingSpec,
-    OnError,
-    Rule,
-    TargetSpec,
 )
 
 logger = logging.getLogger(__name__)
-
-CUSTOM_FIELDS = "custom_fields"
-ATTRIBUTE_NAME_MAX = 190
-COERCIONS: dict[str, Callable[[Any], Any]] = {
-    "string": coercion.as_text,
-    "integer": coercion.as_int,
-    "float": coercion.as_float,
-    "boolean": coercion.as_bool,
-    "date": coercion.as_unix_seconds,
-    "datetime": coercion.as_unix_seconds,
-}
-# Errors a transform may raise on a value it cannot handle; they cost what the rule's on_error says. Anything else is a bug.
-VALUE_ERRORS = (ValueError, TypeError, ArithmeticError)
-
-
-def sanitize_attribute_name(field_name: str) -> str:
-    """A source field name as an Intercom attribute name: lower case, only [a-z0-9_-] ("Plan Tier" → "plan_tier")."""
-    name = re.sub(r"[^a-z0-9_-]+", "_", field_name.strip().lower()).strip("_")
-    return (name or "field")[:ATTRIBUTE_NAME_MAX]
-
-
-def is_empty(value: Any) -> bool:
-    """Missing for mapping purposes: None, blank text, an empty list or dict."""
-    if isinstance(value, str):
-        return not value.strip()
-    return value is None or (isinstance(value, (list, dict, tuple)) and not value)
-
-
-def read_path(source: Any, path: str) -> Any:
-    """Read a field or a dotted path into dicts and models; a dict key containing dots is matched whole first."""
-    if source is None:
-        return None
-    if isinstance(source, dict):
-        if path in source:
-            return source[path]
-        head, _, rest = path.partition(".")
-        return read_path(source.get(head), rest) if rest else None
-    head, _, rest = path.partition(".")
-    value = getattr(source, head, None) if isinstance(source, BaseModel) else None
-    return read_path(value, rest) if rest else value
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    to: str
-    to_path: tuple[str, ...]
-    sources: tuple[str, ...]
-    reads_many: bool
-    steps: tuple[BoundTransform, ...]
-    default: Any
-    required: bool
-    on_error: OnError = "drop_field"
-    explicit_on_error: OnError | None = None  # as the rule wrote it: also governs the type check of the attribute it writes
-
-
-@dataclass
-class CompiledTarget:
-    name: str
-    rules: list[CompiledRule]
-    unmapped: str
-    declared: dict[str, AttributeSpec]
-    tags_from: list[str]
-    tags_add: list[str]
-    read_custom_fields: set[str]
-    reads_all_custom_fields: bool
-    # custom attribute → the on_error a rule writing it set explicitly (else the attribute's own on_error applies)
-    attribute_policies: dict[str, OnError] = field(default_factory=dict)
-
-
-@dataclass
-class _Outcome:
-    """What happened to one record, committed to the report only once the record is mapped or rejected."""
-
-    failures: list[tuple[str, ValueRejected]] = field(default_factory=list)
-    defaults: list[str] = field(default_factory=list)
-    unmapped_dropped: list[str] = field(default_factory=list)
-    unmapped_kept: list[str] = field(default_factory=list)
-    losses: list[tuple[str, str]] = field(default_factory=list)
-    lost_items: list[tuple[str, str, frozenset[str]]] = field(default_factory=list)  # (to, kind, what went by name)
-    misses: list[tuple[str, Any]] = field(default_factory=list)
-    notes: list[FieldNote] = field(default_factory=list)
-    ambiguous_dates: list[tuple[str, str]] = field(default_factory=list)  # (field, order read as)
-    part_notes: list[FieldNote] = field(default_factory=list)  # a ticket's parts' notes, reported under `part` already
-
-    def note(self, field_name: str, reason: str, action: str, value: Any, location: str | None) -> None:
-        self.notes.append(FieldNote(field=field_name, reason=reason, action=action, value_kind=value_kind(value), location=location))  # type: ignore[arg-type]
-
-
-def value_kind(value: Any) -> str:
-    """The kind of a value, for notes and logs that must not show customer data: "text (12 characters)", "number"."""
-    if isinstance(value, bool):
-        return "yes/no"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return f"text ({len(value)} characters)"
-    if isinstance(value, list):
-        return f"list of {len(value)}"
-    return type(value).__name__
 
 
 class Mapper:
@@ -162,7 +77,7 @@ class Mapper:
         self.dayfirst = dayfirst
         self._date_orders: dict[str, Any] = {key: order for key, order in (date_orders or {}).items() if order in DATE_ORDERS}
         self.report = report if report is not None else MappingReport()
-        self._targets = {name: _compile_target(name, target) for name, target in spec.targets().items()}
+        self._targets = {name: compile_target(name, target) for name, target in spec.targets().items()}
         self._declarations: dict[tuple[str, str], AttributeDeclaration] = {}
         self._unmapped_names: dict[tuple[str, str], str] = {}
         self._written: set[tuple[str, str]] = set()  # (model, attribute) some payload carried
@@ -184,7 +99,7 @@ class Mapper:
         target = self._targets.get(ENTITY_TARGETS.get(entity, ""))
         if target is None:
             raise MappingError([Problem(path=ENTITY_TARGETS.get(entity, entity), message=f"the mapping has no section for {entity}")])
-        outcome = _Outcome()
+        outcome = Outcome()
         body: dict[str, Any] = {}
         location = getattr(record, "location", None)
         hints = record_hints(record)
@@ -205,15 +120,15 @@ class Mapper:
         return Payload(
             entity=entity,
             source_id=record.source_id,
-            body=_finish_body(body),
+            body=finish_body(body),
             company_source_ids=[str(company) for company in getattr(record, "company_ids", [])],
-            tags=_collect_tags(target, record),
+            tags=collect_tags(target, record),
             parts=parts,
             refs=refs,
             notes=[*outcome.notes, *outcome.part_notes],
         )
 
-    def map_part(self, part: Part, outcome: _Outcome, location: str | None = None) -> dict[str, Any]:
+    def map_part(self, part: Part, outcome: Outcome, location: str | None = None) -> dict[str, Any]:
         """One source comment → its Intercom part: the `part` rules' body plus who wrote it and its attachments."""
         target = self._targets.get("part")
         body: dict[str, Any] = {}
@@ -225,13 +140,13 @@ class Mapper:
             "author_id": part.author_id,
             "public": part.public,
             "created_at": coercion.as_unix_seconds(part.created_at) if part.created_at else None,
-            "body": _finish_body(body),
+            "body": finish_body(body),
             "body_text": part.body_text,
             "attachments": [attachment.model_dump(mode="json") for attachment in part.attachments],
         }
 
     def _map_parts(
-        self, record: Conversation, failures: list[tuple[str, ValueRejected]], ticket: _Outcome
+        self, record: Conversation, failures: list[tuple[str, ValueRejected]], ticket: Outcome
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Every part in order, and the links the loader resolves; what each part lost is counted per ticket,
         and what a part's value cost is noted on the ticket (field `parts.<part id>.<to>`)."""
@@ -239,7 +154,7 @@ class Mapper:
         lost: Counter[str] = Counter()
         lost_items: dict[str, set[str]] = {}
         for part in record.parts:
-            outcome = _Outcome()
+            outcome = Outcome()
             parts.append(self.map_part(part, outcome, record.location))
             failures.extend((f"parts.{part.source_id}.{name}", reason) for name, reason in outcome.failures)
             if not outcome.failures:
@@ -338,7 +253,7 @@ class Mapper:
         logger.debug("auto-declared %s attribute %s (string)", model, attribute)
         return declaration
 
-    def _carry_unmapped(self, target: CompiledTarget, record: Record, body: dict[str, Any], outcome: _Outcome) -> None:
+    def _carry_unmapped(self, target: CompiledTarget, record: Record, body: dict[str, Any], outcome: Outcome) -> None:
         if target.reads_all_custom_fields:
             return
         for field_name, value in (getattr(record, CUSTOM_FIELDS, None) or {}).items():
@@ -361,7 +276,7 @@ class Mapper:
             outcome.unmapped_kept.append(field_name)
 
     def _coerce_custom_attributes(
-        self, target: CompiledTarget, body: dict[str, Any], outcome: _Outcome, location: str | None, hints: RecordHints
+        self, target: CompiledTarget, body: dict[str, Any], outcome: Outcome, location: str | None, hints: RecordHints
     ) -> None:
         """A value that does not fit its attribute's type costs that attribute only: dropped, or kept as text in <name>_raw."""
         attributes = body.get(CUSTOM_ATTRIBUTES)
@@ -383,7 +298,7 @@ class Mapper:
                 self._misfit(target, attributes, name, value, "not one of the attribute's options", outcome, location)
 
     def _read_date_attribute(
-        self, target: CompiledTarget, name: str, value: Any, declared: AttributeSpec | None, outcome: _Outcome, hints: RecordHints
+        self, target: CompiledTarget, name: str, value: Any, declared: AttributeSpec | None, outcome: Outcome, hints: RecordHints
     ) -> int:
         to = f"{CUSTOM_ATTRIBUTES}.{name}"
         ctx = self._context(target, to, hints)
@@ -396,7 +311,7 @@ class Mapper:
         return int(time.moment.timestamp())
 
     def _misfit(self, target: CompiledTarget, attributes: dict[str, Any], name: str, value: Any, reason: str,
-                outcome: _Outcome, location: str | None) -> None:
+                outcome: Outcome, location: str | None) -> None:
         del attributes[name]
         declared = target.declared.get(name)
         to = f"{CUSTOM_ATTRIBUTES}.{name}"
@@ -430,7 +345,7 @@ class Mapper:
             default_dayfirst=self.dayfirst,
         )
 
-    def _learn_dates(self, target_name: str, to: str, ctx: TransformContext, outcome: _Outcome) -> None:
+    def _learn_dates(self, target_name: str, to: str, ctx: TransformContext, outcome: Outcome) -> None:
         """A value that shows its day/month order decides its column's; values read without that are ambiguous."""
         key = f"{target_name}.{to}"
         for reading in ctx.readings:
@@ -443,7 +358,7 @@ class Mapper:
                 outcome.ambiguous_dates.append((to, reading.order))
 
     def _apply_rule(
-        self, target: CompiledTarget, rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: _Outcome,
+        self, target: CompiledTarget, rule: CompiledRule, record: Record | Part, body: dict[str, Any], outcome: Outcome,
         location: str | None, hints: RecordHints,
     ) -> None:
         if rule.reads_many:
@@ -454,7 +369,7 @@ class Mapper:
             ctx = self._context(target, rule.to, hints)
             original = value
             try:
-                value = _run_chain(rule.steps, value, ctx)
+                value = run_chain(rule.steps, value, ctx)
                 if rule.to in TIME_KEYS.get(target.name, ()) and isinstance(value, str) and not is_empty(value):
                     # Intercom takes times as unix seconds; a source time still in text is read here, as unix_time would.
                     value = int(ctx.read_time(value).moment.timestamp())
@@ -474,10 +389,10 @@ class Mapper:
                 where = ", ".join(rule.sources) or "no source"
                 outcome.failures.append((rule.to, ValueRejected("required value missing", f"nothing in {where} and no default")))
             return
-        _write(body, rule.to_path, value)
+        write_path(body, rule.to_path, value)
 
     def _bad_value(self, target: CompiledTarget, rule: CompiledRule, exc: ValueRejected, original: Any, body: dict[str, Any],
-                   outcome: _Outcome, location: str | None) -> None:
+                   outcome: Outcome, location: str | None) -> None:
         """A value the rule's transforms cannot convert costs what its on_error says: the field (default), or the record."""
         if rule.on_error == "reject":
             outcome.failures.append((rule.to, exc))
@@ -487,10 +402,10 @@ class Mapper:
                 if self._keep_raw_attribute(target, body.setdefault(CUSTOM_ATTRIBUTES, {}), rule.to_path[1], original):
                     outcome.note(rule.to, exc.reason, "kept_raw", original, location)
                     return
-            elif (text := _as_written(original)) is not None:
+            elif (text := as_written(original)) is not None:
                 action = "kept_as_written" if rule.to in AS_WRITTEN_FIELDS else "kept_raw"
                 outcome.note(rule.to, exc.reason, action, original, location)
-                _write(body, rule.to_path, text)
+                write_path(body, rule.to_path, text)
                 return
         outcome.note(rule.to, exc.reason, "dropped", original, location)
 
@@ -504,7 +419,7 @@ class Mapper:
         logger.debug("rejected %s %s: %s: %s", entity, source_id, first_field, reason)
         return PayloadRejection(entity=entity, source_id=source_id, field=first_field, reason=reason)
 
-    def _commit(self, target_name: str, outcome: _Outcome, source_id: str = "", body: dict[str, Any] | None = None) -> None:
+    def _commit(self, target_name: str, outcome: Outcome, source_id: str = "", body: dict[str, Any] | None = None) -> None:
         report = self.report.target(target_name)
         model = ATTRIBUTE_MODELS.get(target_name)
         attributes = (body or {}).get(CUSTOM_ATTRIBUTES)
@@ -527,124 +442,3 @@ class Mapper:
                 report.ambiguous_dates.setdefault(to, Counter())[order] += 1
 
 
-def _compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
-    rules = [_compile_rule(rule) for rule in spec.rules]
-    read_fields: set[str] = set()
-    reads_all = False
-    for rule in spec.rules:
-        for path in rule.source_paths():
-            head, _, rest = path.partition(".")
-            if head == CUSTOM_FIELDS:
-                reads_all = reads_all or not rest
-                read_fields.add(rest)
-    return CompiledTarget(
-        name=name,
-        rules=rules,
-        unmapped=spec.unmapped,
-        declared={attribute.name: attribute for attribute in spec.attributes},
-        tags_from=list(spec.tags.from_),
-        tags_add=list(spec.tags.add),
-        read_custom_fields=read_fields,
-        reads_all_custom_fields=reads_all,
-        attribute_policies={
-            rule.to_path[1]: rule.explicit_on_error for rule in rules if rule.to_path[0] == CUSTOM_ATTRIBUTES and rule.explicit_on_error
-        },
-    )
-
-
-def _compile_rule(rule: Rule) -> CompiledRule:
-    found: list[tuple[Any, str]] = []
-    steps = compile_steps(rule.transform, rule.args, (), found)
-    if found:  # mapping_problems ran on the same data first, so this is unreachable for a spec that passed it
-        raise MappingError([Problem(path=dotted(path), message=message) for path, message in found])
-    head, _, rest = rule.to.partition(".")
-    to_path = (head, rest) if head == CUSTOM_ATTRIBUTES else tuple(rule.to.split("."))
-    return CompiledRule(
-        to=rule.to,
-        to_path=to_path,
-        sources=tuple(rule.source_paths()),
-        reads_many=isinstance(rule.from_, list),
-        steps=tuple(steps),
-        default=rule.default,
-        required=rule.required,
-        on_error=rule.error_policy(),
-        explicit_on_error=rule.on_error,
-    )
-
-
-def record_hints(record: Any) -> RecordHints:
-    """Where the record's person is, as the source says (contacts carry country, locale, time zone)."""
-    def text(name: str) -> str | None:
-        value = getattr(record, name, None)
-        return value if isinstance(value, str) and value.strip() else None
-
-    return RecordHints(country=text("country"), locale=text("locale"), time_zone=text("time_zone"))
-
-
-def _as_written(value: Any) -> str | None:
-    """The value as the source wrote it, for keep_raw; None for what has no text form (nested data)."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _run_chain(steps: tuple[BoundTransform, ...], value: Any, ctx: TransformContext) -> Any:
-    for step in steps:
-        if is_empty(value) and not step.transform.handles_missing:
-            return value
-        try:
-            value = step(value, ctx)
-        except ValueRejected:
-            raise
-        except VALUE_ERRORS as exc:
-            raise ValueRejected(f"transform {step.name} failed", str(exc)) from None
-    return value
-
-
-def _write(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    node = body
-    for key in path[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[path[-1]] = value
-
-
-def _finish_body(body: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready body: no nulls, times as unix seconds, models as JSON, custom_attributes keys sorted."""
-    finished: dict[str, Any] = {}
-    for key, value in body.items():
-        cleaned = _jsonable(value)
-        if cleaned is None or (isinstance(cleaned, dict) and not cleaned):
-            continue
-        finished[key] = dict(sorted(cleaned.items())) if key == CUSTOM_ATTRIBUTES and isinstance(cleaned, dict) else cleaned
-    return finished
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): cleaned for key, item in value.items() if (cleaned := _jsonable(item)) is not None}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(item) for item in value if item is not None]
-    if isinstance(value, (datetime, date)):
-        return coercion.as_unix_seconds(value)  # Intercom takes every timestamp as unix seconds
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_none=True)
-    return value
-
-
-def _collect_tags(target: CompiledTarget, record: Record) -> list[str]:
-    tags: dict[str, str] = {}
-    for path in target.tags_from:
-        value = read_path(record, path)
-        for tag in value if isinstance(value, list) else [value]:
-            if not is_empty(tag):
-                text = coercion.as_text(tag).strip()
-                tags.setdefault(text.casefold(), text)
-    for tag in target.tags_add:
-        if tag.strip():
-            tags.setdefault(tag.strip().casefold(), tag.strip())
-    return list(tags.values())
