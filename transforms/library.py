@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, EMAIL_MAX_LENGTH, LOCAL_PART_MAX_LENGTH
 from pydantic import AfterValidator, PositiveInt
 
 from deskmigrate.transforms import coercion, html
@@ -185,10 +188,50 @@ def to_bool(value: Any) -> bool:
 def email(value: Any) -> str:
     """A valid email address, normalised (domain lower-cased, Unicode NFC); an invalid one rejects the record."""
     address = _text(value).strip()
+    plain = _plain_address(address)
+    if plain is not None:
+        return plain
     try:
         return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueRejected("invalid email address", f"{quote(address)}: {str(exc).rstrip('.')}") from None
+
+
+# An unquoted ASCII local part (RFC 5322 dot-atom), which email_validator accepts as written.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_NOT_IN_PLAIN_DOMAIN = re.compile(r"[\s\"<>()\[\]\\,;:]")
+_PROBE_LOCAL = "a"
+
+
+def _plain_address(address: str) -> str | None:
+    """email_validator's normalised form of an everyday address (ASCII dot-atom local part), with its domain's verdict
+    cached: validating the domain is most of the cost, and a real export has few domains. None: take the full path
+    (Unicode, quotes, display names, anything invalid), which also words the error."""
+    local, at, domain = address.partition("@")
+    if not at or not address.isascii() or "@" in domain or len(local) > LOCAL_PART_MAX_LENGTH or len(address) > EMAIL_MAX_LENGTH:
+        return None
+    if _NOT_IN_PLAIN_DOMAIN.search(domain) or not _DOT_ATOM.fullmatch(local):
+        return None
+    domains = _valid_domain(domain)
+    if domains is None:
+        return None
+    normalized_domain, ascii_domain = domains
+    if local.lower() in CASE_INSENSITIVE_MAILBOX_NAMES:
+        local = local.lower()
+    normalized = f"{local}@{normalized_domain}"
+    if len(normalized) > EMAIL_MAX_LENGTH or len(local) + 1 + len(ascii_domain) > EMAIL_MAX_LENGTH:
+        return None
+    return normalized
+
+
+@lru_cache(maxsize=65536)
+def _valid_domain(domain: str) -> tuple[str, str] | None:
+    """(normalised, ASCII) form of a domain email_validator accepts after a plain local part; None when it refuses it."""
+    try:
+        checked = validate_email(f"{_PROBE_LOCAL}@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return checked.domain, checked.ascii_domain
 
 
 @register("phone")

@@ -197,6 +197,48 @@ def test_email_normalises_and_rejects_invalid_addresses() -> None:
     assert rejected("email", "no-at-sign").reason == "invalid email address"
 
 
+TRICKY_ADDRESSES = [
+    "Jane.Doe@EXAMPLE.com", "INFO@Example.com", "Support@example.com", "user+tag@example.co.uk", "O'Brien@example.ie",
+    "a@xn--bcher-kva.example", "a@XN--BCHER-KVA.example", "a@xn--zz.com", "a@localhost", "a@example", "a@test", "a@invalid",
+    "a@example.local", "a@123.com", "a@example.123", "a@.example.com", "a@example..com", "a@-example.com", "a@example-.com",
+    "a@exa_mple.com", "a..b@example.com", ".a@example.com", "a.@example.com", "a@example.com.", "a@b.c", "a@@example.com",
+    "a b@example.com", "a@exa mple.com", '"quoted"@example.com', "Jane <jane@example.com>", "a@[192.0.2.1]", "@example.com",
+    "a@", "x" * 64 + "@example.com", "x" * 65 + "@example.com", "a@" + "b" * 63 + ".com", "a@" + "b" * 64 + ".com",
+    "a@" + ".".join(["c" * 60] * 4) + ".com", "x" * 60 + "@" + ".".join(["d" * 60] * 3) + ".io", "ü@example.com",
+    "a@bücher.example", "a@EXAMPLE.ＣＯＭ", "a@example.com\n", "a@ex(comment)ample.com", "a@example.c0m", "a@e.x",
+    "postmaster@Example.com", "a@sub.example.museum", "a{b}@example.com", "a|b@example.com", "#!$%&'*+-/=?^_`{}|~@example.org",
+]
+
+
+def _validated(address: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return "<rejected>"
+
+
+def _email_or_rejected(address: str) -> str:
+    try:
+        return result("email", address)
+    except ValueRejected:
+        return "<rejected>"
+
+
+def test_email_gives_exactly_what_email_validator_gives_on_tricky_and_random_addresses() -> None:
+    # the everyday-address shortcut must never accept, refuse or normalise differently from the full validation
+    import random
+
+    rng = random.Random(12)
+    alphabet = "aZ9.-_+@'\"<> ()[]\\,;:é!#xn-" + "."
+    randoms = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 14))) for _ in range(3000)]
+    shaped = [f"{rng.choice(['a', 'A.b', 'x-y', 'INFO', '.q', 'q.'])}@{rng.choice(['Ex.com', 'ex..com', 'xn--ex.com', 'ex', 'é.com', '1.2'])}"
+              for _ in range(500)]
+    for address in [*TRICKY_ADDRESSES, *randoms, *shaped]:
+        assert _email_or_rejected(address) == _validated(address.strip()), address
+
+
 def test_phone_normalises_to_e164_using_the_default_region() -> None:
     assert result("phone", "+1 (415) 555-0132") == "+14155550132"
     assert result("phone", "020 7946 0018", default_region="GB") == "+442079460018"
