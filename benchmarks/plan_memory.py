@@ -47,7 +47,8 @@ def main() -> None:
     if result.returncode not in (0, 3):
         sys.stderr.write(result.stderr.decode()[-3000:])
         raise SystemExit(f"plan exited {result.returncode}")
-    lines = sum(1 for _ in (work / "state" / "plan" / "contacts.jsonl").open(encoding="utf-8"))
+    [latest] = sorted((work / "state" / "plans").glob("*/contacts.jsonl"))[-1:]
+    lines = sum(1 for _ in latest.open(encoding="utf-8"))
     print(f"contacts in the CSV      {args.rows}")
     print(f"payloads written         {lines} contacts (exit {result.returncode})")
     print(f"wall time                {elapsed:.1f} s  ({args.rows / elapsed:.0f} rows/s)")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from deskmigrate.core.errors import ConfigError, Problem
 from deskmigrate.core.yamlfile import LocatedYaml, YamlSyntaxError, load_yaml_file
@@ -98,11 +98,63 @@ class LoadConfig(Strict):
         False, description="stop before loading when a conversation attribute the mapping writes is missing and cannot be created by API (2.15)"
     )
     help_center: HelpCenterConfig = Field(default_factory=HelpCenterConfig)
+    max_rejected: RejectionLimit = Field(
+        default_factory=lambda: RejectionLimit(percent=5.0),
+        description="per entity, the rejected records (by the mapping or the source) a run or load accepts before its first "
+                    "write: a share of those read (5%) or a number of records; more stops it (--accept-rejections goes on)",
+    )
     on_duplicate_email: Literal["merge", "reject_later"] = Field(
         "merge",
         description="source contacts sharing one email (Intercom keeps user emails unique): merge into one contact, "
                     "the newest record's fields winning, or leave the later ones out (reported)",
     )
+
+
+class RejectionLimit(BaseModel):
+    """How many rejected records of one entity a load accepts: a share of those read ("5%") or a number of records."""
+
+    model_config = ConfigDict(frozen=True)
+    percent: float | None = None
+    records: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a share such as 5% or a number of records such as 200")
+        if isinstance(value, (int, float)):
+            if value < 0 or value != int(value):
+                raise ValueError("a number of records must be a whole number, 0 or more (a share is written with %, e.g. 5%)")
+            return {"records": int(value)}
+        if isinstance(value, str):
+            text = value.strip()
+            number = text[:-1].strip() if text.endswith("%") else text
+            try:
+                amount = float(number)
+            except ValueError:
+                raise ValueError("a share such as 5% or a number of records such as 200") from None
+            if text.endswith("%"):
+                if not 0 <= amount <= 100:
+                    raise ValueError("a share between 0% and 100%")
+                return {"percent": amount}
+            return cls._from_text(amount)
+        return value
+
+    def allowed(self, read: int) -> int:
+        """The most rejected records accepted among `read`."""
+        if self.records is not None:
+            return self.records
+        return int(read * (self.percent or 0.0) / 100)
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else f"{self.records} records"
+
+
+class PlanConfig(Strict):
+    """`plan`: how many plans the state folder keeps and how many processes map records."""
+
+    keep: int = Field(5, ge=1, le=1000, description="the newest plans kept under <state>/plans/ (each holds every payload)")
+    workers: int | None = Field(None, ge=1, le=64, description="processes mapping records; default: one per CPU (up to 8)")
 
 
 class DefaultsConfig(Strict):
@@ -131,6 +183,7 @@ class Config(Strict):
     state: Path = Path(".deskmigrate")
     load: LoadConfig = Field(default_factory=LoadConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    plan: PlanConfig = Field(default_factory=PlanConfig)
 
     @field_validator("overrides", mode="before")
     @classmethod

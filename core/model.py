@@ -256,6 +256,11 @@ def record_from_json(entity: str, data: dict[str, Any]) -> Record:
     return RECORD_TYPES[entity].model_validate(data)
 
 
+def record_from_json_text(entity: str, text: str | bytes) -> Record:
+    """Rebuild a staged record from its JSON text (parsed and validated in one step, without Python dicts in between)."""
+    return RECORD_TYPES[entity].model_validate_json(text)
+
+
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 

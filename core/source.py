@@ -101,6 +101,11 @@ class Connector(Protocol):
         """How the next extract will read the source (endpoints, strategy, estimated calls); None when there is nothing to tell."""
         return None
 
+    def files_read(self, entity: str) -> list[Path] | None:
+        """The local files a read of `entity` depends on (a file source): when none of them changed since its last
+        complete read, the application does not read it again. None: not a file source, always read."""
+        return None
+
     def source_files(self) -> SourceFiles | None:
         """The source's own files (Help Center images, attachments) with its credentials kept to its hosts; None: no such access."""
         return None

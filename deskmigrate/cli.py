@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from deskmigrate import __version__, lifecycle, pipeline, rollbacks, screen
+from deskmigrate import __version__, lifecycle, pipeline, plans, rollbacks, screen
 from deskmigrate.core.errors import MigrationError, SourceError
 from deskmigrate.core.http import RetryPolicy
 from deskmigrate.core.ledger import Ledger
@@ -111,22 +111,43 @@ def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(N
 
 @app.command()
 @exits
-def plan(config: Path = ConfigOption, out: Path | None = typer.Option(None, help="Folder for the would-be payloads (default: <state>/plan)."),
+def plan(config: Path = ConfigOption,
+         against: str | None = typer.Argument(None, metavar="[RUN]", help="With --diff: the kept plan to compare with (default: the previous one)."),
+         diff: bool = typer.Option(False, "--diff", help="Show what changed since the previous plan (or RUN): payloads and fields, "
+                                   "records moving between create/update/unchanged/rejected, new and resolved rejections."),
+         sample: int | None = typer.Option(None, "--sample", min=1, metavar="N",
+                                           help="Map only N records per entity, the same ones every time (by a hash of their ids)."),
+         rejections: plans.ExportFormat | None = typer.Option(None, "--rejections", metavar="csv|json",
+                                                              help="Print every rejected record (reason, file:line or id, field) as CSV or "
+                                                                   "JSON on stdout; the summary goes to stderr."),
+         out: Path | None = typer.Option(None, help="Also copy the would-be payloads into this folder."),
          verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption) -> None:
-    """Show what a run would create, update, leave unchanged or reject, and write the would-be payloads. Writes nothing to Intercom."""
-    with lifecycle.started_run(config, "plan", verbose, new_ledger) as (project, ledger, run_id, started):
-        out_dir = out or project.state_dir / "plan"
+    """Show what a run would create, update, leave unchanged or reject, and keep the would-be payloads under
+    <state>/plans/<run>/ (the newest plan.keep of them). Writes nothing to Intercom."""
+    with screen.summary_on_stderr(rejections is not None), \
+            lifecycle.started_run(config, "plan", verbose, new_ledger) as (project, ledger, run_id, started):
+        state = project.state_dir
+        earlier = plans.find_plan(state, against) if against else plans.earlier_plan(state, sample, before=run_id)
+        if against and earlier is None:
+            console.print(f"[red]no kept plan {escape(against)!r}; kept plans: "
+                          f"{', '.join(p.run_id for p in plans.kept_plans(state)) or 'none'}[/]")
+            raise Exit(EXIT_CONFIG)
         reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
         with screen.bars() as progress:
             extracted = pipeline.extract(project, ledger, run_id, progress)
-            planned = pipeline.plan(project, ledger, run_id, progress, out_dir)
+            planned = pipeline.plan(project, ledger, run_id, progress, plans.plans_dir(state) / run_id, sample=sample, earlier=earlier)
         screen.print_extract(extracted)
         screen.print_plan(planned)
         attributes = _plan_conversation_attributes(project, planned) if ledger.count_staged("conversations") else None
         screen.print_conversation_attributes(attributes)
         if reading is not None:
             console.print(key_value_table("Source reading plan", reading))
-        console.print(f"would-be payloads: {out_dir}")
+        screen.print_plan_diff(planned, full=diff or against is not None)
+        if out is not None:
+            plans.copy_payloads(planned.payload_files, out)
+        screen.print_plan_kept(planned, plans.prune_plans(state, project.loaded.config.plan.keep, run_id), out)
+        if rejections is not None:
+            plans.export_rejections(plans.read_rejections(plans.plans_dir(state) / run_id), rejections, sys.stdout)
         plan_report = planned.as_dict() | ({"conversation_attributes": attributes.as_dict()} if attributes is not None else {})
         sections = {"extract": extracted.as_dict(), "plan": plan_report} | ({"source_reading": reading} if reading else {})
         raise Exit(lifecycle.finish_run(project, ledger, run_id, "plan", started, sections))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -27,9 +28,13 @@ from deskmigrate.loaders.intercom.help_center import article_loss_preview, redir
 from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, newest
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
-from deskmigrate.reconcile import AGENTS, Reconciliation, reconcile
+from deskmigrate.plandiff import EXAMPLES, EntityDiff, Examples
+from deskmigrate.planner import FIELD_NOTE_KIND, ChunkResult, PlanJob, Planner, default_workers
+from deskmigrate.plans import DIFF, KeptPlan, PlanWriter
+from deskmigrate.reconcile import AGENTS, Reconciliation, reconcile, rejection_kind
 from deskmigrate.registry import connector_class
 from deskmigrate.sandbox import SandboxServer, SandboxSettings
+from deskmigrate.source_reads import EntityRead, fingerprint, forget_read, last_read, remember_read
 from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapping
 from deskmigrate.transforms.checks import source_field_problems
 
@@ -44,8 +49,6 @@ NOTICE_EXAMPLES = 20
 # The ledger's meta key for the day/month order each date column showed in the last plan (see Mapper.learned_date_orders).
 DATE_ORDERS_KEY = "mapping.date_orders"
 CONFLICT_EXAMPLES = 50
-# Notice kinds of the mapping's field notes: "field:phone", "field:custom_attributes.plan_tier".
-FIELD_NOTE_KIND = "field:"
 
 
 class Progress(Protocol):
@@ -185,12 +188,17 @@ class ExtractResult:
     skipped: dict[str, int] = field(default_factory=dict)  # left out on purpose by the source (deleted there)
     notices: list[dict[str, Any]] = field(default_factory=list)
     notice_count: int = 0
+    # entities not read again, their files unchanged since the complete read of this run: their counts are that read's
+    unchanged: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "staged": self.staged, "rejected": self.rejected, "duplicates": self.duplicates, "skipped": self.skipped,
-            "notices": self.notices, "notice_count": self.notice_count,
+            "notices": self.notices, "notice_count": self.notice_count, "unchanged": self.unchanged,
         }
+
+    def counts(self) -> tuple[dict[str, int], ...]:
+        return self.staged, self.rejected, self.duplicates, self.skipped
 
 
 def describe_source_reading(project: Project, ledger: Ledger) -> dict[str, Any] | None:
@@ -205,6 +213,16 @@ def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, s
     result = ExtractResult()
     source = project.connector.name
     for entity in project.connector.entities():
+        files = project.connector.files_read(entity) if since is None else None
+        marker = fingerprint(project.loaded.config.source.model_dump(mode="json"), files, project.secrets) if files is not None else None
+        earlier = last_read(ledger, source, entity) if marker is not None else None
+        if earlier is not None and earlier.fingerprint == marker:
+            _said_again(result, earlier)
+            result.unchanged[entity] = earlier.run_id
+            log.info("%s: not read again, its files are unchanged since run %s", entity, earlier.run_id)
+            continue
+        before = [dict(counts) for counts in result.counts()], len(result.notices), result.notice_count
+        forget_read(ledger, source, entity)
         fresh = ledger.get_cursor(source, entity) is None and since is None
         if fresh:
             ledger.clear_failures(entity, "extract")
@@ -239,7 +257,26 @@ def extract(project: Project, ledger: Ledger, run_id: str, progress: Progress, s
             for other in produced - {entity}:
                 ledger.clear_stale_failures(other, "extract", run_id)
         progress.finish(f"extract {entity}")
+        if marker is not None:
+            remember_read(ledger, source, entity, _what_the_read_added(result, before, run_id, marker))
     return result
+
+
+def _what_the_read_added(result: ExtractResult, before: tuple[list[dict[str, int]], int, int], run_id: str, marker: str) -> EntityRead:
+    counts_before, notices_before, notice_count_before = before
+    added = [{kind: n - earlier.get(kind, 0) for kind, n in now.items() if n != earlier.get(kind, 0)}
+             for now, earlier in zip(result.counts(), counts_before, strict=True)]
+    return EntityRead(run_id, marker, staged=added[0], rejected=added[1], duplicates=added[2], skipped=added[3],
+                      notices=result.notices[notices_before:], notice_count=result.notice_count - notice_count_before)
+
+
+def _said_again(result: ExtractResult, earlier: EntityRead) -> None:
+    """An entity not read again counts what its last read found, and says its notices again."""
+    for mine, theirs in zip(result.counts(), (earlier.staged, earlier.rejected, earlier.duplicates, earlier.skipped), strict=True):
+        for kind, n in theirs.items():
+            mine[kind] = mine.get(kind, 0) + n
+    result.notice_count += earlier.notice_count
+    result.notices.extend(earlier.notices[: max(0, NOTICE_EXAMPLES - len(result.notices))])
 
 
 def _stage(ledger: Ledger, run_id: str, batch: list[Record], result: ExtractResult, cursor: tuple[str, str, str] | None) -> None:
@@ -283,17 +320,32 @@ class PlanResult:
     source_fields: list[tuple[str, str]] = field(default_factory=list)
     # the day/month order each date column showed, for the load's Mapper
     date_orders: dict[str, str] = field(default_factory=dict)
+    # rejected records per entity by reason (masked as in the reconciliation), each with a count and the first few
+    rejected_by_reason: dict[str, dict[str, Examples]] = field(default_factory=dict)
+    folder: Path | None = None  # where the plan is kept (<state>/plans/<run>)
+    sample: int | None = None  # records per entity when only a sample was mapped
+    compared_with: str | None = None  # the earlier plan the diff is against
+    diff: dict[str, EntityDiff] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "counts": self.counts, "rejections": self.rejections, "tags": self.tags,
+            "rejected_by_reason": {entity: {reason: found.as_dict() for reason, found in reasons.items()}
+                                   for entity, reasons in self.rejected_by_reason.items()},
             "mapping_report": self.mapping_report.to_dict(),
             "attributes": [a.model_dump() for a in self.attributes], "payload_files": self.payload_files,
             "email_conflicts": {"groups": self.email_conflict_count, "examples": self.email_conflicts},
             "source_fields": [{"path": path, "problem": message} for path, message in self.source_fields],
             "date_orders": self.date_orders,
             **({"help_center": self.help_center} if self.help_center else {}),
+            **({"folder": str(self.folder)} if self.folder else {}),
+            **({"sample": self.sample} if self.sample else {}),
+            **({"diff": self.diff_dict(values=False)} if self.compared_with else {}),
         }
+
+    def diff_dict(self, *, values: bool) -> dict[str, Any]:
+        """The diff against the earlier plan; `values`: with before → after examples (the plan folder's copy only)."""
+        return {"compared_with": self.compared_with, "entities": {entity: diff.as_dict(values=values) for entity, diff in self.diff.items()}}
 
 
 def map_staged(mapper: Mapper, ledger: Ledger, entity: str) -> Iterator[Payload | PayloadRejection]:
@@ -301,98 +353,141 @@ def map_staged(mapper: Mapper, ledger: Ledger, entity: str) -> Iterator[Payload 
         yield mapper.map(record)
 
 
-def new_mapper(project: Project, ledger: Ledger, date_orders: dict[str, str] | None = None) -> Mapper:
+def new_mapper(project: Project, ledger: Ledger | None, date_orders: dict[str, str] | None = None) -> Mapper:
     """The mapper with the config's defaults and the date orders the columns showed (given, else the last plan's)."""
     defaults = project.loaded.config.defaults
     if date_orders is None:
-        stored = ledger.get_meta(DATE_ORDERS_KEY)
+        stored = ledger.get_meta(DATE_ORDERS_KEY) if ledger is not None else None
         date_orders = json.loads(stored) if stored else {}
     return Mapper(project.spec, phone_region=defaults.phone_region, dayfirst=defaults.dayfirst, date_orders=date_orders)
 
 
-def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progress, out_dir: Path | None) -> PlanResult:
+@dataclass
+class _PlanTally:
+    """What the chunks of a plan add up to."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected_by_reason: dict[str, dict[str, Examples]] = field(default_factory=dict)
+    diffs: dict[str, EntityDiff] = field(default_factory=dict)
+    tag_names: set[str] = field(default_factory=set)
+    new_taggings: int = 0
+    files: dict[str, str] = field(default_factory=dict)
+    article_losses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejected_contacts: set[str] = field(default_factory=set)
+
+    def add(self, entity: str, chunk: ChunkResult) -> None:
+        outcome = self.counts[entity]
+        for action, n in chunk.actions.items():
+            outcome[action] += n
+        outcome["rejected"] += len(chunk.rejected)
+        reasons = self.rejected_by_reason.setdefault(entity, {})
+        for rejected in chunk.rejected:
+            kind = rejection_kind(rejected["reason"], rejected["field"])
+            reasons.setdefault(kind, Examples()).add(rejected["source_id"], rejected["location"])
+        if entity == "contacts":
+            self.rejected_contacts.update(rejected["source_id"] for rejected in chunk.rejected)
+        self.tag_names |= chunk.tag_names
+        self.new_taggings += chunk.new_taggings
+        self.article_losses.update(chunk.losses)
+        self.diffs.setdefault(entity, EntityDiff()).merge(chunk.diff)
+
+
+def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progress, folder: Path | None, *,
+         sample: int | None = None, earlier: KeptPlan | None = None) -> PlanResult:
     """Map every staged record and compare with the ledger: what would be created, updated, unchanged or rejected.
 
     With a `run_id`, the mapping's rejections are recorded as that run's (phase `mapping`) and those an earlier
-    plan recorded that this one no longer produces are cleared.
+    plan recorded that this one no longer produces are cleared. With a `folder`, the plan is kept there (payloads,
+    rejections, an index: deskmigrate.plans) and compared with `earlier`. A `sample` maps that many records per
+    entity, the same ones every time, and records nothing in the ledger.
     """
     mapper = new_mapper(project, ledger)
-    counts: dict[str, dict[str, int]] = {}
-    rejections: dict[str, dict[str, int]] = {}
-    new_taggings = 0
-    tag_names: set[str] = set()
-    files: dict[str, str] = {}
-    article_losses: dict[str, dict[str, Any]] = {}
-    rejected_contacts: set[str] = set()
-    if out_dir is not None:
-        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for entity in LOAD_ENTITIES:
-        total = ledger.count_staged(entity)
-        if total == 0:
-            continue
-        outcome = counts.setdefault(entity, {"create": 0, "update": 0, "unchanged": 0, "rejected": 0})
-        notes: list[tuple[str, str, str, str]] = []
-        progress.start(f"plan {entity}", total)
-        sink = (out_dir / f"{entity}.jsonl").open("w", encoding="utf-8") if out_dir is not None else None
-        if out_dir is not None:
-            (out_dir / f"{entity}.jsonl").chmod(0o600)  # the would-be payloads hold customer data, like the ledger
-        try:
-            for result in map_staged(mapper, ledger, entity):
-                progress.advance(f"plan {entity}")
-                if isinstance(result, PayloadRejection):
-                    outcome["rejected"] += 1
-                    if entity == "contacts":
-                        rejected_contacts.add(result.source_id)
-                    if run_id is not None:
-                        ledger.record_failure(run_id, MAPPING_PHASE, entity, result.source_id, result.reason, field=result.field)
+    recording = run_id is not None and sample is None
+    settings = project.loaded.config.load.help_center
+
+    def preview_article(ledger_: Ledger, payload: Payload, found: dict[str, dict[str, Any]]) -> None:
+        _preview_article_losses(ledger_, payload, settings, found)
+
+    job = PlanJob(
+        ledger_path=ledger.path, new_mapper=functools.partial(new_mapper, project, None, mapper.learned_date_orders()),
+        actions={entity: PHASE_OF_ENTITY[entity].plan_action for entity in LOAD_ENTITIES}, previews={"articles": preview_article},
+        record_notes=recording, judge=ledger.any_id_rows(), taggings_known=ledger.any_taggings(), earlier=earlier,
+        membership=earlier is not None and not earlier.sample and not sample,
+        workers=project.loaded.config.plan.workers or default_workers(),
+    )
+    tally = _PlanTally()
+    writer = PlanWriter(folder) if folder is not None else None
+    try:
+        with Planner(job, mapper, ledger) as planner:
+            for entity in LOAD_ENTITIES:
+                total = ledger.count_staged(entity)
+                if total == 0:
                     continue
-                action = PHASE_OF_ENTITY[entity].plan_action(ledger, result)
-                outcome[action] += 1
-                if run_id is not None and result.notes:
-                    notes.extend(field_note_notices(entity, result))
-                    if len(notes) >= STAGE_BATCH:
-                        ledger.record_notices(run_id, notes)
-                        notes = []
-                if entity == "articles":
-                    _preview_article_losses(ledger, result, project.loaded.config.load.help_center, article_losses)
-                wanted_tags = {t.strip().lower() for t in result.tags if t.strip()}
-                tag_names |= wanted_tags
-                new_taggings += len(wanted_tags - ledger.applied_taggings(entity, result.source_id))
-                if sink is not None:
-                    sink.write(json.dumps({"action": action, "entity": entity, "source_id": result.source_id,
-                                           "body": result.body, "companies": result.company_source_ids,
-                                           "tags": result.tags}, default=str, ensure_ascii=False) + "\n")
-        finally:
-            if sink is not None:
-                sink.close()
-                files[entity] = str(out_dir / f"{entity}.jsonl")  # type: ignore[operator]
-            progress.finish(f"plan {entity}")
-        if run_id is not None:
-            ledger.record_notices(run_id, notes)
-            ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)
-            ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, run_id)
-    for entity in counts:
+                tally.counts[entity] = {"create": 0, "update": 0, "unchanged": 0, "rejected": 0}
+                task = f"plan {entity}"
+                progress.start(task, min(total, sample) if sample else total)
+                if writer is not None:
+                    tally.files[entity] = str(writer.start_entity(entity))
+                chunks = [planner.records(entity, ledger.sampled_staged(entity, sample))] if sample else planner.chunks(entity, total)
+                for chunk in chunks:
+                    tally.add(entity, chunk)
+                    if writer is not None:
+                        writer.payloads(entity, chunk.lines, chunk.rows)
+                        writer.rejections(entity, chunk.rejected, chunk.rejected_digests)
+                    if recording:
+                        assert run_id is not None
+                        ledger.record_failures(run_id, MAPPING_PHASE, ((entity, r["source_id"], r["reason"], r["field"]) for r in chunk.rejected))
+                        ledger.record_notices(run_id, chunk.notes)
+                    progress.advance(task, chunk.count)
+                progress.finish(task)
+                if recording:
+                    assert run_id is not None
+                    ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)
+                    ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, run_id)
+        if writer is not None and earlier is not None and job.membership:
+            for entity in dict.fromkeys([*tally.counts, *(earlier.summary.get("counts") or {})]):
+                gone, examples = writer.missing_from(earlier, entity, EXAMPLES)
+                removed = tally.diffs.setdefault(entity, EntityDiff()).removed
+                removed.count += gone
+                removed.examples.extend(examples)
+    except BaseException:
+        if writer is not None:
+            writer.close(None)  # left incomplete: never compared with, removed by the next plan's clean-up
+        raise
+    result = _plan_result(project, ledger, mapper, tally, sample=sample, folder=folder, earlier=earlier)
+    if sample is None:
+        ledger.set_meta(DATE_ORDERS_KEY, json.dumps(result.date_orders, sort_keys=True))
+    if writer is not None:
+        if earlier is not None:
+            writer.write_json(DIFF, result.diff_dict(values=True))
+        writer.close(plan_summary(run_id, result))
+    return result
+
+
+def _plan_result(project: Project, ledger: Ledger, mapper: Mapper, tally: _PlanTally, *, sample: int | None, folder: Path | None,
+                 earlier: KeptPlan | None) -> PlanResult:
+    rejections: dict[str, dict[str, int]] = {}
+    for entity in tally.counts:
         target_report = mapper.report.targets.get(MAPPING_TARGETS[entity])
         reasons = target_report.rejection_reasons if target_report else {}
         rejections[entity] = {reason: stats.count for reason, stats in reasons.items()}
-    tags = {"tag_names": len(tag_names), "taggings_to_add": new_taggings}
-    date_orders = mapper.learned_date_orders()
-    ledger.set_meta(DATE_ORDERS_KEY, json.dumps(date_orders, sort_keys=True))
-    conflicts, conflict_count = email_conflicts(ledger, project.loaded.config.load.on_duplicate_email, rejected_contacts)
+    rejected_by_reason = {entity: dict(sorted(reasons.items(), key=lambda kv: (-kv[1].count, kv[0])))
+                          for entity, reasons in tally.rejected_by_reason.items() if reasons}
+    conflicts, conflict_count = email_conflicts(ledger, project.loaded.config.load.on_duplicate_email, tally.rejected_contacts)
     return PlanResult(
-        counts, rejections, tags, mapper.report, mapper.written_attribute_declarations(), files, help_center_preview(article_losses),
+        tally.counts, rejections, {"tag_names": len(tally.tag_names), "taggings_to_add": tally.new_taggings}, mapper.report,
+        mapper.written_attribute_declarations(), tally.files, help_center_preview(tally.article_losses),
         email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_check(project, ledger),
-        date_orders=date_orders,
+        date_orders=mapper.learned_date_orders(), rejected_by_reason=rejected_by_reason, folder=folder, sample=sample,
+        compared_with=earlier.run_id if earlier is not None else None, diff=tally.diffs if earlier is not None else {},
     )
 
 
-def field_note_notices(entity: str, payload: Payload) -> Iterator[tuple[str, str, str, str]]:
-    """A payload's field notes as ledger notices: the rule's field, why, what was done, the kind of value and where."""
-    for note in payload.notes:
-        where = f" ({note.location})" if note.location else ""
-        kind = f" [{note.value_kind}]" if note.value_kind else ""
-        detail = f"{note.reason}: {note.action.replace('_', ' ')}{kind}{where}"
-        yield entity, payload.source_id, f"{FIELD_NOTE_KIND}{note.field}"[:120], detail
+def plan_summary(run_id: str | None, result: PlanResult) -> dict[str, Any]:
+    """What a kept plan's summary.json says of it (read back to find the plan a new one is compared with)."""
+    return {"run_id": run_id, "sample": result.sample, "counts": result.counts, "compared_with": result.compared_with,
+            "rejected_by_reason": {entity: {reason: found.count for reason, found in reasons.items()}
+                                   for entity, reasons in result.rejected_by_reason.items()}}
 
 
 def email_conflicts(ledger: Ledger, policy: str, rejected: set[str]) -> tuple[list[dict[str, Any]], int]:

@@ -100,6 +100,12 @@ def reason_kind(reason: str) -> str:
     return LONG_NUMBER.sub("N", text)
 
 
+def rejection_kind(reason: str, field: str | None) -> str:
+    """A rejection's reason as records share it, led by the field it concerns: "email: invalid email address: '…': …"."""
+    kind = reason_kind(reason)
+    return f"{field}: {kind}" if field and not kind.startswith(f"{field}:") else kind
+
+
 def reconcile(ledger: Ledger, run_id: str | None, entities: Iterable[str],
               agent_admins: Mapping[str, str] | None = None) -> Reconciliation:
     """Every record of `entities` (staged or given up at extract) with one outcome; `run_id` decides what counts as

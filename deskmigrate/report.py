@@ -151,6 +151,70 @@ def outcome_reasons_table(reconciliation: dict[str, Any], examples: int = 3) -> 
     return table
 
 
+def example_ids(examples: Iterable[tuple[str, str | None]], limit: int = 3) -> str:
+    """The first few records of a group as "u17 (contacts.csv:18)"."""
+    return ", ".join(f"{source_id} ({where})" if where else source_id for source_id, where in list(examples)[:limit])
+
+
+def rejected_table(by_entity: dict[str, dict[str, Any]], title: str = "Rejected, by reason") -> Table | None:
+    """Rejected records grouped by reason: one line per entity and reason with a count and three examples, never one per record."""
+    rows = [(entity, reason, found) for entity, reasons in by_entity.items() for reason, found in reasons.items()]
+    if not rows:
+        return None
+    total = sum(found.count for _, _, found in rows)
+    table = Table(title=f"{title} ({total})", title_justify="left",
+                  caption="every one: `deskmigrate plan --rejections csv` (or json)")
+    for column in ("entity", "reason", "records", "e.g."):
+        table.add_column(column, justify="right" if column == "records" else "left", overflow="fold")
+    for entity, reason, found in rows:
+        table.add_row(entity, reason, str(found.count), example_ids(found.examples))
+    return table
+
+
+def plan_diff_totals_table(compared_with: str, diffs: dict[str, Any]) -> Table:
+    """Per entity: records compared, payloads changed, new to the plan or gone, rejections new and resolved."""
+    table = Table(title=f"Since plan {compared_with}", title_justify="left")
+    columns = ("compared", "payloads changed", "new", "gone", "new rejections", "resolved rejections")
+    table.add_column("entity")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for entity, diff in diffs.items():
+        table.add_row(entity, str(diff.compared), str(diff.changed), str(diff.added.count), str(diff.removed.count),
+                      str(sum(found.count for found in diff.new_rejections.values())),
+                      str(sum(found.count for found in diff.resolved_rejections.values())))
+    return table
+
+
+def plan_diff_tables(diffs: dict[str, Any]) -> list[Table]:
+    """Per entity with changes: fields changed (with before → after), moves between actions, rejections new and resolved."""
+    tables = []
+    for entity, diff in diffs.items():
+        if diff.fields:
+            table = Table(title=f"{entity}: fields changed", title_justify="left")
+            for column in ("field", "records", "e.g. before → after"):
+                table.add_column(column, justify="right" if column == "records" else "left", overflow="fold")
+            for name, change in sorted(diff.fields.items(), key=lambda kv: (-kv[1].count, kv[0])):
+                examples = "\n".join(f"{source_id}: {before} → {after}" for source_id, before, after in change.examples)
+                table.add_row(name, str(change.count), Text(examples))
+            tables.append(table)
+        if diff.moves:
+            table = Table(title=f"{entity}: records that changed action", title_justify="left")
+            table.add_column("from → to")
+            table.add_column("records", justify="right")
+            for move, count in diff.moves.most_common():
+                table.add_row(move, str(count))
+            tables.append(table)
+        for label, by_reason in (("new rejections", diff.new_rejections), ("resolved rejections", diff.resolved_rejections)):
+            if by_reason:
+                table = Table(title=f"{entity}: {label}", title_justify="left")
+                for column in ("reason", "records", "e.g."):
+                    table.add_column(column, justify="right" if column == "records" else "left", overflow="fold")
+                for reason, found in sorted(by_reason.items(), key=lambda kv: (-kv[1].count, kv[0])):
+                    table.add_row(reason, str(found.count), example_ids(found.examples))
+                tables.append(table)
+    return tables
+
+
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(data, dict):
         out: list[tuple[str, Any]] = []

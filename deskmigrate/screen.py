@@ -4,16 +4,18 @@ progress bars while it runs. Every command prints through here; nothing else wri
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deskmigrate import pipeline
+from deskmigrate import pipeline, plans
 from deskmigrate.report import (
     ambiguous_dates_table,
     counts_table,
@@ -24,7 +26,10 @@ from deskmigrate.report import (
     mapping_report_tables,
     outcome_reasons_table,
     phases_table,
+    plan_diff_tables,
+    plan_diff_totals_table,
     reconciliation_table,
+    rejected_table,
 )
 
 console = make_console()
@@ -79,6 +84,11 @@ def print_extract(result: pipeline.ExtractResult) -> None:
     for entity, n in result.rejected.items():
         rows.setdefault(entity, {"staged": 0, "rejected": n, "duplicates": 0})
     console.print(counts_table("Extract", rows, ["staged", "rejected", "duplicates"]))
+    by_run: dict[str, list[str]] = {}
+    for entity, run_id in result.unchanged.items():
+        by_run.setdefault(run_id, []).append(entity)
+    for run_id, entities in by_run.items():
+        console.print(f"{', '.join(entities)}: source files unchanged since run {run_id}, not read again (its counts above)")
     if result.notices:
         table = Table(title=f"Source notices ({result.notice_count})", title_justify="left")
         for column in ("entity", "source id", "where", "message"):
@@ -89,15 +99,11 @@ def print_extract(result: pipeline.ExtractResult) -> None:
 
 
 def print_plan(result: pipeline.PlanResult) -> None:
-    console.print(counts_table("Plan", result.counts, ["create", "update", "unchanged", "rejected"]))
-    for entity, reasons in result.rejections.items():
-        if reasons:
-            table = Table(title=f"Rejected {entity}", title_justify="left")
-            table.add_column("reason", overflow="fold")
-            table.add_column("records", justify="right")
-            for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-                table.add_row(reason, str(n))
-            console.print(table)
+    title = f"Plan (a sample of {result.sample} records per entity)" if result.sample else "Plan"
+    console.print(counts_table(title, result.counts, ["create", "update", "unchanged", "rejected"]))
+    rejected = rejected_table(result.rejected_by_reason)
+    if rejected is not None:
+        console.print(rejected)
     console.print(f"tags: {result.tags['tag_names']} tag names, {result.tags['taggings_to_add']} taggings to add")
     report = result.mapping_report.to_dict()
     for table in mapping_report_tables(report):
@@ -240,3 +246,47 @@ def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[st
         for notice in notices:
             kinds[f"{notice.entity}: {notice.kind}"] = kinds.get(f"{notice.entity}: {notice.kind}", 0) + 1
         console.print(key_value_table(f"Content notes ({len(notices)}; details in the run reports)", kinds))
+
+
+@contextmanager
+def summary_on_stderr(active: bool) -> Iterator[None]:
+    """While `active`, what the command prints goes to stderr: stdout carries only an export (CSV or JSON)."""
+    if not active:
+        yield
+        return
+    kept = console.file
+    console.file = sys.stderr
+    try:
+        yield
+    finally:
+        console.file = kept
+
+
+def print_plan_diff(result: pipeline.PlanResult, *, full: bool) -> None:
+    """What changed since the earlier plan: a line, or (`full`) per entity the fields, moves and rejections."""
+    if result.compared_with is None:
+        if full:
+            console.print("no earlier plan to compare with: the next `plan --diff` compares with this one")
+        return
+    totals = {name: sum(getattr(d, name) for d in result.diff.values()) for name in ("changed", "compared")}
+    moved = sum(sum(d.moves.values()) for d in result.diff.values())
+    new = sum(sum(e.count for e in d.new_rejections.values()) for d in result.diff.values())
+    resolved = sum(sum(e.count for e in d.resolved_rejections.values()) for d in result.diff.values())
+    if not full:
+        if any(d.anything for d in result.diff.values()):
+            console.print(f"since plan {result.compared_with}: {totals['changed']} payload(s) changed, {moved} record(s) changed "
+                          f"action, {new} new rejection(s), {resolved} resolved (`deskmigrate plan --diff` shows what)")
+        else:
+            console.print(f"since plan {result.compared_with}: no payload changed")
+        return
+    console.print(plan_diff_totals_table(result.compared_with, result.diff))
+    for table in plan_diff_tables(result.diff):
+        console.print(table)
+
+
+def print_plan_kept(result: pipeline.PlanResult, removed: list[str], copied_to: Path | None) -> None:
+    if result.folder is not None:
+        console.print(f"plan kept in {result.folder} ({plans.folder_size(result.folder) / 1e6:.1f} MB)"
+                      + (f"; {len(removed)} older plan(s) removed (plan.keep)" if removed else ""))
+    if copied_to is not None:
+        console.print(f"would-be payloads copied to {copied_to}")

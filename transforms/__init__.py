@@ -1,7 +1,7 @@
 """The mapping engine: canonical records + a mapping YAML → Intercom payloads and a mapping report."""
 
 from deskmigrate.transforms import library as _library  # noqa: F401  (registers the built-in transforms)
-from deskmigrate.transforms.compiled import sanitize_attribute_name
+from deskmigrate.transforms.compiled import MapperState, sanitize_attribute_name
 from deskmigrate.transforms.engine import Mapper
 from deskmigrate.transforms.loading import builtin_mapping_names, load_mapping, parse_mapping_text
 from deskmigrate.transforms.registry import REGISTRY, describe_transforms, transform_names
@@ -11,6 +11,7 @@ from deskmigrate.transforms.spec import MappingSpec
 __all__ = [
     "REGISTRY",
     "Mapper",
+    "MapperState",
     "MappingReport",
     "MappingSpec",
     "TargetReport",

@@ -13,13 +13,14 @@ from pydantic import BaseModel
 
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.model import Record
-from deskmigrate.core.payload import FieldNote
+from deskmigrate.core.payload import AttributeDeclaration, FieldNote
 from deskmigrate.core.yamlfile import dotted
 from deskmigrate.transforms import coercion
 from deskmigrate.transforms.checks import compile_steps
 from deskmigrate.transforms.registry import BoundTransform, RecordHints, TransformContext, ValueRejected
 from deskmigrate.transforms.spec import (
     CUSTOM_ATTRIBUTES,
+    TIME_KEYS,
     AttributeSpec,
     OnError,
     Rule,
@@ -54,6 +55,8 @@ def sanitize_attribute_name(field_name: str) -> str:
 
 def is_empty(value: Any) -> bool:
     """Missing for mapping purposes: None, blank text, an empty list or dict."""
+    if value is None:
+        return True
     if isinstance(value, str):
         return not value.strip()
     return value is None or (isinstance(value, (list, dict, tuple)) and not value)
@@ -73,6 +76,19 @@ def read_path(source: Any, path: str) -> Any:
     return read_path(value, rest) if rest else value
 
 
+def path_reader(path: str) -> Callable[[Any], Any]:
+    """read_path for one path, fixed ahead: a plain field name is read without splitting it each time."""
+    if "." in path:
+        return lambda source: read_path(source, path)
+
+    def read(source: Any) -> Any:
+        if isinstance(source, BaseModel):
+            return getattr(source, path, None)
+        return source.get(path) if isinstance(source, dict) else None
+
+    return read
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     to: str
@@ -84,6 +100,10 @@ class CompiledRule:
     required: bool
     on_error: OnError = "drop_field"
     explicit_on_error: OnError | None = None  # as the rule wrote it: also governs the type check of the attribute it writes
+    writes_time: bool = False  # its `to` is a time Intercom takes as unix seconds (spec.TIME_KEYS)
+    readers: tuple[Callable[[Any], Any], ...] = ()  # one per source path
+    needs_context: bool = False  # a step takes the TransformContext, or the value may be a time to read
+    date_key: str = ""  # "<target>.<to>": where the mapper keeps the day/month order its values showed
 
 
 @dataclass
@@ -98,6 +118,17 @@ class CompiledTarget:
     reads_all_custom_fields: bool
     # custom attribute → the on_error a rule writing it set explicitly (else the attribute's own on_error applies)
     attribute_policies: dict[str, OnError] = field(default_factory=dict)
+
+
+@dataclass
+class MapperState:
+    """What a Mapper learns while it maps, beyond its report: the day/month order date columns showed, the attributes
+    declared (auto-declared ones included, in order) and the names unmapped fields got, and the attributes written."""
+
+    date_orders: dict[str, str]
+    declarations: dict[tuple[str, str], AttributeDeclaration]
+    unmapped_names: dict[tuple[str, str], str]
+    written: set[tuple[str, str]]
 
 
 @dataclass
@@ -133,7 +164,7 @@ def value_kind(value: Any) -> str:
 
 
 def compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
-    rules = [compile_rule(rule) for rule in spec.rules]
+    rules = [compile_rule(rule, TIME_KEYS.get(name, frozenset()), name) for rule in spec.rules]
     read_fields: set[str] = set()
     reads_all = False
     for rule in spec.rules:
@@ -157,7 +188,7 @@ def compile_target(name: str, spec: TargetSpec) -> CompiledTarget:
     )
 
 
-def compile_rule(rule: Rule) -> CompiledRule:
+def compile_rule(rule: Rule, time_keys: frozenset[str] = frozenset(), target: str = "") -> CompiledRule:
     found: list[tuple[Any, str]] = []
     steps = compile_steps(rule.transform, rule.args, (), found)
     if found:  # mapping_problems ran on the same data first, so this is unreachable for a spec that passed it
@@ -174,6 +205,10 @@ def compile_rule(rule: Rule) -> CompiledRule:
         required=rule.required,
         on_error=rule.error_policy(),
         explicit_on_error=rule.on_error,
+        writes_time=rule.to in time_keys,
+        readers=tuple(path_reader(path) for path in rule.source_paths()),
+        needs_context=rule.to in time_keys or any(step.transform.wants_context for step in steps),
+        date_key=f"{target}.{rule.to}",
     )
 
 
@@ -218,6 +253,9 @@ def write_path(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool})
+
+
 def finish_body(body: dict[str, Any]) -> dict[str, Any]:
     """JSON-ready body: no nulls, times as unix seconds, models as JSON, custom_attributes keys sorted."""
     finished: dict[str, Any] = {}
@@ -230,6 +268,8 @@ def finish_body(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def jsonable(value: Any) -> Any:
+    if type(value) in _JSON_SCALARS:
+        return value
     if isinstance(value, dict):
         return {str(key): cleaned for key, item in value.items() if (cleaned := jsonable(item)) is not None}
     if isinstance(value, (list, tuple, set)):

@@ -22,13 +22,13 @@ from deskmigrate.transforms.compiled import (
     CUSTOM_FIELDS,
     CompiledRule,
     CompiledTarget,
+    MapperState,
     Outcome,
     as_written,
     collect_tags,
     compile_target,
     finish_body,
     is_empty,
-    read_path,
     record_hints,
     run_chain,
     sanitize_attribute_name,
@@ -44,7 +44,6 @@ from deskmigrate.transforms.spec import (
     DATE_ORDERS,
     ENTITY_TARGETS,
     PHONE_ORIGINAL,
-    TIME_KEYS,
     AttributeSpec,
     MappingSpec,
 )
@@ -81,6 +80,8 @@ class Mapper:
         self._declarations: dict[tuple[str, str], AttributeDeclaration] = {}
         self._unmapped_names: dict[tuple[str, str], str] = {}
         self._written: set[tuple[str, str]] = set()  # (model, attribute) some payload carried
+        # handed to the steps of rules whose transforms take no context: they never read or write it
+        self._no_context = TransformContext(value_maps=spec.value_maps)
         for name, target in self._targets.items():
             self._declare_targets_attributes(name, target)
         self._declare_phone_original()
@@ -88,6 +89,35 @@ class Mapper:
     def learned_date_orders(self) -> dict[str, str]:
         """The day/month order each date column showed ("contact.signed_up_at" → "dayfirst"), for a later Mapper."""
         return dict(self._date_orders)
+
+    def state(self) -> MapperState:
+        """What this mapper learned so far beyond its report: date orders, attribute declarations and names, attributes written."""
+        return MapperState(dict(self._date_orders), dict(self._declarations), dict(self._unmapped_names), set(self._written))
+
+    def resume(self, state: MapperState, report: MappingReport) -> None:
+        """Go on from `state` (another mapper's, e.g. where a plan stood before a chunk), filling `report` from here on."""
+        self._date_orders, self._declarations = dict(state.date_orders), dict(state.declarations)
+        self._unmapped_names, self._written = dict(state.unmapped_names), set(state.written)
+        self.report = report
+
+    def absorb(self, state: MapperState, report: MappingReport) -> list[str]:
+        """Take in what a mapper that went on from this one's state learned over the next records (a chunk mapped
+        elsewhere), as if this mapper had mapped them; returns the date columns whose order that chunk learned first."""
+        learned = [key for key in state.date_orders if key not in self._date_orders]
+        for key in learned:
+            self._date_orders[key] = state.date_orders[key]
+        for key, declaration in state.declarations.items():
+            self._declarations.setdefault(key, declaration)
+        for key, name in state.unmapped_names.items():
+            self._unmapped_names.setdefault(key, name)
+        self._written |= state.written
+        self.report.merge(report)
+        for key in self._date_orders:
+            target_name, _, to = key.partition(".")
+            if target_name in self.report.targets:
+                # a column whose order is known reads every value in it: none of its dates stays ambiguous
+                self.report.targets[target_name].ambiguous_dates.pop(to, None)
+        return learned
 
     def handles(self, entity: str) -> bool:
         """Whether the mapping has a section for this canonical entity (companies, contacts, ...)."""
@@ -117,7 +147,8 @@ class Mapper:
             if part_failures:
                 return self._reject(target.name, entity, record.source_id, part_failures, location)
         self._commit(target.name, outcome, record.source_id, body)
-        return Payload(
+        # Built from values of the declared types: constructed as they are, without validating them again.
+        return Payload.model_construct(
             entity=entity,
             source_id=record.source_id,
             body=finish_body(body),
@@ -336,6 +367,13 @@ class Mapper:
         self._auto_declare(target, raw_name, None)
         return True
 
+    def _rule_context(self, rule: CompiledRule, hints: RecordHints) -> TransformContext:
+        """The context a rule's steps run with; transforms that take none share one that nothing writes to."""
+        if not rule.needs_context:
+            return self._no_context
+        return TransformContext(value_maps=self.spec.value_maps, phone_region=self.phone_region, hints=hints,
+                                column_order=self._date_orders.get(rule.date_key), default_dayfirst=self.dayfirst)
+
     def _context(self, target: CompiledTarget, to: str, hints: RecordHints) -> TransformContext:
         return TransformContext(
             value_maps=self.spec.value_maps,
@@ -362,25 +400,29 @@ class Mapper:
         location: str | None, hints: RecordHints,
     ) -> None:
         if rule.reads_many:
-            value: Any = [item for path in rule.sources if not is_empty(item := read_path(record, path))]
+            value: Any = [item for read in rule.readers if not is_empty(item := read(record))]
         else:
-            value = read_path(record, rule.sources[0]) if rule.sources else None
-        if not is_empty(value):
-            ctx = self._context(target, rule.to, hints)
+            value = rule.readers[0](record) if rule.readers else None
+        # A rule that neither transforms nor writes a time copies the value: no context to set up, nothing to learn.
+        if (rule.steps or rule.writes_time) and not is_empty(value):
+            ctx = self._rule_context(rule, hints)
             original = value
             try:
                 value = run_chain(rule.steps, value, ctx)
-                if rule.to in TIME_KEYS.get(target.name, ()) and isinstance(value, str) and not is_empty(value):
+                if rule.writes_time and isinstance(value, str) and not is_empty(value):
                     # Intercom takes times as unix seconds; a source time still in text is read here, as unix_time would.
                     value = int(ctx.read_time(value).moment.timestamp())
             except ValueRejected as exc:
                 self._learn_dates(target.name, rule.to, ctx, outcome)
                 self._bad_value(target, rule, exc, original, body, outcome, location)
                 return
-            self._learn_dates(target.name, rule.to, ctx, outcome)
-            outcome.misses.extend(ctx.misses)
-            outcome.losses.extend((rule.to, kind) for kind in ctx.losses)
-            outcome.lost_items.extend((rule.to, kind, frozenset(items)) for kind, items in ctx.lost_items.items())
+            if ctx.readings:
+                self._learn_dates(target.name, rule.to, ctx, outcome)
+            if ctx.misses:
+                outcome.misses.extend(ctx.misses)
+            if ctx.losses:
+                outcome.losses.extend((rule.to, kind) for kind in ctx.losses)
+                outcome.lost_items.extend((rule.to, kind, frozenset(items)) for kind, items in ctx.lost_items.items())
         if is_empty(value) and rule.default is not None:
             value = rule.default
             outcome.defaults.append(rule.to)
@@ -426,9 +468,12 @@ class Mapper:
         if model is not None and isinstance(attributes, dict):
             self._written.update((model, name) for name in attributes)
         report.mapped += 1
-        report.defaults_applied.update(outcome.defaults)
-        report.unmapped_fields.update(outcome.unmapped_dropped)
-        report.unmapped_to_custom_attributes.update(outcome.unmapped_kept)
+        if outcome.defaults:
+            report.defaults_applied.update(outcome.defaults)
+        if outcome.unmapped_dropped:
+            report.unmapped_fields.update(outcome.unmapped_dropped)
+        if outcome.unmapped_kept:
+            report.unmapped_to_custom_attributes.update(outcome.unmapped_kept)
         for map_name, value in outcome.misses:
             report.value_map_misses.setdefault(map_name, Counter())[coercion.as_text(value) if value is not None else "null"] += 1
         for to, kind in outcome.losses:

@@ -249,11 +249,23 @@ def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_k
         else:
             why = str(exc._msg).rstrip(".")
         raise ValueRejected("invalid phone number", f"{quote(number_text)}: {why}") from None
-    if not phonenumbers.is_valid_number(number):
+    if not is_valid_number(number):
         raise ValueRejected("invalid phone number", f"{quote(number_text)} is not a valid number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     # E.164 has no extension; Intercom's phone is free text, so the extension is kept after it, never cut.
     return f"{e164} ext. {number.extension}" if number.extension else e164
+
+
+def is_valid_number(number: phonenumbers.PhoneNumber) -> bool:
+    """phonenumbers.is_valid_number, without its search for the number's region when the country code's main region
+    (listed first, and told apart by no leading digits) takes it: that search validates the number for the main
+    region first and stops there, so checking that region alone gives the same yes, at half the cost."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code) or ()
+    if len(regions) > 1:
+        main = phonenumbers.PhoneMetadata.metadata_for_region(regions[0], None)
+        if main is not None and main.leading_digits is None and phonenumbers.is_valid_number_for_region(number, regions[0]):
+            return True
+    return bool(phonenumbers.is_valid_number(number))
 
 
 @register("truncate")

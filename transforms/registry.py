@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable
@@ -60,7 +61,7 @@ class TimeReading:
     order: DateOrder
 
 
-@dataclass
+@dataclass(slots=True)
 class TransformContext:
     """Per-record side channel: the value maps, the record's hints, the column's date order, and what a
     transform lost, could not map or read (for the report)."""
@@ -147,10 +148,15 @@ class BoundTransform:
     def name(self) -> str:
         return self.transform.name
 
+    def __post_init__(self) -> None:
+        # the call a rule makes per value, fixed once: the function with its arguments, told whether to pass ctx
+        object.__setattr__(self, "_call", functools.partial(self.transform.function, **self.args))
+        object.__setattr__(self, "_wants_context", self.transform.wants_context)
+
     def __call__(self, value: Any, ctx: TransformContext) -> Any:
-        if self.transform.wants_context:
-            return self.transform.function(value, ctx=ctx, **self.args)
-        return self.transform.function(value, **self.args)
+        if self._wants_context:  # type: ignore[attr-defined]
+            return self._call(value, ctx=ctx)  # type: ignore[attr-defined]
+        return self._call(value)  # type: ignore[attr-defined]
 
 
 REGISTRY: dict[str, Transform] = {}

@@ -105,7 +105,10 @@ class MappingReport:
         self.targets: dict[str, TargetReport] = {}
 
     def target(self, name: str) -> TargetReport:
-        return self.targets.setdefault(name, TargetReport())
+        report = self.targets.get(name)
+        if report is None:
+            report = self.targets[name] = TargetReport()
+        return report
 
     def record_rejection(self, target: str, source_id: str, reasons: list[str]) -> None:
         report = self.target(target)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
@@ -123,6 +124,18 @@ class CsvConnector(Connector):
         if problems:
             raise SourceError("\n".join(problems))
         return True
+
+    def files_read(self, entity: str) -> list[Path] | None:
+        """The entity's file, the tags file, and for contacts naming companies by name the companies file."""
+        file = self._record_file(entity)
+        if file is None:
+            return None
+        files = [file]
+        if self.config.tags is not None:
+            files.append(self.config.tags)
+        if entity == "contacts" and self.config.contacts is not None and self.config.contacts.company_by == "name" and self.config.companies:
+            files.append(self.config.companies)
+        return [self._table(each).path for each in files]
 
     def read(self, entity: str, since: datetime | None = None) -> Iterator[StreamItem]:
         """Stream `entity`'s rows in file order as records, SourceRejections (bad rows) and SourceNotices.

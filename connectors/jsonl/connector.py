@@ -98,6 +98,10 @@ class JsonlConnector(Connector):
             raise SourceError("\n".join(problems))
         return True
 
+    def files_read(self, entity: str) -> list[Path] | None:
+        path = self.file_of(entity)
+        return [path] if path is not None and path.is_file() else None
+
     def source_files(self) -> FolderFiles:
         """Attachments given by paths: read from the export folder, and from nowhere else on this machine."""
         return FolderFiles(self.folder())

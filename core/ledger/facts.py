@@ -134,6 +134,10 @@ class FactsPart(LedgerStore):
                 )
             self._count(db, run_id, "tags", "done", len(source_ids))
 
+    def any_taggings(self) -> bool:
+        """Whether any tagging is recorded (before the first load none is: every wanted tag is one to add)."""
+        return bool(self._query("SELECT 1 FROM taggings LIMIT 1"))
+
     def applied_taggings(self, entity: str, source_id: str) -> set[str]:
         """Tags the record carries as far as the ledger knows, whoever applied them."""
         return {r[0] for r in self._query("SELECT tag FROM taggings WHERE entity=? AND source_id=? AND state='done'", (entity, source_id))}

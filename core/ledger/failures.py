@@ -82,6 +82,20 @@ class FailuresPart(LedgerStore):
             )
             self._count(db, run_id, phase, "failed")
 
+    def record_failures(self, run_id: str, phase: str, failures: Iterable[tuple[str, str, str, str | None]]) -> None:
+        """Many (entity, source id, reason, field) failures of one phase in one transaction (a plan's rejections, by the thousand)."""
+        rows = [(entity, source_id, phase, run_id, reason, field, None, None, time.time()) for entity, source_id, reason, field in failures]
+        if not rows:
+            return
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, source_id, phase) DO UPDATE SET "
+                "run_id=excluded.run_id, reason=excluded.reason, field=excluded.field, request_id=excluded.request_id, "
+                "excerpt=excluded.excerpt, at=excluded.at",
+                rows,
+            )
+            self._count(db, run_id, phase, "failed", len(rows))
+
     def clear_failures(self, entity: str, phase: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM failures WHERE entity=? AND phase=?", (entity, phase))

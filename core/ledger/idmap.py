@@ -44,6 +44,10 @@ class IdMapPart(LedgerStore):
                 last = row[1]
                 yield _id_row(row)
 
+    def any_id_rows(self) -> bool:
+        """Whether the id map holds anything at all (before the first load it is empty: every record would be created)."""
+        return bool(self._query("SELECT 1 FROM id_map LIMIT 1"))
+
     def count_id_rows(self, entity: str, state: str = "done") -> int:
         return self._query("SELECT COUNT(*) FROM id_map WHERE entity=? AND state=?", (entity, state))[0][0]
 

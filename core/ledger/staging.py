@@ -12,7 +12,7 @@ from deskmigrate.core.ledger.rows import (
     record_hash,
 )
 from deskmigrate.core.ledger.store import LedgerStore
-from deskmigrate.core.model import Record, record_from_json
+from deskmigrate.core.model import Record, record_from_json, record_from_json_text
 
 
 class StagingPart(LedgerStore):
@@ -81,16 +81,38 @@ class StagingPart(LedgerStore):
     def count_staged(self, entity: str) -> int:
         return self._query("SELECT COUNT(*) FROM staged WHERE entity=?", (entity,))[0][0]
 
-    def iter_staged(self, entity: str, batch_size: int = 1000) -> Iterator[Record]:
-        """Stream staged records in source order without holding them all (keyset pagination on seq)."""
-        last_seq = -1
+    def iter_staged(self, entity: str, batch_size: int = 1000, *, after_seq: int = -1, to_seq: int | None = None) -> Iterator[Record]:
+        """Stream staged records in source order without holding them all (keyset pagination on seq); with `after_seq`
+        and `to_seq`, only those staged in between (after_seq < seq <= to_seq)."""
+        last_seq = after_seq
+        bound = "" if to_seq is None else " AND seq<=?"
         while True:
             rows = self._query(
-                "SELECT seq, record FROM staged WHERE entity=? AND seq>? ORDER BY seq LIMIT ?",
-                (entity, last_seq, batch_size),
+                f"SELECT seq, record FROM staged WHERE entity=? AND seq>?{bound} ORDER BY seq LIMIT ?",
+                (entity, last_seq, *(() if to_seq is None else (to_seq,)), batch_size),
             )
             if not rows:
                 return
             for seq, text in rows:
                 last_seq = seq
-                yield record_from_json(entity, json.loads(text))
+                yield record_from_json_text(entity, text)
+
+    def sampled_staged(self, entity: str, size: int) -> list[Record]:
+        """A deterministic sample of `size` staged records (by a hash of entity and source id), in source order."""
+        rows = self._query(
+            "SELECT record FROM (SELECT seq, record FROM staged WHERE entity=? ORDER BY sample_key(entity, source_id) LIMIT ?) ORDER BY seq",
+            (entity, size),
+        )
+        return [record_from_json_text(entity, row[0]) for row in rows]
+
+    def staged_chunks(self, entity: str, size: int) -> list[tuple[int, int]]:
+        """The entity's staged records cut into runs of `size` in source order, as (after_seq, to_seq) bounds for iter_staged."""
+        rows = self._query(
+            "SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS n FROM staged WHERE entity=?) "
+            "WHERE n % ? = 0 ORDER BY seq", (entity, size))
+        ends = [row[0] for row in rows]
+        last = self._query("SELECT MAX(seq) FROM staged WHERE entity=?", (entity,))[0][0]
+        if last is not None and (not ends or ends[-1] != last):
+            ends.append(last)
+        starts = [-1, *ends[:-1]]
+        return list(zip(starts, ends, strict=True))

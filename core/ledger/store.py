@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -21,6 +22,12 @@ from deskmigrate.core.ledger.files import (
     state_history,
 )
 from deskmigrate.core.ledger.schema import SCHEMA_V1, SCHEMA_VERSION, apply_migrations, pending_migrations, schema_version
+
+
+def sample_key(entity: str, source_id: str) -> int:
+    """A record's place in samples: from its entity and source id alone, so a sample stays the same records whatever
+    the mapping or the record's values become, and a smaller sample is part of a larger one."""
+    return int.from_bytes(hashlib.blake2b(f"{entity}\x00{source_id}".encode(), digest_size=8).digest(), "big", signed=True)
 
 
 class LedgerStore:
@@ -46,6 +53,7 @@ class LedgerStore:
             # NORMAL is durable across a killed process (kill -9); only an OS crash may lose the last commits.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.create_function("sample_key", 2, sample_key, deterministic=True)
             self.migrated_to = self._migrate()
             runs = self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         except sqlite3.DatabaseError as exc:

@@ -82,6 +82,11 @@ class Project:
         data["target"].update(values)
         self.config.write_text(yaml.safe_dump(data, sort_keys=False))
 
+    def plan_folder(self, back: int = 0) -> Path:
+        """The newest kept plan's folder (`back`: that many plans before it)."""
+        folders = sorted(path for path in (self.state / "plans").iterdir() if (path / "summary.json").is_file())
+        return folders[-1 - back]
+
     def write_contacts(self, rows: list[dict[str, str]]) -> None:
         self.contacts = rows
         write_csv(self.root / "contacts.csv", rows)

@@ -240,7 +240,7 @@ def test_plan_counts_and_writes_payloads_without_touching_intercom(project: Proj
     result = project.cli("plan")
     assert result.exit_code == 0, result.output
     assert not project.sandbox_path.exists() or project.writes() == 0
-    lines = (project.state / "plan" / "contacts.jsonl").read_text().splitlines()
+    lines = (project.plan_folder() / "contacts.jsonl").read_text().splitlines()
     assert len(lines) == len(project.contacts)
     first = json.loads(lines[0])
     assert first["action"] == "create" and first["body"]["external_id"] == "u001"

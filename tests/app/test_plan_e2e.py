@@ -39,7 +39,7 @@ def plan_report(project: Project) -> dict[str, Any]:
 
 
 def payload_lines(project: Project, entity: str) -> dict[str, dict[str, Any]]:
-    lines = (project.state / "plan" / f"{entity}.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (project.plan_folder() / f"{entity}.jsonl").read_text(encoding="utf-8").splitlines()
     return {line["source_id"]: line for line in map(json.loads, lines)}
 
 
@@ -90,7 +90,8 @@ def test_plan_after_a_run_counts_create_update_unchanged_and_rejected_with_reaso
     assert "u003" not in lines, "a rejected record has no payload"
     assert lines["u005"]["body"]["name"] == "Renamed Person"
     assert lines["u100"]["companies"] == ["c2"] and lines["u100"]["body"]["external_id"] == "u100"
-    assert Path(plan["payload_files"]["contacts"]) == project.state / "plan" / "contacts.jsonl"
+    assert Path(plan["payload_files"]["contacts"]) == project.plan_folder() / "contacts.jsonl"
+    assert project.plan_folder().name == plan_report(project)["run_id"], "each plan is kept under its run id"
 
 
 def test_plan_then_run_sends_what_the_plan_said(project: Project) -> None:

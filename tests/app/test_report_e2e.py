@@ -69,5 +69,7 @@ def test_the_state_folder_is_private_after_every_command(project: Project) -> No
     for command in ("check", "plan", "run", "validate", "status"):
         assert project.cli(command).exit_code == 0, command
     modes = {path.relative_to(project.state): stat.S_IMODE(path.stat().st_mode) for path in [project.state, *project.state.rglob("*")]}
-    assert {str(p) for p in modes} >= {".", "ledger.db", "plan", "plan/contacts.jsonl", "reports", "logs"}
+    plan = project.plan_folder().relative_to(project.state)
+    assert {str(p) for p in modes} >= {".", "ledger.db", "plans", str(plan), f"{plan}/contacts.jsonl", f"{plan}/index.db",
+                                       f"{plan}/summary.json", "reports", "logs"}
     assert {str(p): m for p, m in modes.items() if m != (0o700 if (project.state / p).is_dir() else 0o600)} == {}

@@ -239,6 +239,38 @@ def test_email_gives_exactly_what_email_validator_gives_on_tricky_and_random_add
         assert _email_or_rejected(address) == _validated(address.strip()), address
 
 
+def test_phone_validity_is_phonenumbers_own_on_numbers_of_countries_sharing_a_code() -> None:
+    # the shortcut for a country code's main region must agree with phonenumbers.is_valid_number, yes and no
+    import random
+
+    import phonenumbers
+
+    from deskmigrate.transforms.library import is_valid_number
+
+    rng = random.Random(5)
+    checked = valid = 0
+    for country_code in (1, 44, 7, 39, 47, 61, 262, 290, 590, 599, 33, 49):
+        for _ in range(400):
+            digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(6, 12)))
+            try:
+                number = phonenumbers.parse(f"+{country_code} {digits}", None)
+            except phonenumbers.NumberParseException:
+                continue
+            checked += 1
+            valid += phonenumbers.is_valid_number(number)
+            assert is_valid_number(number) == phonenumbers.is_valid_number(number), f"+{country_code} {digits}"
+    # every region of a shared country code (Jersey's +44 numbers, Canada's +1), in each kind of number it has
+    for regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.values():
+        for region in regions if len(regions) > 1 else ():
+            for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.TOLL_FREE):
+                example = phonenumbers.example_number_for_type(region, kind)
+                if example is not None:
+                    checked += 1
+                    valid += 1
+                    assert is_valid_number(example) == phonenumbers.is_valid_number(example) is True, region
+    assert checked > 4100 and valid > 500, "both answers are exercised"
+
+
 def test_phone_normalises_to_e164_using_the_default_region() -> None:
     assert result("phone", "+1 (415) 555-0132") == "+14155550132"
     assert result("phone", "020 7946 0018", default_region="GB") == "+442079460018"
