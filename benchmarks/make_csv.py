@@ -47,7 +47,8 @@ def contact_row(index: int, company_count: int, rng: random.Random) -> list[str]
         f"{index:08d}",
         f"user{index}@example.org",
         f"{first} {last}",
-        f"+44 20 7946 {index % 1000:04d}",  # Ofcom's range reserved for drama: valid, never real
+        # every row its own valid London number, as in a real export: validation is not spared by repeats
+        f"+44 20 3{index // 10_000 % 1000:03d} {index % 10_000:04d}",
         "lead" if rng.random() < 0.1 else "user",
         ";".join(companies),
         ";".join(rng.sample(TAGS, rng.randrange(0, 3))),

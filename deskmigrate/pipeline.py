@@ -17,7 +17,7 @@ from deskmigrate.core.config import HelpCenterConfig, LoadedConfig, load_config,
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
-from deskmigrate.core.ledger import MAPPING_PHASE, SKIPPED, Ledger
+from deskmigrate.core.ledger import MAPPING_PHASE, SKIPPED, Ledger, SharedEmailContact
 from deskmigrate.core.model import Article, Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
 from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
@@ -37,6 +37,7 @@ from deskmigrate.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.source_reads import EntityRead, fingerprint, forget_read, last_read, remember_read
 from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapping
 from deskmigrate.transforms.checks import source_field_problems
+from deskmigrate.value_memo import ValueMemo, memo_path
 
 log = logging.getLogger(__name__)
 
@@ -353,13 +354,13 @@ def map_staged(mapper: Mapper, ledger: Ledger, entity: str) -> Iterator[Payload 
         yield mapper.map(record)
 
 
-def new_mapper(project: Project, ledger: Ledger | None, date_orders: dict[str, str] | None = None) -> Mapper:
+def new_mapper(project: Project, ledger: Ledger | None, date_orders: dict[str, str] | None = None, memo: ValueMemo | None = None) -> Mapper:
     """The mapper with the config's defaults and the date orders the columns showed (given, else the last plan's)."""
     defaults = project.loaded.config.defaults
     if date_orders is None:
         stored = ledger.get_meta(DATE_ORDERS_KEY) if ledger is not None else None
         date_orders = json.loads(stored) if stored else {}
-    return Mapper(project.spec, phone_region=defaults.phone_region, dayfirst=defaults.dayfirst, date_orders=date_orders)
+    return Mapper(project.spec, phone_region=defaults.phone_region, dayfirst=defaults.dayfirst, date_orders=date_orders, memo=memo)
 
 
 @dataclass
@@ -401,7 +402,8 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     rejections, an index: deskmigrate.plans) and compared with `earlier`. A `sample` maps that many records per
     entity, the same ones every time, and records nothing in the ledger.
     """
-    mapper = new_mapper(project, ledger)
+    memo = ValueMemo(memo_path(project.state_dir), writer=True)
+    mapper = new_mapper(project, ledger, memo=memo)
     recording = run_id is not None and sample is None
     settings = project.loaded.config.load.help_center
 
@@ -410,6 +412,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
 
     job = PlanJob(
         ledger_path=ledger.path, new_mapper=functools.partial(new_mapper, project, None, mapper.learned_date_orders()),
+        memo_path=memo.path,
         actions={entity: PHASE_OF_ENTITY[entity].plan_action for entity in LOAD_ENTITIES}, previews={"articles": preview_article},
         record_notes=recording, judge=ledger.any_id_rows(), taggings_known=ledger.any_taggings(), earlier=earlier,
         membership=earlier is not None and not earlier.sample and not sample,
@@ -419,6 +422,10 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     writer = PlanWriter(folder) if folder is not None else None
     try:
         with Planner(job, mapper, ledger) as planner:
+            # what the checks after the mapping read from the staged records, read meanwhile
+            shared_emails = planner.aside("contacts_sharing_email") if sample is None else None
+            fields_seen = {MAPPING_TARGETS[entity]: planner.aside("staged_custom_field_keys", entity)
+                           for entity in LOAD_ENTITIES if entity in MAPPING_TARGETS and ledger.count_staged(entity)}
             for entity in LOAD_ENTITIES:
                 total = ledger.count_staged(entity)
                 if total == 0:
@@ -444,6 +451,8 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                     assert run_id is not None
                     ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)
                     ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, run_id)
+            shared = shared_emails() if shared_emails is not None else None
+            observed = {target: seen() for target, seen in fields_seen.items()}
         if writer is not None and earlier is not None and job.membership:
             for entity in dict.fromkeys([*tally.counts, *(earlier.summary.get("counts") or {})]):
                 gone, examples = writer.missing_from(earlier, entity, EXAMPLES)
@@ -454,7 +463,9 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         if writer is not None:
             writer.close(None)  # left incomplete: never compared with, removed by the next plan's clean-up
         raise
-    result = _plan_result(project, ledger, mapper, tally, sample=sample, folder=folder, earlier=earlier)
+    finally:
+        memo.close()
+    result = _plan_result(project, mapper, tally, shared, observed, sample=sample, folder=folder, earlier=earlier)
     if sample is None:
         ledger.set_meta(DATE_ORDERS_KEY, json.dumps(result.date_orders, sort_keys=True))
     if writer is not None:
@@ -464,8 +475,8 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     return result
 
 
-def _plan_result(project: Project, ledger: Ledger, mapper: Mapper, tally: _PlanTally, *, sample: int | None, folder: Path | None,
-                 earlier: KeptPlan | None) -> PlanResult:
+def _plan_result(project: Project, mapper: Mapper, tally: _PlanTally, shared: list[list[SharedEmailContact]] | None,
+                 observed: dict[str, set[str]], *, sample: int | None, folder: Path | None, earlier: KeptPlan | None) -> PlanResult:
     rejections: dict[str, dict[str, int]] = {}
     for entity in tally.counts:
         target_report = mapper.report.targets.get(MAPPING_TARGETS[entity])
@@ -473,11 +484,13 @@ def _plan_result(project: Project, ledger: Ledger, mapper: Mapper, tally: _PlanT
         rejections[entity] = {reason: stats.count for reason, stats in reasons.items()}
     rejected_by_reason = {entity: dict(sorted(reasons.items(), key=lambda kv: (-kv[1].count, kv[0])))
                           for entity, reasons in tally.rejected_by_reason.items() if reasons}
-    conflicts, conflict_count = email_conflicts(ledger, project.loaded.config.load.on_duplicate_email, tally.rejected_contacts)
+    # which staged contacts share an email is the source's matter, not the mapping's: a sample plan leaves it to full ones
+    conflicts, conflict_count = ([], 0) if shared is None else email_conflicts(shared, project.loaded.config.load.on_duplicate_email,
+                                                                                 tally.rejected_contacts)
     return PlanResult(
         tally.counts, rejections, {"tag_names": len(tally.tag_names), "taggings_to_add": tally.new_taggings}, mapper.report,
         mapper.written_attribute_declarations(), tally.files, help_center_preview(tally.article_losses),
-        email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_check(project, ledger),
+        email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_problems(project.spec, observed),
         date_orders=mapper.learned_date_orders(), rejected_by_reason=rejected_by_reason, folder=folder, sample=sample,
         compared_with=earlier.run_id if earlier is not None else None, diff=tally.diffs if earlier is not None else {},
     )
@@ -490,10 +503,10 @@ def plan_summary(run_id: str | None, result: PlanResult) -> dict[str, Any]:
                                    for entity, reasons in result.rejected_by_reason.items()}}
 
 
-def email_conflicts(ledger: Ledger, policy: str, rejected: set[str]) -> tuple[list[dict[str, Any]], int]:
-    """Staged contacts that share an email (ignoring case), with where each came from and what the load does with it;
-    records the mapping `rejected` (an invalid email) never reach the load and are left out of the groups."""
-    groups = [kept for group in ledger.contacts_sharing_email()
+def email_conflicts(shared: list[list[SharedEmailContact]], policy: str, rejected: set[str]) -> tuple[list[dict[str, Any]], int]:
+    """Staged contacts that share an email (ignoring case; Ledger.contacts_sharing_email), with where each came from and
+    what the load does with it; records the mapping `rejected` (an invalid email) never reach the load and are left out."""
+    groups = [kept for group in shared
               if len(kept := [member for member in group if member.source_id not in rejected]) > 1]
     described = []
     for members in groups[:CONFLICT_EXAMPLES]:

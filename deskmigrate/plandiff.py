@@ -138,12 +138,24 @@ class DiffCollector:
         self.earlier = earlier
         self.membership = membership
         self.diff = EntityDiff()
+        self._known: dict[str, tuple[str, int, int]] | None = None
+
+    def expect(self, source_ids: list[str]) -> None:
+        """The records about to be compared, looked up in the earlier plan at once."""
+        if self.earlier is not None:
+            self._known = self.earlier.lookup_many(self.entity, source_ids)
+
+    def _earlier(self, source_id: str) -> tuple[str, int, int] | None:
+        assert self.earlier is not None
+        if self._known is not None:
+            return self._known.get(source_id)
+        return self.earlier.lookup(self.entity, source_id)
 
     def payload(self, source_id: str, action: str, digest: int, body: dict[str, Any], companies: list[str], tags: list[str],
                 location: str | None) -> None:
         if self.earlier is None:
             return
-        found = self.earlier.lookup(self.entity, source_id)
+        found = self._earlier(source_id)
         if found is None:
             if self.membership:
                 self.diff.added.add(source_id, location)
@@ -170,7 +182,7 @@ class DiffCollector:
     def rejection(self, source_id: str, reason: str, field: str | None, digest: int, location: str | None) -> None:
         if self.earlier is None:
             return
-        found = self.earlier.lookup(self.entity, source_id)
+        found = self._earlier(source_id)
         kind = rejection_kind(reason, field)
         if found is None:
             if self.membership:

@@ -10,6 +10,7 @@ The plan is therefore the one a single process makes, record for record.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -31,6 +32,7 @@ from deskmigrate.plandiff import DiffCollector, EntityDiff
 from deskmigrate.plans import KeptPlan, PlanIndex, digest_of
 from deskmigrate.reconcile import rejection_kind
 from deskmigrate.transforms import Mapper, MapperState, MappingReport
+from deskmigrate.value_memo import ValueMemo
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class PlanJob:
     """What planning any chunk needs, the same for the whole plan; forked workers inherit it."""
 
     ledger_path: Path
-    new_mapper: Callable[[], Mapper]
+    new_mapper: Callable[[ValueMemo | None], Mapper]
     actions: dict[str, PlanAction]
     previews: dict[str, Preview] = field(default_factory=dict)
     record_notes: bool = True  # collect the field notes (a plan of a run records them in the ledger)
@@ -69,6 +71,7 @@ class PlanJob:
     earlier: KeptPlan | None = None  # the plan to compare with
     membership: bool = True  # count records new to this plan (False when either plan is a sample)
     workers: int = 1
+    memo_path: Path | None = None  # where costly transforms remember their verdicts (deskmigrate.value_memo)
 
 
 @dataclass
@@ -88,6 +91,7 @@ class ChunkResult:
     diff: EntityDiff = field(default_factory=EntityDiff)
     report: MappingReport | None = None  # set when mapped by a worker: merged into the plan's
     state: MapperState | None = None
+    memo_rows: list[tuple[str, int, str]] = field(default_factory=list)  # verdicts a worker reached, for the parent to keep
 
 
 def field_note_notices(entity: str, payload: Payload) -> Iterator[tuple[str, str, str, str]]:
@@ -106,6 +110,9 @@ def plan_records(job: PlanJob, entity: str, mapper: Mapper, ledger: Ledger, reco
     preview = job.previews.get(entity)
     collector = DiffCollector(entity, earlier, membership=job.membership)
     result = ChunkResult(diff=collector.diff)
+    if earlier is not None:
+        records = list(records)  # a chunk: its records are compared with the earlier plan in one lookup
+        collector.expect([record.source_id for record in records])
     quoted_entity = json.dumps(entity)
     for record in records:
         result.count += 1
@@ -148,7 +155,8 @@ def _start_worker() -> None:
     global _WORKER
     gc.freeze()  # what the parent had stays untouched: no copy-on-write from the collector walking it
     assert _JOB is not None
-    _WORKER = (Ledger(_JOB.ledger_path), _JOB.new_mapper(), PlanIndex(_JOB.earlier) if _JOB.earlier else None)
+    memo = ValueMemo(_JOB.memo_path, writer=False) if _JOB.memo_path is not None else None
+    _WORKER = (Ledger(_JOB.ledger_path), _JOB.new_mapper(memo), PlanIndex(_JOB.earlier) if _JOB.earlier else None)
 
 
 def _plan_chunk_in_worker(entity: str, after_seq: int, to_seq: int, state: MapperState) -> ChunkResult:
@@ -158,19 +166,34 @@ def _plan_chunk_in_worker(entity: str, after_seq: int, to_seq: int, state: Mappe
     mapper.resume(state, report)
     result = plan_records(_JOB, entity, mapper, ledger, ledger.iter_staged(entity, after_seq=after_seq, to_seq=to_seq), earlier)
     result.report, result.state = report, mapper.state()
+    result.memo_rows = mapper.memo.learned() if isinstance(mapper.memo, ValueMemo) else []
     return result
+
+
+def _ledger_read(method: str, *args: Any) -> Any:
+    assert _WORKER is not None
+    return getattr(_WORKER[0], method)(*args)
 
 
 class Planner:
     """Plans entity after entity with one mapper (`mapper` ends up holding the whole plan's report and state)."""
 
     def __init__(self, job: PlanJob, mapper: Mapper, ledger: Ledger) -> None:
+        """`mapper` maps here; its memo, if any, is the one this process writes what workers learn into."""
         self.job = job
         self.mapper = mapper
         self.ledger = ledger
         self.earlier = PlanIndex(job.earlier) if job.earlier is not None else None
         self._pool: ProcessPoolExecutor | None = None
         self._remapper: Mapper | None = None
+        self.parallel = job.workers > 1 and can_fork() and max((ledger.count_staged(e) for e in job.actions), default=0) >= PARALLEL_FROM
+
+    def aside(self, method: str, *args: Any) -> Callable[[], Any]:
+        """A read of the ledger (`Ledger.<method>(*args)`) to run beside the mapping, in a worker when there are workers;
+        call what this returns for its result."""
+        if self.parallel:
+            return self._workers().submit(_ledger_read, method, *args).result
+        return functools.partial(getattr(self.ledger, method), *args)
 
     def __enter__(self) -> Planner:
         return self
@@ -191,16 +214,27 @@ class Planner:
     def chunks(self, entity: str, total: int) -> Iterator[ChunkResult]:
         """The entity's staged records planned, chunk by chunk in source order."""
         bounds = self.ledger.staged_chunks(entity, CHUNK_RECORDS)
-        if self.job.workers > 1 and total >= PARALLEL_FROM and len(bounds) > 1 and can_fork():
+        if self.parallel and total >= PARALLEL_FROM and len(bounds) > 1:
             yield from self._in_workers(entity, bounds)
             return
         for after_seq, to_seq in bounds:
-            yield plan_records(self.job, entity, self.mapper, self.ledger,
-                               self.ledger.iter_staged(entity, after_seq=after_seq, to_seq=to_seq), self.earlier)
+            result = plan_records(self.job, entity, self.mapper, self.ledger,
+                                  self.ledger.iter_staged(entity, after_seq=after_seq, to_seq=to_seq), self.earlier)
+            self._keep(self._learned_here())
+            yield result
 
     def records(self, entity: str, records: Iterable[Record]) -> ChunkResult:
         """Given records of `entity` (a sample), planned here."""
-        return plan_records(self.job, entity, self.mapper, self.ledger, records, self.earlier)
+        result = plan_records(self.job, entity, self.mapper, self.ledger, records, self.earlier)
+        self._keep(self._learned_here())
+        return result
+
+    def _learned_here(self) -> list[tuple[str, int, str]]:
+        return self.mapper.memo.learned() if isinstance(self.mapper.memo, ValueMemo) else []
+
+    def _keep(self, rows: list[tuple[str, int, str]]) -> None:
+        if rows and isinstance(self.mapper.memo, ValueMemo):
+            self.mapper.memo.keep(rows)
 
     def _workers(self) -> ProcessPoolExecutor:
         global _JOB
@@ -227,6 +261,7 @@ class Planner:
             if following is not None:
                 submit(following)
             assert result.report is not None and result.state is not None
+            self._keep(result.memo_rows)
             if self._read_before_proved(result.report, start):
                 result = self._map_again(entity, bound)
             else:
@@ -241,10 +276,11 @@ class Planner:
 
     def _map_again(self, entity: str, bound: tuple[int, int]) -> ChunkResult:
         if self._remapper is None:
-            self._remapper = self.job.new_mapper()
+            self._remapper = self.job.new_mapper(self.mapper.memo)
         report = MappingReport()
         self._remapper.resume(self.mapper.state(), report)
         records = self.ledger.iter_staged(entity, after_seq=bound[0], to_seq=bound[1])
         result = plan_records(self.job, entity, self._remapper, self.ledger, records, self.earlier)
         self.mapper.absorb(self._remapper.state(), report)
+        self._keep(self._learned_here())
         return result

@@ -25,11 +25,12 @@ REJECTED = "rejected.jsonl"
 REJECTED_ACTION = "rejected"
 DIFF = "diff.json"
 
+# Rows go in in plan order; the index by record is built once at the end (a sort, cheaper than a B-tree kept sorted).
 _INDEX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    entity TEXT NOT NULL, source_id TEXT NOT NULL, action TEXT NOT NULL, digest INTEGER NOT NULL, line_at INTEGER NOT NULL,
-    PRIMARY KEY (entity, source_id)) WITHOUT ROWID;
+    entity TEXT NOT NULL, source_id TEXT NOT NULL, action TEXT NOT NULL, digest INTEGER NOT NULL, line_at INTEGER NOT NULL);
 """
+_INDEX_BY_RECORD = "CREATE UNIQUE INDEX IF NOT EXISTS records_by_id ON records (entity, source_id)"
 
 
 def digest_of(text: str) -> int:
@@ -160,19 +161,20 @@ class PlanWriter:
     def payloads(self, entity: str, lines: list[bytes], rows: Iterable[tuple[str, str, int]]) -> None:
         """`lines` (JSON, newline-terminated) in order, with per line (source id, action, digest)."""
         offsets = self._append(f"{entity}.jsonl", lines)
-        self._index.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
+        self._index.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
                                 ((entity, source_id, action, digest, at) for (source_id, action, digest), at in zip(rows, offsets, strict=True)))
 
     def rejections(self, entity: str, rejected: list[dict[str, Any]], digests: list[int]) -> None:
         """Rejected records as {entity, source_id, location, field, reason}, each with the digest of its reason."""
         lines = [json.dumps(item, ensure_ascii=False).encode("utf-8") + b"\n" for item in rejected]
         offsets = self._append(REJECTED, lines)
-        self._index.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
+        self._index.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)",
                                 ((entity, item["source_id"], REJECTED_ACTION, digest, at)
                                  for item, digest, at in zip(rejected, digests, offsets, strict=True)))
 
     def missing_from(self, earlier: KeptPlan, entity: str, examples: int) -> tuple[int, list[tuple[str, str | None]]]:
         """Records of `entity` the earlier plan had and this one does not: how many, and the first few."""
+        self._index.execute(_INDEX_BY_RECORD)
         self._index.execute("COMMIT")
         try:
             self._index.execute("ATTACH DATABASE ? AS earlier", (f"file:{earlier.folder / INDEX}?mode=ro",))
@@ -197,6 +199,8 @@ class PlanWriter:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
+        if summary is not None:
+            self._index.execute(_INDEX_BY_RECORD)
         self._index.execute("COMMIT")
         self._index.close()
         if summary is not None:
@@ -214,6 +218,13 @@ class PlanIndex:
     def lookup(self, entity: str, source_id: str) -> tuple[str, int, int] | None:
         row = self._db.execute("SELECT action, digest, line_at FROM records WHERE entity=? AND source_id=?", (entity, source_id)).fetchone()
         return (row[0], row[1], row[2]) if row else None
+
+    def lookup_many(self, entity: str, source_ids: list[str]) -> dict[str, tuple[str, int, int]]:
+        """`lookup` for many records in one query: those the plan has, by source id."""
+        rows = self._db.execute(
+            "SELECT source_id, action, digest, line_at FROM records WHERE entity=? AND source_id IN (SELECT value FROM json_each(?))",
+            (entity, json.dumps(source_ids)))
+        return {source_id: (action, digest, line_at) for source_id, action, digest, line_at in rows}
 
     def _line(self, name: str, offset: int) -> dict[str, Any]:
         handle = self._files.get(name)

@@ -35,7 +35,7 @@ from deskmigrate.transforms.compiled import (
     value_kind,
     write_path,
 )
-from deskmigrate.transforms.registry import RecordHints, TransformContext, ValueRejected, loss_detail
+from deskmigrate.transforms.registry import RecordHints, TransformContext, ValueMemo, ValueRejected, loss_detail
 from deskmigrate.transforms.report import MappingReport
 from deskmigrate.transforms.spec import (
     AS_WRITTEN_FIELDS,
@@ -62,9 +62,11 @@ class Mapper:
         phone_region: str | None = None,
         dayfirst: bool = False,
         date_orders: dict[str, str] | None = None,
+        memo: ValueMemo | None = None,
     ) -> None:
         """`phone_region`, `dayfirst`: the config's `defaults`. `date_orders`: the day/month order columns showed in an
-        earlier pass (`learned_date_orders()`), so every value of such a column is read in that order from the start."""
+        earlier pass (`learned_date_orders()`), so every value of such a column is read in that order from the start.
+        `memo`: where costly transforms keep what they concluded about values, from one plan to the next."""
         problems = [
             Problem(path=dotted(path), message=message)
             for path, message in mapping_problems(spec.model_dump(by_alias=True, exclude_unset=True))
@@ -74,6 +76,7 @@ class Mapper:
         self.spec = spec
         self.phone_region = phone_region
         self.dayfirst = dayfirst
+        self.memo = memo
         self._date_orders: dict[str, Any] = {key: order for key, order in (date_orders or {}).items() if order in DATE_ORDERS}
         self.report = report if report is not None else MappingReport()
         self._targets = {name: compile_target(name, target) for name, target in spec.targets().items()}
@@ -372,7 +375,7 @@ class Mapper:
         if not rule.needs_context:
             return self._no_context
         return TransformContext(value_maps=self.spec.value_maps, phone_region=self.phone_region, hints=hints,
-                                column_order=self._date_orders.get(rule.date_key), default_dayfirst=self.dayfirst)
+                                column_order=self._date_orders.get(rule.date_key), default_dayfirst=self.dayfirst, memo=self.memo)
 
     def _context(self, target: CompiledTarget, to: str, hints: RecordHints) -> TransformContext:
         return TransformContext(

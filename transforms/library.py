@@ -241,6 +241,31 @@ def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_k
     number_text = _text(value).strip()
     hints = ctx.hints
     region = default_region or region_from_hints(hints.country, hints.locale, hints.time_zone) or ctx.phone_region
+    if ctx.memo is None:
+        return _e164(number_text, region)
+    # Validating a number is most of a plan's mapping time; its verdict depends on the text and region alone.
+    key = f"{PHONE_MEMO}\x1f{region or ''}\x1f{number_text}"
+    known = ctx.memo.recall(key)
+    if known is not None:
+        accepted, text = known
+        if accepted:
+            return text
+        raise ValueRejected(INVALID_PHONE, text)
+    try:
+        e164 = _e164(number_text, region)
+    except ValueRejected as exc:
+        ctx.memo.remember(key, False, exc.detail or "")
+        raise
+    ctx.memo.remember(key, True, e164)
+    return e164
+
+
+INVALID_PHONE = "invalid phone number"
+# Remembered verdicts hold while this code and phonenumbers' metadata are the same.
+PHONE_MEMO = f"phone/1/{phonenumbers.__version__}"
+
+
+def _e164(number_text: str, region: str | None) -> str:
     try:
         number = phonenumbers.parse(number_text, region)
     except phonenumbers.NumberParseException as exc:
@@ -248,9 +273,9 @@ def phone(value: Any, *, default_region: Annotated[str | None, AfterValidator(_k
             why = "no +country code, and neither the rule (default_region), the record nor defaults.phone_region gives a country"
         else:
             why = str(exc._msg).rstrip(".")
-        raise ValueRejected("invalid phone number", f"{quote(number_text)}: {why}") from None
+        raise ValueRejected(INVALID_PHONE, f"{quote(number_text)}: {why}") from None
     if not is_valid_number(number):
-        raise ValueRejected("invalid phone number", f"{quote(number_text)} is not a valid number")
+        raise ValueRejected(INVALID_PHONE, f"{quote(number_text)} is not a valid number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     # E.164 has no extension; Intercom's phone is free text, so the extension is kept after it, never cut.
     return f"{e164} ext. {number.extension}" if number.extension else e164

@@ -43,6 +43,15 @@ def loose_time(value: Any, *, dayfirst: bool | None = None, date_format: str | N
         raise ValueRejected(UNREADABLE_DATE, str(exc)) from None
 
 
+class ValueMemo(typing.Protocol):
+    """What a costly transform concluded about a value in an earlier plan, by a key naming everything the conclusion
+    depends on (the transform, its version, its arguments and the value): accepted with its output, or refused."""
+
+    def recall(self, key: str) -> tuple[bool, str] | None: ...
+
+    def remember(self, key: str, accepted: bool, text: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class RecordHints:
     """What the record says about where its person is (Contact.country, .locale, .time_zone), as the source wrote it."""
@@ -78,6 +87,7 @@ class TransformContext:
     column_order: DateOrder | None = None
     default_dayfirst: bool = False
     readings: list[TimeReading] = field(default_factory=list)
+    memo: ValueMemo | None = None  # costly transforms (phone) remember their conclusions here across plans
 
     def read_time(self, value: Any, *, dayfirst: bool | None = None, date_format: str | None = None) -> LooseTime:
         """Read a date as the column shows, else as the rule's `dayfirst` says, else the mapper's default; remembered."""

@@ -12,7 +12,8 @@ from pathlib import Path
 from deskmigrate.core.errors import LedgerLostError, StateError
 
 # Files an earlier run leaves in the state folder: with any of them there, a missing ledger is lost, not new.
-HISTORY_MARKERS = (("reports", "*.json", "run report"), ("logs", "*.log", "run log"), ("plan", "*.jsonl", "plan file"))
+HISTORY_MARKERS = (("reports", "*.json", "run report"), ("logs", "*.log", "run log"), ("plan", "*.jsonl", "plan file"),
+                   ("plans", "*/summary.json", "kept plan"))
 
 
 def _create_private_file(path: Path) -> None:
