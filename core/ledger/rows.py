@@ -19,7 +19,12 @@ SKIPPED = "skipped"
 
 
 def record_hash(record: Record) -> str:
-    return hashlib.sha256(record.model_dump_json().encode("utf-8")).hexdigest()
+    return text_hash(record.model_dump_json())
+
+
+def text_hash(text: str) -> str:
+    """The hash of a record's JSON form (record_hash of a record already dumped)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def merge_marker(into: str) -> str:

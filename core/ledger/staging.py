@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from deskmigrate.core.ledger.rows import (
     SharedEmailContact,
     StagedDuplicate,
-    record_hash,
+    text_hash,
 )
 from deskmigrate.core.ledger.store import LedgerStore
 from deskmigrate.core.model import Record, record_from_json, record_from_json_text
@@ -31,23 +31,33 @@ class StagingPart(LedgerStore):
         where the occurrence it replaced was read.
         """
         duplicates: list[StagedDuplicate] = []
+        rows = []
+        for record in records:
+            text = record.model_dump_json()
+            rows.append((record.entity, record.source_id, text, text_hash(text), record))  # type: ignore[attr-defined]
         with self.transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM staged").fetchone()[0]
-            for record in records:
+            # where this run staged the page's ids already (an id twice in one read: the last occurrence wins)
+            earlier: dict[tuple[str, str], str | None] = {}
+            for entity in {row[0] for row in rows}:
+                ids = json.dumps([row[1] for row in rows if row[0] == entity])
+                found = db.execute(
+                    "SELECT source_id, json_extract(record, '$.location') FROM staged WHERE entity=? AND run_id=? "
+                    "AND source_id IN (SELECT value FROM json_each(?))", (entity, run_id, ids))
+                earlier.update(((entity, source_id), location) for source_id, location in found)
+            values = []
+            for entity, source_id, text, digest, record in rows:
                 seq += 1
-                entity = record.entity  # type: ignore[attr-defined]
-                previous = db.execute(
-                    "SELECT run_id, json_extract(record, '$.location') FROM staged WHERE entity=? AND source_id=?",
-                    (entity, record.source_id),
-                ).fetchone()
-                if previous is not None and previous[0] == run_id:
-                    duplicates.append(StagedDuplicate(record, previous[1]))
-                db.execute(
-                    "INSERT INTO staged (entity, source_id, record, hash, run_id, seq) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (entity, source_id) DO UPDATE SET record=excluded.record, hash=excluded.hash, "
-                    "run_id=excluded.run_id, seq=CASE WHEN staged.run_id=excluded.run_id THEN staged.seq ELSE excluded.seq END",
-                    (entity, record.source_id, record.model_dump_json(), record_hash(record), run_id, seq),
-                )
+                if (entity, source_id) in earlier:
+                    duplicates.append(StagedDuplicate(record, earlier[(entity, source_id)]))
+                earlier[(entity, source_id)] = getattr(record, "location", None)
+                values.append((entity, source_id, text, digest, run_id, seq))
+            db.executemany(
+                "INSERT INTO staged (entity, source_id, record, hash, run_id, seq) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (entity, source_id) DO UPDATE SET record=excluded.record, hash=excluded.hash, "
+                "run_id=excluded.run_id, seq=CASE WHEN staged.run_id=excluded.run_id THEN staged.seq ELSE excluded.seq END",
+                values,
+            )
             if cursor is not None:
                 source, entity, value = cursor
                 db.execute(
