@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from deskmigrate import __version__, lifecycle, pipeline, plans, rollbacks, screen
+from deskmigrate import __version__, lifecycle, pipeline, plans, rollbacks, screen, triage
 from deskmigrate.core.errors import MigrationError, SourceError
 from deskmigrate.core.http import RetryPolicy
 from deskmigrate.core.ledger import Ledger
@@ -154,47 +154,61 @@ def plan(config: Path = ConfigOption,
 
 
 def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float,
-                     extracted: pipeline.ExtractResult | None, progress: pipeline.Progress) -> int:
+                     extracted: pipeline.ExtractResult | None, progress: pipeline.Progress, accept_rejections: bool) -> int:
     planned = pipeline.plan(project, ledger, run_id, progress, None)
+    report: dict[str, Any] = {"plan": planned.as_dict()} | ({"extract": extracted.as_dict()} if extracted is not None else {})
+    rejections = triage.check_rejections(pipeline.reconciliation(ledger, run_id), project.loaded.config.load.max_rejected)
+    if rejections.over and not accept_rejections:
+        if extracted is not None:
+            screen.print_extract(extracted)
+        screen.print_rejections_over_limit(rejections, command)
+        return lifecycle.finish_run(project, ledger, run_id, command, started, report | {"refused": rejections.as_dict()},
+                                    refused=EXIT_CONFIG)
     with pipeline.open_target(project) as target:
         loaded = pipeline.load(project, ledger, run_id, target, progress, planned)
         stats = lifecycle.api_stats(target)
     reconciled = pipeline.reconciliation(ledger, run_id, loaded.agent_admins).as_dict()
-    report: dict[str, Any] = {
-        "plan": planned.as_dict(),
+    report |= {
         "preflight": loaded.preflight.__dict__ | {"admins": len(loaded.preflight.admins)},
-        "phases": [p.as_dict() for p in loaded.phases],
+        "phases": pipeline.with_rejections([p.as_dict() for p in loaded.phases], planned),
         "reconciliation": reconciled,
         "api": stats,
     }
+    if rejections.over:
+        report["accepted_rejections"] = rejections.as_dict()
     report.update(loaded.details)
     if extracted is not None:
-        report["extract"] = extracted.as_dict()
         screen.print_extract(extracted)
     screen.print_load(loaded, report["phases"], reconciled, stats)
     return lifecycle.finish_run(project, ledger, run_id, command, started, report)
 
 
+AcceptRejectionsOption = typer.Option(False, "--accept-rejections",
+                                      help="Load even when more records are rejected than load.max_rejected allows (they are left out, listed).")
+
+
 @app.command()
 @exits
 def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose"),
-         new_ledger: bool = NewLedgerOption) -> None:
+         new_ledger: bool = NewLedgerOption, accept_rejections: bool = AcceptRejectionsOption) -> None:
     """Load what is staged into Intercom (preflight → companies → contacts → tags)."""
     with lifecycle.started_run(config, "load", verbose, new_ledger) as (project, ledger, run_id, started):
         with screen.bars() as progress:
-            code = _load_and_report(project, ledger, run_id, "load", started, None, progress)
+            code = _load_and_report(project, ledger, run_id, "load", started, None, progress, accept_rejections)
         raise Exit(code)
 
 
 @app.command()
 @exits
 def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
-        verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption) -> None:
-    """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas)."""
+        verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption,
+        accept_rejections: bool = AcceptRejectionsOption) -> None:
+    """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas). Stops before
+    its first write when more records would be rejected than load.max_rejected allows."""
     with lifecycle.started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
         with screen.bars() as progress:
             extracted = pipeline.extract(project, ledger, run_id, progress, since)
-            code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress)
+            code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress, accept_rejections)
         raise Exit(code)
 
 
@@ -309,17 +323,27 @@ def _apply_rollback(project: pipeline.Project, ledger: Ledger, planner: Rollback
 @app.command()
 @exits
 def status(config: Path = ConfigOption, run_id: str | None = typer.Option(None, "--run"),
-           show_failures: bool = typer.Option(False, "--failures", help="List every open failure.")) -> None:
-    """Runs, per-phase progress and open failures."""
+           show_failures: bool = typer.Option(False, "--failures", help="Group every open rejection and failure by reason."),
+           export: plans.ExportFormat | None = typer.Option(None, "--format", metavar="csv|json",
+                                                            help="With --failures: print every open rejection and failure (reason, "
+                                                                 "file:line or id, field) as CSV or JSON instead.")) -> None:
+    """Runs, per-phase progress, every record's outcome, and the open rejections and failures."""
     project = lifecycle.open_project(config)
     ledger = project.ledger()
+    if export is not None:
+        if not show_failures:
+            console.print("[red]--format exports the failures: give it with --failures[/]")
+            raise Exit(EXIT_CONFIG)
+        triage.export_failures(triage.failure_rows(ledger), export, sys.stdout)
+        raise Exit(EXIT_OK)
     runs = ledger.runs()
     if not runs:
         console.print("no runs yet")
         raise Exit(EXIT_OK)
     chosen = run_id or runs[-1]["run_id"]
-    screen.print_status(runs, chosen, ledger.progress(chosen), pipeline.reconciliation(ledger, chosen).as_dict(), ledger.failures(),
-                        ledger.notices(), show_failures)
+    groups = triage.group_failures(triage.failure_rows(ledger)) if show_failures else None
+    screen.print_status(runs, chosen, ledger.progress(chosen), pipeline.reconciliation(ledger, chosen).as_dict(), groups,
+                        ledger.open_failure_counts(), ledger.notice_kinds())
 
 
 # -- mappings / sandbox -------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 state folder held, its log, and its run recorded — with a report even when it dies.
 
 Exit codes: 0 all good; 2 bad config or mapping, or the command refused to start (state folder busy, lost ledger,
-unconfirmed rollback); 3 finished but some records failed or were rejected (listed, retried next run) or validation
-found mismatches; 1 anything unexpected.
+unconfirmed rollback, more records rejected than load.max_rejected allows); 3 finished but some records failed or
+were rejected (listed, retried next run) or validation found mismatches; 1 anything unexpected.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from typing import Any, ParamSpec
 import typer
 from rich.markup import escape
 
-from deskmigrate import __version__, pipeline
+from deskmigrate import __version__, pipeline, screen, triage
 from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, SourceError, StateError
 from deskmigrate.core.http import redact
-from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
+from deskmigrate.core.ledger import Ledger
 from deskmigrate.locking import StateLockedError, state_lock
-from deskmigrate.report import RedactingFilter, failures_table
+from deskmigrate.report import RedactingFilter
 from deskmigrate.screen import console
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
-MAX_REPORTED_NOTES = 5000
 P = ParamSpec("P")
 log = logging.getLogger("deskmigrate")
 
@@ -157,30 +156,36 @@ def api_stats(target: pipeline.Target | None) -> dict[str, Any]:
 
 
 
-def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any]) -> int:
-    failures = ledger.failures()
-    run_failures = [f for f in failures if f.run_id == run_id]
-    code = EXIT_FAILURES if run_failures else EXIT_OK
+def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any],
+               refused: int | None = None) -> int:
+    """Write the run's report (every failure and content note of the run, long lists beside it), record the run, say
+    how it went; the exit code: `refused` when the run stopped before writing, else 3 if records failed or were rejected."""
+    failure_count = ledger.count_failures(run_id)
+    code = refused if refused is not None else EXIT_FAILURES if failure_count else EXIT_OK
+    report_path = project.state_dir / "reports" / f"{run_id}.json"
+    notes = [notice.__dict__ for notice in ledger.iter_notices(run_id)]
     report.update({
         "run_id": run_id, "command": command, "deskmigrate": __version__,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(),
         "duration_s": round(time.time() - started, 3),
-        "failure_count": len(run_failures),
-        "failures": [f.__dict__ for f in run_failures[:1000]],
-        "content_notes": [n.__dict__ for n in ledger.notices() if n.run_id == run_id][:MAX_REPORTED_NOTES],
+        "failure_count": failure_count,
+        "failures": triage.reported_list(triage.failure_rows(ledger, run_id), failure_count, report_path, "failures", project.secrets),
+        "content_notes": triage.reported_list(iter(notes), len(notes), report_path, "content_notes", project.secrets),
         "exit_code": code,
     })
     path = pipeline.write_report(project, run_id, report)
-    ledger.finish_run(run_id, "failed-records" if run_failures else "ok", {k: v for k, v in report.items() if k != "failures"})
-    if run_failures:
-        console.print(failures_table(run_failures))
-        rejected = sum(1 for f in run_failures if f.phase in (MAPPING_PHASE, "extract"))
+    status = "refused" if refused is not None else "failed-records" if failure_count else "ok"
+    ledger.finish_run(run_id, status, {k: v for k, v in report.items() if k not in ("failures", "content_notes")})
+    if failure_count:
+        groups = triage.group_failures(triage.failure_rows(ledger, run_id))
+        screen.print_failure_groups(groups, f"This run's failures and rejections, by reason ({failure_count})")
+        rejected = sum(group.count for group in groups if group.outcome == "rejected")
         said = []
         if rejected:
             said.append(f"{rejected} record(s) rejected: fix the source row or the mapping; the next run reads them again")
-        if len(run_failures) > rejected:
-            said.append(f"{len(run_failures) - rejected} record(s) failed: the next run retries them")
-        console.print(f"[yellow]{'; '.join(said)}.[/]")
+        if failure_count > rejected:
+            said.append(f"{failure_count - rejected} record(s) failed: the next run retries them")
+        console.print(f"[yellow]{'; '.join(said)}.[/] Every one: `deskmigrate status --failures --format csv`")
     console.print(f"run [bold]{run_id}[/] report: {path}")
     return code
 
@@ -201,7 +206,7 @@ def recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: st
             "run_id": run_id, "command": command, "deskmigrate": __version__, "status": status,
             "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
             "error": message, "progress": ledger.progress(run_id),
-            "failure_count": len([f for f in ledger.failures() if f.run_id == run_id]),
+            "failure_count": ledger.count_failures(run_id),
             "exit_code": EXIT_CONFIG if isinstance(error, (ProblemsError, AuthError)) else EXIT_UNEXPECTED,
         }
         path = pipeline.write_report(project, run_id, report)

@@ -622,6 +622,12 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     return LoadResult(preflight=preflight_result, phases=phases, details=details, agent_admins=dict(loader.agent_admins))
 
 
+def with_rejections(phases: list[dict[str, Any]], planned: PlanResult) -> list[dict[str, Any]]:
+    """Each loaded phase with the records of its entity the plan rejected (never sent), beside those that failed."""
+    entity_of = {phase.name: phase.entity for phase in PHASES}
+    return [phase | {"rejected": planned.counts.get(entity_of.get(phase["phase"]) or "", {}).get("rejected", 0)} for phase in phases]
+
+
 def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
     """Old Help Center URL → new Intercom URL, as CSV for a web server or DNS provider's redirect rules (0600)."""
     rows = list(redirect_rows(ledger, project.connector.help_center_urls))

@@ -23,13 +23,14 @@ def counts_table(title: str, rows: dict[str, dict[str, int]], columns: Iterable[
 
 
 def phases_table(phases: list[dict[str, Any]]) -> Table:
+    """Per phase what the load did; `rejected`: records of its entity the source or the mapping refused (never sent)."""
+    counted = ("created", "updated", "adopted", "unchanged", "rejected", "failed")
     table = Table(title="Load", title_justify="left")
-    for column in ("phase", "created", "updated", "adopted", "unchanged", "failed", "other"):
+    for column in ("phase", *counted, "other"):
         table.add_column(column, justify="left" if column == "phase" else "right")
-    standard = {"phase", "created", "updated", "adopted", "unchanged", "failed"}
     for phase in phases:
-        other = ", ".join(f"{k} {v}" for k, v in phase.items() if k not in standard)
-        table.add_row(phase["phase"], *(str(phase.get(c, 0)) for c in ("created", "updated", "adopted", "unchanged", "failed")), other)
+        other = ", ".join(f"{k} {v}" for k, v in phase.items() if k not in {"phase", *counted})
+        table.add_row(phase["phase"], *(str(phase.get(c, 0)) for c in counted), other)
     return table
 
 
@@ -41,6 +42,18 @@ def failures_table(failures: list[Any], limit: int = 30) -> Table:
         table.add_row(failure.phase, failure.entity, failure.source_id, failure.field or "", failure.reason, failure.request_id or "")
     if len(failures) > limit:
         table.caption = f"… and {len(failures) - limit} more: `deskmigrate status --failures`"
+    return table
+
+
+def failure_groups_table(groups: list[Any], title: str, limit: int = 40) -> Table:
+    """Failures and rejections by reason: outcome, entity, phase, reason, how many, three examples with file:line."""
+    table = Table(title=title, title_justify="left")
+    for column in ("outcome", "entity", "phase", "reason", "records", "e.g."):
+        table.add_column(column, justify="right" if column == "records" else "left", overflow="fold")
+    for group in groups[:limit]:
+        table.add_row(group.outcome, group.entity, group.phase, Text(group.reason), str(group.count), Text(example_ids(group.examples)))
+    if len(groups) > limit:
+        table.caption = f"… and {len(groups) - limit} more reasons ({sum(g.count for g in groups[limit:])} records)"
     return table
 
 

@@ -14,12 +14,13 @@ from typing import Any
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from deskmigrate import pipeline, plans
+from deskmigrate import pipeline, plans, triage
 from deskmigrate.report import (
     ambiguous_dates_table,
     counts_table,
-    failures_table,
+    failure_groups_table,
     field_notes_table,
     key_value_table,
     make_console,
@@ -219,8 +220,9 @@ def print_mismatches(mismatches: list[Any], limit: int = 200) -> None:
 
 
 def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[str, Any]], reconciled: dict[str, Any],
-                 failures: list[Any], notices: list[Any], show_failures: bool) -> None:
-    """`status`: the runs, the chosen run's per-phase progress and reconciliation, open failures, content notes by kind."""
+                 failures: list[Any] | None, open_counts: dict[str, int], note_kinds: dict[str, int]) -> None:
+    """`status`: the runs, the chosen run's per-phase progress and reconciliation, the open failures and rejections (by
+    reason with `failures`, else counted), content notes by kind."""
     table = Table(title="Runs", title_justify="left")
     for column in ("run", "command", "started", "duration", "status"):
         table.add_column(column)
@@ -231,21 +233,25 @@ def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[st
     console.print(table)
     if progress:
         table = Table(title=f"Progress of {chosen}", title_justify="left")
-        for column in ("phase", "done", "unchanged", "failed", "status"):
+        for column in ("phase", "done", "unchanged", "rejected", "failed", "status"):
             table.add_column(column)
         for p in progress:
-            table.add_row(p["phase"], str(p["done"]), str(p["unchanged"]), str(p["failed"]), p["status"])
+            # what the source rows and the mapping refused is counted in their phases' failures: rejections, not failures
+            rejected, failed = (p["failed"], 0) if p["phase"] in triage.REJECTING_PHASES else (0, p["failed"])
+            table.add_row(p["phase"], str(p["done"]), str(p["unchanged"]), str(rejected), str(failed), p["status"])
         console.print(table)
     print_reconciliation(reconciled, f"Every record accounted for (as of {chosen})")
-    if failures:
-        console.print(failures_table(failures, limit=len(failures) if show_failures else 20))
+    rejected, failed = open_counts.get("rejected", 0), open_counts.get("failed", 0)
+    if failures is not None:
+        print_failure_groups(failures, f"Open rejections and failures, by reason ({rejected + failed})")
+    if not rejected and not failed:
+        console.print("no open rejections or failures")
     else:
-        console.print("no open failures")
-    if notices:
-        kinds: dict[str, int] = {}
-        for notice in notices:
-            kinds[f"{notice.entity}: {notice.kind}"] = kinds.get(f"{notice.entity}: {notice.kind}", 0) + 1
-        console.print(key_value_table(f"Content notes ({len(notices)}; details in the run reports)", kinds))
+        console.print(f"open: {rejected} rejected record(s), {failed} failed record(s)"
+                      + ("; by reason: `deskmigrate status --failures`" if failures is None else "")
+                      + "; every one: `deskmigrate status --failures --format csv` (or json)")
+    if note_kinds:
+        console.print(key_value_table(f"Content notes ({sum(note_kinds.values())}; details in the run reports)", note_kinds))
 
 
 @contextmanager
@@ -290,3 +296,26 @@ def print_plan_kept(result: pipeline.PlanResult, removed: list[str], copied_to: 
                       + (f"; {len(removed)} older plan(s) removed (plan.keep)" if removed else ""))
     if copied_to is not None:
         console.print(f"would-be payloads copied to {copied_to}")
+
+
+def print_failure_groups(groups: list[Any], title: str) -> None:
+    """Failures and rejections grouped by reason, never one line per record."""
+    if groups:
+        console.print(failure_groups_table(groups, title))
+
+
+def print_rejections_over_limit(check: triage.RejectionCheck, command: str) -> None:
+    """Why a run or load stopped before writing: per entity how many would be rejected, the top reasons, how to go on."""
+    for entity in check.over:
+        console.print(f"[bold red]{entity.entity}: {entity.rejected} of {entity.read} records ({entity.share:.1%}) would be "
+                      f"rejected; load.max_rejected allows {check.limit} ({entity.allowed})[/]")
+        table = Table(title=f"Top reasons ({entity.entity})", title_justify="left")
+        for column in ("reason", "records", "e.g."):
+            table.add_column(column, justify="right" if column == "records" else "left", overflow="fold")
+        for reason, count, examples in entity.reasons[:5]:
+            table.add_row(Text(reason), str(count), Text(", ".join(examples)))
+        console.print(table)
+    console.print(f"Nothing was written to Intercom. To go on: fix the source rows or the mapping (`deskmigrate plan` shows "
+                  f"them, `deskmigrate plan --rejections csv` lists every one) and run `deskmigrate {command}` again; or run "
+                  f"`deskmigrate {command} --accept-rejections` to load the rest and leave these out; or raise "
+                  f"load.max_rejected in the config (a share such as 30% or a number of records).", markup=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from deskmigrate.core.ledger.rows import (
@@ -39,6 +39,29 @@ class FailuresPart(LedgerStore):
         with self.transaction() as db:
             db.execute("DELETE FROM notices WHERE entity=? AND substr(kind, 1, ?)=? AND run_id!=?",
                        (entity, len(kind_prefix), kind_prefix, run_id))
+
+    def iter_notices(self, run_id: str, batch_size: int = 2000) -> Iterator[Notice]:
+        """The notices `run_id` recorded, streamed in the order recorded."""
+        last = 0
+        while True:
+            rows = self._query("SELECT rowid, entity, source_id, kind, detail, run_id FROM notices WHERE run_id=? AND rowid>? "
+                               "ORDER BY rowid LIMIT ?", (run_id, last, batch_size))
+            if not rows:
+                return
+            for row in rows:
+                last = row[0]
+                yield Notice(*row[1:])
+
+    def notice_kinds(self) -> dict[str, int]:
+        """How many notices of each kind per entity ("contacts: field:phone" → 12)."""
+        rows = self._query("SELECT entity || ': ' || kind, COUNT(*) FROM notices GROUP BY entity, kind ORDER BY entity, kind")
+        return {row[0]: row[1] for row in rows}
+
+    def open_failure_counts(self) -> dict[str, int]:
+        """Open failures as rejected (by the source rows or the mapping) and failed (in a load phase)."""
+        rows = self._query("SELECT CASE WHEN phase IN ('extract', 'mapping') THEN 'rejected' ELSE 'failed' END, COUNT(*) "
+                           "FROM failures GROUP BY 1")
+        return {row[0]: row[1] for row in rows}
 
     def notices(self, entity: str | None = None) -> list[Notice]:
         sql = "SELECT entity, source_id, kind, detail, run_id FROM notices"
@@ -118,6 +141,25 @@ class FailuresPart(LedgerStore):
             params.append(phase)
         rows = self._query(sql + " ORDER BY at DESC LIMIT 1", params)
         return Failure(*rows[0]) if rows else None
+
+    def iter_failures(self, run_id: str | None = None, batch_size: int = 2000) -> Iterator[tuple[Failure, str | None]]:
+        """Every open failure (of `run_id`, else all) in the order recorded, with where its record was read when it
+        was staged (file:line or page); streamed, for exports of any size."""
+        last = 0
+        where = " AND f.run_id=?" if run_id else ""
+        while True:
+            rows = self._query(
+                "SELECT f.rowid, f.entity, f.source_id, f.phase, f.run_id, f.reason, f.field, f.request_id, f.excerpt, "
+                "json_extract(s.record, '$.location') FROM failures f LEFT JOIN staged s ON s.entity=f.entity AND s.source_id=f.source_id "
+                f"WHERE f.rowid>?{where} ORDER BY f.rowid LIMIT ?", (last, *((run_id,) if run_id else ()), batch_size))
+            if not rows:
+                return
+            for row in rows:
+                last = row[0]
+                yield Failure(*row[1:9]), row[9]
+
+    def count_failures(self, run_id: str | None = None) -> int:
+        return self._query("SELECT COUNT(*) FROM failures" + (" WHERE run_id=?" if run_id else ""), (run_id,) if run_id else ())[0][0]
 
     def failures(self, run_id: str | None = None) -> list[Failure]:
         sql = "SELECT entity, source_id, phase, run_id, reason, field, request_id, excerpt FROM failures"

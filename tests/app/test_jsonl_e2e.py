@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.app.vendor_e2e import (
     INTERCOM_TOKEN_VARIABLE,
@@ -37,6 +38,10 @@ def jsonl(tmp_path: Path) -> JsonlProject:
     write_account(tmp_path / "export")
     config = write_project_config(tmp_path, {"type": "jsonl", "folder": "export"}, "jsonl")
     declare_conversation_attributes(config, CONVERSATION_ATTRIBUTES)
+    # A third of each entity's lines are bad on purpose (they are what several tests here are about): the runs accept that.
+    data = yaml.safe_load(config.read_text())
+    data["load"]["max_rejected"] = "50%"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
     return JsonlProject(root=tmp_path, config=config, fake=None, env={INTERCOM_TOKEN_VARIABLE: INTERCOM_TOKEN})
 
 

@@ -115,7 +115,7 @@ def test_status_shows_the_reconciliation_of_the_latest_run(project: Project) -> 
     rows = project.contacts
     rows[1] = {**rows[1], "email": "not-an-email"}
     project.write_contacts(rows)
-    assert project.cli("run").exit_code == 3
+    assert project.cli("run", "--accept-rejections").exit_code == 3
     result = project.runner.invoke(app, ["status", "-c", str(project.config)], env=WIDE)
     assert result.exit_code == 0, result.output
     table = result.output.split("Every record accounted for")[1]

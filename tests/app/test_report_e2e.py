@@ -38,7 +38,8 @@ def test_an_intercom_refusal_is_reported_with_its_request_id_and_the_run_goes_on
 
     phases = {p["phase"]: p for p in report["phases"]}
     assert phases["contacts"] == {"phase": "contacts", "created": len(project.contacts) - 1, "updated": 0, "adopted": 0,
-                                  "unchanged": 0, "failed": 1, "merged": 0, "rejected_duplicate_email": 0}
+                                  "unchanged": 0, "rejected": 0, "failed": 1, "merged": 0,
+                                  "rejected_duplicate_email": 0}
     assert phases["companies"]["created"] == len(COMPANIES) and phases["companies"]["failed"] == 0
     tag_names = {t for row in project.contacts for t in row["tags"].split(";") if t} | {"early-adopter", "key-account", "churn-risk"}
     assert phases["tags"]["created"] == len(tag_names) == len(project.store().objects("tags"))
