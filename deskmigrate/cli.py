@@ -129,8 +129,10 @@ def plan(config: Path = ConfigOption,
         state = project.state_dir
         earlier = plans.find_plan(state, against) if against else plans.earlier_plan(state, sample, before=run_id)
         if against and earlier is None:
-            console.print(f"[red]no kept plan {escape(against)!r}; kept plans: "
-                          f"{', '.join(p.run_id for p in plans.kept_plans(state)) or 'none'}[/]")
+            kept = [p.run_id for p in plans.kept_plans(state)]
+            named = [run for run in kept if run.startswith(against)]
+            problem = f"{escape(against)!r} names several kept plans" if named else f"no kept plan {escape(against)!r}"
+            console.print(f"[red]{problem}; kept plans: {', '.join(named or kept) or 'none'}[/]")
             raise Exit(EXIT_CONFIG)
         reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
         with screen.bars() as progress:

@@ -34,17 +34,6 @@ def phases_table(phases: list[dict[str, Any]]) -> Table:
     return table
 
 
-def failures_table(failures: list[Any], limit: int = 30) -> Table:
-    table = Table(title=f"Failures ({len(failures)})", title_justify="left")
-    for column in ("phase", "entity", "source id", "field", "reason", "request id"):
-        table.add_column(column, overflow="fold")
-    for failure in failures[:limit]:
-        table.add_row(failure.phase, failure.entity, failure.source_id, failure.field or "", failure.reason, failure.request_id or "")
-    if len(failures) > limit:
-        table.caption = f"… and {len(failures) - limit} more: `deskmigrate status --failures`"
-    return table
-
-
 def failure_groups_table(groups: list[Any], title: str, limit: int = 40) -> Table:
     """Failures and rejections by reason: outcome, entity, phase, reason, how many, three examples with file:line."""
     table = Table(title=title, title_justify="left")

@@ -260,12 +260,12 @@ def summary_on_stderr(active: bool) -> Iterator[None]:
     if not active:
         yield
         return
-    kept = console.file
+    kept = console._file  # None: the console follows whatever sys.stdout is (so must it again afterwards)
     console.file = sys.stderr
     try:
         yield
     finally:
-        console.file = kept
+        console._file = kept
 
 
 def print_plan_diff(result: pipeline.PlanResult, *, full: bool) -> None:
