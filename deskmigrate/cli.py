@@ -20,7 +20,7 @@ from rich.markup import escape
 from deskmigrate import __version__, lifecycle, pipeline, plans, rollbacks, screen, triage
 from deskmigrate.core.errors import MigrationError, SourceError
 from deskmigrate.core.http import RetryPolicy
-from deskmigrate.core.ledger import Ledger
+from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
 from deskmigrate.lifecycle import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, EXIT_UNEXPECTED, Exit, exits
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.reconcile import match_agents_by_email
@@ -152,7 +152,7 @@ def plan(config: Path = ConfigOption,
             plans.export_rejections(plans.read_rejections(plans.plans_dir(state) / run_id), rejections, sys.stdout)
         plan_report = planned.as_dict() | ({"conversation_attributes": attributes.as_dict()} if attributes is not None else {})
         sections = {"extract": extracted.as_dict(), "plan": plan_report} | ({"source_reading": reading} if reading else {})
-        raise Exit(lifecycle.finish_run(project, ledger, run_id, "plan", started, sections))
+        raise Exit(lifecycle.finish_run(project, ledger, run_id, "plan", started, sections, shown=(MAPPING_PHASE,)))
 
 
 def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float,

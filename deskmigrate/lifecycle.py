@@ -157,9 +157,10 @@ def api_stats(target: pipeline.Target | None) -> dict[str, Any]:
 
 
 def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any],
-               refused: int | None = None) -> int:
+               refused: int | None = None, shown: tuple[str, ...] = ()) -> int:
     """Write the run's report (every failure and content note of the run, long lists beside it), record the run, say
-    how it went; the exit code: `refused` when the run stopped before writing, else 3 if records failed or were rejected."""
+    how it went; the exit code: `refused` when the run stopped before writing, else 3 if records failed or were rejected.
+    `shown`: phases whose failures the command has already shown by reason."""
     failure_count = ledger.count_failures(run_id)
     code = refused if refused is not None else EXIT_FAILURES if failure_count else EXIT_OK
     report_path = project.state_dir / "reports" / f"{run_id}.json"
@@ -178,7 +179,8 @@ def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: 
     ledger.finish_run(run_id, status, {k: v for k, v in report.items() if k not in ("failures", "content_notes")})
     if failure_count:
         groups = triage.group_failures(triage.failure_rows(ledger, run_id))
-        screen.print_failure_groups(groups, f"This run's failures and rejections, by reason ({failure_count})")
+        unshown = [group for group in groups if group.phase not in shown]
+        screen.print_failure_groups(unshown, f"This run's failures and rejections, by reason ({sum(g.count for g in unshown)})")
         rejected = sum(group.count for group in groups if group.outcome == "rejected")
         said = []
         if rejected:
