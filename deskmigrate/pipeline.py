@@ -6,6 +6,7 @@ import csv
 import functools
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -433,6 +434,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                 tally.counts[entity] = {"create": 0, "update": 0, "unchanged": 0, "rejected": 0}
                 task = f"plan {entity}"
                 progress.start(task, min(total, sample) if sample else total)
+                began = time.monotonic()
                 if writer is not None:
                     tally.files[entity] = str(writer.start_entity(entity))
                 chunks = [planner.records(entity, ledger.sampled_staged(entity, sample))] if sample else planner.chunks(entity, total)
@@ -447,6 +449,10 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                         ledger.record_notices(run_id, chunk.notes)
                     progress.advance(task, chunk.count)
                 progress.finish(task)
+                planned_count = sum(tally.counts[entity].values())
+                elapsed = time.monotonic() - began
+                log.info("planned %d %s in %.2f s (%.0f records/s, %d worker process(es))", planned_count, entity, elapsed,
+                         planned_count / elapsed if elapsed else 0.0, planner.processes)
                 if recording:
                     assert run_id is not None
                     ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)

@@ -186,6 +186,7 @@ class Planner:
         self.earlier = PlanIndex(job.earlier) if job.earlier is not None else None
         self._pool: ProcessPoolExecutor | None = None
         self._remapper: Mapper | None = None
+        self.processes = 1  # how many processes mapped the last entity
         self.parallel = job.workers > 1 and can_fork() and max((ledger.count_staged(e) for e in job.actions), default=0) >= PARALLEL_FROM
 
     def aside(self, method: str, *args: Any) -> Callable[[], Any]:
@@ -215,8 +216,10 @@ class Planner:
         """The entity's staged records planned, chunk by chunk in source order."""
         bounds = self.ledger.staged_chunks(entity, CHUNK_RECORDS)
         if self.parallel and total >= PARALLEL_FROM and len(bounds) > 1:
+            self.processes = self.job.workers
             yield from self._in_workers(entity, bounds)
             return
+        self.processes = 1
         for after_seq, to_seq in bounds:
             result = plan_records(self.job, entity, self.mapper, self.ledger,
                                   self.ledger.iter_staged(entity, after_seq=after_seq, to_seq=to_seq), self.earlier)
