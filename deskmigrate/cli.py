@@ -129,10 +129,7 @@ def plan(config: Path = ConfigOption,
         state = project.state_dir
         earlier = plans.find_plan(state, against) if against else plans.earlier_plan(state, sample, before=run_id)
         if against and earlier is None:
-            kept = [p.run_id for p in plans.kept_plans(state)]
-            named = [run for run in kept if run.startswith(against)]
-            problem = f"{escape(against)!r} names several kept plans" if named else f"no kept plan {escape(against)!r}"
-            console.print(f"[red]{problem}; kept plans: {', '.join(named or kept) or 'none'}[/]")
+            console.print(plans.not_found(state, against), style="red", markup=False)
             raise Exit(EXIT_CONFIG)
         reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
         with screen.bars() as progress:

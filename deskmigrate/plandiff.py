@@ -17,6 +17,7 @@ from deskmigrate.plans import REJECTED_ACTION, PlanIndex
 from deskmigrate.reconcile import rejection_kind
 
 EXAMPLES = 3
+_ABSENT = object()
 VALUE_WIDTH = 60
 CUSTOM_ATTRIBUTES = "custom_attributes"
 
@@ -173,8 +174,9 @@ class DiffCollector:
         old_line = self.earlier.payload_at(self.entity, offset)
         before = payload_fields(old_line.get("body") or {}, old_line.get("companies") or [], old_line.get("tags") or [])
         after = payload_fields(body, companies, tags)
-        differing = [name for name in sorted(before.keys() | after.keys()) if before.get(name) != after.get(name)]
-        if differing:  # else only the order of its tags or links moved, which a load does not see
+        differing = [name for name, value in after.items() if before.get(name, _ABSENT) != value]
+        differing += [name for name in before if name not in after]
+        if differing:  # else only the order of its keys, tags or links moved, which a load does not see
             self.diff.changed += 1
         for name in differing:
             self.diff.fields.setdefault(name, FieldChange()).add(source_id, before.get(name), after.get(name))

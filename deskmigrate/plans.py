@@ -33,9 +33,10 @@ CREATE TABLE IF NOT EXISTS records (
 _INDEX_BY_RECORD = "CREATE UNIQUE INDEX IF NOT EXISTS records_by_id ON records (entity, source_id)"
 
 
-def digest_of(text: str) -> int:
-    """A 64-bit digest of a payload's canonical JSON (or a rejection's reason), as SQLite stores integers."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+def digest_of(text: str | bytes) -> int:
+    """A 64-bit digest of a payload's JSON (or a rejection's reason), as SQLite stores integers."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
 def plans_dir(state_dir: Path) -> Path:
@@ -84,6 +85,14 @@ def find_plan(state_dir: Path, run_id: str) -> KeptPlan | None:
         return exact[0]
     prefixed = [plan for plan in plans if plan.run_id.startswith(run_id)]
     return prefixed[0] if len(prefixed) == 1 else None
+
+
+def not_found(state_dir: Path, run_id: str) -> str:
+    """Why `run_id` names no single kept plan, and which plans there are."""
+    kept = [plan.run_id for plan in kept_plans(state_dir)]
+    named = [run for run in kept if run.startswith(run_id)]
+    problem = f"{run_id!r} names several kept plans" if named else f"no kept plan {run_id!r}"
+    return f"{problem}; kept plans: {', '.join(named or kept) or 'none'}"
 
 
 def earlier_plan(state_dir: Path, sample: int | None, before: str) -> KeptPlan | None:
