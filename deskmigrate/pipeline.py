@@ -428,35 +428,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
             fields_seen = {MAPPING_TARGETS[entity]: planner.aside("staged_custom_field_keys", entity)
                            for entity in LOAD_ENTITIES if entity in MAPPING_TARGETS and ledger.count_staged(entity)}
             for entity in LOAD_ENTITIES:
-                total = ledger.count_staged(entity)
-                if total == 0:
-                    continue
-                tally.counts[entity] = {"create": 0, "update": 0, "unchanged": 0, "rejected": 0}
-                task = f"plan {entity}"
-                progress.start(task, min(total, sample) if sample else total)
-                began = time.monotonic()
-                if writer is not None:
-                    tally.files[entity] = str(writer.start_entity(entity))
-                chunks = [planner.records(entity, ledger.sampled_staged(entity, sample))] if sample else planner.chunks(entity, total)
-                for chunk in chunks:
-                    tally.add(entity, chunk)
-                    if writer is not None:
-                        writer.payloads(entity, chunk.lines, chunk.rows)
-                        writer.rejections(entity, chunk.rejected, chunk.rejected_digests)
-                    if recording:
-                        assert run_id is not None
-                        ledger.record_failures(run_id, MAPPING_PHASE, ((entity, r["source_id"], r["reason"], r["field"]) for r in chunk.rejected))
-                        ledger.record_notices(run_id, chunk.notes)
-                    progress.advance(task, chunk.count)
-                progress.finish(task)
-                planned_count = sum(tally.counts[entity].values())
-                elapsed = time.monotonic() - began
-                log.info("planned %d %s in %.2f s (%.0f records/s, %d worker process(es))", planned_count, entity, elapsed,
-                         planned_count / elapsed if elapsed else 0.0, planner.processes)
-                if recording:
-                    assert run_id is not None
-                    ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)
-                    ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, run_id)
+                _plan_entity(planner, entity, tally, writer, progress, run_id if recording else None, sample)
             shared = shared_emails() if shared_emails is not None else None
             observed = {target: seen() for target, seen in fields_seen.items()}
         if writer is not None and earlier is not None and job.membership:
@@ -479,6 +451,39 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
             writer.write_json(DIFF, result.diff_dict(values=True))
         writer.close(plan_summary(run_id, result))
     return result
+
+
+def _plan_entity(planner: Planner, entity: str, tally: _PlanTally, writer: PlanWriter | None, progress: Progress,
+                 recording_as: str | None, sample: int | None) -> None:
+    """One entity's records planned (all, or a sample), chunk by chunk into the tally, the plan folder and the ledger
+    (its rejections and field notes, when `recording_as` a run; those this plan no longer makes are then cleared)."""
+    ledger = planner.ledger
+    total = ledger.count_staged(entity)
+    if total == 0:
+        return
+    tally.counts[entity] = {"create": 0, "update": 0, "unchanged": 0, "rejected": 0}
+    task = f"plan {entity}"
+    progress.start(task, min(total, sample) if sample else total)
+    began = time.monotonic()
+    if writer is not None:
+        tally.files[entity] = str(writer.start_entity(entity))
+    chunks = [planner.records(entity, ledger.sampled_staged(entity, sample))] if sample else planner.chunks(entity, total)
+    for chunk in chunks:
+        tally.add(entity, chunk)
+        if writer is not None:
+            writer.payloads(entity, chunk.lines, chunk.rows)
+            writer.rejections(entity, chunk.rejected, chunk.rejected_digests)
+        if recording_as is not None:
+            ledger.record_failures(recording_as, MAPPING_PHASE, ((entity, r["source_id"], r["reason"], r["field"]) for r in chunk.rejected))
+            ledger.record_notices(recording_as, chunk.notes)
+        progress.advance(task, chunk.count)
+    progress.finish(task)
+    planned, elapsed = sum(tally.counts[entity].values()), time.monotonic() - began
+    log.info("planned %d %s in %.2f s (%.0f records/s, %d worker process(es))", planned, entity, elapsed,
+             planned / elapsed if elapsed else 0.0, planner.processes)
+    if recording_as is not None:
+        ledger.clear_stale_failures(entity, MAPPING_PHASE, recording_as)
+        ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, recording_as)
 
 
 def _plan_result(project: Project, mapper: Mapper, tally: _PlanTally, shared: list[list[SharedEmailContact]] | None,
