@@ -200,7 +200,8 @@ def plan_diff_tables(diffs: dict[str, Any]) -> list[Table]:
                 table.add_row(name, str(change.count), Text(examples))
             tables.append(table)
         if diff.moves:
-            table = Table(title=f"{entity}: records that changed action", title_justify="left")
+            title = f"{entity}: records that changed action"
+            table = Table(title=title, title_justify="left", min_width=len(title))
             table.add_column("from → to")
             table.add_column("records", justify="right")
             for move, count in diff.moves.most_common():

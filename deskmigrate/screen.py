@@ -292,7 +292,8 @@ def print_plan_diff(result: pipeline.PlanResult, *, full: bool) -> None:
 
 def print_plan_kept(result: pipeline.PlanResult, removed: list[str], copied_to: Path | None) -> None:
     if result.folder is not None:
-        console.print(f"plan kept in {result.folder} ({plans.folder_size(result.folder) / 1e6:.1f} MB)"
+        size = plans.folder_size(result.folder)
+        console.print(f"plan kept in {result.folder} ({size / 1e6:.1f} MB)" if size >= 1e5 else f"plan kept in {result.folder} ({size / 1e3:.0f} kB)"
                       + (f"; {len(removed)} older plan(s) removed (plan.keep)" if removed else ""))
     if copied_to is not None:
         console.print(f"would-be payloads copied to {copied_to}")
