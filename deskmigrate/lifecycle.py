@@ -28,7 +28,7 @@ from deskmigrate.core.http import redact
 from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
 from deskmigrate.locking import StateLockedError, state_lock
 from deskmigrate.report import RedactingFilter, failures_table
-from deskmigrate.screen import console
+from deskmigrate.screen import console, err_console
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
 MAX_REPORTED_NOTES = 5000
@@ -77,18 +77,18 @@ def exits(command: Callable[P, None]) -> Callable[P, None]:
         except Exit as done:
             raise typer.Exit(done.code) from None
         except ProblemsError as error:
-            console.print(f"[bold red]{error.title}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
+            err_console.print(f"[bold red]{error.title}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
             for problem in error.problems:
                 console.print(f"  • {problem}", markup=False)
             raise typer.Exit(EXIT_CONFIG) from None
         except AuthError as error:
-            console.print(f"[bold red]Intercom refused the token:[/] {error}", markup=True)
+            err_console.print(f"[bold red]Intercom refused the token:[/] {error}", markup=True)
             raise typer.Exit(EXIT_CONFIG) from None
         except (SourceError, StateError, MigrationError) as error:
-            console.print(f"[bold red]{type(error).__name__}:[/] {error}")
+            err_console.print(f"[bold red]{type(error).__name__}:[/] {error}")
             raise typer.Exit(EXIT_UNEXPECTED) from None
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted: run the same command again to resume[/]")
+            err_console.print("[yellow]interrupted: run the same command again to resume[/]")
             raise typer.Exit(130) from None
 
     return run
@@ -109,11 +109,11 @@ def holding(project: pipeline.Project, command: str) -> Iterator[None]:
     try:
         with state_lock(project.state_dir, command) as taken_over:
             if taken_over is not None:
-                console.print(f"[yellow]! took over the state folder's lock from {escape(taken_over.describe())}, "
+                err_console.print(f"[yellow]! took over the state folder's lock from {escape(taken_over.describe())}, "
                               "which is no longer running[/]")
             yield
     except StateLockedError as error:
-        console.print(f"[bold red]state folder busy:[/] {escape(str(error))}")
+        err_console.print(f"[bold red]state folder busy:[/] {escape(str(error))}")
         raise Exit(EXIT_CONFIG) from None
 
 
@@ -132,15 +132,15 @@ def open_ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
     try:
         ledger = Ledger(project.state_dir / "ledger.db", start_over=True) if new_ledger else project.ledger()
     except LedgerLostError as lost:
-        console.print(f"[bold red]the ledger is lost:[/] {escape(str(lost))}")
+        err_console.print(f"[bold red]the ledger is lost:[/] {escape(str(lost))}")
         raise Exit(EXIT_CONFIG) from None
     except StateError as error:
         if new_ledger:
-            console.print(f"[bold red]--new-ledger refused:[/] {escape(str(error))}")
+            err_console.print(f"[bold red]--new-ledger refused:[/] {escape(str(error))}")
             raise Exit(EXIT_CONFIG) from None
         raise
     if new_ledger:
-        console.print("[yellow]! started a new ledger: records already in Intercom will be adopted, and what they hold now "
+        err_console.print("[yellow]! started a new ledger: records already in Intercom will be adopted, and what they hold now "
                       "(fields, tags, company links) is recorded as there before the migration[/]")
     for version in ledger.migrated_to:
         step = next(m for m in ledger.migrations() if m["version"] == version)

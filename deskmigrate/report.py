@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -179,5 +181,12 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# Rich lays a pipe or file out at 80 columns; output that is not a terminal is not wrapped at all (COLUMNS still wins).
+UNWRAPPED_WIDTH = 10_000
+
+
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None)
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty()
+    width = None if terminal or os.environ.get("COLUMNS") else UNWRAPPED_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=not terminal, width=width)

@@ -112,6 +112,15 @@ def _listing(title: str, lines: list[str]) -> list[Any]:
     return [Text(f"{title} ({len(lines)}):", style="bold"), *shown, *more]
 
 
+def plan_document(plan: RollbackPlan) -> dict[str, Any]:
+    """A rollback's plan for `rollback --dry-run --json`: per phase what it would do, and what it would keep and why."""
+    return {
+        "rollback_of": plan.run_ids, "force": plan.force, "actionable": plan.actionable, "plan": plan.summary(),
+        "kept_changed": plan.kept_changed(), "forced": plan.forced(), "kept_tags": plan.kept_tags(),
+        "kept_legacy": plan.kept_legacy(), "kept_pre_existing": plan.kept_pre_existing(),
+    }
+
+
 def report_sections(plan: RollbackPlan, report: RollbackReport, ledger: Ledger, rollback_run_id: str) -> dict[str, Any]:
     """What the rollback run's JSON report holds beyond the run header."""
     return {

@@ -3,7 +3,9 @@ progress bars while it runs. Every command prints through here; nothing else wri
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,7 +29,8 @@ from deskmigrate.report import (
     reconciliation_table,
 )
 
-console = make_console()
+console = make_console()  # results
+err_console = make_console(stderr=True)  # errors, warnings and progress
 PREVIEW_ROWS = 20  # articles and email groups listed on screen by `plan`; the JSON report has them all
 
 
@@ -70,7 +73,7 @@ def print_conversation_attributes(check: pipeline.ConversationAttributeCheck | N
     if not check.missing:
         console.print(f"[green]✓[/] conversation attributes exist in Intercom: {', '.join(check.existing)}")
         return
-    console.print(f"[yellow]! {check.advice()}[/]", markup=True)
+    err_console.print(f"[yellow]! {check.advice()}[/]", markup=True)
 
 
 def print_extract(result: pipeline.ExtractResult) -> None:
@@ -132,7 +135,7 @@ def print_email_conflicts(result: pipeline.PlanResult) -> None:
 def print_source_fields(problems: list[tuple[str, str]]) -> None:
     """Rules that read a source field no record has (a typo in the mapping, a column renamed in the export)."""
     for path, message in problems:
-        console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
+        err_console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
 
 
 def print_reconciliation(reconciliation: dict[str, Any], title: str = "Every record accounted for") -> None:
@@ -191,7 +194,7 @@ def print_load(loaded: pipeline.LoadResult, phases: list[dict[str, Any]], reconc
     if conversation_attributes.get("created"):
         console.print(f"conversation attributes created in Intercom: {', '.join(conversation_attributes['created'])}")
     if conversation_attributes.get("kept_as_tags"):
-        console.print(f"[yellow]! {conversation_attributes['advice']}[/]", markup=True)
+        err_console.print(f"[yellow]! {conversation_attributes['advice']}[/]", markup=True)
     console.print(phases_table(phases))
     print_reconciliation(reconciled)
     console.print(key_value_table("API", {
@@ -216,13 +219,16 @@ def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[st
                  failures: list[Any], notices: list[Any], show_failures: bool) -> None:
     """`status`: the runs, the chosen run's per-phase progress and reconciliation, open failures, content notes by kind."""
     table = Table(title="Runs", title_justify="left")
-    for column in ("run", "command", "started", "duration", "status"):
-        table.add_column(column)
+    for column in ("run", "command", "started", "duration", "status", "writes", "open failures"):
+        table.add_column(column, no_wrap=column == "run", justify="right" if column in ("writes", "open failures") else "left")
     for r in runs:
         duration = f"{r['finished_at'] - r['started_at']:.1f}s" if r["finished_at"] else "-"
         started = datetime.fromtimestamp(r["started_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(r["run_id"], r["command"], started, duration, r["status"])
+        table.add_row(r["run_id"], r["command"], started, duration, r["status"], str(r["writes"]), str(r["open_failures"]))
     console.print(table)
+    for r in runs:
+        if r.get("error"):
+            console.print(f"run {r['run_id']} {r['status']}: {escape(str(r['error']))}")
     if progress:
         table = Table(title=f"Progress of {chosen}", title_justify="left")
         for column in ("phase", "done", "unchanged", "failed", "status"):
@@ -240,3 +246,14 @@ def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[st
         for notice in notices:
             kinds[f"{notice.entity}: {notice.kind}"] = kinds.get(f"{notice.entity}: {notice.kind}", 0) + 1
         console.print(key_value_table(f"Content notes ({len(notices)}; details in the run reports)", kinds))
+
+
+def quiet(on: bool) -> None:
+    """-q and --json: nothing but errors and warnings (on stderr), and the JSON document when asked for."""
+    console.quiet = on
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout, whatever `quiet` says (secrets are never in what commands hand here)."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
