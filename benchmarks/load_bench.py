@@ -100,8 +100,9 @@ def conversation_bench(args: argparse.Namespace, work: Path) -> None:
     from deskmigrate.core.payload import Payload
     from deskmigrate.core.state import Ledger
     from deskmigrate.loaders.intercom.client import IntercomClient
-    from deskmigrate.loaders.intercom.conversations import load_conversations
-    from deskmigrate.loaders.intercom.phases import IntercomLoader, run_concurrently
+    from deskmigrate.loaders.intercom.history import load_history
+    from deskmigrate.loaders.intercom.loader import IntercomLoader, run_concurrently
+    from deskmigrate.loaders.intercom.preflight import preflight
     from deskmigrate.transforms import Mapper, load_mapping
 
     sandbox_path = work / "sandbox.db"
@@ -136,14 +137,14 @@ def conversation_bench(args: argparse.Namespace, work: Path) -> None:
             payloads.append(mapped)
         calls_before = len(SandboxStore(sandbox_path).request_log())
         loader = IntercomLoader(client, ledger, ledger.start_run("load"), LoadConfig(concurrency=args.concurrency))
-        loader.preflight([])
+        preflight(loader, [])
         started = time.monotonic()
-        result = load_conversations(loader, payloads)
+        result = load_history(loader, payloads)
         elapsed = time.monotonic() - started
         log = SandboxStore(sandbox_path).request_log()[calls_before:]
         rerun = IntercomLoader(client, ledger, ledger.start_run("load"), LoadConfig(concurrency=args.concurrency))
-        rerun.preflight([])
-        rerun_result = load_conversations(rerun, payloads)
+        preflight(rerun, [])
+        rerun_result = load_history(rerun, payloads)
     finally:
         client.close()
         ledger.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -93,6 +94,18 @@ def intercom_error_details(response: requests.Response) -> ErrorDetails:
         request_id=request_id if isinstance(request_id, str) and request_id else header_request_id,
         existing_id=found.group(1) if found else None,
     )
+
+
+def names_field(error: LoadError, name: str) -> bool:
+    """Whether an Intercom error is about one request field: `errors[].field` when the body says, else its message."""
+    try:
+        body = json.loads(error.excerpt or "")
+    except ValueError:
+        body = None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and any(isinstance(e, dict) and e.get("field") == name for e in errors):
+        return True
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", str(error), re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True)
