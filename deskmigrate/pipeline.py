@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -12,19 +11,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from deskmigrate.core.config import HelpCenterConfig, LoadedConfig, load_config, validate_section
+from deskmigrate.core.config import LoadedConfig, load_config, validate_section
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
 from deskmigrate.core.ledger import MAPPING_PHASE, SKIPPED, Ledger
-from deskmigrate.core.model import Article, Record, SourceNotice, SourceRejection
+from deskmigrate.core.model import Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
 from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import ConversationAttributeCheck, check_conversation_attributes
-from deskmigrate.loaders.intercom.help_center import article_loss_preview, redirect_rows
-from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, newest
+from deskmigrate.loaders.intercom.contacts import CONFLICT_EXAMPLES  # noqa: F401 (the CLI says how many groups the report lists)
+from deskmigrate.loaders.intercom.history import ConversationAttributeCheck, attribute_check
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.preflight import PreflightResult, preflight
+from deskmigrate.loaders.intercom.registry import PHASES, staged_phases
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
 from deskmigrate.reconcile import AGENTS, Reconciliation, reconcile
@@ -35,15 +36,14 @@ from deskmigrate.transforms.checks import source_field_problems
 
 log = logging.getLogger(__name__)
 
-# The staged entities the loader takes, in phase order, and the mapping target of each.
-LOAD_ENTITIES = tuple(phase.entity for phase in PHASES if phase.entity)
-MAPPING_TARGETS = {phase.entity: phase.mapping_target for phase in PHASES if phase.entity and phase.mapping_target}
-PHASE_OF_ENTITY = {phase.entity: phase for phase in PHASES if phase.entity}
+# The staged entities the loader takes, in phase order, the phase that loads each and its mapping target.
+PHASE_OF_ENTITY = staged_phases()
+LOAD_ENTITIES = tuple(PHASE_OF_ENTITY)
+MAPPING_TARGETS = {entity: phase.mapping_target for entity, phase in PHASE_OF_ENTITY.items() if phase.mapping_target}
 STAGE_BATCH = 500
 NOTICE_EXAMPLES = 20
 # The ledger's meta key for the day/month order each date column showed in the last plan (see Mapper.learned_date_orders).
 DATE_ORDERS_KEY = "mapping.date_orders"
-CONFLICT_EXAMPLES = 50
 # Notice kinds of the mapping's field notes: "field:phone", "field:custom_attributes.plan_tier".
 FIELD_NOTE_KIND = "field:"
 
@@ -168,10 +168,7 @@ def open_target(project: Project, policy: RetryPolicy | None = None) -> Iterator
 
 def conversation_attribute_check(project: Project, target: Target, attributes: list[AttributeDeclaration]) -> ConversationAttributeCheck | None:
     """The mapping's conversation attributes against the workspace's (one read); None when history goes to tickets or none are declared."""
-    declared = [a for a in attributes if a.model == "conversation"]
-    if not declared or project.spec.conversation_options.target != "conversations":
-        return None
-    return check_conversation_attributes(target.client, declared)
+    return attribute_check(target.client, attributes, project.spec.loader_options())
 
 
 # -- extract ---------------------------------------------------------------------------------------
@@ -322,14 +319,16 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     new_taggings = 0
     tag_names: set[str] = set()
     files: dict[str, str] = {}
-    article_losses: dict[str, dict[str, Any]] = {}
-    rejected_contacts: set[str] = set()
+    settings = project.loaded.config.load
+    sections: dict[str, Any] = {}  # what phases add to the plan's report (per record previews, groups of namesakes)
     if out_dir is not None:
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for entity in LOAD_ENTITIES:
+    for entity, phase in PHASE_OF_ENTITY.items():
         total = ledger.count_staged(entity)
         if total == 0:
             continue
+        previews: dict[str, dict[str, Any]] = {}
+        rejected: set[str] = set()
         outcome = counts.setdefault(entity, {"create": 0, "update": 0, "unchanged": 0, "rejected": 0})
         notes: list[tuple[str, str, str, str]] = []
         progress.start(f"plan {entity}", total)
@@ -341,20 +340,20 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
                 progress.advance(f"plan {entity}")
                 if isinstance(result, PayloadRejection):
                     outcome["rejected"] += 1
-                    if entity == "contacts":
-                        rejected_contacts.add(result.source_id)
+                    rejected.add(result.source_id)
                     if run_id is not None:
                         ledger.record_failure(run_id, MAPPING_PHASE, entity, result.source_id, result.reason, field=result.field)
                     continue
-                action = PHASE_OF_ENTITY[entity].plan_action(ledger, result)
+                action = phase.plan_action(ledger, result)
                 outcome[action] += 1
                 if run_id is not None and result.notes:
                     notes.extend(field_note_notices(entity, result))
                     if len(notes) >= STAGE_BATCH:
                         ledger.record_notices(run_id, notes)
                         notes = []
-                if entity == "articles":
-                    _preview_article_losses(ledger, result, project.loaded.config.load.help_center, article_losses)
+                preview = phase.preview(ledger, result, settings) if phase.preview is not None else None
+                if preview:
+                    previews[result.source_id] = preview
                 wanted_tags = {t.strip().lower() for t in result.tags if t.strip()}
                 tag_names |= wanted_tags
                 new_taggings += len(wanted_tags - ledger.applied_taggings(entity, result.source_id))
@@ -371,6 +370,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
             ledger.record_notices(run_id, notes)
             ledger.clear_stale_failures(entity, MAPPING_PHASE, run_id)
             ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, run_id)
+        sections |= phase.plan_report(ledger, settings, previews, rejected)
     for entity in counts:
         target_report = mapper.report.targets.get(MAPPING_TARGETS[entity])
         reasons = target_report.rejection_reasons if target_report else {}
@@ -378,11 +378,9 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     tags = {"tag_names": len(tag_names), "taggings_to_add": new_taggings}
     date_orders = mapper.learned_date_orders()
     ledger.set_meta(DATE_ORDERS_KEY, json.dumps(date_orders, sort_keys=True))
-    conflicts, conflict_count = email_conflicts(ledger, project.loaded.config.load.on_duplicate_email, rejected_contacts)
     return PlanResult(
-        counts, rejections, tags, mapper.report, mapper.written_attribute_declarations(), files, help_center_preview(article_losses),
-        email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_check(project, ledger),
-        date_orders=date_orders,
+        counts, rejections, tags, mapper.report, mapper.written_attribute_declarations(), files,
+        source_fields=source_field_check(project, ledger), date_orders=date_orders, **sections,
     )
 
 
@@ -393,20 +391,6 @@ def field_note_notices(entity: str, payload: Payload) -> Iterator[tuple[str, str
         kind = f" [{note.value_kind}]" if note.value_kind else ""
         detail = f"{note.reason}: {note.action.replace('_', ' ')}{kind}{where}"
         yield entity, payload.source_id, f"{FIELD_NOTE_KIND}{note.field}"[:120], detail
-
-
-def email_conflicts(ledger: Ledger, policy: str, rejected: set[str]) -> tuple[list[dict[str, Any]], int]:
-    """Staged contacts that share an email (ignoring case), with where each came from and what the load does with it;
-    records the mapping `rejected` (an invalid email) never reach the load and are left out of the groups."""
-    groups = [kept for group in ledger.contacts_sharing_email()
-              if len(kept := [member for member in group if member.source_id not in rejected]) > 1]
-    described = []
-    for members in groups[:CONFLICT_EXAMPLES]:
-        kept = members[0] if policy == "reject_later" else newest(members)
-        action = "left out, reported (on_duplicate_email: reject_later)" if policy == "reject_later" else f"merged into {kept.source_id}"
-        described.append({"records": [{"source_id": m.source_id, "location": m.location, "outcome": "written" if m is kept else action}
-                                      for m in members]})
-    return described, len(groups)
 
 
 def source_field_check(project: Project, ledger: Ledger) -> list[tuple[str, str]]:
@@ -444,31 +428,6 @@ def source_field_check_before_staging(project: Project, *, sample_source: bool, 
     return source_field_problems(project.spec, observed)
 
 
-def _preview_article_losses(ledger: Ledger, payload: Payload, settings: HelpCenterConfig, found: dict[str, dict[str, Any]]) -> None:
-    record = ledger.staged_record("articles", payload.source_id)
-    if isinstance(record, Article):
-        loss = article_loss_preview(record, payload.body, settings)
-        if loss:
-            found[payload.source_id] = {"source_id": payload.source_id, "title": record.title, **loss}
-
-
-def help_center_preview(article_losses: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Totals and the per-article list of what the Help Center load will lose, known before anything is written."""
-    if not article_losses:
-        return {}
-    removed: dict[str, int] = {}
-    for loss in article_losses.values():
-        for tag, n in loss.get("removed_tags", {}).items():
-            removed[tag] = removed.get(tag, 0) + n
-    return {
-        "articles_with_losses": len(article_losses), "removed_tags_total": dict(sorted(removed.items())),
-        "images_on_source_site": sum(len(loss.get("images_on_source_site", [])) for loss in article_losses.values()),
-        "images_on_source_site_note": "whether these need the source's login is checked at load (one anonymous request each); "
-                                      "those that do are re-hosted through load.help_center.asset_dir/asset_base_url or listed",
-        "articles": [article_losses[key] for key in sorted(article_losses)],
-    }
-
-
 # -- load ------------------------------------------------------------------------------------------
 
 
@@ -485,47 +444,29 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
     loader.source_files = source_files(project)
     loader.help_center_urls = project.connector.help_center_urls
+    loader.state_dir = project.state_dir
     loader.asset_dir = project.state_dir / "help_center_assets"
-    if ledger.count_staged("conversations"):
-        loader.history_target = project.spec.conversation_options.target
+    options = project.spec.loader_options()
+    loader.mapping_options = {phase.mapping_target: options.get(phase.mapping_target, {}) for phase in PHASES
+                              if phase.mapping_target and phase.runs(ledger)}
     progress.start("preflight", None)
-    preflight_result = loader.preflight(planned.attributes)
+    preflight_result = preflight(loader, planned.attributes)
     progress.finish("preflight")
     mapper = new_mapper(project, ledger, planned.date_orders)
     phases: list[PhaseResult] = []
     for phase in PHASES:
-        if phase.entity is None:
-            payloads: Iterable[Payload] = ()
-            total = planned.tags.get("taggings_to_add") if phase.name == "tags" else None
-        else:
-            total = ledger.count_staged(phase.entity)
-            if total == 0:
-                continue
-            payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
-        if phase.name == "article_links" and ledger.count_id_rows("articles") == 0:
+        if not phase.runs(ledger):  # asked as its turn comes: what earlier phases wrote may decide it
             continue
-        progress.start(phase.name, total or None)
+        payloads: Iterable[Payload] = ()
+        if phase.entity is not None:
+            payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
+        progress.start(phase.name, phase.units(ledger) or None)
         phases.append(phase.load(loader, payloads))
         progress.finish(phase.name)
+    for phase in PHASES:
+        phase.finish(loader)
     details = {name: value.as_dict() if hasattr(value, "as_dict") else value for name, value in loader.details.items()}
-    redirects = write_redirect_map(project, ledger)
-    if redirects is not None:
-        details.setdefault("help_center", {})["redirect_map"] = str(redirects)
     return LoadResult(preflight=preflight_result, phases=phases, details=details, agent_admins=dict(loader.agent_admins))
-
-
-def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
-    """Old Help Center URL → new Intercom URL, as CSV for a web server or DNS provider's redirect rules (0600)."""
-    rows = list(redirect_rows(ledger, project.connector.help_center_urls))
-    if not rows:
-        return None
-    path = project.state_dir / "redirects.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["old_url", "new_url", "kind", "source_id", "locale"])
-        writer.writeheader()
-        writer.writerows(rows)
-    path.chmod(0o600)
-    return path
 
 
 def source_files(project: Project) -> SourceFiles | None:

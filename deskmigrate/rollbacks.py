@@ -68,13 +68,14 @@ def preview(plan: RollbackPlan) -> list[Any]:
     columns = [(keys, heading) for keys, heading in PREVIEW_COLUMNS if any(counts.get(k) for counts in summary.values() for k in keys)]
     for _, heading in columns:
         table.add_column(heading, justify="right")
+    tag_phases = {tag.phase for tag in plan.tags}  # their row's deletes are tags, not records
     for phase, counts in summary.items():
         cells = []
         for keys, heading in columns:
             n = sum(counts.get(key, 0) for key in keys)
             if heading == "restore" and n:
                 cells.append(f"{n} ({counts.get('restore_fields', 0)} fields)")
-            elif heading == "delete" and phase == "tags" and n:
+            elif heading == "delete" and phase in tag_phases and n:
                 cells.append(f"{n} tag(s)")
             else:
                 cells.append(str(n) if n else "-")
