@@ -76,7 +76,8 @@ def check(config: Path = ConfigOption, verbose: bool = VerboseOption, as_json: b
         console.print("source fields the mapping reads are checked against the records at `plan`")
     for path, message in field_problems or []:
         err_console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
-    with pipeline.open_target(project) as target:
+    # check answers within 10 s whatever the network does: two tries, four seconds each.
+    with pipeline.open_target(project, RetryPolicy(max_attempts=2, deadline_s=8.0, base_delay_s=0.2), timeout_s=4.0) as target:
         me = target.client.me()
         app_info = me.get("app") or {}
         target_facts = {
@@ -364,7 +365,7 @@ def status(config: Path = ConfigOption,
 # -- mappings / sandbox -------------------------------------------------------------------------------------
 
 
-@mappings_app.command("list")
+@mappings_app.command("list", epilog=_examples("deskmigrate mappings list"))
 def mappings_list() -> None:
     """The built-in mappings."""
     from deskmigrate.transforms import builtin_mapping_names
@@ -373,7 +374,7 @@ def mappings_list() -> None:
         console.print(name)
 
 
-@mappings_app.command("show")
+@mappings_app.command("show", epilog=_examples("deskmigrate mappings show zendesk > my-mapping.yaml"))
 def mappings_show(name: str) -> None:
     """Print a built-in mapping, to copy into an override file."""
     from importlib.resources import files
@@ -385,7 +386,7 @@ def mappings_show(name: str) -> None:
     sys.stdout.write(path.read_text(encoding="utf-8"))
 
 
-@app.command("schema")
+@app.command("schema", epilog=_examples("deskmigrate schema conversations > conversation.schema.json"))
 def schema(entity: str | None = typer.Argument(None, help="companies, contacts, agents, collections, articles or conversations; all when left out.")) -> None:
     """Print the canonical model's shape as JSON Schema: what a record of ENTITY holds (any record without ENTITY)."""
     from deskmigrate.core.model import RECORD_TYPES, json_schema
@@ -396,7 +397,7 @@ def schema(entity: str | None = typer.Argument(None, help="companies, contacts, 
     sys.stdout.write(json.dumps(json_schema(entity), indent=2, ensure_ascii=False) + "\n")
 
 
-@sandbox_app.command("serve")
+@sandbox_app.command("serve", epilog=_examples("deskmigrate sandbox serve -c config.yaml --port 8765"))
 @exits
 def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -> None:
     """Serve the config's sandbox over HTTP until interrupted (for rehearsals with other tools)."""
@@ -412,7 +413,12 @@ def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -
                                            latency_ms=target.latency_ms, error_rate=target.error_rate,
                                            drop_rate=target.drop_rate, search_delay_s=target.search_delay_s,
                                            conversation_attributes=dict(target.conversation_attributes)), port=port)
-    url = server.start()
+    try:
+        url = server.start()
+    except OSError as error:
+        err_console.print(f"[red]cannot serve the sandbox on port {port}: {escape(error.strerror or str(error))} "
+                          f"(another program listens there?): choose another with --port[/]")
+        raise Exit(EXIT_CONFIG) from None
     console.print(f"sandbox serving {path} at {url} (Ctrl-C to stop)")
     try:
         while True:

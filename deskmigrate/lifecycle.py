@@ -23,7 +23,7 @@ import typer
 from rich.markup import escape
 
 from deskmigrate import __version__, pipeline
-from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, SourceError, StateError
+from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, RetriableError, SourceError, StateError
 from deskmigrate.core.http import redact
 from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
 from deskmigrate.locking import StateLockedError, state_lock
@@ -82,10 +82,21 @@ def exits(command: Callable[P, None]) -> Callable[P, None]:
                 console.print(f"  • {problem}", markup=False)
             raise typer.Exit(EXIT_CONFIG) from None
         except AuthError as error:
-            err_console.print(f"[bold red]Intercom refused the token:[/] {error}", markup=True)
+            err_console.print(f"[bold red]Intercom refused the token:[/] {escape(str(error))}\n"
+                              "check `target.token` in the config (and the environment variable it names): the token of a "
+                              "private app of the right workspace, with read and write scopes")
             raise typer.Exit(EXIT_CONFIG) from None
-        except (SourceError, StateError, MigrationError) as error:
-            err_console.print(f"[bold red]{type(error).__name__}:[/] {error}")
+        except SourceError as error:
+            err_console.print(f"[bold red]the source:[/] {escape(str(error))}")
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        except StateError as error:
+            err_console.print(f"[bold red]the state folder:[/] {escape(str(error))}")
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        except RetriableError as error:
+            err_console.print(f"[bold red]cannot reach the target:[/] {escape(str(error))}")
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        except MigrationError as error:
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}")
             raise typer.Exit(EXIT_UNEXPECTED) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted: run the same command again to resume[/]")

@@ -133,10 +133,11 @@ class Target:
 
 
 @contextmanager
-def open_target(project: Project, policy: RetryPolicy | None = None) -> Iterator[Target]:
+def open_target(project: Project, policy: RetryPolicy | None = None, timeout_s: float | None = None) -> Iterator[Target]:
     """The Intercom client for the configured target; a sandbox target is started in-process for the command.
 
-    `policy` overrides the configured retries, for commands that only peek (plan) and should not wait long.
+    `policy` and `timeout_s` override the configured retries and timeout, for commands that only peek (check, plan) and
+    should not wait long.
     """
     target = project.loaded.config.target
     token = target.token.get_secret_value()
@@ -155,7 +156,7 @@ def open_target(project: Project, policy: RetryPolicy | None = None) -> Iterator
     limiter = WindowRateLimiter.for_intercom()
     policy = policy or RetryPolicy(max_attempts=load.max_attempts, deadline_s=load.retry_deadline_s)
     client = IntercomClient(
-        base_url, token, target.version, timeout_s=target.timeout_s, limiter=limiter, policy=policy,
+        base_url, token, target.version, timeout_s=timeout_s or target.timeout_s, limiter=limiter, policy=policy,
         pool_size=max(16, load.concurrency * 2),
     )
     try:
