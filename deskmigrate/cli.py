@@ -162,11 +162,14 @@ def plan(config: Path = ConfigOption, out: Path | None = typer.Option(None, help
 
 
 def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float,
-                     extracted: pipeline.ExtractResult | None, progress: pipeline.Progress) -> int:
-    planned = pipeline.plan(project, ledger, run_id, progress, None)
-    with pipeline.open_target(project) as target:
-        loaded = pipeline.load(project, ledger, run_id, target, progress, planned)
-        stats = lifecycle.api_stats(target)
+                     extract: bool, since: datetime | None = None) -> int:
+    """(Extract,) plan and load under progress bars, then — the bars done — the summary and the run's report."""
+    with screen.bars() as progress:
+        extracted = pipeline.extract(project, ledger, run_id, progress, since) if extract else None
+        planned = pipeline.plan(project, ledger, run_id, progress, None)
+        with pipeline.open_target(project) as target:
+            loaded = pipeline.load(project, ledger, run_id, target, progress, planned)
+            stats = lifecycle.api_stats(target)
     reconciled = pipeline.reconciliation(ledger, run_id, loaded.agent_admins).as_dict()
     report: dict[str, Any] = {
         "plan": planned.as_dict(),
@@ -190,8 +193,7 @@ def load(config: Path = ConfigOption, verbose: bool = VerboseOption,
     """Load what is staged into Intercom (preflight → companies → contacts → tags → Help Center → conversations)."""
     screen.quiet(quiet)
     with lifecycle.started_run(config, "load", verbose, new_ledger) as (project, ledger, run_id, started):
-        with screen.bars() as progress:
-            code = _load_and_report(project, ledger, run_id, "load", started, None, progress)
+        code = _load_and_report(project, ledger, run_id, "load", started, extract=False)
         raise Exit(code)
 
 
@@ -202,9 +204,7 @@ def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None,
     """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas)."""
     screen.quiet(quiet)
     with lifecycle.started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
-        with screen.bars() as progress:
-            extracted = pipeline.extract(project, ledger, run_id, progress, since)
-            code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress)
+        code = _load_and_report(project, ledger, run_id, "run", started, extract=True, since=since)
         raise Exit(code)
 
 

@@ -53,11 +53,15 @@ class Progress(Protocol):
 
     def start(self, task: str, total: int | None) -> None: ...
     def advance(self, task: str, n: int = 1) -> None: ...
+    def count(self, task: str, outcome: str, n: int = 1) -> None: ...  # "rejected", "failed": shown beside the bar
     def finish(self, task: str) -> None: ...
 
 
 class SilentProgress:
     def start(self, task: str, total: int | None) -> None:
+        pass
+
+    def count(self, task: str, outcome: str, n: int = 1) -> None:
         pass
 
     def advance(self, task: str, n: int = 1) -> None:
@@ -442,7 +446,8 @@ class LoadResult:
 
 def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress: Progress, planned: PlanResult) -> LoadResult:
     """Preflight, then each phase in order over the staged records, mapping them as they stream."""
-    loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
+    loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance,
+                            on_failure=lambda phase: progress.count(phase, "failed"))
     loader.source_files = source_files(project)
     loader.help_center_urls = project.connector.help_center_urls
     loader.state_dir = project.state_dir
@@ -461,7 +466,12 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
         payloads: Iterable[Payload] = ()
         if phase.entity is not None:
             payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
-        progress.start(phase.name, phase.units(ledger) or None)
+        # The mapping's rejections never reach the phase: its bar counts them apart and ends at what it can load.
+        units = phase.units(ledger)
+        rejected = planned.counts.get(phase.entity or "", {}).get("rejected", 0) if units else 0
+        progress.start(phase.name, (units - rejected) if units else None)
+        if rejected:
+            progress.count(phase.name, "rejected", rejected)
         phases.append(phase.load(loader, payloads))
         progress.finish(phase.name)
     for phase in PHASES:

@@ -107,13 +107,14 @@ class IntercomLoader:
 
     def __init__(
         self, client: IntercomClient, ledger: Ledger, run_id: str, settings: LoadConfig,
-        on_progress: ProgressCallback | None = None,
+        on_progress: ProgressCallback | None = None, on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.run_id = run_id
         self.settings = settings
         self.on_progress = on_progress or (lambda phase, n: None)
+        self.on_failure = on_failure or (lambda phase: None)  # a record failed in this phase (for the progress display)
         # Source agent → Intercom admin, and the admin who stands in for the rest: matched by preflight.
         self.agent_admins: dict[str, str] = {}
         self.fallback_admin_id: str | None = None
@@ -175,6 +176,7 @@ class IntercomLoader:
 
     def fail(self, phase: str, entity: str, source_id: str, error: LoadError) -> None:
         log.warning("%s %s failed: %s", entity, source_id, error)
+        self.on_failure(phase)
         self.ledger.record_failure(
             self.run_id, phase, entity, source_id, str(error), request_id=error.request_id, excerpt=error.excerpt,
         )
