@@ -323,7 +323,7 @@ def _apply_rollback(project: pipeline.Project, ledger: Ledger, planner: Rollback
         document = {"run_id": run_id, "command": "rollback", "deskmigrate": __version__,
                     "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
                     **sections, "api": lifecycle.api_stats(target), "exit_code": code}
-        path = pipeline.write_report(project, run_id, document)
+        path = lifecycle.write_reports(project, run_id, document)
         ledger.finish_run(run_id, "errors" if report.errors else "ok", {k: v for k, v in document.items() if k != "undo_log"})
         console.print(f"rollback run [bold]{run_id}[/] report: {path}")
         return code
@@ -360,6 +360,27 @@ def status(config: Path = ConfigOption,
         console.print("no runs yet")
         raise Exit(EXIT_OK)
     screen.print_status(runs, chosen, progress, reconciled, failures, notices, show_failures)
+
+
+@app.command(epilog=_examples("deskmigrate report -c config.yaml", "deskmigrate report 20261205T090920.790Z-39e8 --open"))
+@exits
+def report(run: str = typer.Argument("latest", help="The run whose report to show: a run id, or latest."),
+           config: Path = ConfigOption, open_it: bool = typer.Option(False, "--open", help="Open it in the web browser.")) -> None:
+    """Print the path of a run's (or plan's) HTML report: the reconciliation, phases, API calls over time, failures by
+    reason and content notes, on one self-contained page."""
+    project = lifecycle.open_project(config)
+    folder = project.state_dir / "reports"
+    pages = sorted(folder.glob("*.html")) if folder.is_dir() else []
+    page = (pages[-1] if pages else None) if run == "latest" else folder / f"{run}.html"
+    if page is None or not page.is_file():
+        err_console.print(f"[red]no HTML report {'yet' if run == 'latest' else f'for run {run!r}'} in {folder}; "
+                          "`deskmigrate status` lists the runs[/]")
+        raise Exit(EXIT_CONFIG)
+    sys.stdout.write(f"{page}\n")
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
 
 
 # -- mappings / sandbox -------------------------------------------------------------------------------------

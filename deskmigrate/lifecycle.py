@@ -26,6 +26,7 @@ from deskmigrate import __version__, pipeline
 from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, RetriableError, SourceError, StateError
 from deskmigrate.core.http import redact
 from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
+from deskmigrate.htmlreport import write_html
 from deskmigrate.locking import StateLockedError, state_lock
 from deskmigrate.report import RedactingFilter, failures_table
 from deskmigrate.screen import console, err_console
@@ -40,6 +41,16 @@ class Exit(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
 
+
+
+def write_reports(project: pipeline.Project, run_id: str, report: dict[str, Any]) -> Path:
+    """The run's JSON report, and the HTML page made from it beside it; returns the JSON's path."""
+    path = pipeline.write_report(project, run_id, report)
+    try:
+        write_html(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # the JSON report stands; the page is a view of it
+        log.warning("the HTML report of run %s could not be written: %s", run_id, error)
+    return path
 
 
 def setup_logging(project: pipeline.Project | None, verbose: bool, run_id: str | None = None) -> None:
@@ -181,7 +192,7 @@ def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: 
         "content_notes": [n.__dict__ for n in ledger.notices() if n.run_id == run_id][:MAX_REPORTED_NOTES],
         "exit_code": code,
     })
-    path = pipeline.write_report(project, run_id, report)
+    path = write_reports(project, run_id, report)
     ledger.finish_run(run_id, "failed-records" if run_failures else "ok", {k: v for k, v in report.items() if k != "failures"})
     if run_failures:
         console.print(failures_table(run_failures))
@@ -215,7 +226,7 @@ def recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: st
             "failure_count": len([f for f in ledger.failures() if f.run_id == run_id]),
             "exit_code": EXIT_CONFIG if isinstance(error, (ProblemsError, AuthError)) else EXIT_UNEXPECTED,
         }
-        path = pipeline.write_report(project, run_id, report)
+        path = write_reports(project, run_id, report)
         ledger.finish_run(run_id, status, report)
         log.error("run %s %s: %s (report: %s)", run_id, status, message, path)
         raise

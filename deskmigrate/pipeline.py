@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -472,7 +473,10 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
         progress.start(phase.name, (units - rejected) if units else None)
         if rejected:
             progress.count(phase.name, "rejected", rejected)
-        phases.append(phase.load(loader, payloads))
+        began = time.monotonic()
+        result = phase.load(loader, payloads)
+        result.duration_s = time.monotonic() - began
+        phases.append(result)
         progress.finish(phase.name)
     for phase in PHASES:
         phase.finish(loader)

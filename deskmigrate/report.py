@@ -26,12 +26,14 @@ def counts_table(title: str, rows: dict[str, dict[str, int]], columns: Iterable[
 
 def phases_table(phases: list[dict[str, Any]]) -> Table:
     table = Table(title="Load", title_justify="left")
-    for column in ("phase", "created", "updated", "adopted", "unchanged", "failed", "other"):
-        table.add_column(column, justify="left" if column == "phase" else "right")
-    standard = {"phase", "created", "updated", "adopted", "unchanged", "failed"}
+    for column in ("phase", "created", "updated", "adopted", "unchanged", "failed", "took", "other"):
+        table.add_column(column, justify="left" if column in ("phase", "other") else "right")
+    standard = {"phase", "created", "updated", "adopted", "unchanged", "failed", "duration_s"}
     for phase in phases:
-        other = ", ".join(f"{k} {v}" for k, v in phase.items() if k not in standard)
-        table.add_row(phase["phase"], *(str(phase.get(c, 0)) for c in ("created", "updated", "adopted", "unchanged", "failed")), other)
+        other = ", ".join(f"{k} {v}" for k, v in phase.items() if k not in standard and v)
+        took = f"{phase['duration_s']:.1f}s" if phase.get("duration_s") is not None else ""
+        table.add_row(phase["phase"], *(str(phase.get(c, 0)) for c in ("created", "updated", "adopted", "unchanged", "failed")),
+                      took, other)
     return table
 
 

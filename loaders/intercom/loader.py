@@ -56,6 +56,7 @@ class PhaseResult:
     unchanged: int = 0
     failed: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+    duration_s: float | None = None  # set by whoever ran the phase
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, outcome: str, n: int = 1) -> None:
@@ -76,6 +77,7 @@ class PhaseResult:
         return {
             "phase": self.phase, "created": self.created, "updated": self.updated, "adopted": self.adopted,
             "unchanged": self.unchanged, "failed": self.failed, **self.extra,
+            **({"duration_s": round(self.duration_s, 3)} if self.duration_s is not None else {}),
         }
 
 

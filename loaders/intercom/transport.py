@@ -112,6 +112,7 @@ class ClientStats:
     rate_limited: int = 0
     retries: int = 0
     waited_s: float = 0.0
+    timeline: list[dict[str, float | int]] = field(default_factory=list)
 
     @property
     def calls(self) -> int:
@@ -127,6 +128,7 @@ class ClientStats:
             "waited_s": round(self.waited_s, 3),
             "calls_by_method": dict(self.calls_by_method),
             "calls_by_route": dict(self.calls_by_route),
+            "timeline": list(self.timeline),
         }
 
 
@@ -209,6 +211,7 @@ class IntercomHttp:
             rate_limited=self._retry_stats.rate_limited,
             retries=self._retry_stats.retries,
             waited_s=self._retry_stats.waited_s,
+            timeline=self._retry_stats.timeline(),
         )
 
     def stats_dict(self) -> dict[str, Any]:
