@@ -395,6 +395,18 @@ def mappings_list() -> None:
         console.print(name)
 
 
+@mappings_app.command("transforms", epilog=_examples("deskmigrate mappings transforms", "deskmigrate mappings transforms --json"))
+def mappings_transforms(as_json: bool = JsonOption) -> None:
+    """Every transform a mapping rule can use, with what it does, its arguments and an example rule."""
+    from deskmigrate.transforms.registry import describe_transforms
+
+    described = describe_transforms()
+    if as_json:
+        screen.print_json(described)
+        return
+    screen.print_transforms(described)
+
+
 @mappings_app.command("show", epilog=_examples("deskmigrate mappings show zendesk > my-mapping.yaml"))
 def mappings_show(name: str) -> None:
     """Print a built-in mapping, to copy into an override file."""

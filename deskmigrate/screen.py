@@ -347,3 +347,15 @@ def print_json(document: Any) -> None:
     """One JSON document on stdout, whatever `quiet` says (secrets are never in what commands hand here)."""
     sys.stdout.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def print_transforms(described: list[dict[str, Any]]) -> None:
+    """`mappings transforms`: each transform, what it does, its arguments and one rule that uses it."""
+    for transform in described:
+        arguments = ", ".join(
+            f"{a['name']}: {a['type']}" + ("" if a["required"] else f" = {a['default']!r}") for a in transform["args"]
+        ) or "no arguments"
+        console.print(f"[bold]{transform['name']}[/] ({escape(arguments)})")
+        console.print(f"  {escape(transform['summary'])}")
+        if transform["example"]:
+            console.print(f"  - {escape(transform['example'])}", style="dim")
