@@ -362,6 +362,34 @@ def status(config: Path = ConfigOption,
     screen.print_status(runs, chosen, progress, reconciled, failures, notices, show_failures)
 
 
+@app.command(epilog=_examples("deskmigrate init csv --contacts export/contacts.csv --companies export/companies.csv",
+                             "deskmigrate init zendesk --dir zendesk-migration"))
+@exits
+def init(source: str = typer.Argument(..., help="csv, zendesk, freshdesk, helpscout or jsonl."),
+         contacts: Path | None = typer.Option(None, "--contacts", help="csv: the contacts file, to read its header and rows."),
+         companies: Path | None = typer.Option(None, "--companies", help="csv: the companies file."),
+         folder: Path = typer.Option(Path("."), "--dir", help="Where to write config.yaml and mapping.yaml."),
+         force: bool = typer.Option(False, "--force", help="Overwrite config.yaml and mapping.yaml if they exist.")) -> None:
+    """Write a commented config.yaml and an override mapping.yaml to start from: for CSV from the files' own headers
+    (columns suggested, the other columns declared with the types their values show), for an API source from its settings."""
+    from deskmigrate import starter
+    from deskmigrate.registry import SOURCES
+
+    if source not in SOURCES:
+        err_console.print(f"[red]no source {source!r}; they are {', '.join(sorted(SOURCES))}[/]")
+        raise Exit(EXIT_CONFIG)
+    written = [folder / "config.yaml", folder / "mapping.yaml"]
+    existing = [str(path) for path in written if path.exists()]
+    if existing and not force:
+        err_console.print(f"[red]{', '.join(existing)} already exist; --force overwrites them[/]")
+        raise Exit(EXIT_CONFIG)
+    config_text, mapping_text = (starter.csv_starter(contacts, companies, folder) if source == "csv" else starter.api_starter(source))
+    folder.mkdir(parents=True, exist_ok=True)
+    written[0].write_text(config_text, encoding="utf-8")
+    written[1].write_text(mapping_text, encoding="utf-8")
+    console.print(f"wrote {written[0]} and {written[1]}: read them, then `deskmigrate check -c {written[0]}`")
+
+
 @app.command(epilog=_examples("deskmigrate report -c config.yaml", "deskmigrate report 20261205T090920.790Z-39e8 --open"))
 @exits
 def report(run: str = typer.Argument("latest", help="The run whose report to show: a run id, or latest."),
