@@ -365,7 +365,7 @@ def status(config: Path = ConfigOption,
 @app.command(epilog=_examples("deskmigrate init csv --contacts export/contacts.csv --companies export/companies.csv",
                              "deskmigrate init zendesk --dir zendesk-migration"))
 @exits
-def init(source: str = typer.Argument(..., help="csv, zendesk, freshdesk, helpscout or jsonl."),
+def init(source: str = typer.Argument(..., help="The source: csv, zendesk, freshdesk, helpscout or any other registered source (an unknown name lists them)."),
          contacts: Path | None = typer.Option(None, "--contacts", help="csv: the contacts file, to read its header and rows."),
          companies: Path | None = typer.Option(None, "--companies", help="csv: the companies file."),
          folder: Path = typer.Option(Path("."), "--dir", help="Where to write config.yaml and mapping.yaml."),

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deskmigrate.core.config import LoadedConfig, load_config, validate_section
 from deskmigrate.core.errors import MappingError, Problem
@@ -31,9 +31,11 @@ from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
 from deskmigrate.reconcile import AGENTS, Reconciliation, reconcile
 from deskmigrate.registry import connector_class
-from deskmigrate.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapping
 from deskmigrate.transforms.checks import source_field_problems
+
+if TYPE_CHECKING:  # the sandbox is imported when a command starts one, not with every command
+    from deskmigrate.sandbox import SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +151,8 @@ def open_target(project: Project, policy: RetryPolicy | None = None, timeout_s: 
     sandbox: SandboxServer | None = None
     base_url = target.api_base_url()
     if target.type == "sandbox" and not target.base_url:
+        from deskmigrate.sandbox import SandboxServer, SandboxSettings
+
         path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
         sandbox = SandboxServer(SandboxSettings(
             path=path, token=token, rate_limit=target.rate_limit, latency_ms=target.latency_ms,
