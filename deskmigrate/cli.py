@@ -25,16 +25,30 @@ from deskmigrate.lifecycle import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, EXIT_UNEX
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.reconcile import match_agents_by_email
 from deskmigrate.report import key_value_table
-from deskmigrate.screen import console
+from deskmigrate.screen import console, err_console
 from deskmigrate.transforms import Mapper
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Move a support organisation into Intercom, repeatably and reversibly.")
+# Plain help (rich_markup_mode=None): readable when piped, and flags without a "<bool>" beside them.
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="Move a support organisation into Intercom, repeatably and reversibly.",
+                  epilog="\b\nStart with:\n  deskmigrate check -c config.yaml    # config, mapping, source and token\n"
+                         "  deskmigrate plan -c config.yaml     # what would change; writes nothing to Intercom\n"
+                         "  deskmigrate run -c config.yaml      # the migration (run it again for deltas)")
 mappings_app = typer.Typer(help="List and show the built-in mappings.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local Intercom sandbox.", no_args_is_help=True)
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(sandbox_app, name="sandbox")
 
-ConfigOption = typer.Option(Path("config.yaml"), "-c", "--config", help="The migration's config file.")
+ConfigOption = typer.Option(Path("config.yaml"), "-c", "--config", envvar="DESKMIGRATE_CONFIG",
+                            help="The migration's config file (or the DESKMIGRATE_CONFIG environment variable).")
+JsonOption = typer.Option(False, "--json", help="Print one JSON document (and nothing else) on stdout.")
+QuietOption = typer.Option(False, "-q", "--quiet", help="Print only errors and warnings (on stderr).")
+VerboseOption = typer.Option(False, "-v", "--verbose", help="Log debug detail to stderr and the run's log.")
+
+
+def _examples(*lines: str) -> str:
+    """A command's --help epilog: examples kept as written (click rewraps paragraphs not marked with \\b)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 NewLedgerOption = typer.Option(False, "--new-ledger", help="Start a new ledger when the state folder's ledger is lost "
                                "(missing, empty or unreadable beside earlier runs); the lost file is set aside, never deleted.")
 
@@ -42,17 +56,18 @@ NewLedgerOption = typer.Option(False, "--new-ledger", help="Start a new ledger w
 # -- check -------------------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate check -c config.yaml", "deskmigrate check --json | jq .target"))
 @exits
-def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+def check(config: Path = ConfigOption, verbose: bool = VerboseOption, as_json: bool = JsonOption, quiet: bool = QuietOption) -> None:
     """Validate the config and the mapping, then check the target answers and the token works (GET /me)."""
+    screen.quiet(quiet or as_json)
     project = lifecycle.open_project(config)
     lifecycle.setup_logging(None, verbose)
     console.print(f"[green]✓[/] config and mapping are valid ({config})")
     try:
         checked = project.connector.check()
     except SourceError as error:
-        console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
+        err_console.print(f"[bold red]the source cannot be read:[/] {error}", markup=True)
         raise Exit(EXIT_CONFIG) from None
     if checked:
         console.print(f"[green]✓[/] source readable ({project.connector.name})")
@@ -60,28 +75,37 @@ def check(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v",
     if field_problems is None:
         console.print("source fields the mapping reads are checked against the records at `plan`")
     for path, message in field_problems or []:
-        console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
-    with pipeline.open_target(project) as target:
+        err_console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
+    # check answers within 10 s whatever the network does: two tries, four seconds each.
+    with pipeline.open_target(project, RetryPolicy(max_attempts=2, deadline_s=8.0, base_delay_s=0.2), timeout_s=4.0) as target:
         me = target.client.me()
         app_info = me.get("app") or {}
-        console.print(key_value_table("Target", {
+        target_facts = {
             "type": project.loaded.config.target.type,
             "url": target.base_url,
             "workspace": app_info.get("name") or app_info.get("id_code"),
             "region": app_info.get("region"),
             "token belongs to": f"{me.get('name')} <{me.get('email')}>",
             "Intercom-Version": project.loaded.config.target.version,
-        }))
+        }
+        console.print(key_value_table("Target", target_facts))
         expected_region = project.loaded.config.target.region.upper()
         region = str(app_info.get("region") or "").upper()
         if project.loaded.config.target.type == "intercom" and region and region != expected_region:
-            console.print(f"[yellow]! the workspace is in region {region} but the config says {expected_region}[/]")
+            err_console.print(f"[yellow]! the workspace is in region {region} but the config says {expected_region}[/]")
         declared = Mapper(project.spec).attribute_declarations()
         attributes = pipeline.conversation_attribute_check(project, target, declared)
     console.print("[green]✓[/] target reachable, token accepted")
     screen.print_conversation_attributes(attributes)
-    if attributes is not None and attributes.kept_as_tags and project.loaded.config.load.strict_attributes:
-        raise Exit(EXIT_CONFIG)
+    code = EXIT_CONFIG if attributes is not None and attributes.kept_as_tags and project.loaded.config.load.strict_attributes else EXIT_OK
+    if as_json:
+        screen.print_json({
+            "config": str(config), "valid": True, "source": {"type": project.connector.name, "read": checked},
+            "source_fields": [{"path": path, "problem": message} for path, message in field_problems or []],
+            "target": target_facts, "conversation_attributes": attributes.as_dict() if attributes is not None else None,
+            "exit_code": code,
+        })
+    raise Exit(code)
 
 
 def _plan_conversation_attributes(project: pipeline.Project, planned: pipeline.PlanResult) -> pipeline.ConversationAttributeCheck | None:
@@ -90,18 +114,19 @@ def _plan_conversation_attributes(project: pipeline.Project, planned: pipeline.P
         with pipeline.open_target(project, RetryPolicy(max_attempts=2, deadline_s=15.0)) as target:
             return pipeline.conversation_attribute_check(project, target, planned.attributes)
     except MigrationError as error:
-        console.print(f"[yellow]! could not read the workspace's conversation attributes:[/] {escape(str(error))}")
+        err_console.print(f"[yellow]! could not read the workspace's conversation attributes:[/] {escape(str(error))}")
         return None
 
 
 # -- extract / plan / load / run -----------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate extract -c config.yaml", "deskmigrate extract --since 2026-11-01"))
 @exits
 def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
-            verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption) -> None:
+            verbose: bool = VerboseOption, new_ledger: bool = NewLedgerOption, quiet: bool = QuietOption) -> None:
     """Read the source into the ledger (staging) without touching Intercom."""
+    screen.quiet(quiet)
     with lifecycle.started_run(config, "extract", verbose, new_ledger) as (project, ledger, run_id, started):
         with screen.bars() as progress:
             result = pipeline.extract(project, ledger, run_id, progress, since)
@@ -109,7 +134,7 @@ def extract(config: Path = ConfigOption, since: datetime | None = typer.Option(N
         raise Exit(lifecycle.finish_run(project, ledger, run_id, "extract", started, {"extract": result.as_dict()}))
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate plan -c config.yaml", "deskmigrate plan --json > plan.json"))
 @exits
 def plan(config: Path = ConfigOption,
          against: str | None = typer.Argument(None, metavar="[RUN]", help="With --diff: the kept plan to compare with (default: the previous one)."),
@@ -121,15 +146,19 @@ def plan(config: Path = ConfigOption,
                                                               help="Print every rejected record (reason, file:line or id, field) as CSV or "
                                                                    "JSON on stdout; the summary goes to stderr."),
          out: Path | None = typer.Option(None, help="Also copy the would-be payloads into this folder."),
-         verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption) -> None:
+         verbose: bool = VerboseOption, new_ledger: bool = NewLedgerOption, as_json: bool = JsonOption, quiet: bool = QuietOption) -> None:
     """Show what a run would create, update, leave unchanged or reject, and keep the would-be payloads under
     <state>/plans/<run>/ (the newest plan.keep of them). Writes nothing to Intercom."""
+    if as_json and rejections is not None:
+        err_console.print("[red]--json and --rejections both print on stdout: give one of them[/]")
+        raise Exit(EXIT_CONFIG)
+    screen.quiet(quiet or as_json)
     with screen.summary_on_stderr(rejections is not None), \
             lifecycle.started_run(config, "plan", verbose, new_ledger) as (project, ledger, run_id, started):
         state = project.state_dir
         earlier = plans.find_plan(state, against) if against else plans.earlier_plan(state, sample, before=run_id)
         if against and earlier is None:
-            console.print(plans.not_found(state, against), style="red", markup=False)
+            err_console.print(plans.not_found(state, against), style="red", markup=False)
             raise Exit(EXIT_CONFIG)
         reading = pipeline.describe_source_reading(project, ledger)  # before the extract moves the source cursors on
         with screen.bars() as progress:
@@ -149,23 +178,32 @@ def plan(config: Path = ConfigOption,
             plans.export_rejections(plans.read_rejections(plans.plans_dir(state) / run_id), rejections, sys.stdout)
         plan_report = planned.as_dict() | ({"conversation_attributes": attributes.as_dict()} if attributes is not None else {})
         sections = {"extract": extracted.as_dict(), "plan": plan_report} | ({"source_reading": reading} if reading else {})
-        raise Exit(lifecycle.finish_run(project, ledger, run_id, "plan", started, sections, shown=(MAPPING_PHASE,)))
+        code = lifecycle.finish_run(project, ledger, run_id, "plan", started, sections, shown=(MAPPING_PHASE,))
+        if as_json:
+            screen.print_json(sections)  # the run's whole report, as written to <state>/reports/<run>.json
+        raise Exit(code)
 
 
 def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float,
-                     extracted: pipeline.ExtractResult | None, progress: pipeline.Progress, accept_rejections: bool) -> int:
-    planned = pipeline.plan(project, ledger, run_id, progress, None)
+                     extract: bool, accept_rejections: bool, since: datetime | None = None) -> int:
+    """(Extract,) plan and load under progress bars, then — the bars done — the summary and the run's report. Nothing
+    is written when more records would be rejected than load.max_rejected allows, unless `accept_rejections`."""
+    with screen.bars() as progress:
+        extracted = pipeline.extract(project, ledger, run_id, progress, since) if extract else None
+        planned = pipeline.plan(project, ledger, run_id, progress, None)
+        rejections = triage.check_rejections(pipeline.reconciliation(ledger, run_id), project.loaded.config.load.max_rejected)
+        refused = bool(rejections.over) and not accept_rejections
+        if not refused:
+            with pipeline.open_target(project) as target:
+                loaded = pipeline.load(project, ledger, run_id, target, progress, planned)
+                stats = lifecycle.api_stats(target)
     report: dict[str, Any] = {"plan": planned.as_dict()} | ({"extract": extracted.as_dict()} if extracted is not None else {})
-    rejections = triage.check_rejections(pipeline.reconciliation(ledger, run_id), project.loaded.config.load.max_rejected)
-    if rejections.over and not accept_rejections:
+    if refused:
         if extracted is not None:
             screen.print_extract(extracted)
         screen.print_rejections_over_limit(rejections, command)
         return lifecycle.finish_run(project, ledger, run_id, command, started, report | {"refused": rejections.as_dict()},
-                                    refused=EXIT_CONFIG)
-    with pipeline.open_target(project) as target:
-        loaded = pipeline.load(project, ledger, run_id, target, progress, planned)
-        stats = lifecycle.api_stats(target)
+                                    refused=EXIT_CONFIG, shown=(MAPPING_PHASE,))
     reconciled = pipeline.reconciliation(ledger, run_id, loaded.agent_admins).as_dict()
     report |= {
         "preflight": loaded.preflight.__dict__ | {"admins": len(loaded.preflight.admins)},
@@ -186,38 +224,39 @@ AcceptRejectionsOption = typer.Option(False, "--accept-rejections",
                                       help="Load even when more records are rejected than load.max_rejected allows (they are left out, listed).")
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate extract -c config.yaml && deskmigrate load -c config.yaml"))
 @exits
-def load(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose"),
-         new_ledger: bool = NewLedgerOption, accept_rejections: bool = AcceptRejectionsOption) -> None:
-    """Load what is staged into Intercom (preflight → companies → contacts → tags)."""
+def load(config: Path = ConfigOption, verbose: bool = VerboseOption, new_ledger: bool = NewLedgerOption,
+         accept_rejections: bool = AcceptRejectionsOption, quiet: bool = QuietOption) -> None:
+    """Load what is staged into Intercom (preflight → companies → contacts → tags → Help Center → conversations)."""
+    screen.quiet(quiet)
     with lifecycle.started_run(config, "load", verbose, new_ledger) as (project, ledger, run_id, started):
-        with screen.bars() as progress:
-            code = _load_and_report(project, ledger, run_id, "load", started, None, progress, accept_rejections)
+        code = _load_and_report(project, ledger, run_id, "load", started, extract=False, accept_rejections=accept_rejections)
         raise Exit(code)
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate run -c config.yaml", "deskmigrate run --since 2026-11-01   # a delta of what changed since"))
 @exits
 def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
-        verbose: bool = typer.Option(False, "-v", "--verbose"), new_ledger: bool = NewLedgerOption,
-        accept_rejections: bool = AcceptRejectionsOption) -> None:
+        verbose: bool = VerboseOption, new_ledger: bool = NewLedgerOption, accept_rejections: bool = AcceptRejectionsOption,
+        quiet: bool = QuietOption) -> None:
     """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas). Stops before
     its first write when more records would be rejected than load.max_rejected allows."""
+    screen.quiet(quiet)
     with lifecycle.started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
-        with screen.bars() as progress:
-            extracted = pipeline.extract(project, ledger, run_id, progress, since)
-            code = _load_and_report(project, ledger, run_id, "run", started, extracted, progress, accept_rejections)
+        code = _load_and_report(project, ledger, run_id, "run", started, extract=True, accept_rejections=accept_rejections, since=since)
         raise Exit(code)
 
 
 # -- validate / rollback / status ------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate validate -c config.yaml", "deskmigrate validate --json | jq .reconciliation.totals"))
 @exits
-def validate(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
-    """Read every migrated record back from Intercom and compare it with the ledger; exit 3 on any mismatch."""
+def validate(config: Path = ConfigOption, verbose: bool = VerboseOption, as_json: bool = JsonOption, quiet: bool = QuietOption) -> None:
+    """Read every migrated record back from Intercom and compare it with the ledger; exit 3 on any mismatch or while a
+    record is failed or not loaded."""
+    screen.quiet(quiet or as_json)
     project = lifecycle.open_project(config)
     ledger = project.ledger()
     lifecycle.setup_logging(project, verbose)
@@ -232,6 +271,9 @@ def validate(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-
     screen.print_reconciliation(reconciled.as_dict())
     screen.print_mismatches(mismatches)
     open_problems = reconciled.open_problems
+    if as_json:
+        screen.print_json({"checked": checked, "mismatches": [m.__dict__ for m in mismatches], "reconciliation": reconciled.as_dict(),
+                           "exit_code": EXIT_FAILURES if mismatches or open_problems else EXIT_OK})
     if not mismatches and not open_problems:
         console.print("[green]✓[/] Intercom matches the ledger, and every record the source gave is accounted for")
         raise Exit(EXIT_OK)
@@ -242,18 +284,24 @@ def validate(config: Path = ConfigOption, verbose: bool = typer.Option(False, "-
     raise Exit(EXIT_FAILURES)
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate rollback --run 20261205T090920.790Z-39e8 --dry-run", "deskmigrate rollback --all --yes",
+                             "deskmigrate rollback --all --dry-run --json"))
 @exits
 def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None, "--run", help="The run to undo."),
              all_runs: bool = typer.Option(False, "--all", help="Undo every run, newest first."),
              yes: bool = typer.Option(False, "--yes", "-y", help="Do it without asking (needed without a terminal)."),
              dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be undone."),
              force: bool = typer.Option(False, "--force", help="Also undo records people changed since the migration."),
-             verbose: bool = typer.Option(False, "-v", "--verbose")) -> None:
+             verbose: bool = VerboseOption, as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the plan as one JSON document."),
+             quiet: bool = QuietOption) -> None:
     """Undo what runs wrote, in reverse phase order: delete what they created, restore what they changed on records that
     existed before, remove the taggings and company links they added. Shows the plan and asks first."""
+    if as_json and not dry_run:
+        err_console.print("[red]--json prints the plan of a --dry-run; add --dry-run[/]")
+        raise Exit(EXIT_CONFIG)
+    screen.quiet(quiet or as_json)
     if bool(run_id) == all_runs:
-        console.print("[red]give exactly one of --run RUN_ID or --all[/]")
+        err_console.print("[red]give exactly one of --run RUN_ID or --all[/]")
         raise Exit(EXIT_CONFIG)
     project = lifecycle.open_project(config)
     with lifecycle.holding(project, "rollback"), lifecycle.closing(lifecycle.open_ledger(project)) as ledger:
@@ -261,16 +309,18 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
         try:
             selected = rollbacks.select_runs(ledger, run_id, all_runs)
         except rollbacks.RollbackRefused as refused:
-            console.print(f"[red]{escape(str(refused))}[/]")
+            err_console.print(f"[red]{escape(str(refused))}[/]")
             raise Exit(EXIT_CONFIG) from None
         blocking = ledger.later_writers(selected)
         if blocking:
-            console.print(f"[red]later runs changed the same records: roll back {', '.join(blocking)} first, or use --all[/]")
+            err_console.print(f"[red]later runs changed the same records: roll back {', '.join(blocking)} first, or use --all[/]")
             raise Exit(EXIT_CONFIG)
         with pipeline.open_target(project) as target:
             planner = Rollback(target.client, ledger, force=force, concurrency=project.loaded.config.load.concurrency)
             with console.status("reading what the runs wrote, as it is in Intercom now…"):
                 plan = planner.plan(selected)
+            if as_json:
+                screen.print_json(rollbacks.plan_document(plan))
             if not plan.actionable:
                 for line in rollbacks.nothing_to_do(ledger, selected, plan):
                     console.print(line, markup=False)
@@ -282,7 +332,7 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
                 raise Exit(EXIT_OK)
             if not yes:
                 if not sys.stdin.isatty():
-                    console.print("[red]rollback changes Intercom: confirm it in a terminal, or add --yes to go ahead without asking[/]")
+                    err_console.print("[red]rollback changes Intercom: confirm it in a terminal, or add --yes to go ahead without asking[/]")
                     raise Exit(EXIT_CONFIG)
                 if not typer.confirm("Roll back as shown?", default=False):
                     console.print("cancelled: nothing was changed")
@@ -307,48 +357,111 @@ def _apply_rollback(project: pipeline.Project, ledger: Ledger, planner: Rollback
             "identifiers kept (Intercom cannot clear them)": report.kept_identifiers,
         }))
         for error in report.errors:
-            console.print(f"[red]✗[/] {escape(error)}")
+            err_console.print(f"[red]✗[/] {escape(error)}")
         code = EXIT_FAILURES if report.errors else EXIT_OK
         sections = rollbacks.report_sections(plan, report, ledger, run_id)
         document = {"run_id": run_id, "command": "rollback", "deskmigrate": __version__,
                     "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
                     **sections, "api": lifecycle.api_stats(target), "exit_code": code}
-        path = pipeline.write_report(project, run_id, document)
+        path = lifecycle.write_reports(project, run_id, document)
         ledger.finish_run(run_id, "errors" if report.errors else "ok", {k: v for k, v in document.items() if k != "undo_log"})
         console.print(f"rollback run [bold]{run_id}[/] report: {path}")
         return code
 
 
-@app.command()
+@app.command(epilog=_examples("deskmigrate status -c config.yaml", "deskmigrate status --run latest --failures",
+                             "deskmigrate status --json | jq '.runs[-1]'"))
 @exits
-def status(config: Path = ConfigOption, run_id: str | None = typer.Option(None, "--run"),
+def status(config: Path = ConfigOption,
+           run_id: str | None = typer.Option(None, "--run", help="The run to show progress and outcomes of: a run id, or latest (the default)."),
            show_failures: bool = typer.Option(False, "--failures", help="Group every open rejection and failure by reason."),
            export: plans.ExportFormat | None = typer.Option(None, "--format", metavar="csv|json",
                                                             help="With --failures: print every open rejection and failure (reason, "
-                                                                 "file:line or id, field) as CSV or JSON instead.")) -> None:
-    """Runs, per-phase progress, every record's outcome, and the open rejections and failures."""
+                                                                 "file:line or id, field) as CSV or JSON instead."),
+           as_json: bool = JsonOption, quiet: bool = QuietOption) -> None:
+    """Runs (with what each wrote and the error of one that died), a run's per-phase progress and reconciliation, the
+    open rejections and failures (grouped by reason, or every one exported), and content notes."""
+    screen.quiet(quiet or as_json)
     project = lifecycle.open_project(config)
     ledger = project.ledger()
     if export is not None:
         if not show_failures:
-            console.print("[red]--format exports the failures: give it with --failures[/]")
+            err_console.print("[red]--format exports the failures: give it with --failures[/]")
             raise Exit(EXIT_CONFIG)
         triage.export_failures(triage.failure_rows(ledger), export, sys.stdout)
         raise Exit(EXIT_OK)
-    runs = ledger.runs()
+    runs = ledger.run_summaries()
+    if run_id not in (None, "latest") and not ledger.run_exists(run_id):
+        err_console.print(f"[red]no run {run_id!r} in the ledger; `deskmigrate status` lists them[/]")
+        raise Exit(EXIT_CONFIG)
+    chosen = runs[-1]["run_id"] if runs and run_id in (None, "latest") else run_id
+    progress = ledger.progress(chosen) if chosen else []
+    reconciled = pipeline.reconciliation(ledger, chosen).as_dict()
+    if as_json:
+        screen.print_json({"runs": runs, "run": chosen, "progress": progress, "reconciliation": reconciled,
+                           "open": ledger.open_failure_counts(), "failures": list(triage.failure_rows(ledger)),
+                           "content_notes": ledger.notice_kinds()})
+        raise Exit(EXIT_OK)
     if not runs:
         console.print("no runs yet")
         raise Exit(EXIT_OK)
-    chosen = run_id or runs[-1]["run_id"]
     groups = triage.group_failures(triage.failure_rows(ledger)) if show_failures else None
-    screen.print_status(runs, chosen, ledger.progress(chosen), pipeline.reconciliation(ledger, chosen).as_dict(), groups,
-                        ledger.open_failure_counts(), ledger.notice_kinds())
+    screen.print_status(runs, chosen, progress, reconciled, groups, ledger.open_failure_counts(), ledger.notice_kinds())
+
+
+@app.command(epilog=_examples("deskmigrate init csv --contacts export/contacts.csv --companies export/companies.csv",
+                             "deskmigrate init zendesk --dir zendesk-migration"))
+@exits
+def init(source: str = typer.Argument(..., help="The source: csv, zendesk, freshdesk, helpscout or any other registered source (an unknown name lists them)."),
+         contacts: Path | None = typer.Option(None, "--contacts", help="csv: the contacts file, to read its header and rows."),
+         companies: Path | None = typer.Option(None, "--companies", help="csv: the companies file."),
+         folder: Path = typer.Option(Path("."), "--dir", help="Where to write config.yaml and mapping.yaml."),
+         force: bool = typer.Option(False, "--force", help="Overwrite config.yaml and mapping.yaml if they exist.")) -> None:
+    """Write a commented config.yaml and an override mapping.yaml to start from: for CSV from the files' own headers
+    (columns suggested, the other columns declared with the types their values show), for an API source from its settings."""
+    from deskmigrate import starter
+    from deskmigrate.registry import SOURCES
+
+    if source not in SOURCES:
+        err_console.print(f"[red]no source {source!r}; they are {', '.join(sorted(SOURCES))}[/]")
+        raise Exit(EXIT_CONFIG)
+    written = [folder / "config.yaml", folder / "mapping.yaml"]
+    existing = [str(path) for path in written if path.exists()]
+    if existing and not force:
+        err_console.print(f"[red]{', '.join(existing)} already exist; --force overwrites them[/]")
+        raise Exit(EXIT_CONFIG)
+    config_text, mapping_text = (starter.csv_starter(contacts, companies, folder) if source == "csv" else starter.api_starter(source))
+    folder.mkdir(parents=True, exist_ok=True)
+    written[0].write_text(config_text, encoding="utf-8")
+    written[1].write_text(mapping_text, encoding="utf-8")
+    console.print(f"wrote {written[0]} and {written[1]}: read them, then `deskmigrate check -c {written[0]}`")
+
+
+@app.command(epilog=_examples("deskmigrate report -c config.yaml", "deskmigrate report 20261205T090920.790Z-39e8 --open"))
+@exits
+def report(run: str = typer.Argument("latest", help="The run whose report to show: a run id, or latest."),
+           config: Path = ConfigOption, open_it: bool = typer.Option(False, "--open", help="Open it in the web browser.")) -> None:
+    """Print the path of a run's (or plan's) HTML report: the reconciliation, phases, API calls over time, failures by
+    reason and content notes, on one self-contained page."""
+    project = lifecycle.open_project(config)
+    folder = project.state_dir / "reports"
+    pages = sorted(folder.glob("*.html")) if folder.is_dir() else []
+    page = (pages[-1] if pages else None) if run == "latest" else folder / f"{run}.html"
+    if page is None or not page.is_file():
+        err_console.print(f"[red]no HTML report {'yet' if run == 'latest' else f'for run {run!r}'} in {folder}; "
+                          "`deskmigrate status` lists the runs[/]")
+        raise Exit(EXIT_CONFIG)
+    sys.stdout.write(f"{page}\n")
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
 
 
 # -- mappings / sandbox -------------------------------------------------------------------------------------
 
 
-@mappings_app.command("list")
+@mappings_app.command("list", epilog=_examples("deskmigrate mappings list"))
 def mappings_list() -> None:
     """The built-in mappings."""
     from deskmigrate.transforms import builtin_mapping_names
@@ -357,30 +470,42 @@ def mappings_list() -> None:
         console.print(name)
 
 
-@mappings_app.command("show")
+@mappings_app.command("transforms", epilog=_examples("deskmigrate mappings transforms", "deskmigrate mappings transforms --json"))
+def mappings_transforms(as_json: bool = JsonOption) -> None:
+    """Every transform a mapping rule can use, with what it does, its arguments and an example rule."""
+    from deskmigrate.transforms.registry import describe_transforms
+
+    described = describe_transforms()
+    if as_json:
+        screen.print_json(described)
+        return
+    screen.print_transforms(described)
+
+
+@mappings_app.command("show", epilog=_examples("deskmigrate mappings show zendesk > my-mapping.yaml"))
 def mappings_show(name: str) -> None:
     """Print a built-in mapping, to copy into an override file."""
     from importlib.resources import files
 
     path = files("deskmigrate.mappings").joinpath(f"{name}.yaml")
     if not path.is_file():
-        console.print(f"[red]no built-in mapping {name!r}[/]")
+        err_console.print(f"[red]no built-in mapping {name!r}[/]")
         raise typer.Exit(EXIT_CONFIG)
     sys.stdout.write(path.read_text(encoding="utf-8"))
 
 
-@app.command("schema")
+@app.command("schema", epilog=_examples("deskmigrate schema conversations > conversation.schema.json"))
 def schema(entity: str | None = typer.Argument(None, help="companies, contacts, agents, collections, articles or conversations; all when left out.")) -> None:
     """Print the canonical model's shape as JSON Schema: what a record of ENTITY holds (any record without ENTITY)."""
     from deskmigrate.core.model import RECORD_TYPES, json_schema
 
     if entity is not None and entity not in RECORD_TYPES:
-        console.print(f"[red]no canonical entity {entity!r}; they are {', '.join(RECORD_TYPES)}[/]")
+        err_console.print(f"[red]no canonical entity {entity!r}; they are {', '.join(RECORD_TYPES)}[/]")
         raise typer.Exit(EXIT_CONFIG)
     sys.stdout.write(json.dumps(json_schema(entity), indent=2, ensure_ascii=False) + "\n")
 
 
-@sandbox_app.command("serve")
+@sandbox_app.command("serve", epilog=_examples("deskmigrate sandbox serve -c config.yaml --port 8765"))
 @exits
 def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -> None:
     """Serve the config's sandbox over HTTP until interrupted (for rehearsals with other tools)."""
@@ -389,14 +514,19 @@ def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -
     project = lifecycle.open_project(config)
     target = project.loaded.config.target
     if target.type != "sandbox":
-        console.print("[red]the config's target is not a sandbox[/]")
+        err_console.print("[red]the config's target is not a sandbox[/]")
         raise Exit(EXIT_CONFIG)
     path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
     server = SandboxServer(SandboxSettings(path=path, token=target.token.get_secret_value(), rate_limit=target.rate_limit,
                                            latency_ms=target.latency_ms, error_rate=target.error_rate,
                                            drop_rate=target.drop_rate, search_delay_s=target.search_delay_s,
                                            conversation_attributes=dict(target.conversation_attributes)), port=port)
-    url = server.start()
+    try:
+        url = server.start()
+    except OSError as error:
+        err_console.print(f"[red]cannot serve the sandbox on port {port}: {escape(error.strerror or str(error))} "
+                          f"(another program listens there?): choose another with --port[/]")
+        raise Exit(EXIT_CONFIG) from None
     console.print(f"sandbox serving {path} at {url} (Ctrl-C to stop)")
     try:
         while True:
@@ -405,11 +535,16 @@ def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -
         server.stop()
 
 
-@app.callback()
-def _version(version: bool = typer.Option(False, "--version", help="Print the version.")) -> None:
-    if version:
-        console.print(__version__)
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        sys.stdout.write(f"deskmigrate {__version__}\n")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")) -> None:
+    """Move a support organisation into Intercom, repeatably and reversibly."""
 
 
 def main() -> None:
@@ -419,5 +554,5 @@ def main() -> None:
         raise
     except Exception as error:  # the last resort: exit 1, without a traceback that may hold data
         logging.getLogger("deskmigrate").exception("unexpected error")
-        console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}")
+        err_console.print(f"[bold red]unexpected error:[/] {type(error).__name__}: {error}")
         sys.exit(EXIT_UNEXPECTED)

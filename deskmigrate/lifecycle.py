@@ -23,12 +23,13 @@ import typer
 from rich.markup import escape
 
 from deskmigrate import __version__, pipeline, screen, triage
-from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, SourceError, StateError
+from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, RetriableError, SourceError, StateError
 from deskmigrate.core.http import redact
 from deskmigrate.core.ledger import Ledger
+from deskmigrate.htmlreport import write_html
 from deskmigrate.locking import StateLockedError, state_lock
 from deskmigrate.report import RedactingFilter
-from deskmigrate.screen import console
+from deskmigrate.screen import console, err_console
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
 P = ParamSpec("P")
@@ -39,6 +40,16 @@ class Exit(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
 
+
+
+def write_reports(project: pipeline.Project, run_id: str, report: dict[str, Any]) -> Path:
+    """The run's JSON report, and the HTML page made from it beside it; returns the JSON's path."""
+    path = pipeline.write_report(project, run_id, report)
+    try:
+        write_html(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # the JSON report stands; the page is a view of it
+        log.warning("the HTML report of run %s could not be written: %s", run_id, error)
+    return path
 
 
 def setup_logging(project: pipeline.Project | None, verbose: bool, run_id: str | None = None) -> None:
@@ -76,18 +87,29 @@ def exits(command: Callable[P, None]) -> Callable[P, None]:
         except Exit as done:
             raise typer.Exit(done.code) from None
         except ProblemsError as error:
-            console.print(f"[bold red]{error.title}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
+            err_console.print(f"[bold red]{error.title}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
             for problem in error.problems:
                 console.print(f"  • {problem}", markup=False)
             raise typer.Exit(EXIT_CONFIG) from None
         except AuthError as error:
-            console.print(f"[bold red]Intercom refused the token:[/] {error}", markup=True)
+            err_console.print(f"[bold red]Intercom refused the token:[/] {escape(str(error))}\n"
+                              "check `target.token` in the config (and the environment variable it names): the token of a "
+                              "private app of the right workspace, with read and write scopes")
             raise typer.Exit(EXIT_CONFIG) from None
-        except (SourceError, StateError, MigrationError) as error:
-            console.print(f"[bold red]{type(error).__name__}:[/] {error}")
+        except SourceError as error:
+            err_console.print(f"[bold red]the source:[/] {escape(str(error))}")
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        except StateError as error:
+            err_console.print(f"[bold red]the state folder:[/] {escape(str(error))}")
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        except RetriableError as error:
+            err_console.print(f"[bold red]cannot reach the target:[/] {escape(str(error))}")
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        except MigrationError as error:
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}")
             raise typer.Exit(EXIT_UNEXPECTED) from None
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted: run the same command again to resume[/]")
+            err_console.print("[yellow]interrupted: run the same command again to resume[/]")
             raise typer.Exit(130) from None
 
     return run
@@ -108,11 +130,11 @@ def holding(project: pipeline.Project, command: str) -> Iterator[None]:
     try:
         with state_lock(project.state_dir, command) as taken_over:
             if taken_over is not None:
-                console.print(f"[yellow]! took over the state folder's lock from {escape(taken_over.describe())}, "
+                err_console.print(f"[yellow]! took over the state folder's lock from {escape(taken_over.describe())}, "
                               "which is no longer running[/]")
             yield
     except StateLockedError as error:
-        console.print(f"[bold red]state folder busy:[/] {escape(str(error))}")
+        err_console.print(f"[bold red]state folder busy:[/] {escape(str(error))}")
         raise Exit(EXIT_CONFIG) from None
 
 
@@ -131,15 +153,15 @@ def open_ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
     try:
         ledger = Ledger(project.state_dir / "ledger.db", start_over=True) if new_ledger else project.ledger()
     except LedgerLostError as lost:
-        console.print(f"[bold red]the ledger is lost:[/] {escape(str(lost))}")
+        err_console.print(f"[bold red]the ledger is lost:[/] {escape(str(lost))}")
         raise Exit(EXIT_CONFIG) from None
     except StateError as error:
         if new_ledger:
-            console.print(f"[bold red]--new-ledger refused:[/] {escape(str(error))}")
+            err_console.print(f"[bold red]--new-ledger refused:[/] {escape(str(error))}")
             raise Exit(EXIT_CONFIG) from None
         raise
     if new_ledger:
-        console.print("[yellow]! started a new ledger: records already in Intercom will be adopted, and what they hold now "
+        err_console.print("[yellow]! started a new ledger: records already in Intercom will be adopted, and what they hold now "
                       "(fields, tags, company links) is recorded as there before the migration[/]")
     for version in ledger.migrated_to:
         step = next(m for m in ledger.migrations() if m["version"] == version)
@@ -174,7 +196,7 @@ def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: 
         "content_notes": triage.reported_list(iter(notes), len(notes), report_path, "content_notes", project.secrets),
         "exit_code": code,
     })
-    path = pipeline.write_report(project, run_id, report)
+    path = write_reports(project, run_id, report)
     status = "refused" if refused is not None else "failed-records" if failure_count else "ok"
     ledger.finish_run(run_id, status, {k: v for k, v in report.items() if k not in ("failures", "content_notes")})
     if failure_count:
@@ -211,7 +233,7 @@ def recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: st
             "failure_count": ledger.count_failures(run_id),
             "exit_code": EXIT_CONFIG if isinstance(error, (ProblemsError, AuthError)) else EXIT_UNEXPECTED,
         }
-        path = pipeline.write_report(project, run_id, report)
+        path = write_reports(project, run_id, report)
         ledger.finish_run(run_id, status, report)
         log.error("run %s %s: %s (report: %s)", run_id, status, message, path)
         raise

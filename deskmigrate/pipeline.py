@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from deskmigrate.core.config import HelpCenterConfig, LoadedConfig, load_config, validate_section
+from deskmigrate.core.config import LoadConfig, LoadedConfig, load_config, validate_section
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
-from deskmigrate.core.ledger import MAPPING_PHASE, SKIPPED, Ledger, SharedEmailContact
-from deskmigrate.core.model import Article, Record, SourceNotice, SourceRejection
+from deskmigrate.core.ledger import MAPPING_PHASE, SKIPPED, Ledger
+from deskmigrate.core.model import Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
 from deskmigrate.core.source import Connector, SourceCheckpoint, SourceContext
 from deskmigrate.core.yamlfile import LocatedYaml
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import ConversationAttributeCheck, check_conversation_attributes
-from deskmigrate.loaders.intercom.help_center import article_loss_preview, redirect_rows
-from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult, PreflightResult, newest
+from deskmigrate.loaders.intercom.contacts import CONFLICT_EXAMPLES  # noqa: F401 (the CLI says how many groups the report lists)
+from deskmigrate.loaders.intercom.history import ConversationAttributeCheck, attribute_check
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.preflight import PreflightResult, preflight
+from deskmigrate.loaders.intercom.registry import PHASES, staged_phases
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
 from deskmigrate.plandiff import EXAMPLES, EntityDiff, Examples
@@ -34,23 +35,24 @@ from deskmigrate.planner import FIELD_NOTE_KIND, ChunkResult, PlanJob, Planner, 
 from deskmigrate.plans import DIFF, KeptPlan, PlanWriter
 from deskmigrate.reconcile import AGENTS, Reconciliation, reconcile, rejection_kind
 from deskmigrate.registry import connector_class
-from deskmigrate.sandbox import SandboxServer, SandboxSettings
 from deskmigrate.source_reads import EntityRead, fingerprint, forget_read, last_read, remember_read
 from deskmigrate.transforms import Mapper, MappingReport, MappingSpec, load_mapping
 from deskmigrate.transforms.checks import source_field_problems
 from deskmigrate.value_memo import ValueMemo, memo_path
 
+if TYPE_CHECKING:  # the sandbox is imported when a command starts one, not with every command
+    from deskmigrate.sandbox import SandboxServer
+
 log = logging.getLogger(__name__)
 
-# The staged entities the loader takes, in phase order, and the mapping target of each.
-LOAD_ENTITIES = tuple(phase.entity for phase in PHASES if phase.entity)
-MAPPING_TARGETS = {phase.entity: phase.mapping_target for phase in PHASES if phase.entity and phase.mapping_target}
-PHASE_OF_ENTITY = {phase.entity: phase for phase in PHASES if phase.entity}
+# The staged entities the loader takes, in phase order, the phase that loads each and its mapping target.
+PHASE_OF_ENTITY = staged_phases()
+LOAD_ENTITIES = tuple(PHASE_OF_ENTITY)
+MAPPING_TARGETS = {entity: phase.mapping_target for entity, phase in PHASE_OF_ENTITY.items() if phase.mapping_target}
 STAGE_BATCH = 500
 NOTICE_EXAMPLES = 20
 # The ledger's meta key for the day/month order each date column showed in the last plan (see Mapper.learned_date_orders).
 DATE_ORDERS_KEY = "mapping.date_orders"
-CONFLICT_EXAMPLES = 50
 
 
 class Progress(Protocol):
@@ -58,11 +60,15 @@ class Progress(Protocol):
 
     def start(self, task: str, total: int | None) -> None: ...
     def advance(self, task: str, n: int = 1) -> None: ...
+    def count(self, task: str, outcome: str, n: int = 1) -> None: ...  # "rejected", "failed": shown beside the bar
     def finish(self, task: str) -> None: ...
 
 
 class SilentProgress:
     def start(self, task: str, total: int | None) -> None:
+        pass
+
+    def count(self, task: str, outcome: str, n: int = 1) -> None:
         pass
 
     def advance(self, task: str, n: int = 1) -> None:
@@ -138,16 +144,19 @@ class Target:
 
 
 @contextmanager
-def open_target(project: Project, policy: RetryPolicy | None = None) -> Iterator[Target]:
+def open_target(project: Project, policy: RetryPolicy | None = None, timeout_s: float | None = None) -> Iterator[Target]:
     """The Intercom client for the configured target; a sandbox target is started in-process for the command.
 
-    `policy` overrides the configured retries, for commands that only peek (plan) and should not wait long.
+    `policy` and `timeout_s` override the configured retries and timeout, for commands that only peek (check, plan) and
+    should not wait long.
     """
     target = project.loaded.config.target
     token = target.token.get_secret_value()
     sandbox: SandboxServer | None = None
     base_url = target.api_base_url()
     if target.type == "sandbox" and not target.base_url:
+        from deskmigrate.sandbox import SandboxServer, SandboxSettings
+
         path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
         sandbox = SandboxServer(SandboxSettings(
             path=path, token=token, rate_limit=target.rate_limit, latency_ms=target.latency_ms,
@@ -160,7 +169,7 @@ def open_target(project: Project, policy: RetryPolicy | None = None) -> Iterator
     limiter = WindowRateLimiter.for_intercom()
     policy = policy or RetryPolicy(max_attempts=load.max_attempts, deadline_s=load.retry_deadline_s)
     client = IntercomClient(
-        base_url, token, target.version, timeout_s=target.timeout_s, limiter=limiter, policy=policy,
+        base_url, token, target.version, timeout_s=timeout_s or target.timeout_s, limiter=limiter, policy=policy,
         pool_size=max(16, load.concurrency * 2),
     )
     try:
@@ -173,10 +182,7 @@ def open_target(project: Project, policy: RetryPolicy | None = None) -> Iterator
 
 def conversation_attribute_check(project: Project, target: Target, attributes: list[AttributeDeclaration]) -> ConversationAttributeCheck | None:
     """The mapping's conversation attributes against the workspace's (one read); None when history goes to tickets or none are declared."""
-    declared = [a for a in attributes if a.model == "conversation"]
-    if not declared or project.spec.conversation_options.target != "conversations":
-        return None
-    return check_conversation_attributes(target.client, declared)
+    return attribute_check(target.client, attributes, project.spec.loader_options())
 
 
 # -- extract ---------------------------------------------------------------------------------------
@@ -374,8 +380,8 @@ class _PlanTally:
     tag_names: set[str] = field(default_factory=set)
     new_taggings: int = 0
     files: dict[str, str] = field(default_factory=dict)
-    article_losses: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rejected_contacts: set[str] = field(default_factory=set)
+    previews: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # per entity, per record: what loading it loses
+    rejected: dict[str, set[str]] = field(default_factory=dict)  # per entity, the records the mapping rejected
 
     def add(self, entity: str, chunk: ChunkResult) -> None:
         outcome = self.counts[entity]
@@ -386,11 +392,11 @@ class _PlanTally:
         for rejected in chunk.rejected:
             kind = rejection_kind(rejected["reason"], rejected["field"])
             reasons.setdefault(kind, Examples()).add(rejected["source_id"], rejected["location"])
-        if entity == "contacts":
-            self.rejected_contacts.update(rejected["source_id"] for rejected in chunk.rejected)
+        self.rejected.setdefault(entity, set()).update(rejected["source_id"] for rejected in chunk.rejected)
         self.tag_names |= chunk.tag_names
         self.new_taggings += chunk.new_taggings
-        self.article_losses.update(chunk.losses)
+        if chunk.losses:
+            self.previews.setdefault(entity, {}).update(chunk.losses)
         self.diffs.setdefault(entity, EntityDiff()).merge(chunk.diff)
 
 
@@ -406,15 +412,13 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     memo = ValueMemo(memo_path(project.state_dir), writer=True)
     mapper = new_mapper(project, ledger, memo=memo)
     recording = run_id is not None and sample is None
-    settings = project.loaded.config.load.help_center
-
-    def preview_article(ledger_: Ledger, payload: Payload, found: dict[str, dict[str, Any]]) -> None:
-        _preview_article_losses(ledger_, payload, settings, found)
-
+    settings = project.loaded.config.load
     job = PlanJob(
         ledger_path=ledger.path, new_mapper=functools.partial(new_mapper, project, None, mapper.learned_date_orders()),
         memo_path=memo.path,
-        actions={entity: PHASE_OF_ENTITY[entity].plan_action for entity in LOAD_ENTITIES}, previews={"articles": preview_article},
+        actions={entity: phase.plan_action for entity, phase in PHASE_OF_ENTITY.items()},
+        previews={entity: functools.partial(_preview, phase.preview, settings)
+                  for entity, phase in PHASE_OF_ENTITY.items() if phase.preview is not None},
         record_notes=recording, judge=ledger.any_id_rows(), taggings_known=ledger.any_taggings(), earlier=earlier,
         membership=earlier is not None and not earlier.sample and not sample,
         workers=project.loaded.config.plan.workers or default_workers(),
@@ -424,12 +428,10 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
     try:
         with Planner(job, mapper, ledger) as planner:
             # what the checks after the mapping read from the staged records, read meanwhile
-            shared_emails = planner.aside("contacts_sharing_email") if sample is None else None
             fields_seen = {MAPPING_TARGETS[entity]: planner.aside("staged_custom_field_keys", entity)
                            for entity in LOAD_ENTITIES if entity in MAPPING_TARGETS and ledger.count_staged(entity)}
             for entity in LOAD_ENTITIES:
                 _plan_entity(planner, entity, tally, writer, progress, run_id if recording else None, sample)
-            shared = shared_emails() if shared_emails is not None else None
             observed = {target: seen() for target, seen in fields_seen.items()}
         if writer is not None and earlier is not None and job.membership:
             for entity in dict.fromkeys([*tally.counts, *(earlier.summary.get("counts") or {})]):
@@ -443,7 +445,7 @@ def plan(project: Project, ledger: Ledger, run_id: str | None, progress: Progres
         raise
     finally:
         memo.close()
-    result = _plan_result(project, mapper, tally, shared, observed, sample=sample, folder=folder, earlier=earlier)
+    result = _plan_result(project, ledger, mapper, tally, observed, sample=sample, folder=folder, earlier=earlier)
     if sample is None:
         ledger.set_meta(DATE_ORDERS_KEY, json.dumps(result.date_orders, sort_keys=True))
     if writer is not None:
@@ -486,8 +488,8 @@ def _plan_entity(planner: Planner, entity: str, tally: _PlanTally, writer: PlanW
         ledger.clear_stale_notices(entity, FIELD_NOTE_KIND, recording_as)
 
 
-def _plan_result(project: Project, mapper: Mapper, tally: _PlanTally, shared: list[list[SharedEmailContact]] | None,
-                 observed: dict[str, set[str]], *, sample: int | None, folder: Path | None, earlier: KeptPlan | None) -> PlanResult:
+def _plan_result(project: Project, ledger: Ledger, mapper: Mapper, tally: _PlanTally, observed: dict[str, set[str]], *,
+                 sample: int | None, folder: Path | None, earlier: KeptPlan | None) -> PlanResult:
     rejections: dict[str, dict[str, int]] = {}
     for entity in tally.counts:
         target_report = mapper.report.targets.get(MAPPING_TARGETS[entity])
@@ -495,16 +497,22 @@ def _plan_result(project: Project, mapper: Mapper, tally: _PlanTally, shared: li
         rejections[entity] = {reason: stats.count for reason, stats in reasons.items()}
     rejected_by_reason = {entity: dict(sorted(reasons.items(), key=lambda kv: (-kv[1].count, kv[0])))
                           for entity, reasons in tally.rejected_by_reason.items() if reasons}
-    # which staged contacts share an email is the source's matter, not the mapping's: a sample plan leaves it to full ones
-    conflicts, conflict_count = ([], 0) if shared is None else email_conflicts(shared, project.loaded.config.load.on_duplicate_email,
-                                                                                 tally.rejected_contacts)
+    sections: dict[str, Any] = {}  # what phases add to the plan's report (per record previews, groups of namesakes)
+    for entity in tally.counts:
+        sections |= PHASE_OF_ENTITY[entity].plan_report(ledger, project.loaded.config.load, tally.previews.get(entity, {}),
+                                                        tally.rejected.get(entity, set()))
     return PlanResult(
         tally.counts, rejections, {"tag_names": len(tally.tag_names), "taggings_to_add": tally.new_taggings}, mapper.report,
-        mapper.written_attribute_declarations(), tally.files, help_center_preview(tally.article_losses),
-        email_conflicts=conflicts, email_conflict_count=conflict_count, source_fields=source_field_problems(project.spec, observed),
+        mapper.written_attribute_declarations(), tally.files, source_fields=source_field_problems(project.spec, observed),
         date_orders=mapper.learned_date_orders(), rejected_by_reason=rejected_by_reason, folder=folder, sample=sample,
         compared_with=earlier.run_id if earlier is not None else None, diff=tally.diffs if earlier is not None else {},
+        **sections,
     )
+
+
+def _preview(preview: Callable[[Ledger, Payload, LoadConfig], dict[str, Any] | None], settings: LoadConfig,
+             ledger: Ledger, payload: Payload) -> dict[str, Any] | None:
+    return preview(ledger, payload, settings)
 
 
 def plan_summary(run_id: str | None, result: PlanResult) -> dict[str, Any]:
@@ -512,20 +520,6 @@ def plan_summary(run_id: str | None, result: PlanResult) -> dict[str, Any]:
     return {"run_id": run_id, "sample": result.sample, "counts": result.counts, "compared_with": result.compared_with,
             "rejected_by_reason": {entity: {reason: found.count for reason, found in reasons.items()}
                                    for entity, reasons in result.rejected_by_reason.items()}}
-
-
-def email_conflicts(shared: list[list[SharedEmailContact]], policy: str, rejected: set[str]) -> tuple[list[dict[str, Any]], int]:
-    """Staged contacts that share an email (ignoring case; Ledger.contacts_sharing_email), with where each came from and
-    what the load does with it; records the mapping `rejected` (an invalid email) never reach the load and are left out."""
-    groups = [kept for group in shared
-              if len(kept := [member for member in group if member.source_id not in rejected]) > 1]
-    described = []
-    for members in groups[:CONFLICT_EXAMPLES]:
-        kept = members[0] if policy == "reject_later" else newest(members)
-        action = "left out, reported (on_duplicate_email: reject_later)" if policy == "reject_later" else f"merged into {kept.source_id}"
-        described.append({"records": [{"source_id": m.source_id, "location": m.location, "outcome": "written" if m is kept else action}
-                                      for m in members]})
-    return described, len(groups)
 
 
 def source_field_check(project: Project, ledger: Ledger) -> list[tuple[str, str]]:
@@ -563,31 +557,6 @@ def source_field_check_before_staging(project: Project, *, sample_source: bool, 
     return source_field_problems(project.spec, observed)
 
 
-def _preview_article_losses(ledger: Ledger, payload: Payload, settings: HelpCenterConfig, found: dict[str, dict[str, Any]]) -> None:
-    record = ledger.staged_record("articles", payload.source_id)
-    if isinstance(record, Article):
-        loss = article_loss_preview(record, payload.body, settings)
-        if loss:
-            found[payload.source_id] = {"source_id": payload.source_id, "title": record.title, **loss}
-
-
-def help_center_preview(article_losses: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Totals and the per-article list of what the Help Center load will lose, known before anything is written."""
-    if not article_losses:
-        return {}
-    removed: dict[str, int] = {}
-    for loss in article_losses.values():
-        for tag, n in loss.get("removed_tags", {}).items():
-            removed[tag] = removed.get(tag, 0) + n
-    return {
-        "articles_with_losses": len(article_losses), "removed_tags_total": dict(sorted(removed.items())),
-        "images_on_source_site": sum(len(loss.get("images_on_source_site", [])) for loss in article_losses.values()),
-        "images_on_source_site_note": "whether these need the source's login is checked at load (one anonymous request each); "
-                                      "those that do are re-hosted through load.help_center.asset_dir/asset_base_url or listed",
-        "articles": [article_losses[key] for key in sorted(article_losses)],
-    }
-
-
 # -- load ------------------------------------------------------------------------------------------
 
 
@@ -601,35 +570,40 @@ class LoadResult:
 
 def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress: Progress, planned: PlanResult) -> LoadResult:
     """Preflight, then each phase in order over the staged records, mapping them as they stream."""
-    loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance)
+    loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance,
+                            on_failure=lambda phase: progress.count(phase, "failed"))
     loader.source_files = source_files(project)
     loader.help_center_urls = project.connector.help_center_urls
+    loader.state_dir = project.state_dir
     loader.asset_dir = project.state_dir / "help_center_assets"
-    if ledger.count_staged("conversations"):
-        loader.history_target = project.spec.conversation_options.target
+    options = project.spec.loader_options()
+    loader.mapping_options = {phase.mapping_target: options.get(phase.mapping_target, {}) for phase in PHASES
+                              if phase.mapping_target and phase.runs(ledger)}
     progress.start("preflight", None)
-    preflight_result = loader.preflight(planned.attributes)
+    preflight_result = preflight(loader, planned.attributes)
     progress.finish("preflight")
     mapper = new_mapper(project, ledger, planned.date_orders)
     phases: list[PhaseResult] = []
     for phase in PHASES:
-        if phase.entity is None:
-            payloads: Iterable[Payload] = ()
-            total = planned.tags.get("taggings_to_add") if phase.name == "tags" else None
-        else:
-            total = ledger.count_staged(phase.entity)
-            if total == 0:
-                continue
-            payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
-        if phase.name == "article_links" and ledger.count_id_rows("articles") == 0:
+        if not phase.runs(ledger):  # asked as its turn comes: what earlier phases wrote may decide it
             continue
-        progress.start(phase.name, total or None)
-        phases.append(phase.load(loader, payloads))
+        payloads: Iterable[Payload] = ()
+        if phase.entity is not None:
+            payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
+        # The mapping's rejections never reach the phase: its bar counts them apart and ends at what it can load.
+        units = phase.units(ledger)
+        rejected = planned.counts.get(phase.entity or "", {}).get("rejected", 0) if units else 0
+        progress.start(phase.name, (units - rejected) if units else None)
+        if rejected:
+            progress.count(phase.name, "rejected", rejected)
+        began = time.monotonic()
+        result = phase.load(loader, payloads)
+        result.duration_s = time.monotonic() - began
+        phases.append(result)
         progress.finish(phase.name)
+    for phase in PHASES:
+        phase.finish(loader)
     details = {name: value.as_dict() if hasattr(value, "as_dict") else value for name, value in loader.details.items()}
-    redirects = write_redirect_map(project, ledger)
-    if redirects is not None:
-        details.setdefault("help_center", {})["redirect_map"] = str(redirects)
     return LoadResult(preflight=preflight_result, phases=phases, details=details, agent_admins=dict(loader.agent_admins))
 
 
@@ -637,20 +611,6 @@ def with_rejections(phases: list[dict[str, Any]], planned: PlanResult) -> list[d
     """Each loaded phase with the records of its entity the plan rejected (never sent), beside those that failed."""
     entity_of = {phase.name: phase.entity for phase in PHASES}
     return [phase | {"rejected": planned.counts.get(entity_of.get(phase["phase"]) or "", {}).get("rejected", 0)} for phase in phases]
-
-
-def write_redirect_map(project: Project, ledger: Ledger) -> Path | None:
-    """Old Help Center URL → new Intercom URL, as CSV for a web server or DNS provider's redirect rules (0600)."""
-    rows = list(redirect_rows(ledger, project.connector.help_center_urls))
-    if not rows:
-        return None
-    path = project.state_dir / "redirects.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["old_url", "new_url", "kind", "source_id", "locale"])
-        writer.writeheader()
-        writer.writerows(rows)
-    path.chmod(0o600)
-    return path
 
 
 def source_files(project: Project) -> SourceFiles | None:

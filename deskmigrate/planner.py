@@ -48,8 +48,8 @@ FIELD_NOTE_KIND = "field:"
 PAYLOAD_JSON: TypeAdapter[Any] = TypeAdapter(Any)
 
 PlanAction = Callable[[Ledger, Payload], str]
-# Looks at one payload of an entity that needs more than the mapping to preview (articles: what the Help Center loses).
-Preview = Callable[[Ledger, Payload, dict[str, dict[str, Any]]], None]
+# What loading one payload will lose or change, for entities whose phase can tell before the load (articles); None: nothing.
+Preview = Callable[[Ledger, Payload], dict[str, Any] | None]
 
 
 def can_fork() -> bool:
@@ -92,7 +92,7 @@ class ChunkResult:
     notes: list[tuple[str, str, str, str]] = field(default_factory=list)
     tag_names: set[str] = field(default_factory=set)
     new_taggings: int = 0
-    losses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    losses: dict[str, dict[str, Any]] = field(default_factory=dict)  # by source id: what loading the record loses
     diff: EntityDiff = field(default_factory=EntityDiff)
     report: MappingReport | None = None  # set when mapped by a worker: merged into the plan's
     state: MapperState | None = None
@@ -134,8 +134,8 @@ def plan_records(job: PlanJob, entity: str, mapper: Mapper, ledger: Ledger, reco
         result.actions[action] += 1
         if job.record_notes and mapped.notes:
             result.notes.extend(field_note_notices(entity, mapped))
-        if preview is not None:
-            preview(ledger, mapped, result.losses)
+        if preview is not None and (loss := preview(ledger, mapped)):
+            result.losses[mapped.source_id] = loss
         wanted = {tag.strip().lower() for tag in mapped.tags if tag.strip()}
         if wanted:
             result.tag_names |= wanted

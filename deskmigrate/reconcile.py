@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deskmigrate.core.ledger import Ledger, OutcomeGroup
-from deskmigrate.loaders.intercom.conversations import TEAMMATES
+from deskmigrate.loaders.intercom.history import TEAMMATES
+from deskmigrate.loaders.intercom.registry import staged_phases
 
 # Outcomes in the order the table shows them; `landed` sums the first four.
 LANDED = ("created", "adopted", "merged", "updated")
 OUTCOMES = (*LANDED, "unchanged", "skipped", "failed", "rejected", "pending")
 BY_REASON = ("skipped", "failed", "rejected", "pending")
 # What each staged entity lands as in the id map (a ticket history goes to conversations or Intercom tickets).
-LANDS_AS: dict[str, tuple[str, ...]] = {"conversations": ("conversations", "tickets")}
+LANDS_AS: dict[str, tuple[str, ...]] = {entity: phase.landings() for entity, phase in staged_phases().items()}
 AGENTS = "agents"
 AGENT_MATCHED = "matched to an Intercom admin by email (agents are never created)"
 AGENT_UNMATCHED = "no Intercom admin with this email: what they wrote is attributed to the fallback admin"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,11 +28,13 @@ def phases_table(phases: list[dict[str, Any]]) -> Table:
     """Per phase what the load did; `rejected`: records of its entity the source or the mapping refused (never sent)."""
     counted = ("created", "updated", "adopted", "unchanged", "rejected", "failed")
     table = Table(title="Load", title_justify="left")
-    for column in ("phase", *counted, "other"):
-        table.add_column(column, justify="left" if column == "phase" else "right")
+    for column in ("phase", *counted, "took", "other"):
+        table.add_column(column, justify="left" if column in ("phase", "other") else "right")
+    standard = {"phase", *counted, "duration_s"}
     for phase in phases:
-        other = ", ".join(f"{k} {v}" for k, v in phase.items() if k not in {"phase", *counted})
-        table.add_row(phase["phase"], *(str(phase.get(c, 0)) for c in counted), other)
+        other = ", ".join(f"{k} {v}" for k, v in phase.items() if k not in standard and v)
+        took = f"{phase['duration_s']:.1f}s" if phase.get("duration_s") is not None else ""
+        table.add_row(phase["phase"], *(str(phase.get(c, 0)) for c in counted), took, other)
     return table
 
 
@@ -246,5 +250,12 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# Rich lays a pipe or file out at 80 columns; output that is not a terminal is not wrapped at all (COLUMNS still wins).
+UNWRAPPED_WIDTH = 10_000
+
+
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None)
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty()
+    width = None if terminal or os.environ.get("COLUMNS") else UNWRAPPED_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=not terminal, width=width)

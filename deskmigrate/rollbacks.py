@@ -68,13 +68,14 @@ def preview(plan: RollbackPlan) -> list[Any]:
     columns = [(keys, heading) for keys, heading in PREVIEW_COLUMNS if any(counts.get(k) for counts in summary.values() for k in keys)]
     for _, heading in columns:
         table.add_column(heading, justify="right")
+    tag_phases = {tag.phase for tag in plan.tags}  # their row's deletes are tags, not records
     for phase, counts in summary.items():
         cells = []
         for keys, heading in columns:
             n = sum(counts.get(key, 0) for key in keys)
             if heading == "restore" and n:
                 cells.append(f"{n} ({counts.get('restore_fields', 0)} fields)")
-            elif heading == "delete" and phase == "tags" and n:
+            elif heading == "delete" and phase in tag_phases and n:
                 cells.append(f"{n} tag(s)")
             else:
                 cells.append(str(n) if n else "-")
@@ -110,6 +111,15 @@ def _listing(title: str, lines: list[str]) -> list[Any]:
     shown = [Text(f"  • {line}") for line in lines[:PREVIEW_ROWS]]
     more = [Text(f"  … and {len(lines) - PREVIEW_ROWS} more in the JSON report")] if len(lines) > PREVIEW_ROWS else []
     return [Text(f"{title} ({len(lines)}):", style="bold"), *shown, *more]
+
+
+def plan_document(plan: RollbackPlan) -> dict[str, Any]:
+    """A rollback's plan for `rollback --dry-run --json`: per phase what it would do, and what it would keep and why."""
+    return {
+        "rollback_of": plan.run_ids, "force": plan.force, "actionable": plan.actionable, "plan": plan.summary(),
+        "kept_changed": plan.kept_changed(), "forced": plan.forced(), "kept_tags": plan.kept_tags(),
+        "kept_legacy": plan.kept_legacy(), "kept_pre_existing": plan.kept_pre_existing(),
+    }
 
 
 def report_sections(plan: RollbackPlan, report: RollbackReport, ledger: Ledger, rollback_run_id: str) -> dict[str, Any]:

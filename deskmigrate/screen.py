@@ -3,8 +3,11 @@ progress bars while it runs. Every command prints through here; nothing else wri
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -33,39 +46,117 @@ from deskmigrate.report import (
     rejected_table,
 )
 
-console = make_console()
+console = make_console()  # results
+err_console = make_console(stderr=True)  # errors, warnings and progress
+progress_log = logging.getLogger("deskmigrate.progress")
 PREVIEW_ROWS = 20  # articles and email groups listed on screen by `plan`; the JSON report has them all
 
 
+class RateColumn(ProgressColumn):
+    """Records a second, as measured over the last moments."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="progress.data.speed")
+
+
 class BarProgress:
-    """pipeline.Progress drawn with rich progress bars."""
+    """pipeline.Progress drawn with rich progress bars: done/total, rate, time left, and what was rejected or failed."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, Any] = {}
+        self.counts: dict[tuple[str, str], int] = {}
 
     def start(self, task: str, total: int | None) -> None:
-        self.tasks[task] = self.progress.add_task(task, total=total)
+        self.tasks[task] = self.progress.add_task(task, total=total, outcomes="")
 
     def advance(self, task: str, n: int = 1) -> None:
         if task in self.tasks:
             self.progress.advance(self.tasks[task], n)
 
+    def count(self, task: str, outcome: str, n: int = 1) -> None:
+        if task not in self.tasks:
+            return
+        self.counts[(task, outcome)] = self.counts.get((task, outcome), 0) + n
+        shown = ", ".join(f"{self.counts[(task, kind)]} {kind}" for kind in ("rejected", "failed") if (task, kind) in self.counts)
+        self.progress.update(self.tasks[task], outcomes=shown)
+
     def finish(self, task: str) -> None:
         if task in self.tasks:
             task_id = self.tasks[task]
-            total = self.progress.tasks[task_id].completed if self.progress.tasks[task_id].total is None else None
-            self.progress.update(task_id, total=total) if total is not None else None
+            # A bar ends full: a phase may do less than its estimate (nothing left to change), never stop short.
+            self.progress.update(task_id, total=self.progress.tasks[task_id].completed)
             self.progress.stop_task(task_id)
+
+
+class LineProgress:
+    """pipeline.Progress off a terminal: a line per task every PROGRESS_EVERY_S seconds on stderr and in the log."""
+
+    def __init__(self, every_s: float = 10.0, clock: Any = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self.state: dict[str, dict[str, Any]] = {}
+
+    def start(self, task: str, total: int | None) -> None:
+        now = self.clock()
+        self.state[task] = {"total": total, "done": 0, "started": now, "said": now, "counts": {}}
+
+    def advance(self, task: str, n: int = 1) -> None:
+        state = self.state.get(task)
+        if state is None:
+            return
+        state["done"] += n
+        if self.clock() - state["said"] >= self.every_s:
+            self._say(task, state)
+
+    def count(self, task: str, outcome: str, n: int = 1) -> None:
+        if task in self.state:
+            counts = self.state[task]["counts"]
+            counts[outcome] = counts.get(outcome, 0) + n
+
+    def finish(self, task: str) -> None:
+        state = self.state.get(task)
+        if state is not None and self.clock() - state["started"] >= self.every_s:
+            self._say(task, state, finished=True)
+
+    def _say(self, task: str, state: dict[str, Any], finished: bool = False) -> None:
+        now = self.clock()
+        state["said"] = now
+        elapsed = max(now - state["started"], 1e-9)
+        rate = state["done"] / elapsed
+        total = state["total"]
+        line = f"{task}: {state['done']}" + (f"/{total}" if total else "") + f" ({rate:.1f}/s"
+        if total and rate > 0 and not finished:
+            line += f", about {format_duration((total - state['done']) / rate)} left"
+        line += ")" + "".join(f", {n} {kind}" for kind, n in state["counts"].items()) + (" — done" if finished else "")
+        err_console.print(line, markup=False, highlight=False)
+        progress_log.info("%s", line)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def progress_columns() -> tuple[ProgressColumn, ...]:
+    """Per task: what it is, a bar, done/total, records a second, time left at that rate, elapsed, rejected and failed."""
+    return (SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TimeRemainingColumn(), TimeElapsedColumn(), TextColumn("{task.fields[outcomes]}", style="yellow"))
 
 
 @contextmanager
 def bars() -> Iterator[pipeline.Progress]:
+    """Bars on a terminal (they end before the command prints its summary); a line every 10 s elsewhere."""
     if not console.is_terminal and os.environ.get("DESKMIGRATE_PROGRESS") != "1":
-        yield pipeline.SilentProgress()
+        yield LineProgress()
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with Progress(*progress_columns(), console=err_console if console.quiet else console, transient=False) as progress:
         yield BarProgress(progress)
 
 
@@ -76,7 +167,7 @@ def print_conversation_attributes(check: pipeline.ConversationAttributeCheck | N
     if not check.missing:
         console.print(f"[green]✓[/] conversation attributes exist in Intercom: {', '.join(check.existing)}")
         return
-    console.print(f"[yellow]! {check.advice()}[/]", markup=True)
+    err_console.print(f"[yellow]! {check.advice()}[/]", markup=True)
 
 
 def print_extract(result: pipeline.ExtractResult) -> None:
@@ -139,7 +230,7 @@ def print_email_conflicts(result: pipeline.PlanResult) -> None:
 def print_source_fields(problems: list[tuple[str, str]]) -> None:
     """Rules that read a source field no record has (a typo in the mapping, a column renamed in the export)."""
     for path, message in problems:
-        console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
+        err_console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
 
 
 def print_reconciliation(reconciliation: dict[str, Any], title: str = "Every record accounted for") -> None:
@@ -198,7 +289,7 @@ def print_load(loaded: pipeline.LoadResult, phases: list[dict[str, Any]], reconc
     if conversation_attributes.get("created"):
         console.print(f"conversation attributes created in Intercom: {', '.join(conversation_attributes['created'])}")
     if conversation_attributes.get("kept_as_tags"):
-        console.print(f"[yellow]! {conversation_attributes['advice']}[/]", markup=True)
+        err_console.print(f"[yellow]! {conversation_attributes['advice']}[/]", markup=True)
     console.print(phases_table(phases))
     print_reconciliation(reconciled)
     console.print(key_value_table("API", {
@@ -224,13 +315,16 @@ def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[st
     """`status`: the runs, the chosen run's per-phase progress and reconciliation, the open failures and rejections (by
     reason with `failures`, else counted), content notes by kind."""
     table = Table(title="Runs", title_justify="left")
-    for column in ("run", "command", "started", "duration", "status"):
-        table.add_column(column)
+    for column in ("run", "command", "started", "duration", "status", "writes", "open failures"):
+        table.add_column(column, no_wrap=column == "run", justify="right" if column in ("writes", "open failures") else "left")
     for r in runs:
         duration = f"{r['finished_at'] - r['started_at']:.1f}s" if r["finished_at"] else "-"
         started = datetime.fromtimestamp(r["started_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(r["run_id"], r["command"], started, duration, r["status"])
+        table.add_row(r["run_id"], r["command"], started, duration, r["status"], str(r["writes"]), str(r["open_failures"]))
     console.print(table)
+    for r in runs:
+        if r.get("error"):
+            console.print(f"run {r['run_id']} {r['status']}: {escape(str(r['error']))}")
     if progress:
         table = Table(title=f"Progress of {chosen}", title_justify="left")
         for column in ("phase", "done", "unchanged", "rejected", "failed", "status"):
@@ -320,3 +414,26 @@ def print_rejections_over_limit(check: triage.RejectionCheck, command: str) -> N
                   f"them, `deskmigrate plan --rejections csv` lists every one) and run `deskmigrate {command}` again; or run "
                   f"`deskmigrate {command} --accept-rejections` to load the rest and leave these out; or raise "
                   f"load.max_rejected in the config (a share such as 30% or a number of records).", markup=False)
+
+
+def quiet(on: bool) -> None:
+    """-q and --json: nothing but errors and warnings (on stderr), and the JSON document when asked for."""
+    console.quiet = on
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout, whatever `quiet` says (secrets are never in what commands hand here)."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def print_transforms(described: list[dict[str, Any]]) -> None:
+    """`mappings transforms`: each transform, what it does, its arguments and one rule that uses it."""
+    for transform in described:
+        arguments = ", ".join(
+            f"{a['name']}: {a['type']}" + ("" if a["required"] else f" = {a['default']!r}") for a in transform["args"]
+        ) or "no arguments"
+        console.print(f"[bold]{transform['name']}[/] ({escape(arguments)})")
+        console.print(f"  {escape(transform['summary'])}")
+        if transform["example"]:
+            console.print(f"  - {escape(transform['example'])}", style="dim")

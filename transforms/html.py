@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-import nh3
-
 BLOCK_TAGS = frozenset(
     "p div section article header footer blockquote pre table tr ul ol dl dt dd h1 h2 h3 h4 h5 h6 hr figure figcaption address form fieldset".split()
 )
@@ -47,6 +45,8 @@ def sanitize(html: str, profile: str) -> tuple[str, set[str]]:
     attributes.update({tag: {"colspan", "rowspan"} for tag in ("td", "th") if tag in allowed})
     if "iframe" in allowed:
         attributes["iframe"] = {"src", "width", "height", "allowfullscreen", "frameborder"}
+    import nh3  # imported when HTML is cleaned, not with every command (start-up time)
+
     cleaned = nh3.clean(html, tags=set(allowed), attributes=attributes, url_schemes={"http", "https", "mailto", "tel"})
     if "iframe" in allowed:
         cleaned, dropped_embeds = _drop_foreign_embeds(cleaned)

@@ -214,6 +214,33 @@ def transform_names() -> list[str]:
     return sorted(REGISTRY)
 
 
+# One rule per transform as a mapping file writes it, for `deskmigrate mappings transforms` (a test keeps it complete).
+EXAMPLES: dict[str, str] = {
+    "date_text": '{to: body, from: created_at, transform: {date_text: {template: "First published on {date}."}}}',
+    "default_if_empty": "{to: name, from: name, transform: [strip, {default_if_empty: {default: Unknown}}]}",
+    "email": "{to: email, from: email, transform: email, on_error: drop_field}",
+    "first": "{to: custom_attributes.main_domain, from: domains, transform: first}",
+    "html_to_text": "{to: custom_attributes.summary, from: description, transform: html_to_text}",
+    "join": '{to: custom_attributes.domains, from: domains, transform: {join: {sep: "; "}}}',
+    "look_up": "{to: custom_attributes.region, from: custom_fields.country, transform: {look_up: {map: regions}}}",
+    "lowercase": "{to: email, from: email, transform: [strip, lowercase]}",
+    "map_value": "{to: state, from: status, transform: {map_value: {map: zendesk_status}}}",
+    "phone": "{to: phone, from: phone, transform: phone, args: {default_region: GB}}",
+    "prefix": '{to: external_id, from: source_id, transform: {prefix: {prefix: "zd:"}}}',
+    "rename": "{to: custom_attributes.plan, from: plan, transform: {rename: {map: plan_names}}}",
+    "sanitize_html": "{to: body, from: body_html, transform: {sanitize_html: {profile: article}}}",
+    "sanitize_translations": "{to: translated_content, from: translations, transform: sanitize_translations}",
+    "split": '{to: custom_attributes.products, from: custom_fields.Products, transform: {split: {sep: "|"}}}',
+    "strip": "{to: name, from: name, transform: strip}",
+    "to_bool": "{to: custom_attributes.newsletter, from: custom_fields.newsletter, transform: to_bool}",
+    "to_float": "{to: custom_attributes.mrr, from: custom_fields.MRR, transform: to_float}",
+    "to_int": "{to: custom_attributes.seats, from: custom_fields.seats, transform: to_int, on_error: keep_raw}",
+    "truncate": "{to: custom_attributes.note, from: custom_fields.note, transform: {truncate: {length: 250}}}",
+    "unix_time": "{to: signed_up_at, from: signed_up_at, transform: unix_time, args: {dayfirst: true}}",
+    "uppercase": "{to: custom_attributes.country, from: country, transform: uppercase}",
+}
+
+
 def describe_transforms() -> list[dict[str, Any]]:
     """Every transform with its summary and arguments (name, type, default), for `deskmigrate mappings transforms`."""
     described = []
@@ -229,7 +256,7 @@ def describe_transforms() -> list[dict[str, Any]]:
                     "default": None if info.is_required() else info.default,
                 }
             )
-        described.append({"name": name, "summary": transform.summary, "args": arguments})
+        described.append({"name": name, "summary": transform.summary, "args": arguments, "example": EXAMPLES.get(name, "")})
     return described
 
 

@@ -202,5 +202,9 @@ class MappingSpec(_Strict):
     def target(self, name: str) -> TargetSpec | None:
         return getattr(self, name) if name in TARGETS else None
 
+    def loader_options(self) -> dict[str, dict[str, Any]]:
+        """What the loader takes beyond the payloads, per target: how ticket history is shaped (JSON-ready)."""
+        return {"conversation": self.conversation_options.model_dump(mode="json")}
+
     def targets(self) -> dict[str, TargetSpec]:
         return {name: spec for name in TARGETS if (spec := self.target(name)) is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
@@ -100,6 +101,34 @@ def classify_exception(exc: requests.RequestException, *, idempotent: bool) -> t
     return LoadError
 
 
+def transport_reason(exc: requests.RequestException) -> str:
+    """A transport failure as one plain sentence a person can act on: which host, what went wrong, what to check."""
+    url = getattr(getattr(exc, "request", None), "url", None) or ""
+    parts = urlsplit(url)
+    host = parts.hostname or "the server"
+    where = f"{host}:{parts.port}" if parts.port else host
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    text = f"{exc} {reason}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (f"the TLS (https) handshake with {host} failed: check the URL's scheme and host, the system's CA certificates, "
+                f"and any proxy that intercepts HTTPS")
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return f"the proxy in front of {host} refused or failed the connection: check HTTPS_PROXY / HTTP_PROXY"
+    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text or "nodename nor servname" in text:
+        return f"cannot find the host {host} (DNS lookup failed): check the host name in the URL (base_url, region, subdomain) and the network"
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"{where} did not accept a connection in time: check the network, a firewall or a proxy"
+    if isinstance(exc, requests.ReadTimeout):
+        return f"{where} accepted the request but did not answer in time: it may be overloaded; a longer timeout_s may help"
+    if "refused" in text.lower():
+        return f"{where} refused the connection: nothing listens there; check the URL (base_url) and that the service is up"
+    if isinstance(exc, requests.ConnectionError):
+        return f"the connection to {where} broke: {type(reason or exc).__name__}; check the network"
+    return f"{type(exc).__name__} talking to {where}"
+
+
 def classify_failure(
     *,
     describe: str,
@@ -117,7 +146,7 @@ def classify_failure(
             raise ValueError("classify_failure needs a response or an exception")
         kind = classify_exception(exception, idempotent=idempotent)
         what = "may have been received" if kind is AmbiguousWriteError else "failed"
-        return kind(redact(f"{describe} {what}: {type(exception).__name__}: {exception}", secrets))
+        return kind(redact(f"{describe} {what}: {transport_reason(exception)}", secrets))
     kind = classify_status(response.status_code, idempotent=idempotent)
     if kind is None:
         return None

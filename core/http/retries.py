@@ -18,6 +18,7 @@ from deskmigrate.core.errors import (
     RetriableError,
 )
 from deskmigrate.core.http.failures import ErrorDetailsParser, classify_failure, generic_error_details
+from deskmigrate.core.http.policy import Clock
 from deskmigrate.core.http.ratelimit import WindowRateLimiter
 
 log = logging.getLogger(__name__)
@@ -40,15 +41,23 @@ class RetryPolicy:
         return ceiling * (1 - spread) + ceiling * spread * (rng or random).random()
 
 
+# The API timeline's resolution: Intercom's rate limits count calls per 10-second window.
+TIMELINE_BUCKET_S = 10.0
+
+
 class RetryStats:
     """Thread-safe counters of what call_with_retries did, shareable across calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, bucket_s: float = TIMELINE_BUCKET_S, clock: Clock = time.monotonic) -> None:
         self._lock = threading.Lock()
         self.attempts = 0
         self.retries = 0
         self.rate_limited = 0
         self.waited_s = 0.0
+        self._clock = clock
+        self._started = clock()
+        self._bucket_s = bucket_s
+        self._buckets: dict[int, list[int]] = {}  # bucket → [calls, rate_limited, retries]
 
     def add(self, *, attempts: int = 0, retries: int = 0, rate_limited: int = 0, waited_s: float = 0.0) -> None:
         with self._lock:
@@ -56,6 +65,21 @@ class RetryStats:
             self.retries += retries
             self.rate_limited += rate_limited
             self.waited_s += waited_s
+            if attempts or retries or rate_limited:
+                counts = self._buckets.setdefault(int((self._clock() - self._started) // self._bucket_s), [0, 0, 0])
+                counts[0] += attempts
+                counts[1] += rate_limited
+                counts[2] += retries
+
+    def timeline(self) -> list[dict[str, float | int]]:
+        """Calls sent, 429s and retries per time bucket (10-second windows, as Intercom counts), from the first call."""
+        with self._lock:
+            buckets = dict(self._buckets)
+        if not buckets:
+            return []
+        return [{"at_s": index * self._bucket_s, "calls": buckets.get(index, [0, 0, 0])[0],
+                 "rate_limited": buckets.get(index, [0, 0, 0])[1], "retries": buckets.get(index, [0, 0, 0])[2]}
+                for index in range(min(buckets), max(buckets) + 1)]
 
 
 def call_with_retries(

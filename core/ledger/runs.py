@@ -41,5 +41,15 @@ class RunsPart(LedgerStore):
         rows = self._query("SELECT run_id, command, started_at, finished_at, status FROM runs ORDER BY started_at, run_id")
         return [dict(zip(("run_id", "command", "started_at", "finished_at", "status"), row, strict=True)) for row in rows]
 
+    def run_summaries(self) -> list[dict[str, Any]]:
+        """Every run with what it wrote and what of it is still failed or rejected, and the error a dead run left."""
+        rows = self._query(
+            "SELECT r.run_id, r.command, r.started_at, r.finished_at, r.status, "
+            "(SELECT COUNT(*) FROM writes w WHERE w.run_id=r.run_id), (SELECT COUNT(*) FROM failures f WHERE f.run_id=r.run_id), "
+            "CASE WHEN json_valid(r.report) THEN json_extract(r.report, '$.error') END FROM runs r ORDER BY r.started_at, r.run_id"
+        )
+        keys = ("run_id", "command", "started_at", "finished_at", "status", "writes", "open_failures", "error")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     def run_exists(self, run_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM runs WHERE run_id=?", (run_id,)))

@@ -1,65 +1,25 @@
-"""The Intercom REST client: one pooled session, a shared rate limiter, thin typed calls, errors from the core tree."""
+"""The Intercom REST client: thin typed calls, one per endpoint, over the HTTP side (transport.py); it never decides
+business logic (adopting a 409 is the loader's)."""
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from typing import Any
 from urllib.parse import quote
 
-import requests
-from pydantic import SecretStr
-from requests.adapters import HTTPAdapter
-
-from deskmigrate.core.errors import AuthError, ConflictError, LoadError, RejectedError
-from deskmigrate.core.http import (
-    ErrorDetails,
-    RetryPolicy,
-    RetryStats,
-    WindowRateLimiter,
-    call_with_retries,
-    response_excerpt,
+from deskmigrate.core.errors import LoadError
+from deskmigrate.loaders.intercom.transport import (
+    CONVERSATION_ATTRIBUTES_API_VERSION,
+    DEFAULT_VERSION,
+    MAX_CONTACTS_PER_PAGE,
+    ArchivedContactConflictError,
+    ClientStats,
+    IntercomHttp,
+    names_field,
+    version_tuple,
 )
 
-log = logging.getLogger(__name__)
-
-DEFAULT_VERSION = "2.15"
-# Conversation data attributes can be created by API from 2.16 (`POST /conversations/attributes`), which also moves
-# their listing there (`GET /data_attributes?model=conversation` answers 422); before that they are made in the UI.
-CONVERSATION_ATTRIBUTES_API_VERSION = (2, 16)
-MAX_CONTACTS_PER_PAGE = 150
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-IDEMPOTENT_METHODS = READ_METHODS | {"PUT", "DELETE"}
-
-# 409 on POST /contacts names the duplicate: "A contact matching those details already exists with id=<id>",
-# or "An archived contact matching those details already exists with id=<id>" (https://github.com/intercom/Intercom-OpenAPI/pull/543).
-_EXISTING_ID = re.compile(r"already exists with id=([A-Za-z0-9_-]+)")
-_ARCHIVED_DUPLICATE = re.compile(r"\barchived contact matching\b", re.IGNORECASE)
-
-
-class ArchivedContactConflictError(ConflictError):
-    """409: the matching contact is archived; unarchive `existing_id` before updating it."""
-
-
-def _user_agent() -> str:
-    try:
-        return f"deskmigrate/{package_version('deskmigrate')}"
-    except PackageNotFoundError:
-        return "deskmigrate/unknown"
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """`"2.16"` → `(2, 16)`; a version that is not numbers (`Unstable`) sorts after every numbered one."""
-    try:
-        return tuple(int(part) for part in version.split("."))
-    except ValueError:
-        return (99,)
+__all__ = ["DEFAULT_VERSION", "ArchivedContactConflictError", "ClientStats", "IntercomClient", "names_field", "version_tuple"]
 
 
 def _segment(value: str | int) -> str:
@@ -67,215 +27,8 @@ def _segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-def _route_template(path: str) -> str:
-    """A path with its id-like segments (any with a digit) replaced by {id}, for stats by route."""
-    return "/".join("{id}" if any(ch.isdigit() for ch in part) else part for part in path.split("?")[0].split("/"))
-
-
-def intercom_error_details(response: requests.Response) -> ErrorDetails:
-    """Intercom's `error.list`: first `errors[].code`/`message`, `request_id` (body, else X-Request-Id), 409's existing id."""
-    header_request_id = response.headers.get("X-Request-Id")
-    try:
-        body = response.json()
-    except ValueError:
-        return ErrorDetails(request_id=header_request_id)
-    if not isinstance(body, dict):
-        return ErrorDetails(request_id=header_request_id)
-    errors = body.get("errors")
-    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-    code = first.get("code")
-    message = first.get("message")
-    request_id = body.get("request_id")
-    found = _EXISTING_ID.search(message) if isinstance(message, str) else None
-    return ErrorDetails(
-        code=code if isinstance(code, str) else None,
-        message=message if isinstance(message, str) else None,
-        request_id=request_id if isinstance(request_id, str) and request_id else header_request_id,
-        existing_id=found.group(1) if found else None,
-    )
-
-
-@dataclass(frozen=True)
-class ClientStats:
-    """What a client has done so far: HTTP calls sent (retries included), writes, 429s, retries, limiter waits."""
-
-    calls_by_method: dict[str, int] = field(default_factory=dict)
-    calls_by_route: dict[str, int] = field(default_factory=dict)
-    writes: int = 0
-    rate_limited: int = 0
-    retries: int = 0
-    waited_s: float = 0.0
-
-    @property
-    def calls(self) -> int:
-        return sum(self.calls_by_method.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, for the run report."""
-        return {
-            "calls": self.calls,
-            "writes": self.writes,
-            "rate_limited": self.rate_limited,
-            "retries": self.retries,
-            "waited_s": round(self.waited_s, 3),
-            "calls_by_method": dict(self.calls_by_method),
-            "calls_by_route": dict(self.calls_by_route),
-        }
-
-
-class IntercomClient:
-    """Every call to Intercom goes through here; it never decides business logic (adopting a 409 is the loader's)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        version: str = DEFAULT_VERSION,
-        *,
-        timeout_s: float = 30.0,
-        limiter: WindowRateLimiter | None = None,
-        policy: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-        pool_size: int = 16,
-    ) -> None:
-        if not token:
-            raise AuthError("no Intercom access token given")
-        self._base_url = base_url.rstrip("/")
-        self._token = SecretStr(token)
-        self._version = version
-        self._timeout_s = timeout_s
-        self._limiter = limiter or WindowRateLimiter.for_intercom()
-        self._policy = policy or RetryPolicy()
-        self._session = session or self._new_session(pool_size)
-        self._owns_session = session is None
-        self._headers = {
-            "Intercom-Version": version,
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "User-Agent": _user_agent(),
-        }
-        self._retry_stats = RetryStats()
-        self._lock = threading.Lock()
-        self._calls_by_method: Counter[str] = Counter()
-        self._calls_by_route: Counter[str] = Counter()
-
-    @staticmethod
-    def _new_session(pool_size: int) -> requests.Session:
-        session = requests.Session()
-        # retries belong to call_with_retries, which knows which calls are safe to repeat
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
-
-    def __repr__(self) -> str:
-        return f"IntercomClient(base_url={self._base_url!r}, version={self._version!r})"
-
-    def __enter__(self) -> IntercomClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    @property
-    def limiter(self) -> WindowRateLimiter:
-        return self._limiter
-
-    @property
-    def stats(self) -> ClientStats:
-        with self._lock:
-            by_method = dict(self._calls_by_method)
-            by_route = dict(self._calls_by_route)
-        return ClientStats(
-            calls_by_method=by_method,
-            calls_by_route=by_route,
-            writes=sum(count for method, count in by_method.items() if method not in READ_METHODS),
-            rate_limited=self._retry_stats.rate_limited,
-            retries=self._retry_stats.retries,
-            waited_s=self._retry_stats.waited_s,
-        )
-
-    def stats_dict(self) -> dict[str, Any]:
-        return self.stats.as_dict()
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        idempotent: bool | None = None,
-        route: str | None = None,
-    ) -> dict[str, Any]:
-        """Send one call (retried per the policy) and return its JSON object; failures raise core LoadErrors."""
-        method = method.upper()
-        safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        url = f"{self._base_url}{path}"
-        route_key = f"{method} {route or _route_template(path)}"
-        secrets = [self._token.get_secret_value()]
-        headers = {**self._headers, "Authorization": f"Bearer {secrets[0]}"}
-
-        def send() -> requests.Response:
-            with self._lock:
-                self._calls_by_method[method] += 1
-                self._calls_by_route[route_key] += 1
-            return self._session.request(method, url, json=json, params=params, headers=headers, timeout=self._timeout_s)
-
-        try:
-            response = call_with_retries(
-                send,
-                policy=self._policy,
-                limiter=self._limiter,
-                idempotent=safe_to_repeat,
-                describe=f"{method} {path}",
-                details=intercom_error_details,
-                secrets=secrets,
-                stats=self._retry_stats,
-            )
-        except ConflictError as exc:
-            if _ARCHIVED_DUPLICATE.search(str(exc)):
-                raise ArchivedContactConflictError(
-                    str(exc),
-                    existing_id=exc.existing_id,
-                    status=exc.status,
-                    code=exc.code,
-                    request_id=exc.request_id,
-                    excerpt=exc.excerpt,
-                ) from None
-            raise
-        return self._json_object(response, f"{method} {path}", secrets)
-
-    @staticmethod
-    def _json_object(response: requests.Response, describe: str, secrets: list[str]) -> dict[str, Any]:
-        if not response.content:
-            return {}
-        try:
-            body = response.json()
-        except ValueError:
-            raise LoadError(
-                f"{describe} → HTTP {response.status_code} with a body that is not JSON",
-                status=response.status_code,
-                request_id=response.headers.get("X-Request-Id"),
-                excerpt=response_excerpt(response, secrets),
-            ) from None
-        return body if isinstance(body, dict) else {"type": "list", "data": body}
-
-    def _get_or_none(self, path: str, *, route: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        try:
-            return self.request("GET", path, params=params, route=route)
-        except RejectedError as exc:
-            if exc.status == 404:
-                return None
-            raise
+class IntercomClient(IntercomHttp):
+    """Every call to Intercom goes through here."""
 
     # --- workspace ------------------------------------------------------------------------------
 
@@ -325,7 +78,7 @@ class IntercomClient:
 
     def find_company(self, company_id: str) -> dict[str, Any] | None:
         """The company with this `company_id` (our source id), or None."""
-        found = self._get_or_none("/companies", params={"company_id": company_id}, route="/companies?company_id")
+        found = self.get_or_none("/companies", params={"company_id": company_id}, route="/companies?company_id")
         if found is None or found.get("type") != "list":
             return found
         # the 2.15 spec documents a list here; the live API answers with the company itself
@@ -357,7 +110,7 @@ class IntercomClient:
 
     def find_contact_by_external_id(self, external_id: str) -> dict[str, Any] | None:
         """The user with this external id, or None (Intercom 2.14+; leads are not found this way)."""
-        return self._get_or_none(
+        return self.get_or_none(
             f"/contacts/find_by_external_id/{_segment(external_id)}", route="/contacts/find_by_external_id/{external_id}"
         )
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from deskmigrate.cli import app
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
+from deskmigrate.loaders.intercom.history import SUPPORT_OPENER
 from deskmigrate.sandbox.db import Database
 from deskmigrate.sandbox.resources.conversations import conversation_view, notifications_sent, stored_parts
 from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk, default_account

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
+from deskmigrate.loaders.intercom.history import SUPPORT_OPENER
 from tests.app.vendor_e2e import (
     INTERCOM_TOKEN_VARIABLE,
     VendorProject,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from deskmigrate.connectors.helpscout.convert import company_source_id
-from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER
+from deskmigrate.loaders.intercom.history import SUPPORT_OPENER
 from tests.app.vendor_e2e import (
     INTERCOM_TOKEN_VARIABLE,
     VendorProject,

@@ -37,6 +37,7 @@ def test_an_intercom_refusal_is_reported_with_its_request_id_and_the_run_goes_on
     assert report["exit_code"] == 3 and report["failure_count"] == 1
 
     phases = {p["phase"]: p for p in report["phases"]}
+    assert all(isinstance(p.pop("duration_s"), float) for p in phases.values())  # each phase says how long it took
     assert phases["contacts"] == {"phase": "contacts", "created": len(project.contacts) - 1, "updated": 0, "adopted": 0,
                                   "unchanged": 0, "rejected": 0, "failed": 1, "merged": 0,
                                   "rejected_duplicate_email": 0}

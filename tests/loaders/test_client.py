@@ -310,4 +310,5 @@ def test_stats_count_calls_by_method_route_and_writes(intercom) -> None:
         "waited_s": 0,
         "calls_by_method": {"POST": 1, "PUT": 1, "GET": 2},
         "calls_by_route": {"POST /contacts": 1, "PUT /contacts/{id}": 1, "GET /contacts/{id}": 2},
+        "timeline": [{"at_s": 0.0, "calls": 4, "rate_limited": 0, "retries": 0}],  # per 10-second window, for the HTML report
     }

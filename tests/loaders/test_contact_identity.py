@@ -17,9 +17,14 @@ from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Company, Contact, Conversation, Part, Record
 from deskmigrate.core.payload import Payload
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import load_conversations
-from deskmigrate.loaders.intercom.phases import CONTACT_OUTCOMES, PHONE_ORIGINAL, IntercomLoader, PhaseResult, plan_action
+from deskmigrate.loaders.intercom.companies import load_companies
+from deskmigrate.loaders.intercom.contacts import CONTACT_OUTCOMES, PHONE_ORIGINAL, load_contacts
+from deskmigrate.loaders.intercom.history import load_history
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.phase import plan_action
+from deskmigrate.loaders.intercom.preflight import preflight
 from deskmigrate.loaders.intercom.rollback import Rollback
+from deskmigrate.loaders.intercom.tags import load_tags
 from deskmigrate.loaders.intercom.validate import Validator
 from deskmigrate.sandbox import SandboxServer
 from deskmigrate.sandbox.db import Database
@@ -41,7 +46,7 @@ class ContactHarness:
 
     def loader(self, **settings: Any) -> IntercomLoader:
         loader = IntercomLoader(self.client, self.ledger, self.ledger.start_run("load"), LoadConfig(concurrency=4, **settings))
-        loader.preflight(Mapper(self.spec).attribute_declarations())
+        preflight(loader, Mapper(self.spec).attribute_declarations())
         return loader
 
     def stage(self, *records: Record) -> None:
@@ -55,7 +60,7 @@ class ContactHarness:
 
     def load_contacts(self, loader: IntercomLoader | None = None, **settings: Any) -> tuple[PhaseResult, IntercomLoader]:
         loader = loader or self.loader(**settings)
-        return loader.load_contacts(self.payloads("contacts")), loader
+        return load_contacts(loader, self.payloads("contacts")), loader
 
     def stored(self, kind: str) -> list[dict[str, Any]]:
         database = Database(self.server.settings.path)
@@ -107,7 +112,7 @@ def contact_payload(source_id: str, phone: str, name: str = "Lee Park") -> Paylo
 def test_a_phone_intercom_refuses_is_kept_in_an_attribute_and_the_contact_lands(contacts: ContactHarness) -> None:
     loader = contacts.loader()
     national, e164 = contact_payload("40", "(283)276-9009 ext. 12"), contact_payload("41", "+14155550123")
-    result = loader.load_contacts([national, e164])
+    result = load_contacts(loader, [national, e164])
     assert (result.created, result.failed) == (2, 0)
     refused = contacts.contact("40")
     assert refused["phone"] is None and refused["custom_attributes"][PHONE_ORIGINAL] == "(283)276-9009 ext. 12"
@@ -124,9 +129,9 @@ def test_a_phone_intercom_refuses_is_kept_in_an_attribute_and_the_contact_lands(
 
     # Unchanged: nothing is sent again; changed: the update takes the same way round the refused phone.
     again = contacts.loader()
-    assert again.load_contacts([national, e164]).unchanged == 2
+    assert load_contacts(again, [national, e164]).unchanged == 2
     renamed = contact_payload("40", "(283)276-9009 ext. 12", name="Lee Park-Kim")
-    updated = contacts.loader().load_contacts([renamed])
+    updated = load_contacts(contacts.loader(), [renamed])
     assert (updated.updated, updated.failed) == (1, 0)
     assert contacts.contact("40")["name"] == "Lee Park-Kim"
 
@@ -134,7 +139,7 @@ def test_a_phone_intercom_refuses_is_kept_in_an_attribute_and_the_contact_lands(
 def test_a_400_about_another_field_still_fails_the_contact(contacts: ContactHarness) -> None:
     bad = Payload(entity="contacts", source_id="42", body={"role": "user", "external_id": "zd:42", "email": "u42@example.com",
                                                           "phone": "(283)276-9009", "owner_id": 123})
-    result = contacts.loader().load_contacts([bad])
+    result = load_contacts(contacts.loader(), [bad])
     assert (result.created, result.failed) == (0, 1)
     [failure] = contacts.ledger.failures()
     assert failure.source_id == "42" and "owner_id" in failure.reason
@@ -175,7 +180,7 @@ def ticket(tid: str, requester: str) -> Conversation:
 def test_namesakes_become_one_contact_with_the_newest_fields_and_everything_of_both(contacts: ContactHarness) -> None:
     namesakes(contacts)
     loader = contacts.loader()
-    loader.load_companies(contacts.payloads("companies"))
+    load_companies(loader, contacts.payloads("companies"))
     result, _ = contacts.load_contacts(loader)
     assert (result.created, result.extra["merged"], result.adopted, result.failed) == (1, 1, 0, 0)
     assert set(CONTACT_OUTCOMES) <= set(result.as_dict())
@@ -189,14 +194,14 @@ def test_namesakes_become_one_contact_with_the_newest_fields_and_everything_of_b
     creates = [e for e in contacts.server_log() if e["route"] == "POST /contacts"]
     assert len(creates) == 1
 
-    loader.load_tags()
+    load_tags(loader)
     tags = {t["name"] for t in contacts.api.get(f"/contacts/{stored['id']}/tags").json()["data"]}
     assert tags == {"vip", "beta"}
     companies = contacts.api.get(f"/contacts/{stored['id']}/companies").json()["data"]
     assert [c["name"] for c in companies] == ["Acme"]
 
     contacts.stage(ticket("7100", "30"), ticket("7101", "31"))
-    conversations = load_conversations(loader, contacts.payloads("conversations"))
+    conversations = load_history(loader, contacts.payloads("conversations"))
     assert (conversations.created, conversations.failed) == (2, 0)
     for tid in ("7100", "7101"):
         remote = contacts.api.get(f"/conversations/{contacts.ledger.intercom_id('conversations', tid)}").json()
@@ -211,9 +216,9 @@ def test_namesakes_become_one_contact_with_the_newest_fields_and_everything_of_b
 def test_a_rollback_deletes_the_merged_contact_once_and_forgets_both_ids(contacts: ContactHarness) -> None:
     namesakes(contacts)
     loader = contacts.loader()
-    loader.load_companies(contacts.payloads("companies"))
+    load_companies(loader, contacts.payloads("companies"))
     contacts.load_contacts(loader)
-    loader.load_tags()
+    load_tags(loader)
     contact_id = contacts.ledger.intercom_id("contacts", "31")
     report = Rollback(contacts.client, contacts.ledger).run([loader.run_id])
     assert report.errors == [] and report.deleted.get("contacts") == 1 and report.restored.get("contacts") is None
@@ -237,7 +242,7 @@ def test_reject_later_lands_the_first_namesake_and_reports_the_others(contacts: 
     assert "30" in failure.reason and "users.json:1" in failure.reason and "reject_later" in failure.reason
     # Its ticket does not land on someone else's contact: it fails, naming why.
     contacts.stage(ticket("7200", "31"))
-    conversations = load_conversations(contacts.loader(on_duplicate_email="reject_later"), contacts.payloads("conversations"))
+    conversations = load_history(contacts.loader(on_duplicate_email="reject_later"), contacts.payloads("conversations"))
     assert conversations.failed == 1
     reason = next(f.reason for f in contacts.ledger.failures() if f.entity == "conversations")
     assert reason.startswith("requester 31 did not land: same email as contact 30")

@@ -14,8 +14,9 @@ from deskmigrate.core.http import RetryPolicy
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.payload import AttributeDeclaration
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import attribute_tag, check_conversation_attributes
-from deskmigrate.loaders.intercom.phases import IntercomLoader
+from deskmigrate.loaders.intercom.history import attribute_tag, check_conversation_attributes, workspace_attributes
+from deskmigrate.loaders.intercom.loader import IntercomLoader
+from deskmigrate.loaders.intercom.preflight import preflight
 from deskmigrate.sandbox import SandboxServer
 from tests.conftest import TOKEN, Api
 
@@ -124,7 +125,7 @@ def make_loader(tmp_path: Path, start_sandbox: StartSandbox) -> Iterator[Callabl
         clients.append(client)
         ledgers.append(ledger)
         loader = IntercomLoader(client, ledger, ledger.start_run("run"), LoadConfig(strict_attributes=strict))
-        loader.history_target = "conversations"
+        loader.mapping_options = {"conversation": {"target": "conversations"}}  # the run loads ticket history as conversations
         return loader
 
     yield make
@@ -136,23 +137,23 @@ def make_loader(tmp_path: Path, start_sandbox: StartSandbox) -> Iterator[Callabl
 
 def test_preflight_on_2_15_keeps_missing_attributes_for_tags_and_says_where_to_create_them(make_loader: Callable[..., IntercomLoader]) -> None:
     loader = make_loader("2.15", conversation_attributes={"zendesk_status": "string"})
-    result = loader.preflight(declared("zendesk_status", "zendesk_group"))
+    result = preflight(loader, declared("zendesk_status", "zendesk_group"))
     report = result.conversation_attributes
     assert report["existing"] == ["zendesk_status"] and report["kept_as_tags"] == ["zendesk_group"] and report["created"] == []
     assert "Settings → Data → Conversation data" in report["advice"]
-    assert loader.conversation_attributes == {"zendesk_status"}
+    assert workspace_attributes(loader) == {"zendesk_status"}
 
 
 def test_preflight_on_2_15_with_strict_attributes_stops_before_loading(make_loader: Callable[..., IntercomLoader]) -> None:
     loader = make_loader("2.15", strict=True)
     with pytest.raises(ConfigError) as stopped:
-        loader.preflight(declared("zendesk_group"))
+        preflight(loader, declared("zendesk_group"))
     assert "zendesk_group" in str(stopped.value.problems[0]) and "nothing was loaded" in stopped.value.title
 
 
 def test_preflight_on_2_16_creates_the_missing_ones_with_their_types(make_loader: Callable[..., IntercomLoader]) -> None:
     loader = make_loader("2.16", conversation_attributes={"zendesk_status": "string"})
-    result = loader.preflight([*declared("zendesk_status"), *declared("score", data_type="float"),
+    result = preflight(loader, [*declared("zendesk_status"), *declared("score", data_type="float"),
                                *declared("tier", options=["Gold", "Silver"])])
     assert result.conversation_attributes["created"] == ["score", "tier"] and result.conversation_attributes["kept_as_tags"] == []
     types = {a["name"]: a["data_type"] for a in loader.client.list_conversation_attributes()}

@@ -19,8 +19,9 @@ from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Agent, Attachment, Conversation, Part
 from deskmigrate.core.payload import Payload
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, ConversationLoader, load_conversations, plan_action
-from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.history import SUPPORT_OPENER, ConversationCalls, HistoryLoader, load_history, plan_action
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.preflight import preflight
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.loaders.intercom.validate import Validator
 from deskmigrate.sandbox import SandboxServer
@@ -92,7 +93,7 @@ class Harness:
 
     def loader(self) -> IntercomLoader:
         loader = IntercomLoader(self.client, self.ledger, self.ledger.start_run("load"), LoadConfig(concurrency=4))
-        loader.preflight([])
+        preflight(loader, [])
         return loader
 
     def payload(self, record: Conversation) -> Payload:
@@ -104,7 +105,7 @@ class Harness:
         loader = self.loader()
         if client is not None:
             loader.client = client
-        return load_conversations(loader, [self.payload(r) for r in records]), loader.run_id
+        return load_history(loader, [self.payload(r) for r in records]), loader.run_id
 
     def conversation(self, ticket_id: str) -> dict[str, Any]:
         conversation_id = self.ledger.intercom_id("conversations", ticket_id)
@@ -394,7 +395,7 @@ def test_a_lost_create_answer_is_reconciled_by_a_bounded_search_never_a_duplicat
     harness = lagging_search
     loader = harness.loader()
     loader.client = LoseCreateAnswer(harness.client, landed=landed)  # type: ignore[assignment]
-    conversations = ConversationLoader(loader)
+    conversations = HistoryLoader(loader, ConversationCalls(loader))
     conversations.clock, conversations.sleep = manual_clock, manual_clock.advance
     record = ticket("9000", [part(1, "contact", "10", "<p>hi</p>", 0), part(2, "agent", "2", "<p>hello</p>", 1)], assignee=None)
     result = conversations.load([harness.payload(record)])

@@ -18,7 +18,7 @@ from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
 from deskmigrate.connectors.zendesk.connector import ZendeskConnector
 from deskmigrate.core.model import Attachment
 from deskmigrate.core.source import SourceContext
-from deskmigrate.loaders.intercom.conversations import load_conversations
+from deskmigrate.loaders.intercom.history import load_history
 from deskmigrate.sandbox.resources.conversations import notifications_sent
 from tests.loaders.test_conversations import (  # noqa: F401 (harness is a fixture)
     AGENT_ADMIN,
@@ -86,7 +86,7 @@ def zendesk_connector(base_url: str, tmp_path: Path) -> ZendeskConnector:
 def load_with_files(harness: Harness, files: Any, *records: Any) -> None:  # noqa: F811
     loader = harness.loader()
     loader.source_files = files
-    load_conversations(loader, [harness.payload(r) for r in records])
+    load_history(loader, [harness.payload(r) for r in records])
 
 
 def uploads(part: dict[str, Any]) -> list[tuple[str, str, int, str]]:

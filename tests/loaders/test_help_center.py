@@ -18,7 +18,9 @@ from deskmigrate.core.model import Agent, Article, Collection, CollectionTransla
 from deskmigrate.core.payload import Payload
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.help_center import LinkIndex, intercom_locale, path_key, redirect_rows
-from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.preflight import preflight
+from deskmigrate.loaders.intercom.registry import PHASES
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.sandbox import SandboxServer
 from deskmigrate.sandbox.db import Database
@@ -81,7 +83,7 @@ def migrate(client: IntercomClient, ledger: Ledger, mapper: Mapper, records: lis
     ledger.stage(run_id, records)
     loader = IntercomLoader(client, ledger, run_id, LoadConfig(concurrency=2, help_center=HelpCenterConfig(**help_center)))
     loader.help_center_urls = SOURCE_URLS
-    loader.preflight([])
+    preflight(loader, [])
     results = {}
     for phase in (p for p in PHASES if p.name in HELP_CENTER_PHASES):
         staged = ledger.iter_staged(phase.entity) if phase.entity else []

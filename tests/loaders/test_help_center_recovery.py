@@ -16,7 +16,9 @@ from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Record
 from deskmigrate.core.payload import Payload
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.phases import PHASES, IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.preflight import preflight
+from deskmigrate.loaders.intercom.registry import PHASES
 from deskmigrate.sandbox import SandboxServer
 from deskmigrate.sandbox.db import Database
 from deskmigrate.transforms import Mapper, load_mapping
@@ -64,7 +66,7 @@ def migrate(client: IntercomClient, ledger: Ledger, records: list[Record], concu
     ledger.stage(run_id, records)
     mapper = Mapper(load_mapping("zendesk", None, []))
     loader = IntercomLoader(client, ledger, run_id, LoadConfig(concurrency=concurrency, help_center=HelpCenterConfig()))
-    loader.preflight([])
+    preflight(loader, [])
     results = {}
     for phase in (p for p in PHASES if p.name in HELP_CENTER_PHASES):
         staged = ledger.iter_staged(phase.entity) if phase.entity else []

@@ -8,8 +8,10 @@ from typing import Any
 from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.model import Agent, Contact, Conversation
 from deskmigrate.core.payload import Payload, PayloadRejection
-from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, TEAMMATE_EMAIL, TEAMMATES, TICKET_OUTCOMES, load_conversations
-from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.contacts import load_contacts
+from deskmigrate.loaders.intercom.history import SUPPORT_OPENER, TEAMMATE_EMAIL, TEAMMATES, TICKET_OUTCOMES, load_history
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.preflight import preflight
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.transforms import Mapper
 from tests.loaders import test_conversations
@@ -25,8 +27,8 @@ def stage(harness: Harness, *records: Any) -> None:
 
 def load(harness: Harness, *records: Conversation, concurrency: int = 4) -> tuple[PhaseResult, IntercomLoader]:
     loader = IntercomLoader(harness.client, harness.ledger, harness.ledger.start_run("load"), LoadConfig(concurrency=concurrency))
-    loader.preflight([])
-    return load_conversations(loader, [harness.payload(r) for r in records]), loader
+    preflight(loader, [])
+    return load_history(loader, [harness.payload(r) for r in records]), loader
 
 
 def internal_request(tid: str, agent: str = "5") -> Conversation:
@@ -131,9 +133,9 @@ def test_a_requester_rejected_by_the_mapping_fails_its_ticket_until_it_lands(har
     contact = Mapper(harness.spec).map(harness.ledger.staged_record("contacts", "20"))  # type: ignore[arg-type]
     assert isinstance(contact, Payload)
     loader = IntercomLoader(harness.client, harness.ledger, harness.ledger.start_run("load"), LoadConfig(concurrency=4))
-    loader.preflight(Mapper(harness.spec).attribute_declarations())
-    assert loader.load_contacts([contact]).created == 1
-    again = load_conversations(loader, [harness.payload(record)])
+    preflight(loader, Mapper(harness.spec).attribute_declarations())
+    assert load_contacts(loader, [contact]).created == 1
+    again = load_history(loader, [harness.payload(record)])
     assert (again.created, again.failed) == (1, 0)
     assert harness.conversation("7600")["source"]["author"]["id"] == harness.ledger.intercom_id("contacts", "20")
     assert harness.ledger.failures() == []

@@ -10,8 +10,9 @@ from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.model import Attachment, Conversation
 from deskmigrate.core.payload import AttributeDeclaration
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.conversations import SUPPORT_OPENER, load_conversations, plan_action
-from deskmigrate.loaders.intercom.phases import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.history import SUPPORT_OPENER, load_history, plan_action
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.preflight import preflight
 from deskmigrate.loaders.intercom.rollback import Rollback
 from deskmigrate.loaders.intercom.validate import Validator
 from deskmigrate.sandbox.resources.tickets import stored_ticket_parts, tickets_notifications_sent
@@ -47,10 +48,10 @@ class TicketHarness:
 
     def load(self, *records: Conversation, client: Any = None) -> tuple[PhaseResult, IntercomLoader]:
         loader = IntercomLoader(self.base.client, self.base.ledger, self.base.ledger.start_run("load"), LoadConfig(concurrency=4))
-        loader.preflight(self.declarations)
+        preflight(loader, self.declarations)
         if client is not None:
             loader.client = client
-        return load_conversations(loader, [self.base.payload(r) for r in records]), loader
+        return load_history(loader, [self.base.payload(r) for r in records]), loader
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
         intercom_id = self.base.ledger.intercom_id("tickets", ticket_id)

@@ -1,0 +1,24 @@
+"""Phase `contacts` (+ company links): each source contact → one Intercom contact per email, linked to its companies."""
+
+from __future__ import annotations
+
+from deskmigrate.loaders.intercom.attributes import DATA_ATTRIBUTE_UNDO, prepare_data_attributes
+from deskmigrate.loaders.intercom.contacts.links import link_facts
+from deskmigrate.loaders.intercom.contacts.load import CONTACT_OUTCOMES, NAME, load_contacts
+from deskmigrate.loaders.intercom.contacts.namesakes import CONFLICT_EXAMPLES, email_conflicts, newest
+from deskmigrate.loaders.intercom.contacts.readback import check_contact, contact_undo
+from deskmigrate.loaders.intercom.contacts.writes import PHONE_ORIGINAL
+from deskmigrate.loaders.intercom.phase import Phase
+from deskmigrate.loaders.intercom.undo import Undo
+from deskmigrate.loaders.intercom.verify import Verifier
+
+CONTACTS = Phase(
+    NAME, "contacts", "contact", load_contacts,
+    requires=("companies",),
+    prepare=prepare_data_attributes("contact"),
+    undo=Undo(records=(contact_undo(NAME),), facts=(link_facts(NAME),), settings=(DATA_ATTRIBUTE_UNDO,)),
+    verify=(Verifier("contacts", read=lambda client, intercom_id: client.get_contact(intercom_id), check=check_contact),),
+    plan_report=email_conflicts,
+)
+
+__all__ = ["CONFLICT_EXAMPLES", "CONTACTS", "CONTACT_OUTCOMES", "PHONE_ORIGINAL", "load_contacts", "newest"]

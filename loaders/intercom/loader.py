@@ -1,0 +1,184 @@
+"""The load's kernel: the run context every phase works in (`IntercomLoader`), a phase's counts, the concurrent runner.
+
+A phase gets the context and its payloads; the context holds what phases share (the client, the ledger, the run, the
+settings, agents matched to admins) and runs a phase's records concurrently, failing one record at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from deskmigrate.core.config import LoadConfig
+from deskmigrate.core.errors import AuthError, LoadError
+from deskmigrate.core.helpcenter_urls import HelpCenterUrls
+from deskmigrate.core.ledger import Ledger
+from deskmigrate.core.payload import AttributeDeclaration, Payload
+from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.facts import TagNames
+
+if TYPE_CHECKING:
+    from deskmigrate.core.files import SourceFiles
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ProgressCallback = Callable[[str, int], None]
+
+# An object found after a crash mid-create is ours if Intercom created it no earlier than this many seconds before we
+# marked the create as pending (allows for clock skew).
+RECONCILE_SKEW_S = 120.0
+COUNTED = ("created", "updated", "adopted", "unchanged", "failed")
+
+
+def singular(entity: str) -> str:
+    """contacts → contact, companies → company: how a record is named in what people read."""
+    return entity[:-3] + "y" if entity.endswith("ies") else entity[:-1]
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    created: int = 0
+    updated: int = 0
+    adopted: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+    duration_s: float | None = None  # set by whoever ran the phase
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        with self._lock:
+            if outcome in COUNTED:
+                setattr(self, outcome, getattr(self, outcome) + n)
+            else:
+                self.extra[outcome] = self.extra.get(outcome, 0) + n
+
+    def ensure(self, *outcomes: str) -> None:
+        """Outcome keys that are always reported, zero or not, so reports keep the same keys run after run."""
+        with self._lock:
+            for outcome in outcomes:
+                if outcome not in COUNTED:
+                    self.extra.setdefault(outcome, 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase, "created": self.created, "updated": self.updated, "adopted": self.adopted,
+            "unchanged": self.unchanged, "failed": self.failed, **self.extra,
+            **({"duration_s": round(self.duration_s, 3)} if self.duration_s is not None else {}),
+        }
+
+
+def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int) -> None:
+    """Run `work` over a stream with at most `workers` in flight and a bounded backlog (flat memory).
+
+    The first AuthError stops the phase: nothing else can succeed with that token.
+    """
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
+        pending: set[Future[None]] = set()
+        for item in items:
+            if len(pending) >= workers * 2:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                _raise_fatal(done)
+            pending.add(pool.submit(work, item))
+        done, _ = wait(pending)
+        _raise_fatal(done)
+
+
+def _raise_fatal(done: Iterable[Future[None]]) -> None:
+    for future in done:
+        error = future.exception()
+        if error is not None:
+            raise error
+
+
+class IntercomLoader:
+    """The context of one load: what every phase shares, and the one way a phase runs its records."""
+
+    def __init__(
+        self, client: IntercomClient, ledger: Ledger, run_id: str, settings: LoadConfig,
+        on_progress: ProgressCallback | None = None, on_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.run_id = run_id
+        self.settings = settings
+        self.on_progress = on_progress or (lambda phase, n: None)
+        self.on_failure = on_failure or (lambda phase: None)  # a record failed in this phase (for the progress display)
+        # Source agent → Intercom admin, and the admin who stands in for the rest: matched by preflight.
+        self.agent_admins: dict[str, str] = {}
+        self.fallback_admin_id: str | None = None
+        # Set by the pipeline: files behind the source's login, where phases save what they produce (assets, the redirect
+        # map), and the source's public Help Center URL forms (to point links between articles at Intercom).
+        self.source_files: SourceFiles | None = None
+        self.asset_dir: Path | None = None
+        self.state_dir: Path | None = None
+        self.help_center_urls = HelpCenterUrls()
+        # The mapping's options per target this run loads (set by the pipeline): a phase prepares only what is loaded.
+        self.mapping_options: dict[str, dict[str, Any]] = {}
+        # The mapping's attribute declarations, as preflight received them.
+        self.attribute_declarations: list[AttributeDeclaration] = []
+        # What each phase's preflight part found or made, by phase name (its own business).
+        self.prepared: dict[str, Any] = {}
+        # What phases report beyond counts, by name (the help center's content-loss report), for the run report.
+        self.details: dict[str, Any] = {}
+        # Contact attributes a load found it needs mid-phase (phone_original, teammate_email): known to exist once ensured.
+        self.ensured_attributes: set[str] = set()
+        self.ensured_attributes_lock = threading.Lock()
+        # Tag ids → keys, read once when an adopted record's tags are recorded as pre-existing.
+        self.tag_names = TagNames(client)
+
+    def admin_for_agent(self, agent_source_id: str | None) -> str | None:
+        """The Intercom admin id for a source agent: matched by email, else the fallback admin."""
+        if agent_source_id is not None and agent_source_id in self.agent_admins:
+            return self.agent_admins[agent_source_id]
+        return self.fallback_admin_id
+
+    def load_each(self, phase: str, payloads: Iterable[Payload], load_one: Callable[[Payload, PhaseResult], None]) -> PhaseResult:
+        result = PhaseResult(phase)
+        self.run_phase(phase, payloads, lambda payload: load_one(payload, result), result)
+        return result
+
+    def run_phase(self, phase: str, payloads: Iterable[Payload], work: Callable[[Payload], None], result: PhaseResult) -> None:
+        """Run `work` over every payload concurrently; a LoadError fails that record only, an AuthError stops the phase."""
+        self.ledger.start_phase(self.run_id, phase, None)
+        run_concurrently(payloads, lambda payload: self.attempt(phase, payload, work, result), self.settings.concurrency)
+        self.finish_phase(phase, result)
+
+    def attempt(self, phase: str, payload: Payload, work: Callable[[Payload], None], result: PhaseResult) -> bool:
+        """One record's work: True when it went through; a LoadError fails that record only (recorded, counted)."""
+        try:
+            work(payload)
+        except AuthError:
+            raise
+        except LoadError as error:
+            self.fail(phase, payload.entity, payload.source_id, error)
+            result.add("failed")
+            return False
+        finally:
+            self.on_progress(phase, 1)
+        return True
+
+    def finish_phase(self, phase: str, result: PhaseResult) -> None:
+        if result.unchanged:
+            self.ledger.count_unchanged(self.run_id, phase, result.unchanged)
+        self.ledger.finish_phase(self.run_id, phase)
+
+    def fail(self, phase: str, entity: str, source_id: str, error: LoadError) -> None:
+        log.warning("%s %s failed: %s", entity, source_id, error)
+        self.on_failure(phase)
+        self.ledger.record_failure(
+            self.run_id, phase, entity, source_id, str(error), request_id=error.request_id, excerpt=error.excerpt,
+        )
