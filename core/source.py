@@ -74,6 +74,18 @@ class SourceContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FieldDefinition:
+    """A custom field the source defines: the entity whose records carry it, the key their `custom_fields` use for it,
+    the Intercom data type its values fit, and the choices of an option field."""
+
+    entity: str  # companies | contacts | conversations
+    name: str
+    data_type: str  # string | integer | float | boolean | date | datetime
+    source_type: str
+    options: tuple[str, ...] = ()
+
+
 class Connector(Protocol):
     """One class per source, in its own folder of connectors/ and named by one line of the registry.
 
@@ -109,6 +121,10 @@ class Connector(Protocol):
     def source_files(self) -> SourceFiles | None:
         """The source's own files (Help Center images, attachments) with its credentials kept to its hosts; None: no such access."""
         return None
+
+    def field_definitions(self) -> list[FieldDefinition]:
+        """The custom fields the source's catalog defines (a few calls); empty when it has no catalog (files)."""
+        return []
 
 
 def entity_reader(connector: Connector, entity: str, vendor: str) -> Callable[..., Iterator[StreamItem]]:

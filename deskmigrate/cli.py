@@ -410,21 +410,28 @@ def status(config: Path = ConfigOption,
 
 
 @app.command(epilog=_examples("deskmigrate init csv --contacts export/contacts.csv --companies export/companies.csv",
-                             "deskmigrate init zendesk --dir zendesk-migration"))
+                             "deskmigrate init zendesk --dir zendesk-migration",
+                             "deskmigrate init zendesk --dir zendesk-migration --fields   # once its credentials are set"))
 @exits
 def init(source: str = typer.Argument(..., help="The source: csv, zendesk, freshdesk, helpscout or any other registered source (an unknown name lists them)."),
          contacts: Path | None = typer.Option(None, "--contacts", help="csv: the contacts file, to read its header and rows."),
          companies: Path | None = typer.Option(None, "--companies", help="csv: the companies file."),
          folder: Path = typer.Option(Path("."), "--dir", help="Where to write config.yaml and mapping.yaml."),
-         force: bool = typer.Option(False, "--force", help="Overwrite config.yaml and mapping.yaml if they exist.")) -> None:
+         force: bool = typer.Option(False, "--force", help="Overwrite config.yaml and mapping.yaml if they exist."),
+         fields: bool = typer.Option(False, "--fields", help="API sources, once DIR/config.yaml has credentials: read the source's "
+                                     "field catalog and write mapping.yaml declaring every custom field with its type.")) -> None:
     """Write a commented config.yaml and an override mapping.yaml to start from: for CSV from the files' own headers
-    (columns suggested, the other columns declared with the types their values show), for an API source from its settings."""
+    (columns suggested, the other columns declared with the types their values show), for an API source from its settings;
+    then, with --fields, the mapping from the source's own field catalog."""
     from deskmigrate import starter
     from deskmigrate.registry import SOURCES
 
     if source not in SOURCES:
         err_console.print(f"[red]no source {source!r}; they are {', '.join(sorted(SOURCES))}[/]")
         raise Exit(EXIT_CONFIG)
+    if fields:
+        _init_fields(source, folder, force)
+        return
     written = [folder / "config.yaml", folder / "mapping.yaml"]
     existing = [str(path) for path in written if path.exists()]
     if existing and not force:
@@ -435,6 +442,31 @@ def init(source: str = typer.Argument(..., help="The source: csv, zendesk, fresh
     written[0].write_text(config_text, encoding="utf-8")
     written[1].write_text(mapping_text, encoding="utf-8")
     console.print(f"wrote {written[0]} and {written[1]}: read them, then `deskmigrate check -c {written[0]}`")
+
+
+def _init_fields(source: str, folder: Path, force: bool) -> None:
+    """`init SOURCE --fields`: mapping.yaml from the field catalog of the source DIR/config.yaml reads."""
+    from deskmigrate import starter
+
+    config_path, mapping_path = folder / "config.yaml", folder / "mapping.yaml"
+    if not config_path.is_file():
+        err_console.print(f"[red]no {config_path}: run `deskmigrate init {source} --dir {folder}` first, set its credentials, "
+                          "then add --fields[/]")
+        raise Exit(EXIT_CONFIG)
+    project = lifecycle.open_project(config_path)
+    if project.loaded.config.source.type != source:
+        err_console.print(f"[red]{config_path} reads {project.loaded.config.source.type}, not {source}[/]")
+        raise Exit(EXIT_CONFIG)
+    untouched = mapping_path.is_file() and mapping_path.read_text(encoding="utf-8") == starter.api_starter(source)[1]
+    if mapping_path.exists() and not untouched and not force:
+        err_console.print(f"[red]{mapping_path} already exists and was edited; --force overwrites it[/]")
+        raise Exit(EXIT_CONFIG)
+    definitions = project.connector.field_definitions()
+    mapping_path.write_text(starter.catalog_mapping(source, definitions), encoding="utf-8")
+    counts = {entity: sum(1 for d in definitions if d.entity == entity) for entity in ("companies", "contacts", "conversations")}
+    console.print(f"wrote {mapping_path}: {len(definitions)} custom field(s) declared with their types "
+                  f"({', '.join(f'{entity} {n}' for entity, n in counts.items())}); `deskmigrate plan -c {config_path}` shows "
+                  "what lands")
 
 
 @app.command(epilog=_examples("deskmigrate report -c config.yaml", "deskmigrate report 20261205T090920.790Z-39e8 --open"))

@@ -3,7 +3,8 @@
 For CSV files it reads their real headers and a sample of their rows: columns named like a canonical field (with the
 names exports use: "E-mail", "Full Name", "Contact ID") are suggested in `columns:`, the others are declared as custom
 attributes with the type their values show. For an API source it writes the source's settings from its config model,
-credentials as ${ENVIRONMENT} references.
+credentials as ${ENVIRONMENT} references; once they are set, `init SOURCE --fields` reads the source's field catalog
+and declares every custom field with the Intercom type its values fit.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from deskmigrate.core.errors import ConfigError, Problem
+from deskmigrate.core.source import FieldDefinition
 from deskmigrate.registry import connector_class
 from deskmigrate.transforms import sanitize_attribute_name
 
 SAMPLE_ROWS = 500
+# The mapping target that holds each entity's custom fields.
+TARGET_OF_ENTITY = {"companies": "company", "contacts": "contact", "conversations": "conversation"}
 # Header names real exports use for canonical fields (matched after lower-casing and dropping punctuation).
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "source_id": ("id", "contact id", "customer id", "company id", "organization id", "user id", "external id", "record id"),
@@ -173,6 +177,36 @@ def api_starter(source: str) -> tuple[str, str]:
                "# Run `deskmigrate plan`: its mapping report lists the source fields no rule reads, to map here, e.g.",
                "# contact:", "#   rules:", "#     - {to: custom_attributes.tier, from: custom_fields.Tier}"]
     return "\n".join(lines) + "\n", "\n".join(mapping) + "\n"
+
+
+def catalog_mapping(source: str, definitions: Iterable[FieldDefinition]) -> str:
+    """mapping.yaml declaring each custom field of the source's catalog as the attribute its unmapped values land in,
+    with the type they fit. Choices are listed, not declared: old records keep values an option list no longer has."""
+    by_target: dict[str, list[FieldDefinition]] = {}
+    for definition in definitions:
+        if definition.entity in TARGET_OF_ENTITY:
+            by_target.setdefault(TARGET_OF_ENTITY[definition.entity], []).append(definition)
+    lines = [f"# Your overrides, merged over the built-in {source} mapping (`deskmigrate mappings show {source}`), written by",
+             f"# `deskmigrate init {source} --fields` from the source's field catalog. Each custom field arrives as the custom",
+             "# attribute named below (unmapped: custom_attribute), created in Intercom with this type when a record has a value;",
+             "# a value that does not fit its type is left out of that attribute with a note, the record lands. Delete a line",
+             "# to let the field arrive as text, or add rules (`deskmigrate mappings transforms`) to map it elsewhere."]
+    if not by_target:
+        lines.append("# The source's catalog defines no custom fields.")
+    for target, found in by_target.items():
+        lines += ["", f"{target}:", "  attributes:"]
+        named: set[str] = set()
+        for definition in sorted(found, key=lambda d: d.name.casefold()):
+            label = f"{definition.name} ({definition.source_type})"
+            name = sanitize_attribute_name(definition.name)
+            if name in named:
+                lines.append(f"    # {label} lands in {name} too (declared above)")
+                continue
+            named.add(name)
+            choices = f"; choices: {', '.join(definition.options[:12])}{', …' if len(definition.options) > 12 else ''}" if definition.options else ""
+            lines.append(f"    - {{name: {name}, type: {definition.data_type}, "
+                         f"description: {_yaml_key(f'From the {source} field {label}'[:250])}}}" + (f"  #{choices[1:]}" if choices else ""))
+    return "\n".join(lines) + "\n"
 
 
 def _target_and_rest() -> list[str]:

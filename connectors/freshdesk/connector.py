@@ -24,6 +24,7 @@ from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import DELETED_IN_SOURCE, Conversation, SourceNotice, as_utc
 from deskmigrate.core.source import (
     Connector,
+    FieldDefinition,
     OptionalEndpointNotices,
     SourceContext,
     StreamItem,
@@ -133,6 +134,9 @@ class FreshdeskConnector(Connector):
             catalog.agent_ids.update(str(a["id"]) for a in self._agents())
             self._catalog = catalog
         return self._catalog
+
+    def field_definitions(self) -> list[FieldDefinition]:
+        return convert.field_definitions(self.catalog())
 
     def _list(self, path: str) -> Iterator[dict[str, Any]]:
         return each_item(link_pages(self.transport, path, self.config.per_page))

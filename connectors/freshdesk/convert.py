@@ -26,6 +26,7 @@ from deskmigrate.core.model import (
     Translation,
     text_id,
 )
+from deskmigrate.core.source import FieldDefinition
 from deskmigrate.core.timeparse import parse_iso_time as parse_time  # in UTC ("…Z") or with an offset ("…+05:30")
 
 SOURCE = "freshdesk"
@@ -57,6 +58,7 @@ class CustomField:
     name: str
     label: str
     type: str
+    options: tuple[str, ...] = ()
 
 
 @dataclass
@@ -112,7 +114,23 @@ def _index(target: dict[str, CustomField], definition: CustomField) -> None:
 
 def custom_field_from_json(data: Mapping[str, Any]) -> CustomField:
     name = str(data.get("name") or data.get("id"))
-    return CustomField(name=name, label=str(data.get("label") or name), type=str(data.get("type") or "custom_text"))
+    choices = data.get("choices")
+    options = tuple(str(choice) for choice in choices if isinstance(choice, (str, int, float))) if isinstance(choices, list) else ()
+    return CustomField(name=name, label=str(data.get("label") or name), type=str(data.get("type") or "custom_text"), options=options)
+
+
+# Freshdesk field types → the Intercom data type their values fit (text, paragraph, dropdown, phone, URL: string).
+DATA_TYPES = {"custom_checkbox": "boolean", "custom_date": "date", "custom_number": "integer", "custom_decimal": "float"}
+
+
+def field_definitions(catalog: FieldCatalog) -> list[FieldDefinition]:
+    """The catalog's custom fields under the names records carry them by (their labels), typed for Intercom; each
+    once, though the catalog answers to both of a ticket field's spellings."""
+    found: list[FieldDefinition] = []
+    for entity, definitions in (("companies", catalog.company_fields), ("contacts", catalog.contact_fields), ("conversations", catalog.ticket_fields)):
+        for definition in {id(d): d for d in definitions.values()}.values():
+            found.append(FieldDefinition(entity, definition.label, DATA_TYPES.get(definition.type, "string"), definition.type, definition.options))
+    return found
 
 
 def labelled_fields(values: Mapping[str, Any] | None, definitions: Mapping[str, CustomField]) -> dict[str, Any]:

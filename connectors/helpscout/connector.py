@@ -20,6 +20,7 @@ from deskmigrate.core.files import SessionSourceFiles
 from deskmigrate.core.model import DELETED_IN_SOURCE, CanonicalRecord, SourceNotice, SourceRejection
 from deskmigrate.core.source import (
     Connector,
+    FieldDefinition,
     OptionalEndpointNotices,
     SourceCheckpoint,
     SourceContext,
@@ -107,6 +108,9 @@ class HelpScoutConnector(Connector):
                                                          ("conversations",)))
             self._catalog = catalog
         return self._catalog
+
+    def field_definitions(self) -> list[FieldDefinition]:
+        return convert.field_definitions(self.catalog())
 
     def _optional_list(self, path: str, what: str, consequence: str, affects: tuple[str, ...]) -> list[dict[str, Any]]:
         return optional_list(lambda: each_item(mailbox_pages(self.mailbox, path, path.rsplit("/", 1)[-1])), self._notices, what=what,

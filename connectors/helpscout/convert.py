@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from deskmigrate.core.model import Agent, Article, Attachment, Collection, Company, Contact, Conversation, Part, text_id
+from deskmigrate.core.source import FieldDefinition
 from deskmigrate.core.timeparse import parse_iso_time as parse_time  # ISO 8601 UTC: "2015-06-05T20:18:33Z"
 
 SOURCE = "helpscout"
@@ -63,6 +64,24 @@ class MailboxCatalog:
             self.fields[str(definition.get("id"))] = CustomField(
                 name=str(definition.get("name") or definition.get("id")), type=str(definition.get("type") or "").lower(), options=options
             )
+
+
+# Help Scout field types (lower-cased) → the Intercom data type their values fit (single/multi line, dropdown: string).
+DATA_TYPES = {"number": "float", "date": "date"}
+
+
+def field_definitions(catalog: MailboxCatalog) -> list[FieldDefinition]:
+    """Every mailbox's custom fields under the names conversations carry them by, typed for Intercom; a name several
+    mailboxes define is one field (its options merged)."""
+    by_name: dict[str, FieldDefinition] = {}
+    for definition in catalog.fields.values():
+        known = by_name.get(definition.name)
+        options = tuple(dict.fromkeys([*(known.options if known else ()), *definition.options.values()]))
+        data_type = DATA_TYPES.get(definition.type, "string")
+        if known is not None and known.data_type != data_type:
+            data_type = "string"  # two mailboxes disagree: text holds both
+        by_name[definition.name] = FieldDefinition("conversations", definition.name, data_type, definition.type, options)
+    return list(by_name.values())
 
 
 def full_name(first: Any, last: Any) -> str | None:

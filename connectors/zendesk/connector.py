@@ -23,6 +23,7 @@ from deskmigrate.core.helpcenter_urls import HelpCenterUrls
 from deskmigrate.core.model import DELETED_IN_SOURCE, SourceNotice, as_utc
 from deskmigrate.core.source import (
     Connector,
+    FieldDefinition,
     OptionalEndpointNotices,
     SourceContext,
     StreamItem,
@@ -184,6 +185,9 @@ class ZendeskConnector(Connector):
                 catalog.ticket_forms[item["id"]] = str(item.get("display_name") or item.get("name"))
             self._catalog = catalog
         return self._catalog
+
+    def field_definitions(self) -> list[FieldDefinition]:
+        return convert.field_definitions(self.catalog())
 
     def _list(self, path: str, key: str, page_size: int | None = 100, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         return each_item(list_pages(self.transport, path, key, params, page_size))

@@ -21,6 +21,7 @@ from deskmigrate.core.model import (
     Translation,
     text_id,
 )
+from deskmigrate.core.source import FieldDefinition
 from deskmigrate.core.timeparse import parse_unix_or_iso_time as parse_time  # incremental exports give Unix seconds
 
 SOURCE = "zendesk"
@@ -69,6 +70,23 @@ def custom_field_from_json(data: Mapping[str, Any]) -> CustomField:
     """A ticket/user/organization field definition; options come as `custom_field_options: [{name, value}]`."""
     options = {str(option.get("value")): str(option.get("name")) for option in data.get("custom_field_options") or []}
     return CustomField(title=str(data.get("title") or data.get("key") or data.get("id")), type=str(data.get("type") or "text"), options=options)
+
+
+# Zendesk field types → the Intercom data type their values fit (text-like and option fields: string).
+DATA_TYPES = {"checkbox": "boolean", "date": "date", "integer": "integer", "decimal": "float"}
+# ticket_fields.json lists the system fields too; tickets carry them as their own properties, not as custom fields.
+SYSTEM_FIELD_TYPES = frozenset({"subject", "description", "status", "custom_status", "tickettype", "priority", "group", "assignee",
+                                "brand", "ticket_form"})
+
+
+def field_definitions(catalog: FieldCatalog) -> list[FieldDefinition]:
+    """The catalog's custom fields under the names records carry them by (their titles), typed for Intercom."""
+    return [
+        FieldDefinition(entity, definition.title, DATA_TYPES.get(definition.type, "string"), definition.type, tuple(definition.options.values()))
+        for entity, definitions in (("companies", catalog.organization_fields.values()), ("contacts", catalog.user_fields.values()),
+                                    ("conversations", catalog.ticket_fields.values()))
+        for definition in definitions if definition.type not in SYSTEM_FIELD_TYPES
+    ]
 
 
 def field_value(definition: CustomField | None, value: Any) -> Any:

@@ -59,3 +59,45 @@ def test_init_for_an_api_source_writes_its_settings_with_secrets_from_the_enviro
 def test_init_for_an_unknown_source_is_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["init", "zenddesk", "--dir", str(tmp_path)])
     assert result.exit_code == 2 and "zendesk" in result.stderr
+
+
+def test_init_fields_declares_the_zendesk_catalog_with_its_types_and_they_land_typed(tmp_path: Path) -> None:
+    from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, write_project_config
+    from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk
+
+    with FakeZendesk() as fake:
+        source = {"type": "zendesk", "subdomain": FAKE_SUBDOMAIN, "email": FAKE_EMAIL, "token": "${E2E_ZENDESK_TOKEN}",
+                  "base_url": fake.base_url, "incremental_requests_per_minute": 100_000, "retry_backoff_s": 0}
+        config = write_project_config(tmp_path, source, "zendesk", overrides=["mapping.yaml"])
+        env = {"E2E_ZENDESK_TOKEN": FAKE_TOKEN, INTERCOM_TOKEN_VARIABLE: "init-fields-token"}
+        runner = CliRunner()
+        (tmp_path / "mapping.yaml").write_text("# mine\n", encoding="utf-8")
+        refused = runner.invoke(app, ["init", "zendesk", "--dir", str(tmp_path), "--fields"], env=env)
+        assert refused.exit_code == 2 and "--force" in refused.stderr  # an edited mapping is never overwritten unasked
+
+        made = runner.invoke(app, ["init", "zendesk", "--dir", str(tmp_path), "--fields", "--force"], env=env)
+        assert made.exit_code == 0, made.stdout + made.stderr
+        assert "contacts 2" in made.stdout and "companies 2" in made.stdout and "conversations 4" in made.stdout
+        text = (tmp_path / "mapping.yaml").read_text()
+        mapping = yaml.safe_load(text)
+        declared = {target: {a["name"]: a["type"] for a in mapping[target]["attributes"]} for target in ("contact", "company", "conversation")}
+        assert declared == {
+            "contact": {"plan_tier": "string", "signup_source": "string"},
+            "company": {"account_manager": "string", "region": "string"},
+            # the system field "Subject" is the ticket's own, not a custom field
+            "conversation": {"order_number": "string", "product": "string", "refund_amount": "float", "urgent_customer": "boolean"},
+        }
+        assert "choices: Enterprise, Free" in text  # listed for the reader, not enforced: old tickets keep retired options
+        assert FAKE_TOKEN not in text
+
+        checked = runner.invoke(app, ["check", "-c", str(config)], env=env)
+        assert checked.exit_code == 0, checked.stdout + checked.stderr
+        ran = runner.invoke(app, ["run", "--accept-rejections", "-c", str(config)], env=env)
+        assert ran.exit_code in (0, 3), ran.stdout + ran.stderr
+        types = {(a["model"], a["name"]): a["data_type"] for a in SandboxStore(tmp_path / "sandbox.db").objects("data_attributes")}
+        assert types[("contact", "plan_tier")] == "string" and types[("company", "region")] == "string"
+
+
+def test_init_fields_needs_the_config_first(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["init", "zendesk", "--dir", str(tmp_path), "--fields"])
+    assert result.exit_code == 2 and "deskmigrate init zendesk --dir" in result.stderr

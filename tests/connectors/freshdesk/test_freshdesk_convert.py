@@ -54,3 +54,17 @@ def test_other_companies_as_objects_and_deleted_agents_notes() -> None:
     assert convert.contact_company_ids(contact) == ["5", "6"]
     note = convert.part_from_conversation({"id": 2, "user_id": 99, "body": "", "incoming": False, "private": True}, catalog())
     assert (note.author_kind, note.public) == ("agent", False)  # a departed agent's note is still an agent note
+
+
+def test_field_definitions_name_each_custom_field_once_by_its_label_with_the_type_its_values_fit() -> None:
+    catalog = convert.FieldCatalog()
+    catalog.learn_ticket_fields([
+        {"name": "status", "label": "Status", "type": "default_status", "default": True, "choices": {"2": ["Open", "Open"]}},
+        {"name": "cf_refund_amount", "label": "Refund amount", "type": "custom_decimal", "default": False},
+        {"name": "cf_plan", "label": "Plan", "type": "custom_dropdown", "default": False, "choices": ["Basic", "Pro"]},
+    ])
+    catalog.learn_fields(catalog.contact_fields, [{"name": "vip", "label": "VIP", "type": "custom_checkbox", "default": False},
+                                                  {"name": "email", "label": "Email", "type": "default_email", "default": True}])
+    found = {(d.entity, d.name): (d.data_type, d.options) for d in convert.field_definitions(catalog)}
+    assert found == {("conversations", "Refund amount"): ("float", ()), ("conversations", "Plan"): ("string", ("Basic", "Pro")),
+                     ("contacts", "VIP"): ("boolean", ())}

@@ -134,3 +134,13 @@ def test_a_customer_without_an_id_is_not_a_contact() -> None:
         convert.contact_from_customer({"firstName": "No id"})
     with pytest.raises(ValueError):
         convert.article_from_json({"id": "5f1", "name": None, "status": "published", "createdAt": "not a date"})
+
+
+def test_field_definitions_merge_a_name_several_mailboxes_define() -> None:
+    catalog = convert.MailboxCatalog()
+    catalog.learn_fields([{"id": 1, "name": "Plan", "type": "DROPDOWN", "options": [{"id": 10, "label": "Basic"}]},
+                          {"id": 2, "name": "Seats", "type": "NUMBER"}])
+    catalog.learn_fields([{"id": 3, "name": "Plan", "type": "DROPDOWN", "options": [{"id": 11, "label": "Pro"}]},
+                          {"id": 4, "name": "Seats", "type": "SINGLE_LINE"}])
+    found = {d.name: (d.data_type, d.options) for d in convert.field_definitions(catalog)}
+    assert found == {"Plan": ("string", ("Basic", "Pro")), "Seats": ("string", ())}  # mailboxes disagree on Seats: text holds both
