@@ -499,6 +499,8 @@ def _plan_result(project: Project, ledger: Ledger, mapper: Mapper, tally: _PlanT
                           for entity, reasons in tally.rejected_by_reason.items() if reasons}
     sections: dict[str, Any] = {}  # what phases add to the plan's report (per record previews, groups of namesakes)
     for entity in tally.counts:
+        if sample is not None and not tally.previews.get(entity):
+            continue  # a sample reports on its records only: what all staged records show together (namesakes) is a full plan's
         sections |= PHASE_OF_ENTITY[entity].plan_report(ledger, project.loaded.config.load, tally.previews.get(entity, {}),
                                                         tally.rejected.get(entity, set()))
     return PlanResult(
