@@ -1,0 +1,316 @@
+"""End to end: `deskmigrate sync` — delta cycles from a fake Zendesk (and CSV files) into the sandbox, each change landing
+once, a failed cycle not stopping the next, SIGTERM stopping cleanly, the cycles and their lag in `status`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deskmigrate import sync as syncing
+from deskmigrate.cli import app
+from deskmigrate.core.ledger import Ledger
+from deskmigrate.sandbox.db import Database
+from deskmigrate.sandbox.resources.conversations import conversation_view
+from tests.app.conftest import Project as CsvProject
+from tests.app.conftest import contact_rows
+from tests.fakes.base import iso_z
+from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk
+
+INTERCOM_TOKEN = "e2e-sync-intercom-token-51d0"
+ZENDESK_ATTRIBUTES = {name: "string" for name in (
+    "zendesk_status", "zendesk_priority", "zendesk_channel", "zendesk_type", "zendesk_group", "zendesk_ticket_id",
+    "ticket_form", "product", "urgent_customer", "order_number")}
+START = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
+
+
+class ZendeskProject:
+    def __init__(self, root: Path, fake: FakeZendesk) -> None:
+        self.root, self.fake, self.runner = root, fake, CliRunner()
+        self.config = root / "config.yaml"
+
+    def cli(self, *args: str) -> Any:
+        env = {"E2E_ZENDESK_TOKEN": FAKE_TOKEN, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN, "COLUMNS": "200"}
+        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
+
+    def write_routes(self) -> list[str]:
+        return [entry["route"] for entry in self._log() if entry["write"]]
+
+    def _log(self) -> list[dict[str, Any]]:
+        database = Database(self.root / "sandbox.db")
+        try:
+            with database.transaction() as db:
+                return db.request_log()
+        finally:
+            database.close()
+
+    def conversations(self) -> dict[str, dict[str, Any]]:
+        database = Database(self.root / "sandbox.db")
+        try:
+            with database.transaction() as db:
+                found = [conversation_view(db, c) for c in db.all("conversations")]
+        finally:
+            database.close()
+        by_ticket: dict[str, dict[str, Any]] = {}
+        for conversation in found:
+            ticket_id = conversation["custom_attributes"]["zendesk_ticket_id"]
+            assert ticket_id not in by_ticket, f"two conversations for ticket {ticket_id}"
+            by_ticket[ticket_id] = conversation
+        return by_ticket
+
+    def contacts(self) -> dict[str, dict[str, Any]]:
+        database = Database(self.root / "sandbox.db")
+        try:
+            with database.transaction() as db:
+                found = db.all("contacts")
+        finally:
+            database.close()
+        by_id: dict[str, dict[str, Any]] = {}
+        for contact in found:
+            assert contact["external_id"] not in by_id, f"two contacts for {contact['external_id']}"
+            by_id[contact["external_id"]] = contact
+        return by_id
+
+    def reports(self, command: str) -> list[dict[str, Any]]:
+        found = [json.loads(path.read_text()) for path in sorted((self.root / "state" / "reports").glob("*.json"))]
+        return [report for report in found if report.get("command") == command]
+
+
+@pytest.fixture
+def zendesk(tmp_path: Path) -> Iterator[ZendeskProject]:
+    with FakeZendesk() as fake:
+        config = {
+            "source": {"type": "zendesk", "subdomain": FAKE_SUBDOMAIN, "email": FAKE_EMAIL, "token": "${E2E_ZENDESK_TOKEN}",
+                       "base_url": fake.base_url, "incremental_requests_per_minute": 100_000, "retry_backoff_s": 0,
+                       "include_help_center": False},
+            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0,
+                       "conversation_attributes": ZENDESK_ATTRIBUTES},
+            "mapping": "zendesk",
+            "state": "state",
+            "load": {"concurrency": 4, "fallback_admin_email": "migration-bot@sandbox.example.com"},
+        }
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        yield ZendeskProject(tmp_path, fake)
+
+
+class ScriptedClock:
+    """The loop's clock: time moves only when the loop waits, and each wait first makes the next change in the source
+    (and notes where the sandbox's request log stood, so each cycle's writes can be told apart)."""
+
+    def __init__(self, changes: list[Callable[[], None]], mark: Callable[[], int]) -> None:
+        self.moment = START.timestamp()
+        self.changes = list(changes)
+        self.mark = mark
+        self.marks: list[int] = []
+        self.waited: list[float] = []
+
+    def now(self) -> float:
+        return self.moment
+
+    def wait(self, seconds: float) -> bool:
+        self.marks.append(self.mark())
+        self.waited.append(seconds)
+        if self.changes:
+            self.changes.pop(0)()
+        self.moment += seconds
+        return False
+
+
+def recent(minutes: float) -> str:
+    return iso_z(datetime.now(UTC) - timedelta(minutes=minutes))
+
+
+def zendesk_comment(cid: int, author: int, html: str, created: str) -> dict[str, Any]:
+    """A ticket comment in Zendesk's shape (https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/)."""
+    return {"id": cid, "type": "Comment", "author_id": author, "body": html, "html_body": html, "plain_body": html, "public": True,
+            "attachments": [], "audit_id": cid * 10, "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": created, "metadata": {"system": {}, "custom": {}}}
+
+
+def new_ticket(fake: FakeZendesk, ticket_id: int, subject: str, requester: int) -> None:
+    """A ticket opened in Zendesk after the migration began, with its first message."""
+    account = fake.account
+    assert account is not None
+    template = next(t for t in account["tickets"] if t["id"] == 1002)
+    # updated a few minutes ago: earlier than any later `touch` (which stamps now − 2 minutes), as the export orders them
+    stamp = recent(4)
+    ticket = copy.deepcopy(template) | {"id": ticket_id, "subject": subject, "raw_subject": subject, "status": "open",
+                                        "requester_id": requester, "submitter_id": requester, "tags": ["new"],
+                                        "created_at": stamp, "updated_at": stamp,
+                                        "generated_timestamp": int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())}
+    ticket["url"] = f"https://acme.zendesk.com/api/v2/tickets/{ticket_id}.json"
+    account["tickets"].append(ticket)
+    account["comments"][ticket_id] = [zendesk_comment(ticket_id * 10, requester, f"<p>{subject}, please help</p>", stamp)]
+
+
+def test_three_sync_cycles_land_each_change_once_and_status_shows_their_lag(zendesk: ZendeskProject,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    assert zendesk.cli("run").exit_code == 0
+    before = zendesk.conversations()
+    writes_before = len(zendesk._log())
+
+    def second() -> None:  # a new comment on an old (solved) ticket reopens it, with a tag added
+        zendesk.fake.account["comments"][1001].append(  # type: ignore[index]
+            zendesk_comment(5013, 11, "<p>It broke again</p>", recent(2)))
+        zendesk.fake.touch("tickets", 1001, status="open", tags=["reopened"])
+
+    def third() -> None:  # the customer's name edited in Zendesk
+        zendesk.fake.touch("users", 12, name="Émile Zola-Dreyfus")
+
+    new_ticket(zendesk.fake, 1100, "Scanner jammed", requester=10)  # the first cycle's change
+    clock = ScriptedClock([second, third], mark=lambda: len(zendesk._log()))
+    monkeypatch.setattr(syncing, "system_clock", lambda: clock)
+    result = zendesk.cli("sync", "--every", "1m", "--until", "2027-01-31T12:02:30Z")
+    assert result.exit_code == 0, result.output
+    assert clock.waited == [60.0, 60.0], "three cycles a minute apart; the --until time came before a fourth"
+
+    log = zendesk._log()
+    writes = [[e["route"] for e in log[start:end] if e["write"]]
+              for start, end in zip([writes_before, *clock.marks], [*clock.marks, len(log)], strict=True)]
+    # cycle 1: the new ticket, created once with its message; nothing else
+    assert writes[0].count("POST /conversations") == 1 and "PUT /contacts/{id}" not in writes[0], writes[0]
+    # cycle 2: the new comment appended once to the existing conversation, which is reopened and tagged
+    assert "POST /conversations" not in writes[1], writes[1]
+    assert writes[1].count("POST /conversations/{id}/reply") == 1, writes[1]
+    # cycle 3: the edited contact, once, and nothing else
+    assert writes[2] == ["PUT /contacts/{id}"], writes[2]
+
+    after = zendesk.conversations()
+    assert set(after) == set(before) | {"1100"}
+    assert after["1100"]["source"]["body"] == "Scanner jammed, please help"
+    reopened = after["1001"]
+    assert reopened["id"] == before["1001"]["id"] and reopened["state"] == "open"
+    assert "reopened" in {t["name"] for t in reopened["tags"]["tags"]}
+    bodies = [p["body"] for p in reopened["conversation_parts"]["conversation_parts"] if p["part_type"] == "comment"]
+    assert bodies.count("It broke again") == 1
+    assert zendesk.contacts()["zd:12"]["name"] == "Émile Zola-Dreyfus"
+
+    cycles = zendesk.reports("sync")
+    assert [r["sync"]["cycle"] for r in cycles] == [1, 2, 3] and all(r["exit_code"] == 0 for r in cycles)
+    newest = [(r["sync"]["newest_change"]["entity"], r["sync"]["newest_change"]["source_id"]) for r in cycles]
+    assert newest == [("conversations", "1100"), ("conversations", "1001"), ("contacts", "12")]
+    assert all(r["sync"]["lag_s"] >= 120 for r in cycles[1:]), "the changes were stamped two minutes before the cycle"
+
+    status = zendesk.cli("status")
+    assert status.exit_code == 0, status.output
+    print(status.output)
+    table = status.output.split("Sync cycles", 1)[1]
+    rows = [line for line in table.splitlines() if " sync" not in line and line.count("│") > 3 and "run" not in line]
+    assert len(rows) == 3 and all(" ok " in row for row in rows), table
+    assert "contacts 12" in table and "last clean cycle" in status.output
+    as_json = json.loads(zendesk.cli("status", "--json").output)
+    assert [r["sync"]["cycle"] for r in as_json["runs"] if r["command"] == "sync"] == [1, 2, 3]
+
+
+def test_a_failed_cycle_is_recorded_and_the_next_one_lands_the_change(zendesk: ZendeskProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert zendesk.cli("run").exit_code == 0
+    zendesk.fake.touch("users", 12, name="Émile Zola-Dreyfus")
+    zendesk.fake.refuse("incremental/users/cursor", 503)  # the source answers 503 all through the first cycle
+
+    def source_back() -> None:
+        zendesk.fake.restore("incremental/users/cursor")
+
+    clock = ScriptedClock([source_back], mark=lambda: len(zendesk._log()))
+    monkeypatch.setattr(syncing, "system_clock", lambda: clock)
+    result = zendesk.cli("sync", "--every", "5m", "--until", "2027-01-31T12:07:00Z")
+    assert result.exit_code == 0, result.output
+    assert "sync cycle 1 failed" in result.output and "the next cycle runs" in result.output
+    assert zendesk.contacts()["zd:12"]["name"] == "Émile Zola-Dreyfus"
+    status = json.loads(zendesk.cli("status", "--json").output)
+    cycles = [r for r in status["runs"] if r["command"] == "sync"]
+    assert [r["status"] for r in cycles] == ["crashed", "ok"]
+    assert "503" in cycles[0]["error"]
+    assert cycles[1]["sync"]["newest_change"]["source_id"] == "12"
+
+
+def test_sync_refuses_an_unreadable_every_or_until(zendesk: ZendeskProject) -> None:
+    for args, said in ((("--every", "soon"),  "--every 'soon'"), (("--until", "tomorrow"), "--until 'tomorrow'")):
+        result = zendesk.cli("sync", *args)
+        assert result.exit_code == 2 and said in result.output, result.output
+
+
+# -- CSV: the rows changed in the files since the last cycle; SIGTERM mid-cycle ---------------------------------
+
+
+def csv_sync(project: CsvProject, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "deskmigrate", "sync", *args, "-c", str(project.config)],
+                            env={**os.environ, "E2E_TOKEN": "tok_e2e_Secret_7f3a9c2d41b8"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_sigterm_mid_cycle_finishes_the_calls_in_flight_and_stops_cleanly(project: CsvProject) -> None:
+    project.write_contacts(contact_rows(400))
+    project.set_target(latency_ms=20)
+    process = csv_sync(project, "--every", "1h")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if project.sandbox_path.exists() and len(project.store().objects("contacts")) > 30:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()[0].decode()
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 130, output  # stopped before any cycle finished
+    assert "SIGTERM: finishing the calls in flight" in output and "interrupted" in output
+    assert not (project.state / "deskmigrate.lock").exists()
+
+    landed = project.contacts_in_sandbox()
+    assert 0 < len(landed) < 400
+    ledger = Ledger(project.state / "ledger.db")
+    try:
+        [cycle] = [run for run in ledger.run_summaries() if run["command"] == "sync"]
+        recorded = {row.source_id for row in ledger.iter_id_rows("contacts") if row.state == "done"}
+    finally:
+        ledger.close()
+    assert cycle["status"] == "interrupted"
+    # every contact created in Intercom was recorded: the calls in flight finished before the stop
+    assert {external_id for external_id in landed} == recorded
+
+    project.set_target(latency_ms=0)
+    resumed = project.cli("run")
+    assert resumed.exit_code == 0, resumed.output
+    assert len(project.contacts_in_sandbox()) == 400
+
+
+def test_csv_cycles_send_only_the_rows_changed_since_the_last(project: CsvProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert project.cli("run").exit_code == 0
+    rows = [dict(row) for row in project.contacts]
+
+    def edit_one_row() -> None:
+        rows[4]["name"] = "Renamed In The Export"
+        project.write_contacts(rows)
+
+    def add_one_row() -> None:
+        project.write_contacts([*rows, {**rows[0], "id": "u999", "email": "new.person@example.com", "name": "New Person"}])
+
+    clock = ScriptedClock([edit_one_row, add_one_row], mark=lambda: len(project.store().request_log()))
+    monkeypatch.setattr(syncing, "system_clock", lambda: clock)
+    log_start = len(project.store().request_log())
+    result = project.cli("sync", "--every", "1m", "--until", "2027-01-31T12:02:30Z")
+    assert result.exit_code == 0, result.output
+    log = project.store().request_log()
+    writes = [[e["route"] for e in log[start:end] if e["write"]]
+              for start, end in zip([log_start, *clock.marks], [*clock.marks, len(log)], strict=True)]
+    assert writes[0] == [], "nothing changed before the first cycle"
+    assert writes[1] == ["PUT /contacts/{id}"], writes[1]
+    assert writes[2].count("POST /contacts") == 1 and "PUT /contacts/{id}" not in writes[2], writes[2]
+    contacts = project.contacts_in_sandbox()
+    assert contacts["u005"]["name"] == "Renamed In The Export" and contacts["u999"]["name"] == "New Person"
+    reports = [json.loads(p.read_text()) for p in sorted((project.state / "reports").glob("*.json"))]
+    cycles = [r["sync"] for r in reports if r.get("command") == "sync"]
+    assert [c["landed"] for c in cycles] == [0, 1, 1]
+    assert cycles[0]["lag_s"] is None
+    assert cycles[1]["newest_change"] | {"changed_at": None, "landed_at": None} == {
+        "entity": "contacts", "source_id": "u005", "changed_at": None, "landed_at": None, "changed_per": "file saved"}
