@@ -314,3 +314,74 @@ def test_csv_cycles_send_only_the_rows_changed_since_the_last(project: CsvProjec
     assert cycles[0]["lag_s"] is None
     assert cycles[1]["newest_change"] | {"changed_at": None, "landed_at": None} == {
         "entity": "contacts", "source_id": "u005", "changed_at": None, "landed_at": None, "changed_per": "file saved"}
+
+
+# -- cutover-check --------------------------------------------------------------------------------------------------
+
+
+def test_cutover_check_is_no_go_while_a_record_failed_and_go_after_the_fix_lands(project: CsvProject,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [dict(row) for row in project.contacts]
+    rows[3]["company_id"] = "c9"  # a company the export does not have: the company link fails, the record with it
+    project.write_contacts(rows)
+    assert project.cli("run").exit_code == 3
+
+    wide = {"E2E_TOKEN": "tok_e2e_Secret_7f3a9c2d41b8", "COLUMNS": "250"}
+    failing = project.runner.invoke(app, ["cutover-check", "-c", str(project.config)], env=wide)
+    assert failing.exit_code == 3, failing.output
+    assert "NO-GO" in failing.output and "contacts: 1 failed" in failing.output
+    document = json.loads(project.runner.invoke(app, ["cutover-check", "--json", "-c", str(project.config)], env=wide).output)
+    assert document["go"] is False and document["exit_code"] == 3
+    contacts = next(line for line in document["entities"] if line["entities"] == ["contacts"])
+    assert (contacts["source"], contacts["ledger_read"], contacts["failed"], contacts["accounted_for"]) == (12, 12, 1, False)
+    assert contacts["source_how"] == "rows of contacts.csv (read now)"
+    assert contacts["in_intercom"] == 12, "the contact is there; its company link is what failed"
+
+    rows[3]["company_id"] = "c1"  # fixed in the export; the next delta lands it
+    project.write_contacts(rows)
+    clock = ScriptedClock([], mark=lambda: 0)
+    monkeypatch.setattr(syncing, "system_clock", lambda: clock)
+    assert project.cli("sync", "--until", "2027-01-31T12:00:30Z").exit_code == 0
+    passing = project.runner.invoke(app, ["cutover-check", "-c", str(project.config)], env=wide)
+    assert passing.exit_code == 0, passing.output
+    assert "GO" in passing.output and "NO-GO" not in passing.output
+    assert "last successful delta: run" in passing.output and "sync cycle 1" in passing.output
+
+    # the same, as a section of the run's JSON report and of its HTML page
+    reports = sorted((project.state / "reports").glob("*.json"))
+    report = json.loads(reports[-1].read_text())
+    assert report["command"] == "cutover-check" and report["cutover"]["go"] is True and report["exit_code"] == 0
+    page = reports[-1].with_suffix(".html").read_text()
+    assert "Cutover check" in page and "<b>GO</b>" in page
+    before = json.loads(reports[-3].read_text())  # the no-go check, before the --json one and the sync cycle
+    assert before["cutover"]["why_not"] == ["contacts: 1 failed (`deskmigrate status --failures`; the next sync or run retries them)"]
+    assert "NO-GO" in reports[-3].with_suffix(".html").read_text()
+
+
+def test_cutover_check_counts_the_zendesk_account_and_waits_for_a_new_ticket_to_be_synced(zendesk: ZendeskProject,
+                                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    assert zendesk.cli("run").exit_code == 0
+    requests_before = len(zendesk.fake.requests)
+    ready = zendesk.cli("cutover-check", "--json")
+    assert ready.exit_code == 0, ready.output
+    document = json.loads(ready.output)
+    lines = {" + ".join(line["entities"]): line for line in document["entities"]}
+    # the count endpoints leave out the deleted organization, user and ticket the exports still list (skipped as deleted)
+    assert (lines["companies"]["source"], lines["companies"]["ledger_read"], lines["companies"]["deleted_in_source"]) == (3, 4, 1)
+    assert lines["contacts + agents"]["source"] == 10 and lines["contacts + agents"]["source_how"] == "GET /api/v2/users/count"
+    assert (lines["conversations"]["source"], lines["conversations"]["in_intercom"]) == (5, 4)
+    assert any("attachments or inline images as links to the old desk" in line for line in document["needs_a_person"])
+    asked = [r.path for r in zendesk.fake.requests[requests_before:]]
+    assert sorted(asked) == ["/api/v2/organizations/count.json", "/api/v2/tickets/count.json", "/api/v2/users/count.json"]
+
+    new_ticket(zendesk.fake, 1100, "Scanner jammed", requester=10)
+    behind = json.loads(zendesk.cli("cutover-check", "--json").output)
+    assert behind["go"] is False and behind["exit_code"] == 3
+    assert behind["why_not"] == ["conversations: the source holds 1 more than the ledger has read: the next `deskmigrate sync` (or `run`) reads them"]
+
+    clock = ScriptedClock([], mark=lambda: 0)
+    monkeypatch.setattr(syncing, "system_clock", lambda: clock)
+    assert zendesk.cli("sync", "--until", "2027-01-31T12:00:30Z").exit_code == 0
+    after = zendesk.cli("cutover-check")
+    assert after.exit_code == 0, after.output
+    assert "sync cycle 1" in after.output and "lag" in after.output
