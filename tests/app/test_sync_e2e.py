@@ -385,3 +385,37 @@ def test_cutover_check_counts_the_zendesk_account_and_waits_for_a_new_ticket_to_
     after = zendesk.cli("cutover-check")
     assert after.exit_code == 0, after.output
     assert "sync cycle 1" in after.output and "lag" in after.output
+
+
+# -- touch only ours: a delta keeps what people changed in Intercom since ---------------------------------------------
+
+
+def test_a_delta_keeps_a_field_a_person_changed_in_intercom_and_says_so_when_the_source_changed_it_too(project: CsvProject) -> None:
+    from tests.app.test_e2e import requests_session
+
+    assert project.cli("run").exit_code == 0
+    with requests_session(project) as (session, url):
+        contact = project.contacts_in_sandbox()["u006"]
+        edited = session.put(f"{url}/contacts/{contact['id']}", json={"name": "Edited By A Person",
+                                                                      "custom_attributes": {"newsletter": False}})
+        assert edited.ok, edited.text
+    rows = [dict(row) for row in project.contacts]
+    rows[5]["plan_tier"] = "3"  # the source changes another field: it lands, the person's edits stay
+    project.write_contacts(rows)
+    assert project.cli("run").exit_code == 0
+    after = project.contacts_in_sandbox()["u006"]
+    assert after["custom_attributes"]["plan_tier"] == 3
+    assert after["name"] == "Edited By A Person" and after["custom_attributes"]["newsletter"] is False
+
+    rows[5]["name"] = "Renamed In The Source"  # now the source changes the name the person changed: theirs stays, said
+    project.write_contacts(rows)
+    result = project.cli("run")
+    assert result.exit_code == 0, result.output
+    assert project.contacts_in_sandbox()["u006"]["name"] == "Edited By A Person"
+    [report] = [json.loads(p.read_text()) for p in sorted((project.state / "reports").glob("*.json"))][-1:]
+    [note] = [n for n in report["content_notes"] if n["kind"] == "kept_intercom_edit"]
+    assert note["source_id"] == "u006" and "name" in note["detail"] and "not sent" in note["detail"]
+    rows[6]["name"] = "Someone Else Renamed"  # a record nobody touched in Intercom is updated as ever
+    project.write_contacts(rows)
+    assert project.cli("run").exit_code == 0
+    assert project.contacts_in_sandbox()["u007"]["name"] == "Someone Else Renamed"
