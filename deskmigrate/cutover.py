@@ -120,6 +120,7 @@ def _read_and_count(project: pipeline.Project, entity: str, files: list[Path]) -
     """A file source's records as a read would give them now: distinct ids of records, rejected rows, records it left out."""
     seen: dict[str, set[str]] = {}
     unnamed: dict[str, int] = {}
+    project.connector.context.cursors = None  # the whole file as it is now, never from a saved position
     for item in project.connector.read(entity):
         if isinstance(item, SourceCheckpoint) or (isinstance(item, SourceNotice) and not item.skip_reason):
             continue

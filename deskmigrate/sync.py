@@ -10,6 +10,7 @@ that fails (the source or Intercom unreachable, a crash inside it) is recorded a
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import threading
@@ -169,7 +170,11 @@ def stopping_on_signals() -> Iterator[None]:
         yield
         return
 
+    owner = os.getpid()
+
     def asked(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # a forked plan worker (Ctrl-C reaches the whole group): it finishes its chunk, the parent stops
+            return
         if signum == signal.SIGINT and stop_asked():
             raise KeyboardInterrupt
         name = signal.Signals(signum).name

@@ -278,7 +278,8 @@ class HelpScoutConnector(Connector):
             page = self.mailbox.get_json(path, query).get("page") or {}
             if "totalElements" in page:
                 endpoint = f"GET /v2/{path}" + ("?status=all" if path == "conversations" else "")
-                totals.append(SourceTotal((entity,), int(page["totalElements"]), endpoint))
+                # the total counts what the list returns, deleted conversations included: the read skips those as deleted
+                totals.append(SourceTotal((entity,), int(page["totalElements"]), endpoint, counts_deleted=True))
         return totals
 
     def describe_plan(self) -> dict[str, Any]:

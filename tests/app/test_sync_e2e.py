@@ -419,3 +419,57 @@ def test_a_delta_keeps_a_field_a_person_changed_in_intercom_and_says_so_when_the
     project.write_contacts(rows)
     assert project.cli("run").exit_code == 0
     assert project.contacts_in_sandbox()["u007"]["name"] == "Someone Else Renamed"
+
+
+def test_cutover_check_counts_help_scout_by_its_list_totals_and_freshdesk_by_the_ledger(tmp_path: Path) -> None:
+    from tests.app.test_freshdesk_e2e import make_project as freshdesk_project
+    from tests.app.test_helpscout_e2e import make_project as helpscout_project
+    from tests.fakes.freshdesk import FakeFreshdesk
+    from tests.fakes.helpscout import FakeHelpScout
+
+    with FakeHelpScout(page_size=3) as fake:
+        (tmp_path / "helpscout").mkdir()
+        helpscout = helpscout_project(tmp_path / "helpscout", fake)
+        assert helpscout.cli("run").exit_code == 0
+        checked = helpscout.cli("cutover-check", "--json")
+        document = json.loads(checked.output)
+        lines = {" + ".join(line["entities"]): line for line in document["entities"]}
+        assert lines["contacts"]["source_how"] == "GET /v2/customers" and lines["agents"]["source_how"] == "GET /v2/users"
+        assert lines["conversations"]["source_how"] == "GET /v2/conversations?status=all"
+        assert lines["contacts"]["source"] == lines["contacts"]["ledger_read"] == 7
+        assert "helpscout gives no count" in lines["companies"]["source_how"]
+        assert (lines["conversations"]["source"], lines["conversations"]["ledger_read"]) == (8, 8), "the list counts what it lists"
+        assert checked.exit_code == 0 and document["go"], document
+
+    with FakeFreshdesk() as fake:
+        (tmp_path / "freshdesk").mkdir()
+        freshdesk = freshdesk_project(tmp_path / "freshdesk", fake)
+        assert freshdesk.cli("run").exit_code == 0
+        checked = freshdesk.cli("cutover-check", "--json")
+        document = json.loads(checked.output)
+        assert all(line["source"] is None and "freshdesk gives no count" in line["source_how"] for line in document["entities"])
+        assert checked.exit_code == 0 and document["go"], document
+
+
+def test_cutover_check_counts_a_json_lines_export_by_its_lines_and_goes_only_with_its_rejections_accepted(tmp_path: Path) -> None:
+    from tests.app.test_jsonl_e2e import CONVERSATION_ATTRIBUTES, JsonlProject, write_account
+    from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, declare_conversation_attributes, write_project_config
+
+    write_account(tmp_path / "export")  # a third of each entity's lines are bad on purpose
+    config = write_project_config(tmp_path, {"type": "jsonl", "folder": "export"}, "jsonl")
+    declare_conversation_attributes(config, CONVERSATION_ATTRIBUTES)
+    data = yaml.safe_load(config.read_text())
+    data["load"]["max_rejected"] = "50%"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    project = JsonlProject(root=tmp_path, config=config, fake=None, env={INTERCOM_TOKEN_VARIABLE: "e2e-sync-jsonl-token-0b7e"})
+    assert project.cli("run").exit_code == 3  # the export has bad lines on purpose: rejected, listed
+    checked = project.cli("cutover-check", "--json")
+    document = json.loads(checked.output)
+    assert checked.exit_code == 3 and document["go"] is False
+    lines = {" + ".join(line["entities"]): line for line in document["entities"]}
+    contacts = lines["contacts"]
+    assert contacts["source_how"] == "rows of contacts.jsonl (read now)" and contacts["source"] == contacts["ledger_read"]
+    assert contacts["rejected"] and all("rejected" in why or "failed" in why for why in document["why_not"]), document["why_not"]
+    accepted = json.loads(project.cli("cutover-check", "--json", "--accept-rejections").output)
+    assert [why for why in accepted["why_not"] if "rejected" in why] == []
+    assert any("accepted (--accept-rejections)" in note for line in accepted["entities"] for note in line["notes"])
