@@ -284,6 +284,21 @@ def test_sigterm_mid_cycle_finishes_the_calls_in_flight_and_stops_cleanly(projec
     assert len(project.contacts_in_sandbox()) == 400
 
 
+def test_sigterm_between_cycles_stops_at_once_with_the_last_cycles_code(project: CsvProject) -> None:
+    process = csv_sync(project, "--every", "1h")
+    deadline = time.monotonic() + 60
+    reports = project.state / "reports"
+    while time.monotonic() < deadline and process.poll() is None and not (reports.is_dir() and any(reports.glob("*.json"))):
+        time.sleep(0.05)
+    time.sleep(0.3)  # the first cycle's report is written; the loop waits for the next one, an hour away
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0, output
+    assert "sync stopped (asked) after 1 cycle(s)" in output
+    assert not (project.state / "deskmigrate.lock").exists()
+    assert len(project.contacts_in_sandbox()) == len(project.contacts)
+
+
 def test_csv_cycles_send_only_the_rows_changed_since_the_last(project: CsvProject, monkeypatch: pytest.MonkeyPatch) -> None:
     assert project.cli("run").exit_code == 0
     rows = [dict(row) for row in project.contacts]
