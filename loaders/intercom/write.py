@@ -130,7 +130,7 @@ def write_object(loader: IntercomLoader, kind: ObjectKind, source_id: str, diges
 def _update(loader: IntercomLoader, kind: ObjectKind, row: IdMapRow, body: Body, digest: str) -> str:
     previous = kind.previous(row)
     kept = Kept()
-    if kind.keeps_their_edits and kind.read is not None and previous:
+    if kind.keeps_their_edits and loader.settings.keep_intercom_edits and kind.read is not None and previous:
         body, kept = without_their_edits(kind.entity, body, previous, kind.read(str(row.intercom_id)))
         if kept.overruled:
             log.info("%s %s: %s", kind.entity, row.source_id, kept.describe())

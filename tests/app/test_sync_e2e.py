@@ -435,6 +435,14 @@ def test_a_delta_keeps_a_field_a_person_changed_in_intercom_and_says_so_when_the
     assert project.cli("run").exit_code == 0
     assert project.contacts_in_sandbox()["u007"]["name"] == "Someone Else Renamed"
 
+    data = yaml.safe_load(project.config.read_text())  # load.keep_intercom_edits: false — the source's values win
+    data["load"]["keep_intercom_edits"] = False
+    project.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    rows[5]["name"] = "The Source Wins"
+    project.write_contacts(rows)
+    assert project.cli("run").exit_code == 0
+    assert project.contacts_in_sandbox()["u006"]["name"] == "The Source Wins"
+
 
 def test_cutover_check_counts_help_scout_by_its_list_totals_and_freshdesk_by_the_ledger(tmp_path: Path) -> None:
     from tests.app.test_freshdesk_e2e import make_project as freshdesk_project
