@@ -224,6 +224,7 @@ def run_sync(project: pipeline.Project, body: CycleBody, *, every_s: float, unti
         began = clock.now()
         cycle = _one_cycle(project, body, number, every_s, until, verbose)
         outcome.cycles.append(cycle)
+        console.print(f"[bold]sync: cycle {number} {cycle['status']}[/]{_landed(cycle)}")
         if cycle["status"] == "interrupted" or stop_asked():
             outcome.stopped_by = "signal"
             break
@@ -231,11 +232,19 @@ def run_sync(project: pipeline.Project, body: CycleBody, *, every_s: float, unti
         if until is not None and next_at >= until.timestamp():
             outcome.stopped_by = "until"
             break
-        console.print(f"sync: cycle {number} {cycle['status']}; next cycle at {_iso(next_at)} (Ctrl-C or SIGTERM stops)")
+        console.print(f"sync: next cycle at {_iso(next_at)} (Ctrl-C or SIGTERM stops)")
         if clock.wait(max(next_at - clock.now(), 0.0)):
             outcome.stopped_by = "signal"
             break
     return outcome
+
+
+def _landed(cycle: dict[str, Any]) -> str:
+    if cycle.get("landed") is None:
+        return ""
+    if not cycle["landed"]:
+        return ", nothing new in the source"
+    return f", {cycle['landed']} record(s) landed, lag {describe_lag(cycle.get('lag_s'))}"
 
 
 def _one_cycle(project: pipeline.Project, body: CycleBody, number: int, every_s: float, until: datetime | None,

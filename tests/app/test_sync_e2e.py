@@ -174,6 +174,7 @@ def test_three_sync_cycles_land_each_change_once_and_status_shows_their_lag(zend
     monkeypatch.setattr(syncing, "system_clock", lambda: clock)
     result = zendesk.cli("sync", "--every", "1m", "--until", "2027-01-31T12:02:30Z")
     assert result.exit_code == 0, result.output
+    assert "sync: cycle 3 ok, 1 record(s) landed, lag 2." in result.output  # stamped two minutes before the cycle
     assert clock.waited == [60.0, 60.0], "three cycles a minute apart; the --until time came before a fourth"
 
     log = zendesk._log()
@@ -205,7 +206,6 @@ def test_three_sync_cycles_land_each_change_once_and_status_shows_their_lag(zend
 
     status = zendesk.cli("status")
     assert status.exit_code == 0, status.output
-    print(status.output)
     table = status.output.split("Sync cycles", 1)[1]
     rows = [line for line in table.splitlines() if " sync" not in line and line.count("│") > 3 and "run" not in line]
     assert len(rows) == 3 and all(" ok " in row for row in rows), table
