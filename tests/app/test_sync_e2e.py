@@ -203,6 +203,8 @@ def test_three_sync_cycles_land_each_change_once_and_status_shows_their_lag(zend
     newest = [(r["sync"]["newest_change"]["entity"], r["sync"]["newest_change"]["source_id"]) for r in cycles]
     assert newest == [("conversations", "1100"), ("conversations", "1001"), ("contacts", "12")]
     assert all(r["sync"]["lag_s"] >= 120 for r in cycles[1:]), "the changes were stamped two minutes before the cycle"
+    page = (zendesk.root / "state" / "reports" / f"{cycles[2]['run_id']}.html").read_text()
+    assert "Sync cycle 3" in page and "newest change: contacts 12" in page
 
     status = zendesk.cli("status")
     assert status.exit_code == 0, status.output
