@@ -270,6 +270,9 @@ def sync(config: Path = ConfigOption,
     except syncing.SyncArgumentError as error:
         err_console.print(f"[red]{escape(str(error))}[/]")
         raise Exit(EXIT_CONFIG) from None
+    if deadline is not None and deadline <= datetime.now(UTC):
+        err_console.print(f"[red]--until {escape(until or '')}: that time has passed; no cycle would run[/]")
+        raise Exit(EXIT_CONFIG)
     project = lifecycle.open_project(config)
 
     def cycle(project: pipeline.Project, ledger: Ledger, run_id: str, started: float, section: Callable[[], dict[str, Any]]) -> int:

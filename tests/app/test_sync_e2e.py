@@ -238,7 +238,8 @@ def test_a_failed_cycle_is_recorded_and_the_next_one_lands_the_change(zendesk: Z
 
 
 def test_sync_refuses_an_unreadable_every_or_until(zendesk: ZendeskProject) -> None:
-    for args, said in ((("--every", "soon"),  "--every 'soon'"), (("--until", "tomorrow"), "--until 'tomorrow'")):
+    for args, said in ((("--every", "soon"), "--every 'soon'"), (("--until", "tomorrow"), "--until 'tomorrow'"),
+                       (("--until", "2020-01-01T00:00Z"), "that time has passed")):
         result = zendesk.cli("sync", *args)
         assert result.exit_code == 2 and said in result.output, result.output
 
