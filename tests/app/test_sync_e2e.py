@@ -253,7 +253,8 @@ def csv_sync(project: CsvProject, *args: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def test_sigterm_mid_cycle_finishes_the_calls_in_flight_and_stops_cleanly(project: CsvProject) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stop_mid_cycle_finishes_the_calls_in_flight_and_stops_cleanly(project: CsvProject, stop: signal.Signals) -> None:
     project.write_contacts(contact_rows(400))
     project.set_target(latency_ms=20)
     process = csv_sync(project, "--every", "1h")
@@ -263,10 +264,10 @@ def test_sigterm_mid_cycle_finishes_the_calls_in_flight_and_stops_cleanly(projec
             break
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()[0].decode()
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     output = process.communicate(timeout=60)[0].decode()
     assert process.returncode == 130, output  # stopped before any cycle finished
-    assert "SIGTERM: finishing the calls in flight" in output and "interrupted" in output
+    assert f"{stop.name}: finishing the calls in flight" in output and "interrupted" in output
     assert not (project.state / "deskmigrate.lock").exists()
 
     landed = project.contacts_in_sandbox()
