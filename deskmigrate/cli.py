@@ -335,24 +335,8 @@ def cutover_check(config: Path = ConfigOption,
 
     screen.quiet(quiet or as_json)
     with lifecycle.started_run(config, "cutover-check", verbose) as (project, ledger, run_id, started):
-        with pipeline.open_target(project) as target:
-            target.client.me()  # a wrong token or an unreachable target is an error here, never "nothing in Intercom"
-            agent_admins = match_agents_by_email(ledger, target.client.admins().get("admins", [])) if ledger.count_staged("agents") else None
-            with screen.bars() as progress:
-                readback = pipeline.validate(project, ledger, target, progress)
-            stats = lifecycle.api_stats(target)
-        with console.status("counting what the source holds now…"):
-            totals = cutover.source_totals(project)
-        reconciled = pipeline.reconciliation(ledger, None, agent_admins)
-        result = cutover.check(project, ledger, reconciled, totals, readback, accept_rejections=accept_rejections,
-                               state_dir=project.state_dir)
-        cutover.print_check(result)
+        result, path = cutover.run_check(project, ledger, run_id, started, accept_rejections=accept_rejections)
         code = EXIT_OK if result.go else EXIT_FAILURES
-        document = {"run_id": run_id, "command": "cutover-check", "deskmigrate": __version__,
-                    "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
-                    "cutover": result.as_dict(), "reconciliation": reconciled.as_dict(), "api": stats, "exit_code": code}
-        path = lifecycle.write_reports(project, run_id, document)
-        ledger.finish_run(run_id, "go" if result.go else "no-go", document)
         if as_json:
             screen.print_json(result.as_dict() | {"run_id": run_id, "exit_code": code})
         console.print(f"cutover-check run [bold]{run_id}[/] report: {path}")

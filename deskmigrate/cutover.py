@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,12 +18,12 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from deskmigrate import pipeline
+from deskmigrate import __version__, lifecycle, pipeline, screen
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import DELETED_IN_SOURCE, SourceNotice
 from deskmigrate.core.source import SourceCheckpoint, SourceTotal
 from deskmigrate.loaders.intercom.validate import Mismatch
-from deskmigrate.reconcile import AGENTS, LANDS_AS, Reconciliation
+from deskmigrate.reconcile import AGENTS, LANDS_AS, Reconciliation, match_agents_by_email
 from deskmigrate.screen import console
 from deskmigrate.sync import COMMAND as SYNC
 from deskmigrate.sync import describe_lag
@@ -265,6 +266,34 @@ def _latest_help_center_dates(state_dir: Path) -> str | None:
         if dates:
             return str(dates)
     return None
+
+
+# -- the command ---------------------------------------------------------------------------------------
+
+
+def run_check(project: pipeline.Project, ledger: Ledger, run_id: str, started: float, *,
+              accept_rejections: bool) -> tuple[CutoverCheck, Path]:
+    """The check as the run `run_id`: Intercom read back (validate's read-back), the source counted, the verdict shown,
+    and the run's report (JSON and HTML) written with it as its `cutover` section, the run recorded go or no-go."""
+    with pipeline.open_target(project) as target:
+        target.client.me()  # a wrong token or an unreachable target is an error here, never "nothing in Intercom"
+        admins = target.client.admins().get("admins", []) if ledger.count_staged(AGENTS) else None
+        agent_admins = match_agents_by_email(ledger, admins) if admins is not None else None
+        with screen.bars() as progress:
+            readback = pipeline.validate(project, ledger, target, progress)
+        stats = lifecycle.api_stats(target)
+    with console.status("counting what the source holds now…"):
+        totals = source_totals(project)
+    reconciled = pipeline.reconciliation(ledger, None, agent_admins)
+    result = check(project, ledger, reconciled, totals, readback, accept_rejections=accept_rejections, state_dir=project.state_dir)
+    print_check(result)
+    code = lifecycle.EXIT_OK if result.go else lifecycle.EXIT_FAILURES
+    document = {"run_id": run_id, "command": "cutover-check", "deskmigrate": __version__,
+                "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "duration_s": round(time.time() - started, 3),
+                "cutover": result.as_dict(), "reconciliation": reconciled.as_dict(), "api": stats, "exit_code": code}
+    path = lifecycle.write_reports(project, run_id, document)
+    ledger.finish_run(run_id, "go" if result.go else "no-go", document)
+    return result, path
 
 
 # -- on screen ----------------------------------------------------------------------------------------
