@@ -93,14 +93,17 @@ def system_clock() -> Clock:
 
 
 def change_time(record: Record, file_time: float | None) -> float | None:
-    """When the source last changed a record: its updated_at (a conversation's newest message counts too), else its
-    created_at, else when its file was last saved (a file source without change dates)."""
-    times = [moment.timestamp() for moment in (record.updated_at, record.created_at) if isinstance(moment, datetime)]
+    """When the source last changed a record: its updated_at (a conversation's newest message counts too); without one,
+    when its file was last saved (a file source: a row's created_at says nothing of when it was edited), else its
+    created_at."""
+    times = [record.updated_at.timestamp()] if isinstance(record.updated_at, datetime) else []
     if isinstance(record, Conversation):
         times.extend(part.created_at.timestamp() for part in record.parts if part.created_at is not None)
-    if not times and file_time is not None:
+    if times:
+        return max(times)
+    if file_time is not None:
         return file_time
-    return max(times) if times else None
+    return record.created_at.timestamp() if isinstance(record.created_at, datetime) else None
 
 
 def cycle_lag(ledger: Ledger, run_id: str, file_time: Callable[[str], float | None]) -> dict[str, Any]:
