@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from deskmigrate import sync as syncing
 from deskmigrate.cli import app
@@ -26,35 +25,15 @@ from deskmigrate.sandbox.db import Database
 from deskmigrate.sandbox.resources.conversations import conversation_view
 from tests.app.conftest import Project as CsvProject
 from tests.app.conftest import contact_rows
+from tests.app.test_conversations_audit import Project as AuditProject
 from tests.fakes.base import iso_z
-from tests.fakes.zendesk import FAKE_EMAIL, FAKE_SUBDOMAIN, FAKE_TOKEN, FakeZendesk
+from tests.fakes.zendesk import FakeZendesk
 
-INTERCOM_TOKEN = "e2e-sync-intercom-token-51d0"
-ZENDESK_ATTRIBUTES = {name: "string" for name in (
-    "zendesk_status", "zendesk_priority", "zendesk_channel", "zendesk_type", "zendesk_group", "zendesk_ticket_id",
-    "ticket_form", "product", "urgent_customer", "order_number")}
 START = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
 
 
-class ZendeskProject:
-    def __init__(self, root: Path, fake: FakeZendesk) -> None:
-        self.root, self.fake, self.runner = root, fake, CliRunner()
-        self.config = root / "config.yaml"
-
-    def cli(self, *args: str) -> Any:
-        env = {"E2E_ZENDESK_TOKEN": FAKE_TOKEN, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN, "COLUMNS": "200"}
-        return self.runner.invoke(app, [*args, "-c", str(self.config)], env=env, catch_exceptions=False)
-
-    def write_routes(self) -> list[str]:
-        return [entry["route"] for entry in self._log() if entry["write"]]
-
-    def _log(self) -> list[dict[str, Any]]:
-        database = Database(self.root / "sandbox.db")
-        try:
-            with database.transaction() as db:
-                return db.request_log()
-        finally:
-            database.close()
+class ZendeskProject(AuditProject):
+    """The fake Zendesk account read into the sandbox (the conversations audit's project), with what these tests read back."""
 
     def conversations(self) -> dict[str, dict[str, Any]]:
         database = Database(self.root / "sandbox.db")
@@ -91,17 +70,6 @@ class ZendeskProject:
 @pytest.fixture
 def zendesk(tmp_path: Path) -> Iterator[ZendeskProject]:
     with FakeZendesk() as fake:
-        config = {
-            "source": {"type": "zendesk", "subdomain": FAKE_SUBDOMAIN, "email": FAKE_EMAIL, "token": "${E2E_ZENDESK_TOKEN}",
-                       "base_url": fake.base_url, "incremental_requests_per_minute": 100_000, "retry_backoff_s": 0,
-                       "include_help_center": False},
-            "target": {"type": "sandbox", "token": "${E2E_INTERCOM_TOKEN}", "path": "sandbox.db", "search_delay_s": 0,
-                       "conversation_attributes": ZENDESK_ATTRIBUTES},
-            "mapping": "zendesk",
-            "state": "state",
-            "load": {"concurrency": 4, "fallback_admin_email": "migration-bot@sandbox.example.com"},
-        }
-        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         yield ZendeskProject(tmp_path, fake)
 
 
@@ -159,7 +127,7 @@ def test_three_sync_cycles_land_each_change_once_and_status_shows_their_lag(zend
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     assert zendesk.cli("run").exit_code == 0
     before = zendesk.conversations()
-    writes_before = len(zendesk._log())
+    writes_before = len(zendesk.request_log())
 
     def second() -> None:  # a new comment on an old (solved) ticket reopens it, with a tag added
         zendesk.fake.account["comments"][1001].append(  # type: ignore[index]
@@ -170,14 +138,14 @@ def test_three_sync_cycles_land_each_change_once_and_status_shows_their_lag(zend
         zendesk.fake.touch("users", 12, name="Émile Zola-Dreyfus")
 
     new_ticket(zendesk.fake, 1100, "Scanner jammed", requester=10)  # the first cycle's change
-    clock = ScriptedClock([second, third], mark=lambda: len(zendesk._log()))
+    clock = ScriptedClock([second, third], mark=lambda: len(zendesk.request_log()))
     monkeypatch.setattr(syncing, "system_clock", lambda: clock)
     result = zendesk.cli("sync", "--every", "1m", "--until", "2027-01-31T12:02:30Z")
     assert result.exit_code == 0, result.output
     assert "sync: cycle 3 ok, 1 record(s) landed, lag 2." in result.output  # stamped two minutes before the cycle
     assert clock.waited == [60.0, 60.0], "three cycles a minute apart; the --until time came before a fourth"
 
-    log = zendesk._log()
+    log = zendesk.request_log()
     writes = [[e["route"] for e in log[start:end] if e["write"]]
               for start, end in zip([writes_before, *clock.marks], [*clock.marks, len(log)], strict=True)]
     # cycle 1: the new ticket, created once with its message; nothing else
@@ -224,7 +192,7 @@ def test_a_failed_cycle_is_recorded_and_the_next_one_lands_the_change(zendesk: Z
     def source_back() -> None:
         zendesk.fake.restore("incremental/users/cursor")
 
-    clock = ScriptedClock([source_back], mark=lambda: len(zendesk._log()))
+    clock = ScriptedClock([source_back], mark=lambda: len(zendesk.request_log()))
     monkeypatch.setattr(syncing, "system_clock", lambda: clock)
     result = zendesk.cli("sync", "--every", "5m", "--until", "2027-01-31T12:07:00Z")
     assert result.exit_code == 0, result.output
