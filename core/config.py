@@ -103,6 +103,10 @@ class LoadConfig(Strict):
         description="per entity, the rejected records (by the mapping or the source) a run or load accepts before its first "
                     "write: a share of those read (5%) or a number of records; more stops it (--accept-rejections goes on)",
     )
+    keep_intercom_edits: bool = Field(
+        True, description="before a delta updates a contact or company deskmigrate wrote, read it and leave out the fields changed "
+                          "in Intercom since (one read per update); false: the source's values overwrite them"
+    )
     on_duplicate_email: Literal["merge", "reject_later"] = Field(
         "merge",
         description="source contacts sharing one email (Intercom keeps user emails unique): merge into one contact, "

@@ -58,6 +58,21 @@ def convert_or_reject(entity: str, raw: Mapping[str, Any], location: str, build:
         return SourceRejection(entity=entity, source_id=str(raw.get("id")), location=location, reason=f"unreadable {ENTITY_NOUNS.get(entity, entity)}: {exc!r}")
 
 
+@dataclass(frozen=True)
+class SourceTotal:
+    """What the source says it holds now, for `cutover-check`: `count` records of the staged `entities` (one vendor list may
+    feed several: Zendesk users are contacts and agents), from `endpoint`. `counts_deleted`: whether records deleted in the
+    source are in the count (a count endpoint leaves them out; the read stages them as skipped). `approximate`: the vendor
+    says the count may lag (Zendesk above 100,000, refreshed daily), `as_of` when it was taken."""
+
+    entities: tuple[str, ...]
+    count: int
+    endpoint: str
+    counts_deleted: bool = False
+    approximate: bool = False
+    as_of: str | None = None
+
+
 class CursorStore(Protocol):
     """Where a connector finds the cursor it last checkpointed for an entity (the ledger implements it)."""
 
@@ -112,6 +127,11 @@ class Connector(Protocol):
     def describe_plan(self) -> dict[str, Any] | None:
         """How the next extract will read the source (endpoints, strategy, estimated calls); None when there is nothing to tell."""
         return None
+
+    def source_totals(self) -> list[SourceTotal]:
+        """The source's own counts of what it holds now (count endpoints, list totals); empty when it reports none (a file
+        source is counted by reading its files)."""
+        return []
 
     def files_read(self, entity: str) -> list[Path] | None:
         """The local files a read of `entity` depends on (a file source): when none of them changed since its last

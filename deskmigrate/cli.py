@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -185,9 +186,11 @@ def plan(config: Path = ConfigOption,
 
 
 def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float,
-                     extract: bool, accept_rejections: bool, since: datetime | None = None) -> int:
+                     extract: bool, accept_rejections: bool, since: datetime | None = None,
+                     more: Callable[[], dict[str, Any]] | None = None) -> int:
     """(Extract,) plan and load under progress bars, then — the bars done — the summary and the run's report. Nothing
-    is written when more records would be rejected than load.max_rejected allows, unless `accept_rejections`."""
+    is written when more records would be rejected than load.max_rejected allows, unless `accept_rejections`. `more`:
+    sections the command adds to the report once the load is done (a sync cycle's lag)."""
     with screen.bars() as progress:
         extracted = pipeline.extract(project, ledger, run_id, progress, since) if extract else None
         planned = pipeline.plan(project, ledger, run_id, progress, None)
@@ -202,6 +205,7 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
         if extracted is not None:
             screen.print_extract(extracted)
         screen.print_rejections_over_limit(rejections, command)
+        report |= more() if more is not None else {}
         return lifecycle.finish_run(project, ledger, run_id, command, started, report | {"refused": rejections.as_dict()},
                                     refused=EXIT_CONFIG, shown=(MAPPING_PHASE,))
     reconciled = pipeline.reconciliation(ledger, run_id, loaded.agent_admins).as_dict()
@@ -217,6 +221,7 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
     if extracted is not None:
         screen.print_extract(extracted)
     screen.print_load(loaded, report["phases"], reconciled, stats)
+    report |= more() if more is not None else {}
     return lifecycle.finish_run(project, ledger, run_id, command, started, report)
 
 
@@ -246,6 +251,39 @@ def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None,
     with lifecycle.started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
         code = _load_and_report(project, ledger, run_id, "run", started, extract=True, accept_rejections=accept_rejections, since=since)
         raise Exit(code)
+
+
+@app.command(epilog=_examples("deskmigrate sync -c config.yaml --every 10m", "deskmigrate sync --every 5m --until 2027-01-31T18:00Z"))
+@exits
+def sync(config: Path = ConfigOption,
+         every: str = typer.Option("10m", "--every", help="Start a cycle this often (30s, 10m, 1h30m); at once when one ran longer."),
+         until: str | None = typer.Option(None, "--until", help="Start no cycle after this time (ISO 8601; UTC without an offset)."),
+         verbose: bool = VerboseOption, accept_rejections: bool = AcceptRejectionsOption, quiet: bool = QuietOption) -> None:
+    """Deltas until the switch: a `run` over what changed since the last cycle (new and changed records), every --every, until
+    stopped (Ctrl-C, SIGTERM: the calls in flight finish) or --until. Each cycle is a run in `status`, with the lag of the
+    newest change it landed; a failed cycle does not stop the next."""
+    from deskmigrate import sync as syncing
+
+    screen.quiet(quiet)
+    try:
+        every_s, deadline = syncing.parse_every(every), syncing.parse_until(until) if until else None
+    except syncing.SyncArgumentError as error:
+        err_console.print(f"[red]{escape(str(error))}[/]")
+        raise Exit(EXIT_CONFIG) from None
+    if deadline is not None and deadline <= datetime.now(UTC):
+        err_console.print(f"[red]--until {escape(until or '')}: that time has passed; no cycle would run[/]")
+        raise Exit(EXIT_CONFIG)
+    project = lifecycle.open_project(config)
+
+    def cycle(project: pipeline.Project, ledger: Ledger, run_id: str, started: float, section: Callable[[], dict[str, Any]]) -> int:
+        return _load_and_report(project, ledger, run_id, "sync", started, extract=True, accept_rejections=accept_rejections,
+                                more=lambda: {"sync": section()})
+
+    with lifecycle.holding(project, "sync"), syncing.stopping_on_signals():
+        outcome = syncing.run_sync(project, cycle, every_s=every_s, until=deadline, clock=syncing.system_clock(), verbose=verbose)
+    console.print(f"sync stopped ({'asked' if outcome.stopped_by == 'signal' else 'the --until time'}) after {len(outcome.cycles)} "
+                  "cycle(s): `deskmigrate status` lists them")
+    raise Exit(outcome.exit_code)
 
 
 # -- validate / rollback / status ------------------------------------------------------------------------
@@ -282,6 +320,27 @@ def validate(config: Path = ConfigOption, verbose: bool = VerboseOption, as_json
         summary.append(f"{open_problems} record(s) failed or not loaded yet (`deskmigrate status --failures`; `run` retries them)")
     console.print("[yellow]✗ " + "; ".join(summary) + "[/]")
     raise Exit(EXIT_FAILURES)
+
+
+@app.command("cutover-check", epilog=_examples("deskmigrate cutover-check -c config.yaml", "deskmigrate cutover-check --json | jq .why_not"))
+@exits
+def cutover_check(config: Path = ConfigOption,
+                  accept_rejections: bool = typer.Option(False, "--accept-rejections",
+                                                         help="Go even with rejected records (they stay behind; listed as notes)."),
+                  verbose: bool = VerboseOption, as_json: bool = JsonOption, quiet: bool = QuietOption) -> None:
+    """Go or no-go for the switch: per entity the source's count now, the ledger and Intercom (read back), open failures and
+    rejections, the last successful delta and its lag, and what needs a person before the old desk goes. Exit 0 only
+    when everything the mapping migrates is accounted for (else 3, with why). A run of its own, with its report."""
+    from deskmigrate import cutover
+
+    screen.quiet(quiet or as_json)
+    with lifecycle.started_run(config, "cutover-check", verbose) as (project, ledger, run_id, started):
+        result, path = cutover.run_check(project, ledger, run_id, started, accept_rejections=accept_rejections)
+        code = EXIT_OK if result.go else EXIT_FAILURES
+        if as_json:
+            screen.print_json(result.as_dict() | {"run_id": run_id, "exit_code": code})
+        console.print(f"cutover-check run [bold]{run_id}[/] report: {path}")
+        raise Exit(code)
 
 
 @app.command(epilog=_examples("deskmigrate rollback --run 20261205T090920.790Z-39e8 --dry-run", "deskmigrate rollback --all --yes",
@@ -407,6 +466,9 @@ def status(config: Path = ConfigOption,
         raise Exit(EXIT_OK)
     groups = triage.group_failures(triage.failure_rows(ledger)) if show_failures else None
     screen.print_status(runs, chosen, progress, reconciled, groups, ledger.open_failure_counts(), ledger.notice_kinds())
+    from deskmigrate.sync import print_cycles
+
+    print_cycles(runs)
 
 
 @app.command(epilog=_examples("deskmigrate init csv --contacts export/contacts.csv --companies export/companies.csv",

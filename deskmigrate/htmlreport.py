@@ -72,6 +72,8 @@ def render(report: dict[str, Any], redirects: list[dict[str, str]] = (), json_pa
         "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
         f"<title>deskmigrate {escape(command)} {escape(run_id)}</title><style>{STYLE}</style></head><body>",
         _header(report),
+        _cutover(report.get("cutover") or {}),
+        _sync(report.get("sync") or {}),
         _reconciliation(report.get("reconciliation") or {}),
         _plan(report.get("plan") or {}),
         _phases(report.get("phases") or []),
@@ -86,7 +88,9 @@ def render(report: dict[str, Any], redirects: list[dict[str, str]] = (), json_pa
 
 def _header(report: dict[str, Any]) -> str:
     code = report.get("exit_code")
-    verdict = {0: ("ok", "finished, all good"), 3: ("bad", "finished, some records failed or were rejected")}.get(
+    verdicts = ({0: ("ok", "go"), 3: ("bad", "no-go")} if report.get("command") == "cutover-check"
+                else {0: ("ok", "finished, all good"), 3: ("bad", "finished, some records failed or were rejected")})
+    verdict = verdicts.get(
         code if isinstance(code, int) else -1, ("bad", f"status {report.get('status') or 'unknown'}"))
     facts = [f"run <code>{escape(str(report.get('run_id', '')))}</code>", f"started {escape(str(report.get('started_at', '')))}",
              f"took {escape(str(report.get('duration_s', '')))} s", f"deskmigrate {escape(str(report.get('deskmigrate', '')))}",
@@ -94,6 +98,44 @@ def _header(report: dict[str, Any]) -> str:
     error = f"<p class=bad>{escape(str(report['error']))}</p>" if report.get("error") else ""
     return (f"<h1>deskmigrate {escape(str(report.get('command', '')))}: <span class={verdict[0]}>{escape(verdict[1])}</span></h1>"
             f"<p class=meta>{' · '.join(facts)}</p>{error}")
+
+
+def _cutover(check: dict[str, Any]) -> str:
+    """cutover-check: per entity the source now, the ledger and Intercom; why not go; the last delta; what needs a person."""
+    if not check:
+        return ""
+    rows = [[" + ".join(line["entities"]), "-" if line["source"] is None else ("~" if line["approximate"] else "") + str(line["source"]),
+             line["ledger_read"], line["deleted_in_source"], line["landed"], "-" if line["in_intercom"] is None else line["in_intercom"],
+             line["skipped"], line["rejected"], line["failed"], line["pending"], "✓" if line["accounted_for"] else "✗",
+             "; ".join([f"source: {line['source_how']}", *line["notes"]])]
+            for line in check.get("entities") or []]
+    verdict = ("<p class=ok><b>GO</b>: everything the mapping migrates is accounted for</p>" if check.get("go") else
+               "<p class=bad><b>NO-GO</b></p><ul>" + "".join(f"<li>{escape(str(why))}</li>" for why in check.get("why_not") or []) + "</ul>")
+    delta = check.get("last_delta")
+    if delta:
+        lag = f", lag {delta['lag_s']} s" if delta.get("lag_s") is not None else ""
+        cycle = f" (sync cycle {delta['cycle']})" if delta.get("cycle") else f" ({delta['command']})"
+        last = f"<p>Last successful delta: run <code>{escape(str(delta['run_id']))}</code>{escape(cycle)}, finished {escape(str(delta['finished_at']))}{escape(lag)}</p>"
+    else:
+        last = "<p class=bad>No successful delta yet.</p>"
+    person = check.get("needs_a_person") or []
+    people = ("<h3>Needs a person before the old desk goes</h3><ul>" + "".join(f"<li>{escape(str(line))}</li>" for line in person) + "</ul>"
+              if person else "")
+    return ("<h2>Cutover check</h2>" + verdict
+            + _table(["entity", "source now", "ledger read", "deleted in source", "in Intercom (ledger)", "in Intercom (read back)",
+                      "skipped", "rejected", "failed", "pending", "", "notes"], rows, numeric=range(1, 10))
+            + last + people)
+
+
+def _sync(section: dict[str, Any]) -> str:
+    """A sync cycle: what it landed and the lag of the newest change."""
+    if not section:
+        return ""
+    newest = section.get("newest_change")
+    said = (f"newest change: {newest['entity']} {newest['source_id']}, changed {newest['changed_at']} (per the {newest['changed_per']}), "
+            f"landed {newest['landed_at']}: lag {section.get('lag_s')} s" if newest else "nothing new in the source since the last cycle")
+    return (f"<h2>Sync cycle {escape(str(section.get('cycle', '')))}</h2><p>{escape(str(section.get('landed', 0)))} record(s) landed; "
+            f"{escape(said)}</p>")
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], numeric: Iterable[int] = ()) -> str:

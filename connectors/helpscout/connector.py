@@ -24,6 +24,7 @@ from deskmigrate.core.source import (
     OptionalEndpointNotices,
     SourceCheckpoint,
     SourceContext,
+    SourceTotal,
     StreamItem,
     convert_or_reject,
     entity_reader,
@@ -269,6 +270,21 @@ class HelpScoutConnector(Connector):
         return SourceCheckpoint(entity="articles", cursor=after.encode())
 
     # -- plan ---------------------------------------------------------------------------------------
+
+    def source_totals(self) -> list[SourceTotal]:
+        """Customers (contacts), conversations (status=all, the configured mailboxes) and users (agents) from the first
+        page's `page.totalElements` (https://developer.helpscout.com/mailbox-api/overview/pagination/): one call each."""
+        params: dict[str, Any] = {"status": "all"}
+        if self.config.mailboxes:
+            params["mailbox"] = ",".join(str(m) for m in self.config.mailboxes)
+        totals = []
+        for path, entity, query in (("customers", "contacts", None), ("conversations", "conversations", params), ("users", "agents", None)):
+            page = self.mailbox.get_json(path, query).get("page") or {}
+            if "totalElements" in page:
+                endpoint = f"GET /v2/{path}" + ("?status=all" if path == "conversations" else "")
+                # the total counts what the list returns, deleted conversations included: the read skips those as deleted
+                totals.append(SourceTotal((entity,), int(page["totalElements"]), endpoint, counts_deleted=True))
+        return totals
 
     def describe_plan(self) -> dict[str, Any]:
         """How each entity is read, what the account holds, and the calls a full read costs (from each list's page totals)."""

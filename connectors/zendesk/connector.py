@@ -26,6 +26,7 @@ from deskmigrate.core.source import (
     FieldDefinition,
     OptionalEndpointNotices,
     SourceContext,
+    SourceTotal,
     StreamItem,
     convert_or_reject,
     entity_reader,
@@ -45,6 +46,7 @@ EVENTS_PER_PAGE = 1000
 COMMENTS_PAGE_SIZE = 100  # /tickets/{id}/comments allows at most 100 per page
 SHOW_MANY_LIMIT = 100
 ROLES_KEPT = 100_000
+APPROXIMATE_COUNT_ABOVE = 100_000  # Zendesk's count endpoints answer from a daily cache above this
 
 
 class RoleBook:
@@ -199,6 +201,11 @@ class ZendeskConnector(Connector):
 
     def _count(self, path: str) -> int | None:
         """A count endpoint's value; None when it is not served (403/404): counts only inform the plan and the strategy."""
+        counted = self._count_with_date(path)
+        return counted[0] if counted is not None else None
+
+    def _count_with_date(self, path: str) -> tuple[int, str | None] | None:
+        """A count endpoint's value and `refreshed_at` (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#count-tickets)."""
         try:
             count = self.transport.get_json(path).get("count")
         except SourceHttpError as exc:
@@ -207,7 +214,23 @@ class ZendeskConnector(Connector):
             consequence = "the plan shows it as unknown" + ("; comments are read per ticket" if path.startswith("tickets") else "")
             self._notices.missed(f"the {path.split('/')[0]} count", f"GET {path}", exc.status, consequence, ("conversations",) if path.startswith("tickets") else ())
             return None
-        return int(count.get("value", 0) if isinstance(count, dict) else count or 0)
+        if isinstance(count, dict):
+            return int(count.get("value") or 0), count.get("refreshed_at")
+        return int(count or 0), None
+
+    def source_totals(self) -> list[SourceTotal]:
+        """Organizations, users (contacts and agents) and tickets from the count endpoints, which leave out what was deleted.
+        Above 100,000 Zendesk counts from a cache refreshed every 24 hours: approximate."""
+        readable = set(self.entities())
+        totals = []
+        # one read of the users export stages end-users as contacts and the support team as agents
+        for name, entities in (("organizations", ("companies",)), ("users", ("contacts", "agents")), ("tickets", ("conversations",))):
+            counted = self._count_with_date(f"{name}/count.json") if entities[0] in readable else None
+            if counted is not None:
+                value, refreshed_at = counted
+                totals.append(SourceTotal(entities, value, f"GET /api/v2/{name}/count", approximate=value > APPROXIMATE_COUNT_ABOVE,
+                                          as_of=refreshed_at))
+        return totals
 
     def _organization_memberships(self) -> dict[str, list[str]] | None:
         """user id → organization ids, only when the account lets a user belong to several organizations.

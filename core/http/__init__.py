@@ -40,6 +40,13 @@ from deskmigrate.core.http.retries import (
     RetryStats,
     call_with_retries,
 )
+from deskmigrate.core.http.stopping import (
+    StopRequested,
+    ask_stop,
+    clear_stop,
+    stop_asked,
+    wait_unless_stopped,
+)
 
 __all__ = [
     "Clock",
@@ -56,8 +63,11 @@ __all__ = [
     "RetryPolicy",
     "RetryStats",
     "Sleep",
+    "StopRequested",
     "WindowRateLimiter",
+    "ask_stop",
     "call_with_retries",
+    "clear_stop",
     "classify_exception",
     "classify_failure",
     "classify_status",
@@ -68,4 +78,6 @@ __all__ = [
     "redact",
     "response_excerpt",
     "retry_after_rate_limit",
+    "stop_asked",
+    "wait_unless_stopped",
 ]

@@ -20,6 +20,7 @@ from deskmigrate.core.errors import (
 from deskmigrate.core.http.failures import ErrorDetailsParser, classify_failure, generic_error_details
 from deskmigrate.core.http.policy import Clock
 from deskmigrate.core.http.ratelimit import WindowRateLimiter
+from deskmigrate.core.http.stopping import raise_if_stop_asked, stop_asked
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,11 @@ def call_with_retries(
     deadline = clock() + policy.deadline_s
     failed_attempts = 0
     while True:
+        raise_if_stop_asked(describe)
         stats.add(waited_s=limiter.acquire(timeout_s=max(deadline - clock(), 0.0)))
+        if stop_asked():  # asked while waiting for the window: the slot taken goes back
+            limiter.cancel()
+            raise_if_stop_asked(describe)
         stats.add(attempts=1)
         try:
             response = send()

@@ -46,10 +46,19 @@ class RunsPart(LedgerStore):
         rows = self._query(
             "SELECT r.run_id, r.command, r.started_at, r.finished_at, r.status, "
             "(SELECT COUNT(*) FROM writes w WHERE w.run_id=r.run_id), (SELECT COUNT(*) FROM failures f WHERE f.run_id=r.run_id), "
-            "CASE WHEN json_valid(r.report) THEN json_extract(r.report, '$.error') END FROM runs r ORDER BY r.started_at, r.run_id"
+            "CASE WHEN json_valid(r.report) THEN json_extract(r.report, '$.error') END, "
+            "CASE WHEN json_valid(r.report) THEN json_extract(r.report, '$.sync') END FROM runs r ORDER BY r.started_at, r.run_id"
         )
-        keys = ("run_id", "command", "started_at", "finished_at", "status", "writes", "open_failures", "error")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        keys = ("run_id", "command", "started_at", "finished_at", "status", "writes", "open_failures", "error", "sync")
+        summaries = [dict(zip(keys, row, strict=True)) for row in rows]
+        for summary in summaries:  # a `sync` cycle's lag and landings, as its report has them; other runs have none
+            summary["sync"] = json.loads(summary["sync"]) if summary["sync"] else None
+        return summaries
+
+    def landings(self, run_id: str) -> list[tuple[str, str, float]]:
+        """Each record a run wrote (as the id map names it: entity, source id) with the time of its last write."""
+        rows = self._query("SELECT entity, source_id, MAX(at) FROM writes WHERE run_id=? GROUP BY entity, source_id", (run_id,))
+        return [(str(entity), str(source_id), float(at)) for entity, source_id, at in rows]
 
     def run_exists(self, run_id: str) -> bool:
         return bool(self._query("SELECT 1 FROM runs WHERE run_id=?", (run_id,)))

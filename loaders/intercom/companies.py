@@ -56,7 +56,7 @@ def company_kind(loader: IntercomLoader, payload: Payload) -> ObjectKind:
     return ObjectKind(
         ENTITY, create=upsert, update=lambda intercom_id, body: upsert(body), seen=lambda row: _record_legacy_facts(loader, row),
         before=lambda current, sent: before_image(ENTITY, current, sent), look_first=look_first, reconcile=reconcile,
-        read=client.get_company, found_before=found_before, pending_origin="created",
+        read=client.get_company, found_before=found_before, pending_origin="created", keeps_their_edits=True,
     )
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from deskmigrate.core.errors import AmbiguousWriteError, ConflictError, RejectedError
 from deskmigrate.core.ledger import IdMapRow
 from deskmigrate.loaders.intercom.loader import IntercomLoader, singular
+from deskmigrate.loaders.intercom.their_edits import NOTICE_KIND as THEIR_EDIT_NOTICE
+from deskmigrate.loaders.intercom.their_edits import Kept, as_ours, without_their_edits
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,8 @@ class ObjectKind:
     creates: int = 1  # creates sent at most when their answers are lost
     pending_origin: str | None = None  # an upsert's origin is decided before its first write: kept on the pending row
     phase: str | None = None  # the phase recorded with the write (default: the entity)
+    # a delta reads the record first and leaves out the fields changed in Intercom since we wrote them (their_edits)
+    keeps_their_edits: bool = False
     _phase: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -125,9 +129,15 @@ def write_object(loader: IntercomLoader, kind: ObjectKind, source_id: str, diges
 
 def _update(loader: IntercomLoader, kind: ObjectKind, row: IdMapRow, body: Body, digest: str) -> str:
     previous = kind.previous(row)
+    kept = Kept()
+    if kind.keeps_their_edits and loader.settings.keep_intercom_edits and kind.read is not None and previous:
+        body, kept = without_their_edits(kind.entity, body, previous, kind.read(str(row.intercom_id)))
+        if kept.overruled:
+            log.info("%s %s: %s", kind.entity, row.source_id, kept.describe())
+            loader.ledger.record_notice(loader.run_id, kind.entity, row.source_id, THEIR_EDIT_NOTICE, kept.describe())
     answer, sent = kind.update(str(row.intercom_id), body)
     _record(loader, kind, row.source_id, str(answer.get("id") or row.intercom_id), "update", row.origin or "created", digest,
-            kind.stored(sent, answer), kind.before(previous, sent))
+            as_ours(kind.stored(sent, answer), previous, kept), kind.before(previous, sent))
     return "updated"
 
 

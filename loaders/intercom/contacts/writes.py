@@ -57,7 +57,7 @@ def contact_kind(loader: IntercomLoader, payload: Payload) -> ObjectKind:
         seen=lambda row: record_legacy_facts(loader, row), previous=previous,
         before=lambda current, sent: before_image(ENTITY, current, sent), reconcile=reconcile, conflict=conflict,
         read=client.get_contact, found_before=lambda contact: record_contact_facts(loader, payload.source_id, contact, set(), set()),
-        creates=2,
+        creates=2, keeps_their_edits=True,
     )
 
 

@@ -192,12 +192,12 @@ def test_injected_session_is_used_and_bad_credentials_fail_without_leaking_them(
 
 def test_describe_plan_names_strategy_and_call_estimate(fake: FakeZendesk) -> None:
     plan = make_connector(fake.base_url).describe_plan()
-    assert plan["counts"] == {"organizations": 4, "users": 11, "tickets": 6}
+    assert plan["counts"] == {"organizations": 3, "users": 10, "tickets": 5}  # the count endpoints leave out what was deleted
     assert plan["comments_strategy"] == "events"
     assert "ticket_events" in plan["comments_endpoint"]
     assert plan["estimated_calls_total"] == sum(plan["estimated_calls"].values())
     forced = make_connector(fake.base_url, comments_strategy="per_ticket").describe_plan()
-    assert forced["comments_strategy"] == "per_ticket" and forced["estimated_calls"]["comments"] == 6
+    assert forced["comments_strategy"] == "per_ticket" and forced["estimated_calls"]["comments"] == 5
 
 
 def test_describe_plan_counts_one_pass_over_the_users_stream(fake: FakeZendesk) -> None:
