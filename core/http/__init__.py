@@ -13,6 +13,7 @@ from deskmigrate.core.http.failures import (
     classify_status,
     generic_error_details,
 )
+from deskmigrate.core.http.lanes import Lane, LanePool, LaneStats, LaneTicket, WorkspaceCap
 from deskmigrate.core.http.policy import (
     EXCERPT_CHARS,
     INTERCOM_WINDOW_S,
@@ -21,6 +22,7 @@ from deskmigrate.core.http.policy import (
     Sleep,
 )
 from deskmigrate.core.http.ratelimit import (
+    CallGate,
     LimiterStats,
     MinuteWindowPacer,
     RateLimitAdapter,
@@ -42,11 +44,16 @@ from deskmigrate.core.http.retries import (
 )
 
 __all__ = [
+    "CallGate",
     "Clock",
     "EXCERPT_CHARS",
     "ErrorDetails",
     "ErrorDetailsParser",
     "INTERCOM_WINDOW_S",
+    "Lane",
+    "LanePool",
+    "LaneStats",
+    "LaneTicket",
     "LimiterStats",
     "MinuteWindowPacer",
     "NOT_PROCESSED_STATUSES",
@@ -57,6 +64,7 @@ __all__ = [
     "RetryStats",
     "Sleep",
     "WindowRateLimiter",
+    "WorkspaceCap",
     "call_with_retries",
     "classify_exception",
     "classify_failure",

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 from deskmigrate.core.errors import (
     RateLimitedError,
@@ -103,6 +103,14 @@ def retry_after_rate_limit(headers: Mapping[str, str], now: float) -> RateLimitS
 
 
 
+
+
+class CallGate(Protocol):
+    """What `call_with_retries` waits on before each attempt: a WindowRateLimiter, or a LanePool's ticket."""
+
+    def acquire(self, timeout_s: float | None = None) -> float: ...
+    def observe(self, headers: Mapping[str, str], status: int) -> RateLimitSnapshot: ...
+    def cancel(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,26 @@ class WindowRateLimiter:
                     self._condition.wait(timeout=max(wake_at - now, 0.001))
             finally:
                 self._waited_s += self._clock() - started
+
+    def try_acquire(self) -> float | None:
+        """Take one call's budget if the window has it now (None), else return when to look again; never blocks.
+
+        For a caller that waits on several limiters at once (LanePool); `acquire()` is this in a loop.
+        """
+        with self._condition:
+            now = self._clock()
+            chance = self._next_chance(now)
+            if chance is None:
+                self._in_flight += 1
+                self._calls += 1
+                return None
+            return chance[0]
+
+    def headroom(self) -> float:
+        """Calls the current window still allows beyond those in flight (infinite when the server publishes no budget)."""
+        with self._condition:
+            allowance = self._allowance()
+            return float("inf") if allowance is None else float(allowance - self._in_flight)
 
     def observe(self, headers: Mapping[str, str], status: int) -> RateLimitSnapshot:
         """Account for one answered call and learn the budget from its headers."""
