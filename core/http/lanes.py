@@ -3,7 +3,7 @@
 Intercom limits each private app to 10,000 calls a minute and the workspace to 25,000 across its apps
 (https://developers.intercom.com/docs/references/rest-api/errors/rate-limiting). A lane's limiter learns its own app's
 budget from the `X-RateLimit-*` headers its own calls get back; the cap keeps the sum under the workspace's limit, which
-no header announces. A call goes to whichever lane has budget now, the one with the most left first.
+no header announces. A call goes to whichever lane has budget now, the one with the largest share of its window left first.
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ class LanePool:
                 return None, cap_free_at
         count = len(self.lanes)
         start = self._turn % count
-        rotated = self.lanes[start:] + self.lanes[:start]  # equal headroom: take turns
-        ranked = sorted(rotated, key=lambda lane: lane.limiter.headroom(), reverse=True)
+        rotated = self.lanes[start:] + self.lanes[:start]  # equal shares: take turns (sorted() keeps this order among equals)
+        # the fullest window first: tokens of apps with different limits fill in proportion, a token still unheard from is tried
+        ranked = sorted(rotated, key=lambda lane: lane.limiter.share_left(), reverse=True)
         wake_at = float("inf")
         for lane in ranked:
             lane_free_at = lane.limiter.try_acquire()

@@ -221,11 +221,20 @@ class WindowRateLimiter:
                 return None
             return chance[0]
 
-    def headroom(self) -> float:
-        """Calls the current window still allows beyond those in flight (infinite when the server publishes no budget)."""
+    def share_left(self) -> float:
+        """The share of its window's budget still free beyond the calls in flight: 1.0 for a fresh window or a server
+        that publishes no budget, 0.0 when spent."""
         with self._condition:
+            now = self._clock()
+            if now < self._blocked_until:
+                return 0.0
+            if self._reset_at is not None and now >= self._reset_at + self._reset_margin_s:
+                self._roll_over()
             allowance = self._allowance()
-            return float("inf") if allowance is None else float(allowance - self._in_flight)
+            if allowance is None:
+                return 1.0
+            limit = self._limit if self._limit else self._initial_limit
+            return max(allowance - self._in_flight, 0) / max(limit, 1)
 
     def observe(self, headers: Mapping[str, str], status: int) -> RateLimitSnapshot:
         """Account for one answered call and learn the budget from its headers."""

@@ -301,6 +301,11 @@ class IntercomHttp:
                 secrets=secrets,
                 stats=self._retry_stats,
             )
+        except AuthError as exc:
+            if len(self._tokens) == 1 or gate.lane is None:
+                raise
+            raise AuthError(f"token {gate.lane.position} of target.tokens: {exc}", status=exc.status, code=exc.code,
+                            request_id=exc.request_id, excerpt=exc.excerpt) from None
         except ConflictError as exc:
             if _ARCHIVED_DUPLICATE.search(str(exc)):
                 raise ArchivedContactConflictError(
