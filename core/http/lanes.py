@@ -23,7 +23,13 @@ CAP_WINDOW_S = 10.0
 
 
 class WorkspaceCap:
-    """At most `calls_per_window` calls sent in any `window_s` seconds (a sliding window, counted when sent)."""
+    """At most `calls_per_window` calls in any `window_s` seconds as the server counts them, whatever the latency.
+
+    Invariant: a call counts from when it is sent until `window_s` after its answer. The server counted it somewhere in
+    between, so whichever window it fell in, every other call that window holds was still counted here when the last of
+    them was sent: no server window gets more than `calls_per_window`. (Counting from the send alone lets a call sent
+    late in one window arrive in the next and overfill it.)
+    """
 
     def __init__(self, calls_per_window: int, window_s: float = CAP_WINDOW_S, clock: Callable[[], float] = time.time) -> None:
         if calls_per_window < 1:
@@ -31,7 +37,8 @@ class WorkspaceCap:
         self.calls_per_window = calls_per_window
         self.window_s = window_s
         self._clock = clock
-        self._sent: deque[float] = deque()
+        self._answered: deque[float] = deque()
+        self._in_flight = 0
 
     @classmethod
     def per_minute(cls, calls_per_minute: int, clock: Callable[[], float] = time.time) -> WorkspaceCap:
@@ -39,15 +46,20 @@ class WorkspaceCap:
         return cls(max(1, calls_per_minute * int(CAP_WINDOW_S) // 60), CAP_WINDOW_S, clock)
 
     def next_slot(self, now: float) -> float | None:
-        """None when a call may go now, else when the oldest call counted leaves the window. The caller holds the lock."""
-        while self._sent and now - self._sent[0] >= self.window_s:
-            self._sent.popleft()
-        if len(self._sent) < self.calls_per_window:
+        """None when a call may go now, else when to look again (an answer arriving notifies sooner). The caller holds the lock."""
+        while self._answered and now - self._answered[0] >= self.window_s:
+            self._answered.popleft()
+        if self._in_flight + len(self._answered) < self.calls_per_window:
             return None
-        return self._sent[0] + self.window_s
+        return self._answered[0] + self.window_s if self._answered else now + self.window_s
 
-    def take(self, now: float) -> None:
-        self._sent.append(now)
+    def take(self) -> None:
+        self._in_flight += 1
+
+    def release(self, now: float) -> None:
+        """A call taken got its answer (or none will come): it counts for one more window from now."""
+        self._in_flight = max(self._in_flight - 1, 0)
+        self._answered.append(now)
 
 
 @dataclass
@@ -129,13 +141,16 @@ class LanePool:
             if lane_free_at is None:
                 self._turn = start + 1
                 if self.cap is not None:
-                    self.cap.take(now)
+                    self.cap.take()
                 return lane, now
             wake_at = min(wake_at, lane_free_at)
         return None, wake_at
 
-    def notify(self) -> None:
+    def finished(self) -> None:
+        """One call acquired through the pool is over (answered, or failed without an answer)."""
         with self._condition:
+            if self.cap is not None:
+                self.cap.release(self._clock())
             self._condition.notify_all()
 
 
@@ -153,13 +168,13 @@ class LaneTicket:
     def observe(self, headers: Mapping[str, str], status: int) -> RateLimitSnapshot:
         assert self.lane is not None, "observe() before acquire()"
         snapshot = self.lane.limiter.observe(headers, status)
-        self._pool.notify()
+        self._pool.finished()
         return snapshot
 
     def cancel(self) -> None:
         assert self.lane is not None, "cancel() before acquire()"
         self.lane.limiter.cancel()
-        self._pool.notify()
+        self._pool.finished()
 
 
 def _calls_and_429s(limiter: WindowRateLimiter) -> tuple[int, int]:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from deskmigrate.sandbox import SandboxServer, SandboxSettings
@@ -143,3 +149,27 @@ def test_a_bad_tokens_config_is_exit_2_with_its_line(tokens_project: VendorProje
     assert expected in result.output
     assert "config.yaml:" in result.output
     assert not any(token in result.output for token in TOKENS.values())
+
+
+def test_sandbox_serve_accepts_every_configured_token_as_one_workspace(tokens_project: VendorProject[None]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "deskmigrate", "sandbox", "serve", "-c", str(tokens_project.config), "--port", str(port)],
+                              env={**os.environ, **TOKENS}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        answers = [requests.get(f"http://127.0.0.1:{port}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+                   for token in TOKENS.values()]
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0].decode()
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len({answer.json()["app"]["id_code"] for answer in answers}) == 1
+    assert not any(token in output for token in TOKENS.values())

@@ -69,6 +69,23 @@ def test_the_workspace_cap_bounds_the_sum_of_the_tokens() -> None:
     assert sum(stat.calls for stat in pool.stats()) == 5
 
 
+def test_a_call_counts_against_the_cap_until_a_window_after_its_answer() -> None:
+    clock = ManualClock()
+    pool = pool_of(2, clock, WorkspaceCap(1, 10.0, clock))
+    slow = pool.ticket()
+    slow.acquire(timeout_s=0)
+
+    clock.advance(20)  # still unanswered: the server may count it in any window yet
+    with pytest.raises(RateLimitedError):
+        pool.ticket().acquire(timeout_s=0)
+    slow.observe({}, 200)
+    clock.advance(9.9)
+    with pytest.raises(RateLimitedError):
+        pool.ticket().acquire(timeout_s=0)
+    clock.advance(0.2)
+    pool.ticket().acquire(timeout_s=0)
+
+
 def test_a_workspace_limit_per_minute_is_held_in_ten_second_windows() -> None:
     assert WorkspaceCap.per_minute(25_000).calls_per_window == 4166
     assert WorkspaceCap.per_minute(5).calls_per_window == 1
