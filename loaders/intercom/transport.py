@@ -223,11 +223,6 @@ class IntercomHttp:
         return self._limiter
 
     @property
-    def lanes(self) -> LanePool:
-        """Every token's limiter and the workspace cap over them."""
-        return self._pool
-
-    @property
     def token_count(self) -> int:
         return len(self._tokens)
 
