@@ -35,7 +35,13 @@ class SourceSection(BaseModel):
 
 class TargetConfig(Strict):
     type: Literal["intercom", "sandbox"]
-    token: SecretStr
+    token: SecretStr | None = Field(None, description="the access token of one private app")
+    tokens: list[SecretStr] | None = Field(
+        None, description="instead of token: one access token per private app of the same workspace, to use the workspace's whole rate budget"
+    )
+    workspace_rate_limit: int = Field(
+        25_000, gt=0, description="calls a minute the workspace allows across all its apps; the tokens' calls together stay under it"
+    )
     region: Literal["us", "eu", "au"] = "us"
     base_url: str | None = None
     version: str = "2.15"
@@ -54,10 +60,47 @@ class TargetConfig(Strict):
 
     @field_validator("token")
     @classmethod
-    def _token_given(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+    def _token_given(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
             raise ValueError("the token is empty: set it, e.g. token: ${INTERCOM_TOKEN}, and export INTERCOM_TOKEN")
         return value
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens_given(cls, values: list[SecretStr] | None) -> list[SecretStr] | None:
+        if values is None:
+            return None
+        if not values:
+            raise ValueError("the list is empty: give one token per private app, e.g. tokens: [${INTERCOM_TOKEN_A}, ${INTERCOM_TOKEN_B}]")
+        problems = [f"token {position} is empty" for position, value in enumerate(values, start=1) if not value.get_secret_value().strip()]
+        first_seen: dict[str, int] = {}
+        for position, value in enumerate(values, start=1):
+            text = value.get_secret_value().strip()
+            if text and text in first_seen:
+                problems.append(f"tokens {first_seen[text]} and {position} are the same token (each must be a different private app's)")
+            first_seen.setdefault(text, position)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return values
+
+    @model_validator(mode="after")
+    def _one_way_to_give_tokens(self) -> TargetConfig:
+        if self.token is None and self.tokens is None:
+            raise ValueError("no token: give token: ${INTERCOM_TOKEN}, or tokens: [${TOKEN_A}, ${TOKEN_B}] for several private apps")
+        if self.token is not None and self.tokens is not None:
+            raise ValueError("both token and tokens are set: give one token as token, or every token (that one too) as tokens")
+        return self
+
+    def workspace_cap(self) -> int | None:
+        """Calls a minute the client holds its tokens' sum to: with several tokens, or when the config sets it (one app
+        alone never reaches Intercom's 25,000, so a single token is left as it always ran)."""
+        several = self.tokens is not None and len(self.tokens) > 1
+        return self.workspace_rate_limit if several or "workspace_rate_limit" in self.model_fields_set else None
+
+    def access_tokens(self) -> list[str]:
+        """Every configured token, in the config's order (a single `token` is a list of one)."""
+        given = self.tokens if self.tokens is not None else [self.token] if self.token is not None else []
+        return [value.get_secret_value() for value in given]
 
     @field_validator("version")
     @classmethod
@@ -275,7 +318,5 @@ def load_config(path: Path, extra_check: ExtraCheck | None = None) -> LoadedConf
         problems.extend(extra_check(data, located, path.resolve().parent))
     if problems or config is None:
         raise ConfigError(problems)
-    token = config.target.token.get_secret_value()
-    if token:
-        secrets.append(token)
+    secrets.extend(token for token in config.target.access_tokens() if token)
     return LoadedConfig(config=config, located=located, base_dir=path.resolve().parent, secrets=sorted(set(secrets), key=len, reverse=True))

@@ -80,6 +80,8 @@ def check(config: Path = ConfigOption, verbose: bool = VerboseOption, as_json: b
     # check answers within 10 s whatever the network does: two tries, four seconds each.
     with pipeline.open_target(project, RetryPolicy(max_attempts=2, deadline_s=8.0, base_delay_s=0.2), timeout_s=4.0) as target:
         me = target.client.me()
+        if target.client.token_count > 1:
+            _one_workspace(target.client.token_workspaces())
         app_info = me.get("app") or {}
         target_facts = {
             "type": project.loaded.config.target.type,
@@ -107,6 +109,19 @@ def check(config: Path = ConfigOption, verbose: bool = VerboseOption, as_json: b
             "exit_code": code,
         })
     raise Exit(code)
+
+
+def _one_workspace(workspaces: list[tuple[int, str | None, str | None]]) -> None:
+    """`target.tokens` must all be private apps of one workspace (their `GET /me` names the same `app.id_code`); exit 2 if not."""
+    if len({workspace for _, workspace, _ in workspaces}) == 1:
+        console.print(f"[green]✓[/] {len(workspaces)} tokens, all of workspace {escape(str(workspaces[0][1]))}")
+        return
+    first = workspaces[0][1]
+    err_console.print("[bold red]target.tokens do not all belong to one workspace[/] (each must be a private app of the same one):")
+    for position, workspace, name in workspaces:
+        mark = "" if workspace == first else "   ← not token 1's workspace"
+        err_console.print(f"  token {position}: workspace {escape(str(workspace))} ({escape(str(name))}){mark}")
+    raise Exit(EXIT_CONFIG)
 
 
 def _plan_conversation_attributes(project: pipeline.Project, planned: pipeline.PlanResult) -> pipeline.ConversationAttributeCheck | None:
@@ -611,7 +626,9 @@ def sandbox_serve(config: Path = ConfigOption, port: int = typer.Option(8765)) -
         err_console.print("[red]the config's target is not a sandbox[/]")
         raise Exit(EXIT_CONFIG)
     path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
-    server = SandboxServer(SandboxSettings(path=path, token=target.token.get_secret_value(), rate_limit=target.rate_limit,
+    tokens = target.access_tokens()
+    server = SandboxServer(SandboxSettings(path=path, token=tokens[0], extra_tokens=tokens[1:], rate_limit=target.rate_limit,
+                                           workspace_rate_limit=target.workspace_rate_limit if target.rate_limit else None,
                                            latency_ms=target.latency_ms, error_rate=target.error_rate,
                                            drop_rate=target.drop_rate, search_delay_s=target.search_delay_s,
                                            conversation_attributes=dict(target.conversation_attributes)), port=port)

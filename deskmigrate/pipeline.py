@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from deskmigrate.core.config import LoadConfig, LoadedConfig, load_config, validate_section
 from deskmigrate.core.errors import MappingError, Problem
 from deskmigrate.core.files import SourceFiles
-from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
+from deskmigrate.core.http import RetryPolicy, WindowRateLimiter, WorkspaceCap
 from deskmigrate.core.ledger import MAPPING_PHASE, SKIPPED, Ledger
 from deskmigrate.core.model import Record, SourceNotice, SourceRejection
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
@@ -151,7 +151,7 @@ def open_target(project: Project, policy: RetryPolicy | None = None, timeout_s: 
     should not wait long.
     """
     target = project.loaded.config.target
-    token = target.token.get_secret_value()
+    tokens = target.access_tokens()
     sandbox: SandboxServer | None = None
     base_url = target.api_base_url()
     if target.type == "sandbox" and not target.base_url:
@@ -159,21 +159,21 @@ def open_target(project: Project, policy: RetryPolicy | None = None, timeout_s: 
 
         path = project.loaded.resolve(target.path) if target.path else project.state_dir / "sandbox.db"
         sandbox = SandboxServer(SandboxSettings(
-            path=path, token=token, rate_limit=target.rate_limit, latency_ms=target.latency_ms,
+            path=path, token=tokens[0], extra_tokens=tokens[1:], rate_limit=target.rate_limit,
+            workspace_rate_limit=target.workspace_rate_limit if target.rate_limit else None, latency_ms=target.latency_ms,
             error_rate=target.error_rate, drop_rate=target.drop_rate, search_delay_s=target.search_delay_s,
             seed=target.fault_seed, conversation_attributes=dict(target.conversation_attributes),
         ))
         base_url = sandbox.start()
     assert base_url is not None
     load = project.loaded.config.load
-    limiter = WindowRateLimiter.for_intercom()
     policy = policy or RetryPolicy(max_attempts=load.max_attempts, deadline_s=load.retry_deadline_s)
     client = IntercomClient(
-        base_url, token, target.version, timeout_s=timeout_s or target.timeout_s, limiter=limiter, policy=policy,
-        pool_size=max(16, load.concurrency * 2),
+        base_url, tokens, target.version, timeout_s=timeout_s or target.timeout_s,
+        workspace_cap=WorkspaceCap.per_minute(cap) if (cap := target.workspace_cap()) else None, policy=policy, pool_size=max(16, load.concurrency * 2),
     )
     try:
-        yield Target(client=client, limiter=limiter, sandbox=sandbox, base_url=base_url)
+        yield Target(client=client, limiter=client.limiter, sandbox=sandbox, base_url=base_url)
     finally:
         client.close()
         if sandbox is not None:

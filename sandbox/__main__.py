@@ -20,9 +20,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--path", type=Path, required=True, help="SQLite file holding the workspace (created if missing)")
     parser.add_argument("--token", required=True, help="the bearer token the sandbox accepts")
+    parser.add_argument("--extra-token", action="append", default=[], metavar="TOKEN",
+                        help="the token of another private app of the same workspace, with its own rate-limit window (repeatable)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--rate-limit", type=int, default=None, help="calls per 10-second window (default: unlimited)")
+    parser.add_argument("--workspace-rate-limit", type=int, default=None,
+                        help="calls a minute across all the workspace's apps, held in 10-second windows (default: not emulated)")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered with a 5xx")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of requests whose connection is dropped")
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         path=args.path,
         token=args.token,
         rate_limit=args.rate_limit,
+        extra_tokens=args.extra_token,
+        workspace_rate_limit=args.workspace_rate_limit,
         latency_ms=args.latency_ms,
         error_rate=args.error_rate,
         drop_rate=args.drop_rate,

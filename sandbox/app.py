@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from deskmigrate.sandbox.api import WRITE_METHODS, ApiError, RequestContext, Response, Route, Router, error_body
 from deskmigrate.sandbox.db import Database
-from deskmigrate.sandbox.faults import FaultInjector, FixedWindowLimiter
+from deskmigrate.sandbox.faults import FaultInjector, WorkspaceRateLimits
 from deskmigrate.sandbox.resources import RESOURCE_MODULES
 from deskmigrate.sandbox.settings import DEFAULT_ADMINS, SandboxSettings
 
@@ -61,7 +61,7 @@ class SandboxApp:
         self.sleep = sleep
         self.db = Database(settings.path)
         self.router = build_router()
-        self.limiter = FixedWindowLimiter(settings.rate_limit, clock)
+        self.limits = WorkspaceRateLimits(len(settings.app_tokens), settings.rate_limit, settings.workspace_rate_limit, clock)
         self.faults = FaultInjector(settings.error_rate, settings.drop_rate, settings.seed)
         self.app_id, self.admin_id = self._prepare_workspace()
 
@@ -104,20 +104,25 @@ class SandboxApp:
         )
         if self.settings.latency_ms:
             self.sleep(self.settings.latency_ms / 1000.0)
-        response = self._respond(incoming)
+        app = self._app_of(incoming.headers.get("authorization", ""))
+        response = self._respond(incoming, app)
         response.headers.setdefault("X-Request-Id", incoming.request_id)
-        self._log(incoming, response)
+        self._log(incoming, response, app)
         return response
 
-    def _respond(self, incoming: Incoming) -> Response:
-        """Auth, then the rate limit, then injected faults, then the handler, in the order Intercom's edge applies them."""
+    def _respond(self, incoming: Incoming, app: int | None) -> Response:
+        """Auth, then the rate limits, then injected faults, then the handler, in the order Intercom's edge applies them."""
         request_id = incoming.request_id
-        if not self._authorised(incoming.headers.get("authorization", "")):
+        if app is None:
+            foreign = self._foreign_workspace(incoming.headers.get("authorization", ""))
+            if foreign is not None and incoming.method == "GET" and incoming.path == "/me":
+                return Response(200, foreign_me(foreign, self.clock))
             return Response(401, error_body(request_id, "unauthorized", "Access Token Invalid"))
-        decision = self.limiter.check()
+        decision = self.limits.check(app - 1)
         rate_headers = decision.headers()
         if not decision.allowed:
-            message = f"Exceeded rate limit of {decision.limit} in 10_seconds"
+            limit = decision.app.limit if decision.refused_by == "app" else self.limits.workspace.limit
+            message = f"Exceeded rate limit of {limit} in 10_seconds"
             return Response(429, error_body(request_id, "rate_limit_exceeded", message), rate_headers)
         fault = self.faults.draw(incoming.is_write)
         if fault.status == 500:
@@ -132,9 +137,24 @@ class SandboxApp:
         response.drop = fault.drop
         return response
 
-    def _authorised(self, authorization: str) -> bool:
+    def _app_of(self, authorization: str) -> int | None:
+        """Which of the workspace's apps a bearer token belongs to (1-based), or None for a token it does not know."""
         scheme, _, token = authorization.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.settings.token.encode())
+        if scheme.lower() != "bearer":
+            return None
+        given = token.strip().encode()
+        found = None
+        for position, accepted in enumerate(self.settings.app_tokens, start=1):
+            if hmac.compare_digest(given, accepted.encode()) and found is None:
+                found = position
+        return found
+
+    def _foreign_workspace(self, authorization: str) -> str | None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return next((workspace for accepted, workspace in (self.settings.foreign_tokens or {}).items()
+                     if hmac.compare_digest(token.strip().encode(), accepted.encode())), None)
 
     def _dispatch(self, incoming: Incoming) -> Response:
         request_id, route = incoming.request_id, incoming.route
@@ -167,7 +187,7 @@ class SandboxApp:
             return Response(500, error_body(request_id, "server_error", "Server Error"))
         return result if isinstance(result, Response) else Response(200, result)
 
-    def _log(self, incoming: Incoming, response: Response) -> None:
+    def _log(self, incoming: Incoming, response: Response, app: int | None) -> None:
         with self.db.transaction() as db:
             db.log_request(
                 at=self.clock(),
@@ -178,4 +198,15 @@ class SandboxApp:
                 is_write=incoming.is_write,
                 dropped=response.drop,
                 request_id=incoming.request_id,
+                app=app,
             )
+
+
+def foreign_me(workspace_id: str, clock: Callable[[], float]) -> dict[str, object]:
+    """`GET /me` for a token of another workspace's app: its admin and its workspace."""
+    return {
+        "type": "admin", "id": "991269001", "name": "Other Workspace Owner", "email": "owner@other.example.com", "email_verified": True,
+        "app": {"type": "app", "id_code": workspace_id, "name": f"workspace {workspace_id}", "created_at": int(clock()),
+                "identity_verification": False, "timezone": "Europe/Dublin", "region": "US"},
+        "avatar": {"type": "avatar", "image_url": None},
+    }

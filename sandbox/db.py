@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS request_log (
     status INTEGER,
     is_write INTEGER NOT NULL,
     dropped TEXT,
-    request_id TEXT NOT NULL
+    request_id TEXT NOT NULL,
+    app INTEGER
 );
 """
 
@@ -85,6 +86,9 @@ class Database:
         self._connection.execute("PRAGMA busy_timeout=10000")
         with self._lock:
             self._connection.executescript(SCHEMA)
+            columns = {row[1] for row in self._connection.execute("PRAGMA table_info(request_log)")}
+            if "app" not in columns:  # a file from before several apps: its calls came through the one token
+                self._connection.execute("ALTER TABLE request_log ADD COLUMN app INTEGER")
 
     def close(self) -> None:
         with self._lock:
@@ -224,15 +228,16 @@ class Database:
         is_write: bool,
         dropped: str | None,
         request_id: str,
+        app: int | None = None,
     ) -> None:
         self._connection.execute(
-            "INSERT INTO request_log (at, method, path, route, status, is_write, dropped, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (at, method, path, route, status, int(is_write), dropped, request_id),
+            "INSERT INTO request_log (at, method, path, route, status, is_write, dropped, request_id, app) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, method, path, route, status, int(is_write), dropped, request_id, app),
         )
 
     def request_log(self) -> list[dict[str, Any]]:
         rows = self._connection.execute(
-            "SELECT method, path, route, status, at, is_write, dropped, request_id FROM request_log ORDER BY seq"
+            "SELECT method, path, route, status, at, is_write, dropped, request_id, app FROM request_log ORDER BY seq"
         ).fetchall()
         return [
             {
@@ -244,6 +249,7 @@ class Database:
                 "write": bool(r[5]),
                 "dropped": r[6],
                 "request_id": r[7],
+                "app": r[8],
             }
             for r in rows
         ]

@@ -24,6 +24,13 @@ class SandboxSettings:
     path: Path
     token: str
     rate_limit: int | None = None
+    # More private apps of the same workspace, each its own token and its own `rate_limit` window; the workspace's limit
+    # (calls a minute across every app, held in 10-second windows of a sixth of it) binds their sum. None: not emulated.
+    extra_tokens: list[str] | None = None
+    workspace_rate_limit: int | None = None
+    # A test switch: tokens of apps in other workspaces (token → that workspace's id_code). `GET /me` names their
+    # workspace; every other call is a 401, as this workspace's data is not theirs.
+    foreign_tokens: dict[str, str] | None = None
     latency_ms: float = 0.0
     error_rate: float = 0.0
     drop_rate: float = 0.0
@@ -42,6 +49,10 @@ class SandboxSettings:
             raise ValueError("the sandbox needs a non-empty token")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ValueError("rate_limit must be at least 1 call per window")
+        if self.workspace_rate_limit is not None and self.workspace_rate_limit < 6:
+            raise ValueError("workspace_rate_limit must be at least 6 calls a minute (1 per 10-second window)")
+        if any(not token for token in [*(self.extra_tokens or []), *(self.foreign_tokens or {})]):
+            raise ValueError("every sandbox token must be non-empty")
         for name in ("error_rate", "drop_rate"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
@@ -52,5 +63,11 @@ class SandboxSettings:
         if self.latency_ms < 0 or self.search_delay_s < 0:
             raise ValueError("latency_ms and search_delay_s must not be negative")
 
+    @property
+    def app_tokens(self) -> list[str]:
+        """The tokens of this workspace's apps; app n (1-based, as the request log names it) is the n-th."""
+        return [self.token, *(self.extra_tokens or [])]
+
     def __repr__(self) -> str:
-        return f"SandboxSettings(path={str(self.path)!r}, token='***', rate_limit={self.rate_limit!r})"
+        return (f"SandboxSettings(path={str(self.path)!r}, token='***', apps={len(self.app_tokens)}, rate_limit={self.rate_limit!r}, "
+                f"workspace_rate_limit={self.workspace_rate_limit!r})")

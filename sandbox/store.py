@@ -40,7 +40,8 @@ class SandboxStore:
 
     def request_log(self) -> list[dict[str, Any]]:
         """Every request served, oldest first: method, path, route (templated), status (None when dropped before answering), at,
-        plus write, dropped ("before"/"after"/None) and request_id."""
+        plus write, dropped ("before"/"after"/None), request_id and app (which of the workspace's tokens sent it, 1-based; None:
+        a token it does not know)."""
         with self._db.transaction() as db:
             return db.request_log()
 

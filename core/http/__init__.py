@@ -13,6 +13,7 @@ from deskmigrate.core.http.failures import (
     classify_status,
     generic_error_details,
 )
+from deskmigrate.core.http.lanes import Lane, LanePool, LaneStats, LaneTicket, WorkspaceCap
 from deskmigrate.core.http.policy import (
     EXCERPT_CHARS,
     INTERCOM_WINDOW_S,
@@ -21,6 +22,7 @@ from deskmigrate.core.http.policy import (
     Sleep,
 )
 from deskmigrate.core.http.ratelimit import (
+    CallGate,
     LimiterStats,
     MinuteWindowPacer,
     RateLimitAdapter,
@@ -49,11 +51,16 @@ from deskmigrate.core.http.stopping import (
 )
 
 __all__ = [
+    "CallGate",
     "Clock",
     "EXCERPT_CHARS",
     "ErrorDetails",
     "ErrorDetailsParser",
     "INTERCOM_WINDOW_S",
+    "Lane",
+    "LanePool",
+    "LaneStats",
+    "LaneTicket",
     "LimiterStats",
     "MinuteWindowPacer",
     "NOT_PROCESSED_STATUSES",
@@ -66,6 +73,7 @@ __all__ = [
     "StopRequested",
     "WindowRateLimiter",
     "ask_stop",
+    "WorkspaceCap",
     "call_with_retries",
     "clear_stop",
     "classify_exception",

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 from deskmigrate.core.errors import (
     RateLimitedError,
@@ -103,6 +103,14 @@ def retry_after_rate_limit(headers: Mapping[str, str], now: float) -> RateLimitS
 
 
 
+
+
+class CallGate(Protocol):
+    """What `call_with_retries` waits on before each attempt: a WindowRateLimiter, or a LanePool's ticket."""
+
+    def acquire(self, timeout_s: float | None = None) -> float: ...
+    def observe(self, headers: Mapping[str, str], status: int) -> RateLimitSnapshot: ...
+    def cancel(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,35 @@ class WindowRateLimiter:
                     self._condition.wait(timeout=max(wake_at - now, 0.001))
             finally:
                 self._waited_s += self._clock() - started
+
+    def try_acquire(self) -> float | None:
+        """Take one call's budget if the window has it now (None), else return when to look again; never blocks.
+
+        For a caller that waits on several limiters at once (LanePool); `acquire()` is this in a loop.
+        """
+        with self._condition:
+            now = self._clock()
+            chance = self._next_chance(now)
+            if chance is None:
+                self._in_flight += 1
+                self._calls += 1
+                return None
+            return chance[0]
+
+    def share_left(self) -> float:
+        """The share of its window's budget still free beyond the calls in flight: 1.0 for a fresh window or a server
+        that publishes no budget, 0.0 when spent."""
+        with self._condition:
+            now = self._clock()
+            if now < self._blocked_until:
+                return 0.0
+            if self._reset_at is not None and now >= self._reset_at + self._reset_margin_s:
+                self._roll_over()
+            allowance = self._allowance()
+            if allowance is None:
+                return 1.0
+            limit = self._limit if self._limit else self._initial_limit
+            return max(allowance - self._in_flight, 0) / max(limit, 1)
 
     def observe(self, headers: Mapping[str, str], status: int) -> RateLimitSnapshot:
         """Account for one answered call and learn the budget from its headers."""

@@ -19,7 +19,7 @@ from deskmigrate.core.errors import (
 )
 from deskmigrate.core.http.failures import ErrorDetailsParser, classify_failure, generic_error_details
 from deskmigrate.core.http.policy import Clock
-from deskmigrate.core.http.ratelimit import WindowRateLimiter
+from deskmigrate.core.http.ratelimit import CallGate
 from deskmigrate.core.http.stopping import raise_if_stop_asked, stop_asked
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def call_with_retries(
     send: Callable[[], requests.Response],
     *,
     policy: RetryPolicy,
-    limiter: WindowRateLimiter,
+    limiter: CallGate,
     idempotent: bool,
     describe: str,
     details: ErrorDetailsParser = generic_error_details,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from deskmigrate.core.errors import LoadError
+from deskmigrate.core.errors import AuthError, LoadError
 from deskmigrate.loaders.intercom.transport import (
     CONVERSATION_ATTRIBUTES_API_VERSION,
     DEFAULT_VERSION,
@@ -34,6 +34,24 @@ class IntercomClient(IntercomHttp):
 
     def me(self) -> dict[str, Any]:
         return self.request("GET", "/me")
+
+    def token_workspaces(self) -> list[tuple[int, str | None, str | None]]:
+        """`GET /me` with each token: (its position, its workspace's `app.id_code`, the workspace's name), in token order.
+
+        Private apps of one workspace answer with the same `app.id_code` (the spec's `admin_with_app`). A token Intercom
+        refuses raises AuthError naming its position, never its value.
+        """
+        found: list[tuple[int, str | None, str | None]] = []
+        for position in range(1, self.token_count + 1):
+            single = self.for_token(position)
+            try:
+                me = single.request("GET", "/me")
+            except AuthError as error:
+                raise AuthError(f"token {position} of target.tokens: {error}", status=error.status, code=error.code,
+                                request_id=error.request_id, excerpt=error.excerpt) from None
+            app = me.get("app") if isinstance(me.get("app"), dict) else {}
+            found.append((position, app.get("id_code"), app.get("name")))
+        return found
 
     def admins(self) -> dict[str, Any]:
         return self.request("GET", "/admins")

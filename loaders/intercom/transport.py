@@ -1,5 +1,5 @@
-"""The HTTP side of the Intercom client: one pooled session, a shared rate limiter, retries by the core policy, every
-call counted, Intercom's error bodies read into the core error tree (a 409 names the existing contact)."""
+"""The HTTP side of the Intercom client: one pooled session, a rate limiter per token under one workspace cap, retries by
+the core policy, every call counted, Intercom's error bodies read into the core error tree (a 409 names the existing contact)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -20,9 +21,12 @@ from requests.adapters import HTTPAdapter
 from deskmigrate.core.errors import AuthError, ConflictError, LoadError, RejectedError
 from deskmigrate.core.http import (
     ErrorDetails,
+    Lane,
+    LanePool,
     RetryPolicy,
     RetryStats,
     WindowRateLimiter,
+    WorkspaceCap,
     call_with_retries,
     response_excerpt,
 )
@@ -113,6 +117,8 @@ class ClientStats:
     retries: int = 0
     waited_s: float = 0.0
     timeline: list[dict[str, float | int]] = field(default_factory=list)
+    # per token, by its position in `target.tokens` (never its value): calls let through and 429s; empty with one token
+    by_token: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def calls(self) -> int:
@@ -129,32 +135,48 @@ class ClientStats:
             "calls_by_method": dict(self.calls_by_method),
             "calls_by_route": dict(self.calls_by_route),
             "timeline": list(self.timeline),
+            **({"tokens": list(self.by_token)} if self.by_token else {}),
         }
 
 
 class IntercomHttp:
-    """The HTTP side of the Intercom client: one pooled session, auth and version headers, retries and the shared limiter,
-    calls counted by method and route, Intercom's errors as the core error tree."""
+    """The HTTP side of the Intercom client: one pooled session, auth and version headers, retries and the limiters,
+    calls counted by method and route, Intercom's errors as the core error tree.
+
+    `token` is one access token or several, one per private app of the same workspace: each gets its own limiter (its
+    app's `X-RateLimit-*` headers), `workspace_cap` bounds their sum, and each call goes through whichever has budget.
+    One call (with its retries) is answered before `request` returns, so calls one thread makes in order arrive in order
+    whichever tokens carry them.
+    """
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | Sequence[str],
         version: str = DEFAULT_VERSION,
         *,
         timeout_s: float = 30.0,
         limiter: WindowRateLimiter | None = None,
+        workspace_cap: WorkspaceCap | None = None,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
         pool_size: int = 16,
     ) -> None:
-        if not token:
-            raise AuthError("no Intercom access token given")
+        tokens = [token] if isinstance(token, str) else list(token)
+        if not tokens or not all(tokens):
+            raise AuthError("no Intercom access token given" if not tokens else f"Intercom access token {tokens.index('') + 1} is empty")
+        if limiter is not None and len(tokens) > 1:
+            raise ValueError("one limiter serves one token; several tokens get one each")
         self._base_url = base_url.rstrip("/")
-        self._token = SecretStr(token)
+        self._tokens = [SecretStr(value) for value in tokens]
         self._version = version
         self._timeout_s = timeout_s
-        self._limiter = limiter or WindowRateLimiter.for_intercom()
+        self._pool = LanePool(
+            [Lane(position, value, limiter if limiter is not None else WindowRateLimiter.for_intercom())
+             for position, value in enumerate(tokens, start=1)],
+            workspace_cap,
+        )
+        self._limiter = self._pool.lanes[0].limiter
         self._policy = policy or RetryPolicy()
         self._session = session or self._new_session(pool_size)
         self._owns_session = session is None
@@ -197,7 +219,25 @@ class IntercomHttp:
 
     @property
     def limiter(self) -> WindowRateLimiter:
+        """The first token's limiter."""
         return self._limiter
+
+    @property
+    def token_count(self) -> int:
+        return len(self._tokens)
+
+    def for_token(self, position: int) -> Self:
+        """A client that sends through the token at `position` (1-based) only, with a limiter of its own: for `check`,
+        which asks each token who it belongs to."""
+        return type(self)(
+            self._base_url, self._tokens[position - 1].get_secret_value(), self._version, timeout_s=self._timeout_s,
+            policy=self._policy, session=self._session,
+        )
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every token's value, for redaction."""
+        return [token.get_secret_value() for token in self._tokens]
 
     @property
     def stats(self) -> ClientStats:
@@ -212,6 +252,8 @@ class IntercomHttp:
             retries=self._retry_stats.retries,
             waited_s=self._retry_stats.waited_s,
             timeline=self._retry_stats.timeline(),
+            by_token=[{"token": lane.position, "calls": lane.calls, "rate_limited": lane.rate_limited} for lane in self._pool.stats()]
+            if len(self._tokens) > 1 else [],
         )
 
     def stats_dict(self) -> dict[str, Any]:
@@ -232,26 +274,33 @@ class IntercomHttp:
         safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         url = f"{self._base_url}{path}"
         route_key = f"{method} {route or _route_template(path)}"
-        secrets = [self._token.get_secret_value()]
-        headers = {**self._headers, "Authorization": f"Bearer {secrets[0]}"}
+        secrets = self.secrets
+        gate = self._pool.ticket()
 
         def send() -> requests.Response:
+            assert gate.lane is not None
             with self._lock:
                 self._calls_by_method[method] += 1
                 self._calls_by_route[route_key] += 1
+            headers = {**self._headers, "Authorization": f"Bearer {gate.lane.credential}"}
             return self._session.request(method, url, json=json, params=params, headers=headers, timeout=self._timeout_s)
 
         try:
             response = call_with_retries(
                 send,
                 policy=self._policy,
-                limiter=self._limiter,
+                limiter=gate,
                 idempotent=safe_to_repeat,
                 describe=f"{method} {path}",
                 details=intercom_error_details,
                 secrets=secrets,
                 stats=self._retry_stats,
             )
+        except AuthError as exc:
+            if len(self._tokens) == 1 or gate.lane is None:
+                raise
+            raise AuthError(f"token {gate.lane.position} of target.tokens: {exc}", status=exc.status, code=exc.code,
+                            request_id=exc.request_id, excerpt=exc.excerpt) from None
         except ConflictError as exc:
             if _ARCHIVED_DUPLICATE.search(str(exc)):
                 raise ArchivedContactConflictError(
