@@ -1,0 +1,177 @@
+"""Phases overlap: a phase starts once what it requires is done — or, for a phase that streams after another, once that
+one is under way, each of its records waiting only for the records it needs. The first error stops the load."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from deskmigrate.core.config import LoadConfig
+from deskmigrate.core.errors import LoadError
+from deskmigrate.core.ledger import Ledger
+from deskmigrate.core.payload import Payload
+from deskmigrate.loaders.intercom.client import IntercomClient
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.phase import Phase
+from deskmigrate.loaders.intercom.registry import PHASES, in_dependency_order
+from deskmigrate.loaders.intercom.schedule import run_phases
+
+# Long enough never to run out on a loaded machine; only reached when the overlap it waits for does not happen.
+NEVER_S = 10.0
+
+
+@pytest.fixture
+def loader(tmp_path: Path) -> Iterable[IntercomLoader]:
+    ledger = Ledger(tmp_path / "ledger.db")
+    client = IntercomClient("http://127.0.0.1:9", "unused-token")
+    yield IntercomLoader(client, ledger, ledger.start_run("load"), LoadConfig(concurrency=4))
+    client.close()
+    ledger.close()
+
+
+def payload(entity: str, source_id: str, needs: list[str] | None = None) -> Payload:
+    return Payload(entity=entity, source_id=source_id, body={}, company_source_ids=needs or [])
+
+
+class Journal:
+    """What the fake phases did, in order, from every thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[str] = []
+
+    def add(self, event: str) -> None:
+        with self.lock:
+            self.events.append(event)
+
+
+def fake_phase(name: str, work: dict[str, object], journal: Journal, **fields: object) -> Phase:
+    """A phase whose records are journalled as they finish; `work[source_id]` runs first (an Event to wait on, an error)."""
+
+    def load(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
+        def one(item: Payload, result: PhaseResult) -> None:
+            step = work.get(item.source_id)
+            if isinstance(step, threading.Event):
+                assert step.wait(NEVER_S), f"{item.source_id} waited for an overlap that did not happen"
+            elif isinstance(step, BaseException):
+                raise step
+            journal.add(f"{name}:{item.source_id}")
+            result.add("created")
+
+        journal.add(f"{name} starts")
+        return loader.load_each(name, payloads, one)
+
+    fields.setdefault("runs_when", lambda ledger: True)  # nothing is staged here
+    return Phase(name, name, None, load, **fields)  # type: ignore[arg-type]
+
+
+def run(loader: IntercomLoader, phases: tuple[Phase, ...], records: dict[str, list[Payload]]) -> list[PhaseResult]:
+    return run_phases(loader, phases, lambda phase: records.get(phase.name, []), lambda phase: None)
+
+
+def test_a_record_goes_as_soon_as_what_it_needs_landed_not_after_the_whole_phase(loader: IntercomLoader) -> None:
+    journal = Journal()
+    contact_without_company_done = threading.Event()
+    # The last company waits until a contact landed: the load only finishes if contacts start before companies end.
+    companies = fake_phase("companies", {"co-2": contact_without_company_done}, journal)
+    contacts = fake_phase("contacts", {}, journal, requires=("companies",), streams_after=("companies",),
+                          needs=lambda p: [("companies", c) for c in p.company_source_ids])
+    tags = fake_phase("tags", {}, journal, requires=("companies", "contacts"))
+    original_add = journal.add
+
+    def add(event: str) -> None:
+        original_add(event)
+        if event == "contacts:u-free":
+            contact_without_company_done.set()
+
+    journal.add = add  # type: ignore[method-assign]
+    records = {
+        "companies": [payload("companies", "co-1"), payload("companies", "co-2")],
+        "contacts": [payload("contacts", "u-late", ["co-2"]), payload("contacts", "u-free"), payload("contacts", "u-early", ["co-1"])],
+        "tags": [payload("tags", "vip")],
+    }
+
+    results = run(loader, (companies, contacts, tags), records)
+
+    events = journal.events
+    assert [r.phase for r in results] == ["companies", "contacts", "tags"]
+    assert all(r.created == len(records[r.phase]) and r.duration_s is not None for r in results)
+    assert events.index("contacts:u-free") < events.index("companies:co-2")  # overlap
+    assert events.index("companies:co-2") < events.index("contacts:u-late")  # never before the company it needs
+    assert events.index("companies:co-1") < events.index("contacts:u-early")
+    assert events.index("tags starts") > max(events.index(f"contacts:{c}") for c in ("u-late", "u-free", "u-early"))
+    assert events.index("tags starts") > events.index("companies:co-2")
+
+
+def test_a_record_whose_needed_record_failed_goes_once_that_one_settled(loader: IntercomLoader) -> None:
+    journal = Journal()
+    companies = fake_phase("companies", {"co-1": LoadError("refused")}, journal)
+    contacts = fake_phase("contacts", {}, journal, requires=("companies",), streams_after=("companies",),
+                          needs=lambda p: [("companies", c) for c in p.company_source_ids])
+
+    results = run(loader, (companies, contacts), {"companies": [payload("companies", "co-1")],
+                                                   "contacts": [payload("contacts", "u-1", ["co-1", "co-unknown"])]})
+
+    assert [(r.phase, r.created, r.failed) for r in results] == [("companies", 0, 1), ("contacts", 1, 0)]
+    assert loader.ledger.failure_of("companies", "co-1", "companies") is not None
+
+
+def test_independent_chains_run_side_by_side(loader: IntercomLoader) -> None:
+    journal = Journal()
+    article_done = threading.Event()
+    original_add = journal.add
+
+    def add(event: str) -> None:
+        original_add(event)
+        if event.startswith("articles:"):
+            article_done.set()
+
+    journal.add = add  # type: ignore[method-assign]
+    companies = fake_phase("companies", {"co-1": article_done}, journal)
+    collections = fake_phase("collections", {}, journal)
+    articles = fake_phase("articles", {}, journal, requires=("collections",))
+
+    run(loader, (companies, collections, articles), {"companies": [payload("companies", "co-1")],
+                                                     "collections": [payload("collections", "col-1")],
+                                                     "articles": [payload("articles", "kb-1")]})
+
+    events = journal.events
+    assert events.index("collections:col-1") < events.index("articles starts")
+    assert events.index("articles:kb-1") < events.index("companies:co-1")
+
+
+def test_the_first_error_stops_the_load_and_nothing_starts_after_it(loader: IntercomLoader) -> None:
+    journal = Journal()
+    companies = fake_phase("companies", {"co-1": RuntimeError("the token was revoked")}, journal)
+    contacts = fake_phase("contacts", {}, journal, requires=("companies",), streams_after=("companies",),
+                          needs=lambda p: [("companies", c) for c in p.company_source_ids])
+    tags = fake_phase("tags", {}, journal, requires=("companies", "contacts"))
+
+    with pytest.raises(RuntimeError, match="revoked"):
+        run(loader, (companies, contacts, tags), {"companies": [payload("companies", "co-1")],
+                                                  "contacts": [payload("contacts", "u-1", ["co-1"])]})
+
+    assert "contacts:u-1" not in journal.events  # it waited for its company, and the load stopped
+    assert "tags starts" not in journal.events
+
+
+def test_a_phase_that_does_not_run_lets_the_phases_after_it_start(loader: IntercomLoader) -> None:
+    journal = Journal()
+    companies = fake_phase("companies", {}, journal, runs_when=lambda ledger: False)
+    contacts = fake_phase("contacts", {}, journal, requires=("companies",), streams_after=("companies",),
+                          needs=lambda p: [("companies", c) for c in p.company_source_ids])
+
+    results = run(loader, (companies, contacts), {"contacts": [payload("contacts", "u-1", ["co-1"])]})
+
+    assert [r.phase for r in results] == ["contacts"] and journal.events == ["contacts starts", "contacts:u-1"]
+
+
+def test_the_registered_phases_overlap_only_where_their_records_say_what_they_need() -> None:
+    streaming = {phase.name: phase.streams_after for phase in PHASES if phase.streams_after}
+    assert streaming == {"contacts": ("companies",)}
+    with pytest.raises(ValueError, match="must name the records"):
+        in_dependency_order((PHASES[0], Phase("x", "xs", None, lambda loader, payloads: PhaseResult("x"),
+                                              requires=(PHASES[0].name,), streams_after=(PHASES[0].name,))))
