@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -85,8 +86,36 @@ class PhaseResult:
         }
 
 
+class FairSlots:
+    """At most `size` holders at once, the others served in the order they asked: a holder that releases its slot and
+    asks again queues behind those already waiting (a plain semaphore would let it take the slot straight back, and the
+    phase running first would starve the phases beside it)."""
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._free = size
+        self._waiting: deque[threading.Lock] = deque()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            handed = threading.Lock()
+            handed.acquire()
+            self._waiting.append(handed)
+        handed.acquire()  # released by the holder that hands its slot over
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._free += 1
+
+
 # The slots of the load's records in flight, set in the thread of a phase that shares them with phases running beside it.
-_SHARED_SLOTS: ContextVar[threading.Semaphore | None] = ContextVar("shared_slots", default=None)
+_SHARED_SLOTS: ContextVar[FairSlots | None] = ContextVar("shared_slots", default=None)
 
 
 def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int) -> None:
@@ -109,7 +138,7 @@ def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int
         _raise_fatal(done)
 
 
-def _in_a_slot(work: Callable[[T], None], slots: threading.Semaphore) -> Callable[[T], None]:
+def _in_a_slot(work: Callable[[T], None], slots: FairSlots) -> Callable[[T], None]:
     def slotted(item: T) -> None:
         with slots:
             work(item)
@@ -215,7 +244,7 @@ class IntercomLoader:
         self.tag_names = TagNames(client)
         # What overlapping phases share: records settled for those that wait on them, and the records in flight.
         self.landings = Landings()
-        self.slots = threading.BoundedSemaphore(settings.concurrency)
+        self.slots = FairSlots(settings.concurrency)
 
     @contextmanager
     def sharing_slots(self) -> Iterator[None]:

@@ -14,7 +14,7 @@ from deskmigrate.core.errors import LoadError
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.payload import Payload
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.loader import FairSlots, IntercomLoader, PhaseResult
 from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.registry import PHASES, in_dependency_order
 from deskmigrate.loaders.intercom.schedule import run_phases
@@ -175,3 +175,26 @@ def test_the_registered_phases_overlap_only_where_their_records_say_what_they_ne
     with pytest.raises(ValueError, match="must name the records"):
         in_dependency_order((PHASES[0], Phase("x", "xs", None, lambda loader, payloads: PhaseResult("x"),
                                               requires=(PHASES[0].name,), streams_after=(PHASES[0].name,))))
+
+
+def test_a_released_slot_goes_to_the_one_waiting_not_back_to_its_holder() -> None:
+    """Else the phase that runs first keeps every slot and the phases beside it wait for its end: no overlap."""
+    slots = FairSlots(1)
+    order: list[str] = []
+
+    def other() -> None:
+        with slots:
+            order.append("other")
+
+    slots.__enter__()
+    waiting = threading.Thread(target=other)
+    waiting.start()
+    for _ in range(1000):
+        if slots._waiting:
+            break
+        threading.Event().wait(0.01)
+    slots.__exit__()
+    with slots:  # asked again at once, as a phase's worker does for its next record
+        order.append("holder")
+    waiting.join(NEVER_S)
+    assert order == ["other", "holder"]
