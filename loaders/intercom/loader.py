@@ -8,10 +8,11 @@ and runs a phase's records concurrently, failing one record at a time.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -86,36 +87,43 @@ class PhaseResult:
         }
 
 
-class FairSlots:
-    """At most `size` holders at once, the others served in the order they asked: a holder that releases its slot and
-    asks again queues behind those already waiting (a plain semaphore would let it take the slot straight back, and the
-    phase running first would starve the phases beside it)."""
+class SharedSlots:
+    """At most `size` records in flight between the phases running side by side. A waiting record of a heavier chain of
+    phases goes first, then the one that asked first: a holder that releases its slot and asks again queues behind
+    those waiting (with a plain semaphore it would take it straight back, and the phase running first would starve the
+    phases beside it)."""
 
     def __init__(self, size: int) -> None:
         self._lock = threading.Lock()
         self._free = size
-        self._waiting: deque[threading.Lock] = deque()
+        self._waiting: list[tuple[int, int, threading.Lock]] = []  # a heap of (-weight, arrival, the lock handed over)
+        self._arrivals = itertools.count()
 
-    def __enter__(self) -> None:
+    def take(self, weight: int = 0) -> None:
         with self._lock:
             if self._free and not self._waiting:
                 self._free -= 1
                 return
             handed = threading.Lock()
             handed.acquire()
-            self._waiting.append(handed)
+            heapq.heappush(self._waiting, (-weight, next(self._arrivals), handed))
         handed.acquire()  # released by the holder that hands its slot over
 
-    def __exit__(self, *exc_info: object) -> None:
+    def give_back(self) -> None:
         with self._lock:
             if self._waiting:
-                self._waiting.popleft().release()
+                heapq.heappop(self._waiting)[2].release()
             else:
                 self._free += 1
 
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
 
 # The slots of the load's records in flight, set in the thread of a phase that shares them with phases running beside it.
-_SHARED_SLOTS: ContextVar[FairSlots | None] = ContextVar("shared_slots", default=None)
+# With the weight of the phase's chain (schedule.py): records of heavier chains go first.
+_SHARED_SLOTS: ContextVar[tuple[SharedSlots, int] | None] = ContextVar("shared_slots", default=None)
 
 
 def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int) -> None:
@@ -124,9 +132,9 @@ def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int
 
     The first AuthError stops the phase: nothing else can succeed with that token.
     """
-    slots = _SHARED_SLOTS.get()
-    if slots is not None:
-        work = _in_a_slot(work, slots)
+    shared = _SHARED_SLOTS.get()
+    if shared is not None:
+        work = _in_a_slot(work, *shared)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
         pending: set[Future[None]] = set()
         for item in items:
@@ -138,10 +146,13 @@ def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int
         _raise_fatal(done)
 
 
-def _in_a_slot(work: Callable[[T], None], slots: FairSlots) -> Callable[[T], None]:
+def _in_a_slot(work: Callable[[T], None], slots: SharedSlots, weight: int) -> Callable[[T], None]:
     def slotted(item: T) -> None:
-        with slots:
+        slots.take(weight)
+        try:
             work(item)
+        finally:
+            slots.give_back()
 
     return slotted
 
@@ -244,12 +255,13 @@ class IntercomLoader:
         self.tag_names = TagNames(client)
         # What overlapping phases share: records settled for those that wait on them, and the records in flight.
         self.landings = Landings()
-        self.slots = FairSlots(settings.concurrency)
+        self.slots = SharedSlots(settings.concurrency)
 
     @contextmanager
-    def sharing_slots(self) -> Iterator[None]:
-        """In this thread, a phase's records take the load's slots: phases running side by side keep `concurrency` in flight."""
-        token = _SHARED_SLOTS.set(self.slots)
+    def sharing_slots(self, weight: int = 0) -> Iterator[None]:
+        """In this thread, a phase's records take the load's slots (`weight`: its chain's, heavier first): phases running
+        side by side keep `concurrency` records in flight."""
+        token = _SHARED_SLOTS.set((self.slots, weight))
         try:
             yield
         finally:

@@ -3,9 +3,10 @@ within one budget of `load.concurrency` records in flight.
 
 A phase starts when every phase it `requires` is done, except those it `streams_after`: it starts once they are under
 way, and each of its records is held back until the records it `needs` (a contact's companies) have settled — landed,
-left unchanged or failed — or their phase has ended. Independent chains (people, help center) run side by side. What
-each phase records in the ledger is what it records when run alone: it sees the objects it needs exactly as it would
-after the phases before it.
+left unchanged or failed — or their phase has ended. Independent chains (people and their history, the Help Center)
+run side by side; when both wait for a slot, the chain with more staged records goes first (the lighter one fills the
+gaps, and does not lengthen the load's critical path). What each phase records in the ledger is what it records when
+run alone: it sees the objects it needs exactly as it would after the phases before it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def run_phases(loader: IntercomLoader, phases: tuple[Phase, ...], begin: Begin, 
     error is raised once they have.
     """
     names = {phase.name for phase in phases}
+    weights = chain_weights(loader, phases)
     started: set[str] = set()
     done: set[str] = set()
     results: dict[str, PhaseResult] = {}
@@ -54,7 +56,7 @@ def run_phases(loader: IntercomLoader, phases: tuple[Phase, ...], begin: Begin, 
                             started.add(phase.name)
                             if phase.name in watched and phase.entity:
                                 landings.watch(phase.entity)
-                            running[pool.submit(_run_one, loader, phase, begin, end)] = phase
+                            running[pool.submit(_run_one, loader, phase, weights[phase.name], begin, end)] = phase
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -79,7 +81,26 @@ def run_phases(loader: IntercomLoader, phases: tuple[Phase, ...], begin: Begin, 
     return [results[phase.name] for phase in phases if phase.name in results]
 
 
-def _run_one(loader: IntercomLoader, phase: Phase, begin: Begin, end: End) -> PhaseResult | None:
+def chain_weights(loader: IntercomLoader, phases: tuple[Phase, ...]) -> dict[str, int]:
+    """Each phase's chain (phases linked by what they require) → the records its phases have staged: how heavy it is."""
+    chain = {phase.name: phase.name for phase in phases}
+
+    def root(name: str) -> str:
+        while chain[name] != name:
+            name = chain[name]
+        return name
+
+    for phase in phases:
+        for needed in phase.requires:
+            if needed in chain:
+                chain[root(needed)] = root(phase.name)
+    staged: dict[str, int] = {}
+    for phase in phases:
+        staged[root(phase.name)] = staged.get(root(phase.name), 0) + (phase.units(loader.ledger) or 0)
+    return {phase.name: staged[root(phase.name)] for phase in phases}
+
+
+def _run_one(loader: IntercomLoader, phase: Phase, weight: int, begin: Begin, end: End) -> PhaseResult | None:
     if loader.landings.stopped:
         raise PhasesStopped()
     if not phase.runs(loader.ledger):  # asked when what it requires is done: what they wrote may decide it
@@ -88,7 +109,7 @@ def _run_one(loader: IntercomLoader, phase: Phase, begin: Begin, end: End) -> Ph
     if phase.needs is not None and phase.streams_after:
         payloads = flowing(payloads, phase.needs, loader.landings, HELD_PER_WORKER * loader.settings.concurrency)
     began = time.monotonic()
-    with loader.sharing_slots():
+    with loader.sharing_slots(weight):
         result = phase.load(loader, payloads)
     result.duration_s = time.monotonic() - began
     end(phase)

@@ -14,10 +14,10 @@ from deskmigrate.core.errors import LoadError
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.payload import Payload
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.loader import FairSlots, IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult, SharedSlots
 from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.registry import PHASES, in_dependency_order
-from deskmigrate.loaders.intercom.schedule import run_phases
+from deskmigrate.loaders.intercom.schedule import chain_weights, run_phases
 
 # Long enough never to run out on a loaded machine; only reached when the overlap it waits for does not happen.
 NEVER_S = 10.0
@@ -48,12 +48,12 @@ class Journal:
             self.events.append(event)
 
 
-def fake_phase(name: str, work: dict[str, object], journal: Journal, **fields: object) -> Phase:
-    """A phase whose records are journalled as they finish; `work[source_id]` runs first (an Event to wait on, an error)."""
+def fake_phase(name: str, steps: dict[str, object], journal: Journal, **fields: object) -> Phase:
+    """A phase whose records are journalled as they finish; `steps[source_id]` runs first (an Event to wait on, an error)."""
 
     def load(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
         def one(item: Payload, result: PhaseResult) -> None:
-            step = work.get(item.source_id)
+            step = steps.get(item.source_id)
             if isinstance(step, threading.Event):
                 assert step.wait(NEVER_S), f"{item.source_id} waited for an overlap that did not happen"
             elif isinstance(step, BaseException):
@@ -177,24 +177,52 @@ def test_the_registered_phases_overlap_only_where_their_records_say_what_they_ne
                                               requires=(PHASES[0].name,), streams_after=(PHASES[0].name,))))
 
 
-def test_a_released_slot_goes_to_the_one_waiting_not_back_to_its_holder() -> None:
-    """Else the phase that runs first keeps every slot and the phases beside it wait for its end: no overlap."""
-    slots = FairSlots(1)
-    order: list[str] = []
+def waiting_for(slots: SharedSlots, weight: int, order: list[str], name: str) -> threading.Thread:
+    """A record of a chain of `weight` asking for a slot in a thread of its own, queued once this returns."""
 
-    def other() -> None:
-        with slots:
-            order.append("other")
+    def record() -> None:
+        slots.take(weight)
+        order.append(name)
+        slots.give_back()
 
-    slots.__enter__()
-    waiting = threading.Thread(target=other)
-    waiting.start()
+    queued = slots.waiting() + 1
+    thread = threading.Thread(target=record)
+    thread.start()
     for _ in range(1000):
-        if slots._waiting:
+        if slots.waiting() >= queued:
             break
         threading.Event().wait(0.01)
-    slots.__exit__()
-    with slots:  # asked again at once, as a phase's worker does for its next record
-        order.append("holder")
-    waiting.join(NEVER_S)
+    return thread
+
+
+def test_a_released_slot_goes_to_the_one_waiting_not_back_to_its_holder() -> None:
+    """Else the phase that runs first keeps every slot and the phases beside it wait for its end: no overlap."""
+    slots = SharedSlots(1)
+    order: list[str] = []
+    slots.take()
+    other = waiting_for(slots, 0, order, "other")
+    slots.give_back()
+    slots.take()  # asked again at once, as a phase's worker does for its next record
+    order.append("holder")
+    slots.give_back()
+    other.join(NEVER_S)
     assert order == ["other", "holder"]
+
+
+def test_the_heavier_chain_goes_first_then_the_first_to_ask() -> None:
+    slots = SharedSlots(1)
+    order: list[str] = []
+    slots.take()
+    threads = [waiting_for(slots, 200, order, "article"), waiting_for(slots, 650, order, "contact 1"),
+               waiting_for(slots, 650, order, "contact 2")]
+    slots.give_back()
+    for thread in threads:
+        thread.join(NEVER_S)
+    assert order == ["contact 1", "contact 2", "article"]
+
+
+def test_chains_weigh_what_their_phases_staged(loader: IntercomLoader) -> None:
+    journal = Journal()
+    phases = tuple(fake_phase(name, {}, journal, work=lambda ledger, n=n: n, requires=requires) for name, n, requires in (
+        ("companies", 5, ()), ("contacts", 50, ("companies",)), ("collections", 2, ()), ("articles", 20, ("collections",))))
+    assert chain_weights(loader, phases) == {"companies": 55, "contacts": 55, "collections": 22, "articles": 22}
