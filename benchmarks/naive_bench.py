@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import statistics
 import sys
 import tempfile
 import time
@@ -160,21 +161,26 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="deskmigrate's load.concurrency")
     parser.add_argument("--bound-rate-limit", type=int, default=250,
                         help="calls per 10-second window for the case where the limit binds (0: skip that case)")
+    parser.add_argument("--repeat", type=int, default=1, help="run deskmigrate this many times, each into a fresh sandbox, "
+                                                                 "and take the median (on a busy machine)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="deskmigrate-naive-bench-"))
-    folders = {name: work / name for name in ("naive", "deskmigrate", "bound")}
+    folders = {name: work / name for name in ("naive", *(f"deskmigrate-{i}" for i in range(max(1, args.repeat))), "bound")}
     for folder in folders.values():
         make_csv(args.records, folder)
 
     naive_s, naive = naive_run(folders["naive"], args.latency_ms, args.pause_s)
-    ours_s, ours_log = deskmigrate_run(folders["deskmigrate"], UNBOUND_RATE_LIMIT, args.latency_ms, args.concurrency)
+    runs = [deskmigrate_run(folders[f"deskmigrate-{i}"], UNBOUND_RATE_LIMIT, args.latency_ms, args.concurrency)
+            for i in range(max(1, args.repeat))]
+    ours_s, ours_log = statistics.median(elapsed for elapsed, _ in runs), runs[0][1]
     counts = naive.counts
     print(f"{args.records} contacts, {counts.companies} companies, {counts.links} company links, {counts.taggings} taggings; "
           f"{args.latency_ms:g} ms a call")
     print(f"naive loader             {naive_s:6.1f} s  {counts.calls} calls, {counts.paused_s:g} s of pauses ({args.pause_s:g} s every 50 contacts)")
-    print(f"deskmigrate run          {ours_s:6.1f} s  {len(ours_log)} calls (start-up, extraction and plan included)")
+    spread = f", median of {len(runs)}: {', '.join(f'{elapsed:.1f}' for elapsed, _ in runs)}" if len(runs) > 1 else ""
+    print(f"deskmigrate run          {ours_s:6.1f} s  {len(ours_log)} calls (start-up, extraction and plan included{spread})")
     print(f"ratio                    {naive_s / ours_s:6.1f}x")
 
     if args.bound_rate_limit:
