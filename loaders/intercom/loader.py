@@ -146,12 +146,18 @@ def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int
         _raise_fatal(done)
 
 
+# The shared slot this worker thread holds, with its weight, while it works on a record.
+_HELD = threading.local()
+
+
 def _in_a_slot(work: Callable[[T], None], slots: SharedSlots, weight: int) -> Callable[[T], None]:
     def slotted(item: T) -> None:
         slots.take(weight)
+        _HELD.slot = (slots, weight)
         try:
             work(item)
         finally:
+            _HELD.slot = None
             slots.give_back()
 
     return slotted
@@ -199,6 +205,16 @@ class Landings:
         with self._changed:
             return [(entity, source_id) for entity, source_id in keys
                     if entity in self._settled and source_id not in self._settled[entity]]
+
+    def awaited(self, entity: str) -> bool:
+        with self._changed:
+            return entity in self._settled
+
+    def wait_closed(self, entity: str) -> None:
+        """Until the phase loading `entity` has ended (or the load stops)."""
+        with self._changed:
+            while entity in self._settled and not self.stopped:
+                self._changed.wait()
 
     def wait_past(self, version: int) -> None:
         """Until something settles after `version` was read (or the load stops)."""
@@ -266,6 +282,21 @@ class IntercomLoader:
             yield
         finally:
             _SHARED_SLOTS.reset(token)
+
+    def wait_for_every(self, entity: str) -> None:
+        """Until every record of `entity` has settled: its phase, running beside this one, has ended. For a record that
+        needs more than those it names (what a contact adopted carried before us, recorded by the source ids of the
+        companies it is linked to). The worker's slot goes to others meanwhile."""
+        if not self.landings.awaited(entity):
+            return
+        held: tuple[SharedSlots, int] | None = getattr(_HELD, "slot", None)
+        if held is not None:
+            held[0].give_back()
+        try:
+            self.landings.wait_closed(entity)
+        finally:
+            if held is not None:
+                held[0].take(held[1])
 
     def admin_for_agent(self, agent_source_id: str | None) -> str | None:
         """The Intercom admin id for a source agent: matched by email, else the fallback admin."""

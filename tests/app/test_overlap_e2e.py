@@ -11,6 +11,10 @@ import pytest
 import yaml
 
 from deskmigrate.core.ledger import Ledger
+from tests.app.conftest import COMPANIES as CSV_COMPANIES
+from tests.app.conftest import Project, write_csv
+from tests.app.test_e2e import latest_run, requests_session
+from tests.app.test_ownership_e2e import get, linked_companies
 from tests.app.vendor_e2e import INTERCOM_TOKEN_VARIABLE, VendorProject, write_project_config
 
 INTERCOM_TOKEN = "overlap-e2e-intercom-token-51c7"
@@ -46,7 +50,7 @@ def write_export(folder: Path) -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> VendorProject[None]:
+def mixed(tmp_path: Path) -> VendorProject[None]:
     write_export(tmp_path / "export")
     config = write_project_config(tmp_path, {"type": "jsonl", "folder": "export"}, "jsonl")
     data = yaml.safe_load(config.read_text())
@@ -59,7 +63,8 @@ def positions(log: list[dict[str, Any]], *routes: str) -> list[int]:
     return [index for index, entry in enumerate(log) if entry["route"] in routes and entry["status"] < 300]
 
 
-def test_contacts_start_before_the_last_company_and_articles_load_beside_contacts(project: VendorProject[None]) -> None:
+def test_contacts_start_before_the_last_company_and_articles_load_beside_contacts(mixed: VendorProject[None]) -> None:
+    project = mixed
     result = project.cli("run")
     assert result.exit_code == 0, result.output
 
@@ -81,7 +86,8 @@ def test_contacts_start_before_the_last_company_and_articles_load_beside_contact
     assert all(phase["duration_s"] >= 0 and phase["failed"] == 0 for phase in report["phases"])
 
 
-def test_a_contact_is_never_sent_before_its_company_exists(project: VendorProject[None]) -> None:
+def test_a_contact_is_never_sent_before_its_company_exists(mixed: VendorProject[None]) -> None:
+    project = mixed
     assert project.cli("run").exit_code == 0
 
     ledger = Ledger(project.state / "ledger.db")
@@ -108,3 +114,26 @@ def test_a_contact_is_never_sent_before_its_company_exists(project: VendorProjec
     for index in range(CONTACTS):
         linked = [companies[c["id"]] for c in contacts[f"u-{index:02d}"]["companies"]["data"]]
         assert linked == ([company] if (company := company_of(index)) else [])
+
+
+def test_a_contact_adopted_while_companies_load_keeps_the_links_it_had_before(project: Project) -> None:
+    """person4 (u004, whose record names no company) was linked to Initech (c3) by hand before the migration, and c3
+    loads last of 33 companies, long after u004 goes. The link is recorded as found all the same: when a later run adds
+    c3 to u004's record and that run is rolled back, the link stays."""
+    extra = [{**CSV_COMPANIES[1], "id": f"x{i:02d}", "name": f"Extra {i}"} for i in range(30)]
+    write_csv(project.root / "companies.csv", [*CSV_COMPANIES[:2], *extra, CSV_COMPANIES[2]])
+    project.set_target(latency_ms=10)
+    with requests_session(project) as (api, url):
+        initech = api.post(f"{url}/companies", json={"company_id": "c3", "name": "Initech"}).json()
+        person = api.post(f"{url}/contacts", json={"role": "user", "email": "person4@example.com", "name": "Four"}).json()
+        api.post(f"{url}/contacts/{person['id']}/companies", json={"id": initech["id"]}).raise_for_status()
+    assert project.contacts[3]["id"] == "u004" and project.contacts[3]["company_id"] == ""
+    assert project.cli("run").exit_code == 0
+
+    rows = project.contacts
+    rows[3] = {**rows[3], "company_id": "c3"}
+    project.write_contacts(rows)
+    assert project.cli("run").exit_code == 0
+    rolled = project.cli("rollback", "--run", latest_run(project), "--yes")
+    assert rolled.exit_code == 0, rolled.output
+    assert linked_companies(project, get(project, "contacts", person["id"])) == {"c3"}

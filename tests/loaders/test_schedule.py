@@ -226,3 +226,50 @@ def test_chains_weigh_what_their_phases_staged(loader: IntercomLoader) -> None:
     phases = tuple(fake_phase(name, {}, journal, work=lambda ledger, n=n: n, requires=requires) for name, n, requires in (
         ("companies", 5, ()), ("contacts", 50, ("companies",)), ("collections", 2, ()), ("articles", 20, ("collections",))))
     assert chain_weights(loader, phases) == {"companies": 55, "contacts": 55, "collections": 22, "articles": 22}
+
+
+def test_a_record_waiting_for_a_whole_phase_lends_its_slot_meanwhile(tmp_path: Path) -> None:
+    """One slot: a contact that waits for every company (adopted: its links are known by company) holds it no longer,
+    else the companies still to come could never take it."""
+    ledger = Ledger(tmp_path / "ledger.db")
+    client = IntercomClient("http://127.0.0.1:9", "unused-token")
+    loader = IntercomLoader(client, ledger, ledger.start_run("load"), LoadConfig(concurrency=1))
+    journal = Journal()
+    contact_waits = WaitForEvery(loader, "companies")
+
+    def companies_as_they_come() -> Iterable[Payload]:
+        yield payload("companies", "co-0")
+        assert contact_waits.started.wait(NEVER_S), "the contact never took the slot"
+        yield from (payload("companies", f"co-{i}") for i in (1, 2))
+
+    companies = fake_phase("companies", {}, journal)
+    contacts = fake_phase("contacts", {"u-adopted": contact_waits}, journal, requires=("companies",),
+                          streams_after=("companies",), needs=lambda p: [("companies", c) for c in p.company_source_ids])
+    records = {"companies": companies_as_they_come(), "contacts": [payload("contacts", "u-adopted")]}
+    load = threading.Thread(target=lambda: run(loader, (companies, contacts), records))  # type: ignore[arg-type]
+    try:
+        load.start()
+        load.join(NEVER_S)
+        stuck = load.is_alive()
+        if stuck:
+            loader.landings.stop()  # the contact stops waiting and gives its slot back: the load can end
+            load.join(NEVER_S)
+    finally:
+        client.close()
+        ledger.close()
+    assert not stuck, "the contact kept the only slot while it waited for the companies still to come"
+    assert journal.events.index("companies:co-2") < journal.events.index("contacts:u-adopted")
+
+
+class WaitForEvery(threading.Event):
+    """A step that waits for every record of an entity (fake_phase waits on Events: this one does that instead)."""
+
+    def __init__(self, loader: IntercomLoader, entity: str) -> None:
+        super().__init__()
+        self.loader, self.entity = loader, entity
+        self.started = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.started.set()
+        self.loader.wait_for_every(self.entity)
+        return True
