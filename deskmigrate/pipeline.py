@@ -26,9 +26,11 @@ from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.contacts import CONFLICT_EXAMPLES  # noqa: F401 (the CLI says how many groups the report lists)
 from deskmigrate.loaders.intercom.history import ConversationAttributeCheck, attribute_check
 from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult
+from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.preflight import PreflightResult, preflight
 from deskmigrate.loaders.intercom.registry import PHASES, staged_phases
 from deskmigrate.loaders.intercom.rollback import Rollback, RollbackReport
+from deskmigrate.loaders.intercom.schedule import run_phases
 from deskmigrate.loaders.intercom.validate import Mismatch, Validator
 from deskmigrate.plandiff import EXAMPLES, EntityDiff, Examples
 from deskmigrate.planner import FIELD_NOTE_KIND, ChunkResult, PlanJob, Planner, default_workers
@@ -571,7 +573,7 @@ class LoadResult:
 
 
 def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress: Progress, planned: PlanResult) -> LoadResult:
-    """Preflight, then each phase in order over the staged records, mapping them as they stream."""
+    """Preflight, then the phases over the staged records, mapping them as they stream: each as soon as what it needs has landed."""
     loader = IntercomLoader(target.client, ledger, run_id, project.loaded.config.load, on_progress=progress.advance,
                             on_failure=lambda phase: progress.count(phase, "failed"))
     loader.source_files = source_files(project)
@@ -584,13 +586,11 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
     progress.start("preflight", None)
     preflight_result = preflight(loader, planned.attributes)
     progress.finish("preflight")
-    mapper = new_mapper(project, ledger, planned.date_orders)
-    phases: list[PhaseResult] = []
-    for phase in PHASES:
-        if not phase.runs(ledger):  # asked as its turn comes: what earlier phases wrote may decide it
-            continue
+
+    def begin(phase: Phase) -> Iterable[Payload]:
         payloads: Iterable[Payload] = ()
-        if phase.entity is not None:
+        if phase.entity is not None:  # a mapper per phase: phases run side by side
+            mapper = new_mapper(project, ledger, planned.date_orders)
             payloads = (p for p in map_staged(mapper, ledger, phase.entity) if isinstance(p, Payload))
         # The mapping's rejections never reach the phase: its bar counts them apart and ends at what it can load.
         units = phase.units(ledger)
@@ -598,11 +598,9 @@ def load(project: Project, ledger: Ledger, run_id: str, target: Target, progress
         progress.start(phase.name, (units - rejected) if units else None)
         if rejected:
             progress.count(phase.name, "rejected", rejected)
-        began = time.monotonic()
-        result = phase.load(loader, payloads)
-        result.duration_s = time.monotonic() - began
-        phases.append(result)
-        progress.finish(phase.name)
+        return payloads
+
+    phases = run_phases(loader, PHASES, begin, end=lambda phase: progress.finish(phase.name))
     for phase in PHASES:
         phase.finish(loader)
     details = {name: value.as_dict() if hasattr(value, "as_dict") else value for name, value in loader.details.items()}

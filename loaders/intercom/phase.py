@@ -12,7 +12,7 @@ from typing import Any
 from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.payload import AttributeDeclaration, Payload
-from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult, body_hash
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult, RecordKey, body_hash
 from deskmigrate.loaders.intercom.undo import Undo
 from deskmigrate.loaders.intercom.verify import Verifier
 
@@ -54,6 +54,11 @@ class Phase:
     mapping_target: str | None
     load: Callable[[IntercomLoader, Iterable[Payload]], PhaseResult]
     requires: tuple[str, ...] = ()  # phases whose objects it needs: they run before it
+    # Of those, the phases it may run alongside (schedule.py): it starts once they are under way, and each of its records
+    # waits only for the records `needs` names (a contact for its companies) to settle. Naming a phase it does not
+    # require means nothing.
+    streams_after: tuple[str, ...] = ()
+    needs: Callable[[Payload], Iterable[RecordKey]] | None = None
     prepare: Prepare = nothing_to_prepare
     plan_action: Callable[[Ledger, Payload], str] = plan_action
     undo: Undo = Undo()  # what rollback calls for its writes

@@ -23,6 +23,9 @@ def in_dependency_order(phases: Iterable[Phase]) -> tuple[Phase, ...]:
     unknown = sorted(f"{phase.name} requires {needed!r}" for phase in pending for needed in phase.requires if needed not in names)
     if unknown:
         raise ValueError(f"phases require phases that are not registered: {', '.join(unknown)}")
+    unstreamable = sorted(phase.name for phase in pending if phase.streams_after and phase.needs is None)
+    if unstreamable:
+        raise ValueError(f"phases that stream after others must name the records each of theirs needs: {', '.join(unstreamable)}")
     ordered: list[Phase] = []
     while pending:
         ready = next((phase for phase in pending if all(needed in {p.name for p in ordered} for needed in phase.requires)), None)

@@ -26,7 +26,7 @@ INTERCOM = ROOT / "loaders" / "intercom"
 # The fields the plan writes of each would-be payload (its tags and its company links, whatever the record) and the plan
 # report's tag summary: names of what a payload carries, not of a phase.
 PAYLOAD_FIELDS = {("pipeline.py", "tags"), ("pipeline.py", "companies")}
-ENGINES = [INTERCOM / "preflight.py", INTERCOM / "validate.py", *(INTERCOM / "rollback").glob("*.py"), ROOT / "deskmigrate" / "pipeline.py"]
+ENGINES = [INTERCOM / "preflight.py", INTERCOM / "validate.py", INTERCOM / "schedule.py", *(INTERCOM / "rollback").glob("*.py"), ROOT / "deskmigrate" / "pipeline.py"]
 
 
 def phase_words() -> set[str]:

@@ -88,6 +88,7 @@ def send_contact(loader: IntercomLoader, payload: Payload, body: Body, call: Cal
 def record_contact_facts(loader: IntercomLoader, source_id: str, contact: Body, known_tags: set[str], known_links: set[str]) -> None:
     """A pre-existing contact's tags and company links (those of companies in the source) as found, minus what the ledger
     knows already (what an older deskmigrate applied to it)."""
+    loader.wait_for_every(COMPANIES)  # its links are known by the companies' source ids: every company must have landed
     tags = contact_tag_keys(loader.client, contact, loader.tag_names) - known_tags
     companies = {sid for company_id in contact_company_ids(loader.client, contact)
                  for sid in loader.ledger.source_ids_for(COMPANIES, company_id)} - known_links

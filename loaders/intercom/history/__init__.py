@@ -105,7 +105,8 @@ def workspace_attributes(loader: IntercomLoader) -> set[str] | None:
 
 HISTORY = Phase(
     PHASE, ENTITY, MAPPING_TARGET, load_history,
-    requires=("contacts",),
+    # Tags: a conversation's tag that contacts or companies carry too is the tags phase's to create (or adopt), not its own.
+    requires=("contacts", "tags"),
     prepare=prepare,
     plan_action=plan_action,
     undo=Undo(
