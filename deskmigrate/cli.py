@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,8 @@ def plan(config: Path = ConfigOption,
 
 
 def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float,
-                     extract: bool, accept_rejections: bool, since: datetime | None = None) -> int:
+                     extract: bool, accept_rejections: bool, since: datetime | None = None,
+                     sections: Callable[[], dict[str, Any]] | None = None) -> int:
     """(Extract,) plan and load under progress bars, then — the bars done — the summary and the run's report. Nothing
     is written when more records would be rejected than load.max_rejected allows, unless `accept_rejections`."""
     with screen.bars() as progress:
@@ -217,6 +219,8 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
     if extracted is not None:
         screen.print_extract(extracted)
     screen.print_load(loaded, report["phases"], reconciled, stats)
+    if sections is not None:  # what the command adds once the load is done (a rehearsal: where each sampled ticket landed)
+        report.update(sections())
     return lifecycle.finish_run(project, ledger, run_id, command, started, report)
 
 
@@ -235,14 +239,28 @@ def load(config: Path = ConfigOption, verbose: bool = VerboseOption, new_ledger:
         raise Exit(code)
 
 
-@app.command(epilog=_examples("deskmigrate run -c config.yaml", "deskmigrate run --since 2026-11-01   # a delta of what changed since"))
+@app.command(epilog=_examples("deskmigrate run -c config.yaml", "deskmigrate run --since 2026-11-01   # a delta of what changed since",
+                             "deskmigrate run --sample 20 --target sandbox   # a rehearsal of the 20 hardest tickets"))
 @exits
 def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
+        sample: int | None = typer.Option(None, "--sample", min=1, metavar="N",
+                                          help="A rehearsal: migrate N tickets chosen to cover the hardest cases the source holds (with "
+                                               "the people, companies and articles they need), into <state>/rehearsal/'s own ledger; "
+                                               "the report says why each was picked and where it landed."),
+        resample: bool = typer.Option(False, "--resample", help="With --sample: choose a new sample (else the stored one is rehearsed again)."),
+        target: str | None = typer.Option(None, "--target", metavar="sandbox|intercom",
+                                          help="With --sample: rehearse into a local sandbox (<state>/rehearsal/sandbox.db) or the "
+                                               "config's Intercom workspace; default: the config's target."),
         verbose: bool = VerboseOption, new_ledger: bool = NewLedgerOption, accept_rejections: bool = AcceptRejectionsOption,
         quiet: bool = QuietOption) -> None:
     """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas). Stops before
-    its first write when more records would be rejected than load.max_rejected allows."""
+    its first write when more records would be rejected than load.max_rejected allows. With --sample N: a rehearsal."""
     screen.quiet(quiet)
+    if sample is not None or resample or target is not None:
+        from deskmigrate import rehearsal
+
+        raise Exit(rehearsal.rehearse(config, sample, resample=resample, target=target, since=since, verbose=verbose,
+                                      accept_rejections=accept_rejections, load_and_report=_load_and_report))
     with lifecycle.started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
         code = _load_and_report(project, ledger, run_id, "run", started, extract=True, accept_rejections=accept_rejections, since=since)
         raise Exit(code)

@@ -106,6 +106,13 @@ class FakeZendesk(FakeVendorServer):
         if path == "users/show_many":
             wanted = {int(i) for i in query.get("ids", "").split(",") if i}
             return 200, {"users": [u for u in acc["users"] if u["id"] in wanted], "next_page": None, "previous_page": None, "count": len(wanted)}
+        if path in ("tickets/show_many", "organizations/show_many"):
+            # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets (up to 100 ids)
+            name = path.split("/")[0]
+            wanted = {int(i) for i in query.get("ids", "").split(",") if i}
+            assert len(wanted) <= 100, "show_many takes at most 100 ids"
+            body = {name: [r for r in acc[name] if r["id"] in wanted], "next_page": None, "previous_page": None, "count": len(wanted)}
+            return 200, self._ticket_sideloads(body, query.get("include", "")) if name == "tickets" else body
         if path == "account/settings":
             return 200, {"settings": acc["settings"]}
         match = re.fullmatch(r"tickets/(\d+)/comments", path)
