@@ -310,6 +310,8 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
              yes: bool = typer.Option(False, "--yes", "-y", help="Do it without asking (needed without a terminal)."),
              dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be undone."),
              force: bool = typer.Option(False, "--force", help="Also undo records people changed since the migration."),
+             rehearsal_runs: bool = typer.Option(False, "--rehearsal", help="Undo the rehearsals' runs (run --sample), recorded in "
+                                                 "<state>/rehearsal/'s own ledger, in the target they were rehearsed into."),
              verbose: bool = VerboseOption, as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the plan as one JSON document."),
              quiet: bool = QuietOption) -> None:
     """Undo what runs wrote, in reverse phase order: delete what they created, restore what they changed on records that
@@ -322,6 +324,10 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
         err_console.print("[red]give exactly one of --run RUN_ID or --all[/]")
         raise Exit(EXIT_CONFIG)
     project = lifecycle.open_project(config)
+    if rehearsal_runs:
+        from deskmigrate import rehearsal
+
+        project = rehearsal.rehearsal_project(project, rehearsal.last_target(project))
     with lifecycle.holding(project, "rollback"), lifecycle.closing(lifecycle.open_ledger(project)) as ledger:
         lifecycle.setup_logging(project, verbose)
         try:

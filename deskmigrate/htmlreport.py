@@ -72,6 +72,7 @@ def render(report: dict[str, Any], redirects: list[dict[str, str]] = (), json_pa
         "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
         f"<title>deskmigrate {escape(command)} {escape(run_id)}</title><style>{STYLE}</style></head><body>",
         _header(report),
+        _rehearsal(report.get("rehearsal") or {}),
         _reconciliation(report.get("reconciliation") or {}),
         _plan(report.get("plan") or {}),
         _phases(report.get("phases") or []),
@@ -94,6 +95,25 @@ def _header(report: dict[str, Any]) -> str:
     error = f"<p class=bad>{escape(str(report['error']))}</p>" if report.get("error") else ""
     return (f"<h1>deskmigrate {escape(str(report.get('command', '')))}: <span class={verdict[0]}>{escape(verdict[1])}</span></h1>"
             f"<p class=meta>{' · '.join(facts)}</p>{error}")
+
+
+def _rehearsal(section: dict[str, Any]) -> str:
+    """A rehearsal's sample: each ticket with why it was picked and the Intercom conversation or ticket to open beside it."""
+    if not section:
+        return ""
+    rows = [[t["source_id"], t.get("subject") or "", "; ".join(t["picked_for"]), "; ".join(t["also"]),
+             f"{t['intercom_kind']} {t['intercom_id']}" + (f" (continued in {', '.join(t['continued_in'])})" if t.get("continued_in") else "")
+             if t.get("intercom_id") else t["outcome"], "; ".join(t.get("notes") or [])] for t in section.get("tickets") or []]
+    articles = [[a["source_id"], a.get("title") or "", "; ".join(a["reasons"]), a.get("intercom_id") or "not landed"]
+                for a in section.get("articles") or []]
+    how = (f"the stored sample, read again (chosen {section.get('chosen_at')})" if section.get("reused")
+           else f"{section.get('profiled')} tickets profiled from list endpoints, {section.get('read_whole')} read whole")
+    uncovered = section.get("uncovered") or []
+    return (f"<h2>Rehearsal sample: {len(rows)} tickets into the {escape(str(section.get('target', '')))}</h2>"
+            f"<p class=meta>{escape(how)}</p>"
+            + (f"<p class=bad>not covered (a larger --sample covers them): {escape(', '.join(uncovered))}</p>" if uncovered else "")
+            + _table(["ticket", "subject", "picked for", "also", "in Intercom", "notes"], rows)
+            + (("<h2>Rehearsal articles</h2>" + _table(["article", "title", "why", "in Intercom"], articles)) if articles else ""))
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], numeric: Iterable[int] = ()) -> str:

@@ -83,6 +83,7 @@ class Sample:
     tickets: list[Pick]
     articles: list[dict[str, Any]] = field(default_factory=list)  # {source_id, title, reasons}
     uncovered: list[str] = field(default_factory=list)  # strata found but not covered: more than N to cover
+    target: str | None = None  # sandbox or intercom: where it was last rehearsed
     profiled: int = 0  # tickets profiled from list endpoints
     read_whole: int = 0  # candidates whose whole history was read
     reused: bool = False
@@ -188,6 +189,8 @@ class _Candidates:
             weight = self._weight(stratum, profile)
             self._keep(stratum, (weight, _ranked(self.seed, profile.source_id), profile.source_id), profile,
                        self.size * 2 if stratum in ("hardest", LONGEST) else PER_STRATUM)
+        # A stable pseudo-random probe of 2N more: what lists cannot show (tables, media, files) is also found among them.
+        self._keep("probe", (0, _ranked(self.seed, profile.source_id), profile.source_id), profile, self.size * 2)
         if profile.requester_email and profile.requester_id:
             people = self.emails.setdefault(profile.requester_email.strip().lower(), {})
             if profile.requester_id not in people and len(people) < PER_STRATUM:
@@ -243,6 +246,8 @@ def choose(connector: Connector, size: int, *, seed: str, avoid: set[str] = froz
         found = profile_strata(profile) | content_strata(facts[source_id])
         if source_id in merged:
             found[MERGED] = merged[source_id]
+        if BY_TEAMMATE in found:  # a teammate's own ticket is theirs, not one the support team opened for a customer
+            found.pop(BY_SUPPORT, None)
         strata[source_id] = found
     for key, measure, unit in ((LONGEST, "parts", "messages"), (MOST_ATTACHMENTS, "attachments", "files"),
                                (MOST_INLINE, "inline_images", "images")):
@@ -388,19 +393,42 @@ def stage_sample(connector: Connector, ledger: Ledger, run_id: str, tickets: dic
 
 
 def rehearsal_target(configured: TargetConfig, wanted: str | None, folder: Path) -> TargetConfig:
-    """`--target sandbox` rehearses into a local sandbox in the rehearsal folder even when the config targets Intercom;
-    `--target intercom` needs the config's Intercom target; none: the config's target (a configured sandbox keeps its file)."""
+    """The rehearsal's target. A sandbox one is always the rehearsal folder's own file (the config's sandbox settings kept,
+    a served sandbox's base_url kept), so the main sandbox never holds rehearsed tickets; `--target sandbox` rehearses so
+    even when the config targets Intercom. `--target intercom` needs the config's Intercom target. None: the config's type."""
     kind = wanted or configured.type
-    if kind == configured.type:
-        return configured
     if kind == "intercom":
-        raise ValueError("--target intercom needs an Intercom target (type: intercom, token, region) in the config; it names a sandbox")
+        if configured.type != "intercom":
+            raise ValueError("--target intercom needs an Intercom target (type: intercom, token, region) in the config; it names a sandbox")
+        return configured
+    if configured.type == "sandbox":
+        return configured if configured.base_url else configured.model_copy(update={"path": folder / "sandbox.db"})
     return TargetConfig(type="sandbox", token=SecretStr(SANDBOX_TOKEN), path=folder / "sandbox.db", search_delay_s=0)
+
+
+def rehearsal_project(project: Any, target: TargetConfig) -> Any:
+    """The project as a rehearsal sees it: the same source and mapping, the rehearsal folder as its state, `target`."""
+    folder = rehearsal_dir(project.state_dir)
+    settings = project.loaded.config.model_copy(update={"state": folder, "target": target})
+    return type(project)(loaded=project.loaded.model_copy(update={"config": settings}), connector=project.connector, spec=project.spec)
+
+
+def last_target(project: Any) -> TargetConfig:
+    """The target the last rehearsal wrote to (kept in sample.json), for rolling it back."""
+    sample = stored_sample(rehearsal_dir(project.state_dir))
+    wanted = sample.target if sample is not None else None
+    return rehearsal_target(project.loaded.config.target, wanted, rehearsal_dir(project.state_dir))
 
 
 def landed(ledger: Ledger, run_id: str, sample: Sample) -> dict[str, Any]:
     """The report's `rehearsal` section: every sampled ticket and article with its reasons and where it is in Intercom."""
-    skipped = {n.source_id: n.detail for n in ledger.iter_notices(run_id) if n.kind == SKIPPED and n.entity == "conversations"}
+    skipped: dict[str, str] = {}
+    notes: dict[str, list[str]] = {}
+    for notice in ledger.iter_notices(run_id):
+        if notice.entity == "conversations" and notice.kind == SKIPPED:
+            skipped[notice.source_id] = notice.detail
+        elif notice.entity == "conversations":
+            notes.setdefault(notice.source_id, []).append(f"{notice.kind}: {notice.detail}")
     failed: dict[str, str] = {}
     for failure, _ in ledger.iter_failures(None):
         if failure.entity == "conversations":
@@ -411,7 +439,7 @@ def landed(ledger: Ledger, run_id: str, sample: Sample) -> dict[str, Any]:
         outcome = "landed" if where else ("skipped: " + skipped[pick.source_id] if pick.source_id in skipped
                                           else ("failed: " + failed[pick.source_id] if pick.source_id in failed else "not landed"))
         tickets.append({"source_id": pick.source_id, "subject": pick.subject, "picked_for": pick.picked_for, "also": pick.also,
-                        "outcome": outcome, **where})
+                        "outcome": outcome, **where, "notes": notes.get(pick.source_id, [])})
     articles = [article | {"intercom_id": ledger.intercom_id("articles", article["source_id"])} for article in sample.articles]
     return {"size": sample.size, "chosen_at": sample.chosen_at, "reused": sample.reused, "profiled": sample.profiled,
             "read_whole": sample.read_whole, "uncovered": sample.uncovered, "tickets": tickets, "articles": articles}
@@ -469,14 +497,15 @@ def rehearse(config: Path, size: int | None, *, resample: bool, target: str | No
     except ValueError as error:
         err_console.print(f"[red]{error}[/]")
         return EXIT_CONFIG
-    settings = project.loaded.config.model_copy(update={"state": folder, "target": target_config})
-    rehearsing = type(project)(loaded=project.loaded.model_copy(update={"config": settings}), connector=project.connector, spec=project.spec)
+    rehearsing = rehearsal_project(project, target_config)
     with lifecycle.holding(rehearsing, "rehearsal"), lifecycle.closing(lifecycle.open_ledger(rehearsing)) as ledger:
         run_id = ledger.start_run("rehearsal")
         lifecycle.setup_logging(rehearsing, verbose, run_id)
         started = time.time()
         with lifecycle.recorded(rehearsing, ledger, run_id, "rehearsal"):
             sample, tickets, articles = _sample(project.connector, folder, size, resample)
+            sample.target = target_config.type
+            keep_sample(folder, sample)
             staged = stage_sample(project.connector, ledger, run_id, tickets, articles)
             console.print(f"rehearsal sample of {len(sample.tickets)} ticket(s)" + (" (the stored one, read again)" if sample.reused else
                           f": {sample.profiled} profiled from list endpoints, {sample.read_whole} read whole") +
@@ -508,7 +537,6 @@ def _sample(connector: Connector, folder: Path, size: int, resample: bool) -> tu
     seed = new_seed() if resample else f"first-{size}"
     sample, tickets = choose(connector, size, seed=seed, avoid=avoid)
     sample.articles, articles = choose_articles(connector, tickets.values())
-    keep_sample(folder, sample)
     return sample, tickets, articles
 
 
