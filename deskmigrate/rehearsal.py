@@ -44,6 +44,7 @@ PER_STRATUM = 3
 # The longest, most attached, most illustrated: this many tickets among the candidates carry the reason.
 TOP = 2
 LINKED_ARTICLE_PAIRS = 3
+POOL_SEED = "candidates"
 SANDBOX_TOKEN = "rehearsal-sandbox"  # the local sandbox accepts the token it is started with; never a real secret
 
 # Strata keys: "status: open" and the like per value, and these fixed ones.
@@ -230,7 +231,9 @@ def choose(connector: Connector, size: int, *, seed: str, avoid: set[str] = froz
            on_profile: Callable[[], None] | None = None) -> tuple[Sample, dict[str, Conversation]]:
     """Profile every ticket, read the candidates whole, and pick `size` covering as many strata as they can; tickets in
     `avoid` (the previous sample, when resampling) are taken only where no other covers as much."""
-    candidates = _Candidates(seed, size)
+    # The candidates do not depend on the seed: a resample chooses differently among the same ones, so it finds (and
+    # covers) the same strata the sample before it did.
+    candidates = _Candidates(POOL_SEED, size)
     for profile in connector.ticket_profiles():
         candidates.add(profile)
         if on_profile is not None:
