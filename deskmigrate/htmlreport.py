@@ -109,10 +109,11 @@ def _rehearsal(section: dict[str, Any]) -> str:
     how = (f"the stored sample, read again (chosen {section.get('chosen_at')})" if section.get("reused")
            else f"{section.get('profiled')} tickets profiled from list endpoints, {section.get('read_whole')} read whole")
     uncovered = section.get("uncovered") or []
-    return (f"<h2>Rehearsal sample: {len(rows)} tickets into the {escape(str(section.get('target', '')))}</h2>"
+    noun = "tickets" if section.get("entity", "conversations") == "conversations" else "contacts"
+    return (f"<h2>Rehearsal sample: {len(rows)} {noun} into the {escape(str(section.get('target', '')))}</h2>"
             f"<p class=meta>{escape(how)}</p>"
             + (f"<p class=bad>not covered (a larger --sample covers them): {escape(', '.join(uncovered))}</p>" if uncovered else "")
-            + _table(["ticket", "subject", "picked for", "also", "in Intercom", "notes"], rows)
+            + _table([noun[:-1], "subject" if noun == "tickets" else "name", "picked for", "also", "in Intercom", "notes"], rows)
             + (("<h2>Rehearsal articles</h2>" + _table(["article", "title", "why", "in Intercom"], articles)) if articles else ""))
 
 

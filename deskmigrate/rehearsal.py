@@ -61,6 +61,8 @@ MERGED = "requester shares an email with another person (merged contact)"
 
 # -- the sample -------------------------------------------------------------------------------------
 
+Sampled = dict[str, Conversation | Contact]  # the sampled records by source id: tickets, or contacts for a source without tickets
+
 
 @dataclass
 class Pick:
@@ -85,6 +87,7 @@ class Sample:
     articles: list[dict[str, Any]] = field(default_factory=list)  # {source_id, title, reasons}
     uncovered: list[str] = field(default_factory=list)  # strata found but not covered: more than N to cover
     target: str | None = None  # sandbox or intercom: where it was last rehearsed
+    entity: str = "conversations"  # contacts for a source without tickets (a CSV of people and companies)
     profiled: int = 0  # tickets profiled from list endpoints
     read_whole: int = 0  # candidates whose whole history was read
     reused: bool = False
@@ -257,14 +260,14 @@ def choose(connector: Connector, size: int, *, seed: str, avoid: set[str] = froz
         ranked = sorted((getattr(f, measure), _ranked(seed, sid), sid) for sid, f in facts.items() if getattr(f, measure))
         for value, _, source_id in ranked[-TOP:]:
             strata[source_id][key] = f"{value} {unit}"
-    picks, uncovered = _cover(strata, facts, size, seed, avoid)
+    picks, uncovered = _cover(strata, {sid: f.parts for sid, f in facts.items()}, size, seed, avoid)
     sample = Sample(size=size, seed=seed, chosen_at=datetime.now(UTC).isoformat(timespec="seconds"),
                     tickets=[Pick(sid, records[sid].subject, picked_for, also) for sid, picked_for, also in picks],
                     uncovered=uncovered, profiled=candidates.profiled, read_whole=len(records))
     return sample, {sid: records[sid] for sid, _, _ in picks}
 
 
-def _cover(strata: dict[str, dict[str, str]], facts: dict[str, ContentFacts], size: int, seed: str,
+def _cover(strata: dict[str, dict[str, str]], weights: dict[str, int], size: int, seed: str,
            avoid: set[str]) -> tuple[list[tuple[str, list[str], list[str]]], list[str]]:
     """Greedy set cover: the ticket covering most strata not covered yet, then the hardest, until `size` are picked."""
     uncovered = {stratum for found in strata.values() for stratum in found}
@@ -276,17 +279,78 @@ def _cover(strata: dict[str, dict[str, str]], facts: dict[str, ContentFacts], si
         return f"{stratum} ({detail})" if detail else stratum
 
     def key(sid: str, still: set[str]) -> tuple[int, bool, int, int]:
-        return (len(still & strata[sid].keys()), sid not in avoid, facts[sid].parts, _ranked(seed, sid))
+        return (len(still & strata[sid].keys()), sid not in avoid, weights[sid], _ranked(seed, sid))
 
     while left and len(picks) < size:
         best = max(left, key=lambda sid: key(sid, uncovered))
         left.discard(best)
         first = sorted(uncovered & strata[best].keys())
         uncovered -= strata[best].keys()
-        picked_for = [label(best, s) for s in first] or ["among the hardest left (longest history)"]
+        picked_for = [label(best, s) for s in first] or ["among the hardest left (longest history, most fields)"]
         also = [label(best, s) for s in sorted(strata[best].keys() - set(first))]
         picks.append((best, picked_for, also))
     return picks, sorted(uncovered)
+
+
+def contact_strata(contact: Contact) -> dict[str, str]:
+    """The strata of a person, for a source without tickets (the rankings and merged emails are decided apart)."""
+    found: dict[str, str] = {}
+    if contact.locale:
+        found[f"language: {contact.locale}"] = ""
+    if not contact.email:
+        found["no email"] = ""
+    if len(contact.company_ids) > 1:
+        found["several companies"] = f"{len(contact.company_ids)}"
+    if not contact.active:
+        found["inactive in the source"] = ""
+    if contact.role == "lead":
+        found["a lead"] = ""
+    return found
+
+
+def choose_contacts(connector: Connector, size: int, *, seed: str, avoid: set[str]) -> tuple[Sample, dict[str, Contact]]:
+    """For a source without tickets: N contacts covering each language, no email, several companies, inactive, leads,
+    people sharing an email (merged), the most custom fields and tags; candidates kept per stratum, then read by id."""
+    kept: dict[str, list[tuple[int, int, str]]] = {}
+    emails: dict[str, set[str]] = {}
+    profiled = 0
+
+    def keep(stratum: str, weight: int, source_id: str, limit: int = PER_STRATUM) -> None:
+        heap = kept.setdefault(stratum, [])
+        entry = (weight, _ranked(POOL_SEED, source_id), source_id)
+        if len(heap) < limit:
+            heapq.heappush(heap, entry)
+        elif entry > heap[0]:
+            heapq.heapreplace(heap, entry)
+
+    for item in connector.read("contacts"):
+        if not isinstance(item, Contact):
+            continue
+        profiled += 1
+        richness = len(item.custom_fields) + len(item.tags)
+        for stratum in contact_strata(item):
+            keep(stratum, richness, item.source_id)
+        keep("hardest", richness, item.source_id, size * 2)
+        keep("probe", 0, item.source_id, size * 2)
+        if item.email:
+            people = emails.setdefault(item.email.strip().lower(), set())
+            if len(people) < PER_STRATUM:
+                people.add(item.source_id)
+    merged = {sid: email for email, people in emails.items() if len(people) > 1 for sid in people}
+    wanted = {sid for heap in kept.values() for _, _, sid in heap} | set(merged)
+    records = {item.source_id: item for item in connector.read_selected("contacts", wanted) if isinstance(item, Contact)}
+    strata = {sid: contact_strata(record) | ({MERGED.replace("requester", "person"): merged[sid]} if sid in merged else {})
+              for sid, record in records.items()}
+    for key, measure in (("most custom fields", "custom_fields"), ("most tags", "tags")):
+        ranked = sorted((len(getattr(r, measure)), _ranked(seed, sid), sid) for sid, r in records.items() if getattr(r, measure))
+        for value, _, sid in ranked[-TOP:]:
+            strata[sid][key] = f"{value}"
+    weights = {sid: len(r.custom_fields) + len(r.tags) for sid, r in records.items()}
+    picks, uncovered = _cover(strata, weights, size, seed, avoid)
+    sample = Sample(size=size, seed=seed, chosen_at=datetime.now(UTC).isoformat(timespec="seconds"), entity="contacts",
+                    tickets=[Pick(sid, records[sid].name or records[sid].email, picked_for, also) for sid, picked_for, also in picks],
+                    uncovered=uncovered, profiled=profiled, read_whole=len(records))
+    return sample, {sid: records[sid] for sid, _, _ in picks}
 
 
 # -- what the sample needs ------------------------------------------------------------------------
@@ -369,18 +433,19 @@ def _stage_items(ledger: Ledger, run_id: str, items: Iterable[StreamItem | Recor
     return records
 
 
-def stage_sample(connector: Connector, ledger: Ledger, run_id: str, tickets: dict[str, Conversation],
-                 articles: list[Article]) -> Staged:
-    """The sampled tickets with the people who asked, answered and are assigned, their companies, every collection and
-    the chosen articles (with their authors), into the rehearsal's ledger. No source cursor moves."""
+def stage_sample(connector: Connector, ledger: Ledger, run_id: str, sampled: Sampled, articles: list[Article]) -> Staged:
+    """The sampled tickets (or contacts) with the people who asked, answered and are assigned, their companies, every
+    collection and the chosen articles (with their authors), into the rehearsal's ledger. No source cursor moves."""
     staged = Staged()
-    _stage_items(ledger, run_id, tickets.values(), staged)
+    found = _stage_items(ledger, run_id, sampled.values(), staged)
     people: set[str] = set()
-    for ticket in tickets.values():
+    for ticket in (record for record in found if isinstance(record, Conversation)):
         people.update(filter(None, (ticket.requester_id, ticket.assignee_id, *(part.author_id for part in ticket.parts))))
     people.update(article.author_id for article in articles if article.author_id)
+    people -= set(sampled)
     entities = connector.entities()
-    found = _stage_items(ledger, run_id, connector.read_selected("contacts", people), staged) if "contacts" in entities else []
+    if people and "contacts" in entities:
+        found += _stage_items(ledger, run_id, connector.read_selected("contacts", people), staged)
     if "agents" in entities:
         _stage_items(ledger, run_id, connector.read_selected("agents", people), staged)
     companies = {cid for record in found if isinstance(record, Contact) for cid in record.company_ids}
@@ -428,28 +493,29 @@ def landed(ledger: Ledger, run_id: str, sample: Sample) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     notes: dict[str, list[str]] = {}
     for notice in ledger.iter_notices(run_id):
-        if notice.entity == "conversations" and notice.kind == SKIPPED:
+        if notice.entity == sample.entity and notice.kind == SKIPPED:
             skipped[notice.source_id] = notice.detail
-        elif notice.entity == "conversations":
+        elif notice.entity == sample.entity:
             notes.setdefault(notice.source_id, []).append(f"{notice.kind}: {notice.detail}")
     failed: dict[str, str] = {}
     for failure, _ in ledger.iter_failures(None):
-        if failure.entity == "conversations":
+        if failure.entity == sample.entity:
             failed.setdefault(failure.source_id, f"{failure.phase}: {failure.reason}")
     tickets = []
     for pick in sample.tickets:
-        where = _where(ledger, pick.source_id)
+        where = _where(ledger, sample.entity, pick.source_id)
         outcome = "landed" if where else ("skipped: " + skipped[pick.source_id] if pick.source_id in skipped
                                           else ("failed: " + failed[pick.source_id] if pick.source_id in failed else "not landed"))
         tickets.append({"source_id": pick.source_id, "subject": pick.subject, "picked_for": pick.picked_for, "also": pick.also,
                         "outcome": outcome, **where, "notes": notes.get(pick.source_id, [])})
     articles = [article | {"intercom_id": ledger.intercom_id("articles", article["source_id"])} for article in sample.articles]
-    return {"size": sample.size, "chosen_at": sample.chosen_at, "reused": sample.reused, "profiled": sample.profiled,
+    return {"entity": sample.entity, "size": sample.size, "chosen_at": sample.chosen_at, "reused": sample.reused, "profiled": sample.profiled,
             "read_whole": sample.read_whole, "uncovered": sample.uncovered, "tickets": tickets, "articles": articles}
 
 
-def _where(ledger: Ledger, source_id: str) -> dict[str, Any]:
-    for entity, kind in (("conversations", "conversation"), ("tickets", "ticket")):
+def _where(ledger: Ledger, sampled: str, source_id: str) -> dict[str, Any]:
+    kinds = (("conversations", "conversation"), ("tickets", "ticket")) if sampled == "conversations" else (("contacts", "contact"),)
+    for entity, kind in kinds:
         intercom_id = ledger.intercom_id(entity, source_id)
         if intercom_id:
             continued = []
@@ -466,10 +532,11 @@ def new_seed() -> str:
     return secrets.token_hex(4)
 
 
-def reread(connector: Connector, sample: Sample) -> tuple[dict[str, Conversation], list[Article]]:
+def reread(connector: Connector, sample: Sample) -> tuple[Sampled, list[Article]]:
     """A stored sample's tickets and articles read again by id (their content may have changed since)."""
     wanted = {pick.source_id for pick in sample.tickets}
-    tickets = {item.source_id: item for item in connector.read_selected("conversations", wanted) if isinstance(item, Conversation)}
+    tickets: Sampled = {item.source_id: item for item in connector.read_selected(sample.entity, wanted)
+                        if isinstance(item, (Conversation, Contact)) and item.entity == sample.entity}
     article_ids = {article["source_id"] for article in sample.articles}
     articles = [item for item in connector.read_selected("articles", article_ids) if isinstance(item, Article)] if article_ids else []
     return tickets, articles
@@ -510,7 +577,7 @@ def rehearse(config: Path, size: int | None, *, resample: bool, target: str | No
             sample.target = target_config.type
             keep_sample(folder, sample)
             staged = stage_sample(project.connector, ledger, run_id, tickets, articles)
-            console.print(f"rehearsal sample of {len(sample.tickets)} ticket(s)" + (" (the stored one, read again)" if sample.reused else
+            console.print(f"rehearsal sample of {len(sample.tickets)} {'ticket' if sample.entity == 'conversations' else 'contact'}(s)" + (" (the stored one, read again)" if sample.reused else
                           f": {sample.profiled} profiled from list endpoints, {sample.read_whole} read whole") +
                           f"; staged {', '.join(f'{n} {e}' for e, n in staged.counts.items()) or 'nothing'}", markup=False)
             if sample.uncovered:
@@ -530,7 +597,7 @@ def rehearse(config: Path, size: int | None, *, resample: bool, target: str | No
             return code
 
 
-def _sample(connector: Connector, folder: Path, size: int, resample: bool) -> tuple[Sample, dict[str, Conversation], list[Article]]:
+def _sample(connector: Connector, folder: Path, size: int, resample: bool) -> tuple[Sample, Sampled, list[Article]]:
     """The stored sample when it is of this size and no resample is asked; else a new one, kept."""
     stored = stored_sample(folder)
     if stored is not None and stored.size == size and not resample:
@@ -538,16 +605,20 @@ def _sample(connector: Connector, folder: Path, size: int, resample: bool) -> tu
         return stored, tickets, articles
     avoid = {pick.source_id for pick in stored.tickets} if stored is not None and resample else set()
     seed = new_seed() if resample else f"first-{size}"
+    if "conversations" not in connector.entities():  # a CSV of people and companies: the hardest contacts
+        contact_sample, contacts = choose_contacts(connector, size, seed=seed, avoid=avoid)
+        return contact_sample, dict(contacts), []
     sample, tickets = choose(connector, size, seed=seed, avoid=avoid)
     sample.articles, articles = choose_articles(connector, tickets.values())
-    return sample, tickets, articles
+    return sample, dict(tickets), articles
 
 
 def _print_sample(section: dict[str, Any]) -> None:
     from rich.table import Table
 
-    table = Table(title="Rehearsal sample: why each ticket, and where it is in Intercom", title_justify="left")
-    for column in ("ticket", "picked for", "also", "in Intercom"):
+    noun = "ticket" if section["entity"] == "conversations" else "contact"
+    table = Table(title=f"Rehearsal sample: why each {noun}, and where it is in Intercom", title_justify="left")
+    for column in (noun, "picked for", "also", "in Intercom"):
         table.add_column(column, overflow="fold")
     for ticket in section["tickets"]:
         where = f"{ticket['intercom_kind']} {ticket['intercom_id']}" if ticket.get("intercom_id") else ticket["outcome"]

@@ -89,3 +89,22 @@ def test_a_jsonl_export_is_profiled_from_its_records(tmp_path: Path) -> None:
     section = rehearsal(project)
     assert section["tickets"] and all(ticket["picked_for"] for ticket in section["tickets"])
     assert any(ticket.get("intercom_id") for ticket in section["tickets"])
+
+
+def test_a_csv_of_people_rehearses_the_hardest_contacts(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    for name in ("companies.csv", "contacts.csv", "tags.csv"):
+        (tmp_path / name).write_bytes((examples / name).read_bytes())
+    source = {"type": "csv", "companies": {"path": "companies.csv", "tags_column": "tags"},
+              "contacts": {"path": "contacts.csv", "company_column": "company_id", "company_by": "id", "tags_column": "tags"},
+              "tags": {"path": "tags.csv"}}
+    config = write_project_config(tmp_path, source, "csv")
+    project: VendorProject[None] = VendorProject(root=tmp_path, config=config, fake=None, env={INTERCOM_TOKEN_VARIABLE: "csv-rehearsal-token"})
+    result = project.cli("run", "--sample", "5")
+    assert result.exit_code == 0, result.output
+    section = rehearsal(project)
+    assert section["entity"] == "contacts" and len(section["tickets"]) == 5
+    reasons = {reason.split(" (")[0] for contact in section["tickets"] for reason in contact["picked_for"]}
+    assert {"several companies", "a lead", "most tags"} <= reasons
+    assert all(contact["intercom_kind"] == "contact" and contact["intercom_id"] for contact in section["tickets"])
+    assert "Rehearsal sample: why each contact" in result.output
