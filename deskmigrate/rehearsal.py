@@ -194,7 +194,7 @@ class _Candidates:
             self._keep(stratum, (weight, _ranked(self.seed, profile.source_id), profile.source_id), profile,
                        self.size * 2 if stratum in ("hardest", LONGEST) else PER_STRATUM)
         # A stable pseudo-random probe of 2N more: what lists cannot show (tables, media, files) is also found among them.
-        self._keep("probe", (0, _ranked(self.seed, profile.source_id), profile.source_id), profile, self.size * 2)
+        self._keep("probe", (0, _ranked(f"{self.seed}:probe", profile.source_id), profile.source_id), profile, self.size * 2)
         if profile.requester_email and profile.requester_id:
             people = self.emails.setdefault(profile.requester_email.strip().lower(), {})
             if profile.requester_id not in people and len(people) < PER_STRATUM:
@@ -331,7 +331,7 @@ def choose_contacts(connector: Connector, size: int, *, seed: str, avoid: set[st
         for stratum in contact_strata(item):
             keep(stratum, richness, item.source_id)
         keep("hardest", richness, item.source_id, size * 2)
-        keep("probe", 0, item.source_id, size * 2)
+        keep("probe", _ranked(f"{POOL_SEED}:probe", item.source_id), item.source_id, size * 2)
         if item.email:
             people = emails.setdefault(item.email.strip().lower(), set())
             if len(people) < PER_STRATUM:
