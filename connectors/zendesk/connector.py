@@ -197,7 +197,19 @@ class ZendeskConnector(Connector):
             body = self.transport.get_json("tickets/show_many.json", {"ids": ",".join(batch), "include": "users,metric_sets"})
             roles.learn(body.get("users") or [])
             metrics = {m.get("ticket_id"): m for m in body.get("metric_sets") or []}
-            for ticket in body.get("tickets") or []:
+            tickets = list(body.get("tickets") or [])
+            returned = {str(t.get("id")) for t in tickets}
+            # An id show_many leaves out (archived, say) is asked for alone; one gone since it was listed is passed over.
+            for missing in (i for i in batch if i not in returned):
+                try:
+                    single = self.transport.get_json(f"tickets/{missing}.json", {"include": "users"})
+                except SourceHttpError as exc:
+                    if exc.status != 404:
+                        raise
+                    continue
+                roles.learn(single.get("users") or [])
+                tickets.append(single["ticket"])
+            for ticket in tickets:
                 if ticket.get("status") == "deleted":
                     continue
                 comments = self._ticket_comments(ticket["id"], roles)

@@ -139,6 +139,15 @@ def test_the_next_rehearsal_takes_the_same_sample_and_resample_another(stratifie
     assert [stratum for stratum in EVERY_STRATUM if stratum not in covered(third)] == []
 
 
+def test_a_ticket_show_many_leaves_out_is_read_alone(stratified: ZendeskProject) -> None:
+    stratified.fake.archived = (STRATA_LONG,)  # closed long ago: archived tickets may be left out of show_many
+    assert stratified.cli("run", "--sample", "20").exit_code == 0
+    section = rehearsal_reports(stratified)[-1]["rehearsal"]
+    long_thread = next(t for t in section["tickets"] if t["source_id"] == str(STRATA_LONG))
+    assert long_thread["outcome"] == "landed"
+    assert f"/api/v2/tickets/{STRATA_LONG}.json" in stratified.fake.paths()
+
+
 def test_target_intercom_needs_an_intercom_target(stratified: ZendeskProject) -> None:
     result = stratified.cli("run", "--sample", "5", "--target", "intercom")
     assert result.exit_code == 2
