@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from deskmigrate import lifecycle
+from deskmigrate import lifecycle, screen
 from deskmigrate.core.config import TargetConfig
 from deskmigrate.core.ledger import SKIPPED, Ledger
 from deskmigrate.core.model import Article, Contact, Conversation, Record, SourceNotice, SourceRejection
@@ -44,6 +44,7 @@ PER_STRATUM = 3
 # The longest, most attached, most illustrated: this many tickets among the candidates carry the reason.
 TOP = 2
 LINKED_ARTICLE_PAIRS = 3
+PROFILE_TASK = "profile tickets"
 POOL_SEED = "candidates"
 SANDBOX_TOKEN = "rehearsal-sandbox"  # the local sandbox accepts the token it is started with; never a real secret
 
@@ -573,7 +574,10 @@ def rehearse(config: Path, size: int | None, *, resample: bool, target: str | No
         lifecycle.setup_logging(rehearsing, verbose, run_id)
         started = time.time()
         with lifecycle.recorded(rehearsing, ledger, run_id, "rehearsal"):
-            sample, tickets, articles = _sample(project.connector, folder, size, resample)
+            with screen.bars() as progress:
+                progress.start(PROFILE_TASK, None)
+                sample, tickets, articles = _sample(project.connector, folder, size, resample, lambda: progress.advance(PROFILE_TASK))
+                progress.finish(PROFILE_TASK)
             sample.target = target_config.type
             keep_sample(folder, sample)
             staged = stage_sample(project.connector, ledger, run_id, tickets, articles)
@@ -597,7 +601,8 @@ def rehearse(config: Path, size: int | None, *, resample: bool, target: str | No
             return code
 
 
-def _sample(connector: Connector, folder: Path, size: int, resample: bool) -> tuple[Sample, Sampled, list[Article]]:
+def _sample(connector: Connector, folder: Path, size: int, resample: bool,
+            on_profile: Callable[[], None]) -> tuple[Sample, Sampled, list[Article]]:
     """The stored sample when it is of this size and no resample is asked; else a new one, kept."""
     stored = stored_sample(folder)
     if stored is not None and stored.size == size and not resample:
@@ -608,7 +613,7 @@ def _sample(connector: Connector, folder: Path, size: int, resample: bool) -> tu
     if "conversations" not in connector.entities():  # a CSV of people and companies: the hardest contacts
         contact_sample, contacts = choose_contacts(connector, size, seed=seed, avoid=avoid)
         return contact_sample, dict(contacts), []
-    sample, tickets = choose(connector, size, seed=seed, avoid=avoid)
+    sample, tickets = choose(connector, size, seed=seed, avoid=avoid, on_profile=on_profile)
     sample.articles, articles = choose_articles(connector, tickets.values())
     return sample, dict(tickets), articles
 
