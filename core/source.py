@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from deskmigrate.core.errors import SourceError
 from deskmigrate.core.files import SourceFiles
 from deskmigrate.core.helpcenter_urls import HelpCenterUrls
-from deskmigrate.core.model import CanonicalRecord, SourceNotice, SourceRejection
+from deskmigrate.core.model import Agent, CanonicalRecord, Contact, Conversation, SourceNotice, SourceRejection
+from deskmigrate.core.sampling import TicketProfile, profile_of
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,28 @@ class Connector(Protocol):
     def field_definitions(self) -> list[FieldDefinition]:
         """The custom fields the source's catalog defines (a few calls); empty when it has no catalog (files)."""
         return []
+    def ticket_profiles(self) -> Iterator[TicketProfile]:
+        """Every live ticket as a rehearsal chooses among them (core.sampling). This default reads the people and the
+        tickets whole, which suits a file source (its histories are local); an API source overrides it with its list
+        endpoints, so that choosing never reads every history."""
+        people: dict[str, Contact | Agent] = {}
+        for entity in ("contacts", "agents"):
+            if entity in self.entities():
+                people.update((item.source_id, item) for item in self.read(entity) if isinstance(item, (Contact, Agent)))
+        for item in self.read("conversations"):
+            if isinstance(item, Conversation):
+                person = people.get(item.requester_id or "")
+                profile = profile_of(item, person if isinstance(person, Contact) else None, requester_known=person is not None)
+                if isinstance(person, Agent):
+                    profile.opened_by = "teammate"
+                yield profile
+
+    def read_selected(self, entity: str, source_ids: set[str]) -> Iterator[StreamItem]:
+        """The records of `entity` with these ids (and, for a source whose people come in one read, the agents among
+        them), for a rehearsal. This default reads the entity and keeps those; an API source fetches them by id."""
+        for item in self.read(entity):
+            if not isinstance(item, SourceCheckpoint) and item.source_id in source_ids:
+                yield item
 
 
 def entity_reader(connector: Connector, entity: str, vendor: str) -> Callable[..., Iterator[StreamItem]]:

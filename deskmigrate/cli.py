@@ -205,7 +205,7 @@ def _load_and_report(project: pipeline.Project, ledger: Ledger, run_id: str, com
                      more: Callable[[], dict[str, Any]] | None = None) -> int:
     """(Extract,) plan and load under progress bars, then — the bars done — the summary and the run's report. Nothing
     is written when more records would be rejected than load.max_rejected allows, unless `accept_rejections`. `more`:
-    sections the command adds to the report once the load is done (a sync cycle's lag)."""
+    sections the command adds to the report once the load is done (a sync cycle's lag, where a rehearsal's tickets landed)."""
     with screen.bars() as progress:
         extracted = pipeline.extract(project, ledger, run_id, progress, since) if extract else None
         planned = pipeline.plan(project, ledger, run_id, progress, None)
@@ -255,14 +255,28 @@ def load(config: Path = ConfigOption, verbose: bool = VerboseOption, new_ledger:
         raise Exit(code)
 
 
-@app.command(epilog=_examples("deskmigrate run -c config.yaml", "deskmigrate run --since 2026-11-01   # a delta of what changed since"))
+@app.command(epilog=_examples("deskmigrate run -c config.yaml", "deskmigrate run --since 2026-11-01   # a delta of what changed since",
+                             "deskmigrate run --sample 20 --target sandbox   # a rehearsal of the 20 hardest tickets"))
 @exits
 def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None, help="Read only what changed since (ISO date)."),
+        sample: int | None = typer.Option(None, "--sample", min=1, metavar="N",
+                                          help="A rehearsal: migrate N tickets chosen to cover the hardest cases the source holds (with "
+                                               "the people, companies and articles they need), into <state>/rehearsal/'s own ledger; "
+                                               "the report says why each was picked and where it landed."),
+        resample: bool = typer.Option(False, "--resample", help="With --sample: choose a new sample (else the stored one is rehearsed again)."),
+        target: str | None = typer.Option(None, "--target", metavar="sandbox|intercom",
+                                          help="With --sample: rehearse into a local sandbox (<state>/rehearsal/sandbox.db) or the "
+                                               "config's Intercom workspace; default: the config's target."),
         verbose: bool = VerboseOption, new_ledger: bool = NewLedgerOption, accept_rejections: bool = AcceptRejectionsOption,
         quiet: bool = QuietOption) -> None:
     """Extract and load: the whole migration, resumable (run it again after a crash) and repeatable (deltas). Stops before
-    its first write when more records would be rejected than load.max_rejected allows."""
+    its first write when more records would be rejected than load.max_rejected allows. With --sample N: a rehearsal."""
     screen.quiet(quiet)
+    if sample is not None or resample or target is not None:
+        from deskmigrate import rehearsal
+
+        raise Exit(rehearsal.rehearse(config, sample, resample=resample, target=target, since=since, verbose=verbose,
+                                      accept_rejections=accept_rejections, load_and_report=_load_and_report))
     with lifecycle.started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
         code = _load_and_report(project, ledger, run_id, "run", started, extract=True, accept_rejections=accept_rejections, since=since)
         raise Exit(code)
@@ -366,6 +380,8 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
              yes: bool = typer.Option(False, "--yes", "-y", help="Do it without asking (needed without a terminal)."),
              dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be undone."),
              force: bool = typer.Option(False, "--force", help="Also undo records people changed since the migration."),
+             rehearsal_runs: bool = typer.Option(False, "--rehearsal", help="Undo the rehearsals' runs (run --sample), recorded in "
+                                                 "<state>/rehearsal/'s own ledger, in the target they were rehearsed into."),
              verbose: bool = VerboseOption, as_json: bool = typer.Option(False, "--json", help="With --dry-run: print the plan as one JSON document."),
              quiet: bool = QuietOption) -> None:
     """Undo what runs wrote, in reverse phase order: delete what they created, restore what they changed on records that
@@ -378,6 +394,10 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
         err_console.print("[red]give exactly one of --run RUN_ID or --all[/]")
         raise Exit(EXIT_CONFIG)
     project = lifecycle.open_project(config)
+    if rehearsal_runs:
+        from deskmigrate import rehearsal
+
+        project = rehearsal.rehearsal_project(project, rehearsal.last_target(project))
     with lifecycle.holding(project, "rollback"), lifecycle.closing(lifecycle.open_ledger(project)) as ledger:
         lifecycle.setup_logging(project, verbose)
         try:

@@ -74,6 +74,7 @@ def render(report: dict[str, Any], redirects: list[dict[str, str]] = (), json_pa
         _header(report),
         _cutover(report.get("cutover") or {}),
         _sync(report.get("sync") or {}),
+        _rehearsal(report.get("rehearsal") or {}),
         _reconciliation(report.get("reconciliation") or {}),
         _plan(report.get("plan") or {}),
         _phases(report.get("phases") or []),
@@ -136,6 +137,24 @@ def _sync(section: dict[str, Any]) -> str:
             f"landed {newest['landed_at']}: lag {section.get('lag_s')} s" if newest else "nothing new in the source since the last cycle")
     return (f"<h2>Sync cycle {escape(str(section.get('cycle', '')))}</h2><p>{escape(str(section.get('landed', 0)))} record(s) landed; "
             f"{escape(said)}</p>")
+def _rehearsal(section: dict[str, Any]) -> str:
+    """A rehearsal's sample: each ticket with why it was picked and the Intercom conversation or ticket to open beside it."""
+    if not section:
+        return ""
+    rows = [[t["source_id"], t.get("subject") or "", "; ".join(t["picked_for"]), "; ".join(t["also"]),
+             f"{t['intercom_kind']} {t['intercom_id']}" + (f" (continued in {', '.join(t['continued_in'])})" if t.get("continued_in") else "")
+             if t.get("intercom_id") else t["outcome"], "; ".join(t.get("notes") or [])] for t in section.get("tickets") or []]
+    articles = [[a["source_id"], a.get("title") or "", "; ".join(a["reasons"]), a.get("intercom_id") or "not landed"]
+                for a in section.get("articles") or []]
+    how = (f"the stored sample, read again (chosen {section.get('chosen_at')})" if section.get("reused")
+           else f"{section.get('profiled')} tickets profiled from list endpoints, {section.get('read_whole')} read whole")
+    uncovered = section.get("uncovered") or []
+    noun = "tickets" if section.get("entity", "conversations") == "conversations" else "contacts"
+    return (f"<h2>Rehearsal sample: {len(rows)} {noun} into the {escape(str(section.get('target', '')))}</h2>"
+            f"<p class=meta>{escape(how)}</p>"
+            + (f"<p class=bad>not covered (a larger --sample covers them): {escape(', '.join(uncovered))}</p>" if uncovered else "")
+            + _table([noun[:-1], "subject" if noun == "tickets" else "name", "picked for", "also", "in Intercom", "notes"], rows)
+            + (("<h2>Rehearsal articles</h2>" + _table(["article", "title", "why", "in Intercom"], articles)) if articles else ""))
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], numeric: Iterable[int] = ()) -> str:

@@ -21,7 +21,8 @@ from deskmigrate.connectors.freshdesk.transport import PASSWORD, Clock, Freshdes
 from deskmigrate.core.dedupe import RecentIds
 from deskmigrate.core.files import FolderFiles, SessionSourceFiles
 from deskmigrate.core.helpcenter_urls import HelpCenterUrls
-from deskmigrate.core.model import DELETED_IN_SOURCE, Conversation, SourceNotice, as_utc
+from deskmigrate.core.model import DELETED_IN_SOURCE, Conversation, SourceNotice, as_utc, text_id
+from deskmigrate.core.sampling import TicketProfile
 from deskmigrate.core.source import (
     Connector,
     FieldDefinition,
@@ -152,6 +153,45 @@ class FreshdeskConnector(Connector):
                 "teammates are not matched to Intercom admins, replies are told apart by `incoming` only, and tickets a teammate "
                 "requested have no staged requester", ("agents", "conversations"))
         return self._agent_list
+
+    # -- rehearsal sampling -----------------------------------------------------------------------
+
+    def ticket_profiles(self) -> Iterator[TicketProfile]:
+        """Every ticket from the ticket list in updated_since windows with only the requester embedded (include=requester:
+        one more credit a page, no description): status, priority, type, product, source, requester and whether an
+        agent asked or an outbound email opened it. No conversation is read; the list gives no message count."""
+        catalog = self.catalog()
+        windows = TicketWindows(self.transport, self.config.per_page, ["requester"])
+        for page in windows.pages(since=EPOCH):
+            for ticket in page.items:
+                requester = ticket.get("requester") or {}
+                requester_id = text_id(ticket.get("requester_id"))
+                source = convert.code_name(catalog.sources, ticket.get("source"))
+                opened_by = ("teammate" if requester_id in catalog.agent_ids
+                             else "support team" if source and "outbound" in source.lower() else None)
+                product = ticket.get("product_id")
+                yield TicketProfile(
+                    source_id=str(ticket["id"]), subject=ticket.get("subject"), status=convert.code_name(catalog.statuses, ticket.get("status")),
+                    priority=convert.code_name(catalog.priorities, ticket.get("priority")), kind=ticket.get("type"), form=ticket.get("type"),
+                    brand=catalog.products.get(int(product), str(product)) if product is not None else None, channel=source,
+                    requester_id=requester_id, requester_email=requester.get("email"), opened_by=opened_by,
+                )
+
+    def read_selected(self, entity: str, source_ids: set[str]) -> Iterator[StreamItem]:
+        """Tickets by id: GET /tickets/{id} (description and its files), then its conversations, as a full read does.
+        Other entities: read and filtered (their lists are metadata, not histories)."""
+        if entity != "conversations":
+            yield from super().read_selected(entity, source_ids)
+            return
+        catalog = self.catalog()
+        for source_id in sorted(i for i in source_ids if i.isdigit()):
+            try:
+                ticket = self.transport.get_json(f"tickets/{source_id}")
+            except SourceHttpError as exc:
+                if exc.status != 404:
+                    raise
+                continue  # deleted since it was listed
+            yield from self._conversation(ticket, f"GET tickets/{source_id}", catalog)
 
     # -- readers ----------------------------------------------------------------------------------
 

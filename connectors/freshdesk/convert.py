@@ -439,3 +439,8 @@ def article_from_json(
         updated_at=parse_time(article.get("updated_at")),
         custom_fields=custom,
     )
+
+
+def code_name(names: Mapping[int, str], code: Any) -> str | None:
+    """The label of a status, priority, source or product code (the code itself as text when it has none)."""
+    return _code_name(names, code)

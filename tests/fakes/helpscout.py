@@ -157,6 +157,13 @@ class FakeHelpScout(FakeVendorServer):
             return status, {"message": "Access denied" if status == 403 else "Not found", "logRef": "fake-log-ref", "_embedded": {"errors": []}}
         if path == "conversations":
             return 200, self._hal(path, "conversations", self._conversations(query), query)
+        match = re.fullmatch(r"conversations/(\d+)", path)
+        if match:  # https://developer.helpscout.com/mailbox-api/endpoints/conversations/get/ (embed=threads: every thread)
+            conversation = self._find("conversations", int(match.group(1)))
+            shown = {k: v for k, v in conversation.items() if k != "_embedded"}
+            if query.get("embed") == "threads":
+                shown["_embedded"] = {"threads": sorted(conversation["_embedded"]["threads"], key=lambda t: t["createdAt"], reverse=True)}
+            return 200, shown
         match = re.fullmatch(r"conversations/(\d+)/threads", path)
         if match:
             conversation = self._find("conversations", int(match.group(1)))

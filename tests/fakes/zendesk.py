@@ -42,6 +42,8 @@ class FakeZendesk(FakeVendorServer):
     token: str = FAKE_TOKEN
     oauth_token: str = FAKE_OAUTH_TOKEN
     help_center_forbidden: bool = False
+    # Tickets show_many leaves out (as an archived one may be): GET /tickets/{id} still answers them.
+    archived: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         self.account = copy.deepcopy(self.account) if self.account is not None else default_account()
@@ -108,6 +110,21 @@ class FakeZendesk(FakeVendorServer):
         if path == "users/show_many":
             wanted = {int(i) for i in query.get("ids", "").split(",") if i}
             return 200, {"users": [u for u in acc["users"] if u["id"] in wanted], "next_page": None, "previous_page": None, "count": len(wanted)}
+        match = re.fullmatch(r"tickets/(\d+)", path)
+        if match:
+            ticket = next((t for t in acc["tickets"] if t["id"] == int(match.group(1))), None)
+            if ticket is None:
+                raise KeyError(path)
+            return 200, {"ticket": ticket, **({"users": [u for u in acc["users"] if u["id"] in (ticket["requester_id"], ticket["assignee_id"])]}
+                                              if "users" in query.get("include", "") else {})}
+        if path in ("tickets/show_many", "organizations/show_many"):
+            # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets (up to 100 ids)
+            name = path.split("/")[0]
+            wanted = {int(i) for i in query.get("ids", "").split(",") if i}
+            assert len(wanted) <= 100, "show_many takes at most 100 ids"
+            archived = set(self.archived) if name == "tickets" else set()
+            body = {name: [r for r in acc[name] if r["id"] in wanted - archived], "next_page": None, "previous_page": None, "count": len(wanted)}
+            return 200, self._ticket_sideloads(body, query.get("include", "")) if name == "tickets" else body
         if path == "account/settings":
             return 200, {"settings": acc["settings"]}
         match = re.fullmatch(r"tickets/(\d+)/comments", path)
@@ -575,4 +592,118 @@ def messy_account() -> dict[str, Any]:
         "metric_sets": [],
         "comments": comments,
         "categories": [], "sections": [], "articles": [], "article_translations": {}, "article_attachments": {},
+    }
+
+
+# -- the stratified account (issue 15: a rehearsal must find every hard case) ------------------------------------------
+
+STRATA_STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+STRATA_PRIORITIES = ("low", "normal", "high", "urgent")
+STRATA_TYPES = ("question", "incident", "problem", "task")
+STRATA_LOCALES = ("en-US", "de", "fr", "ja")
+STRATA_FORMS = {700: "Default", 701: "Refunds", 702: "Bug report"}
+STRATA_BRANDS = {1: "Acme", 2: "Acme Kids"}
+# The hard cases, each by the ticket(s) that hold it: two of each where a resample can pick another.
+STRATA_LONG = 3100  # 520 comments: over Intercom's 500-part limit
+STRATA_LONGER = (3101, 3102)  # 40 and 30 comments
+STRATA_ATTACHMENTS = (3103, 3104)  # 6 and 5 files
+STRATA_INLINE = (3105, 3106)  # 4 and 3 inline images
+STRATA_TABLE, STRATA_CODE, STRATA_MEDIA = (3107, 3117), (3108, 3118), (3109, 3119)
+STRATA_NOTES = (3110, 3120)
+STRATA_BY_SUPPORT = (3111, 3121)  # an agent opened it for the customer (submitter ≠ requester)
+STRATA_BY_TEAMMATE = (3112, 3122)  # an agent asked
+STRATA_DELETED_REQUESTER = (3113,)
+STRATA_SUSPENDED_REQUESTER = (3114,)
+STRATA_MERGED = (3115, 3116)  # two people, one email in different case
+STRATA_ARTICLE_LINK = 3123  # a reply links to a Help Center article
+STRATA_PLAIN = tuple(range(3130, 3170))  # plain tickets whose metadata cycles through every status, priority, type, form, brand, language
+STRATA_ARTICLES = {450: "Install Acme", 451: "Configure Acme", 452: "Billing FAQ"}  # 450 ↔ 451 link to each other; 452 from a ticket
+
+
+def stratified_account() -> dict[str, Any]:
+    """An account holding every stratum a rehearsal must cover (issue 15), in Zendesk's shapes: 64 live tickets over six
+    statuses, four priorities, four types, three forms, two brands and four requester languages, with the hard cases
+    above (a 520-comment thread, many attachments and inline images, tables, code, an embedded video, private notes,
+    agent-opened and teammate tickets, a deleted and a suspended requester, two people sharing one email), and a Help
+    Center whose articles link to each other."""
+    agents = [_user(1, "Ada Admin", "ada@acme.example", "admin", _t(1, 8)), _user(2, "Bob Agent", "bob@acme.example", "agent", _t(1, 8))]
+    customers = []
+    for number in range(20):
+        user = _user(200 + number, f"Customer {number}", f"customer{number}@example.com", "end-user", _t(2, 8), org=60 + number % 2)
+        user["locale"] = STRATA_LOCALES[number % len(STRATA_LOCALES)]
+        customers.append(user)
+    customers[3]["suspended"] = True
+    deleted = _user(290, "Permanently Deleted User", None, "end-user", _t(3, 8), active=False)
+    twins = [_user(291, "Sam Case", "Sam.Case@example.com", "end-user", _t(2, 9)), _user(292, "Sam Case", "sam.case@example.com", "end-user", _t(2, 9))]
+    tickets: list[dict[str, Any]] = []
+    comments: dict[int, list[dict[str, Any]]] = {}
+
+    def add(tid: int, thread: list[dict[str, Any]], *, requester: int | None = None, submitter: int | None = None,
+            subject: str | None = None) -> None:
+        index = len(tickets)  # each next ticket takes the next status, priority, type, form, brand and language
+        customer = customers[index % len(customers)]["id"] if requester is None else requester
+        ticket = _ticket(tid, subject or f"Case {tid}", STRATA_STATUSES[index % 6], STRATA_PRIORITIES[index % 4], customer, 2, 10,
+                         _t(4 + index % 20, 9), _t(4 + index % 20, 15), channel=("email", "web", "api")[index % 3],
+                         form=700 + index % 3, type_=STRATA_TYPES[index % 4])
+        ticket["brand_id"] = 1 + index % 2
+        ticket["submitter_id"] = submitter or customer
+        tickets.append(ticket)
+        comments[tid] = thread
+
+    def says(tid: int, author: int, html: str, n: int = 0, *, public: bool = True, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return _comment(tid * 1000 + n, author, html, re.sub(r"<[^>]+>", "", html), public, _t(4, 9 + n % 10), attachments=attachments)
+
+    def chat(tid: int, length: int, customer: int = 200) -> list[dict[str, Any]]:
+        return [says(tid, customer if n % 2 == 0 else 2, f"<p>Message {n} of {tid}</p>", n) for n in range(length)]
+
+    add(STRATA_LONG, chat(STRATA_LONG, 520), subject="The endless thread")
+    for tid, length in zip(STRATA_LONGER, (40, 30), strict=True):
+        add(tid, chat(tid, length))
+    for tid, files in zip(STRATA_ATTACHMENTS, (6, 5), strict=True):
+        add(tid, [says(tid, 200, "<p>Logs attached</p>", attachments=[_attachment(tid * 10 + k, f"log{k}.txt", "text/plain", 100) for k in range(files)])])
+    for tid, images in zip(STRATA_INLINE, (4, 3), strict=True):
+        html = "".join(f'<p><img src="https://acme.zendesk.com/attachments/token/{tid * 10 + k}/?name=shot{k}.png"></p>' for k in range(images))
+        add(tid, [says(tid, 200, html, attachments=[_attachment(tid * 10 + k, f"shot{k}.png", "image/png", 100, inline=True) for k in range(images)])])
+    rich = {STRATA_TABLE: "<table><tr><th>Plan</th><th>Seats</th></tr><tr><td>Pro</td><td>12</td></tr></table>",
+            STRATA_CODE: "<pre><code>curl -X POST https://api.acme.example/v1/reset</code></pre>",
+            STRATA_MEDIA: '<p>Watch:</p><iframe src="https://www.youtube.com/embed/dQw4w9WgXcQ"></iframe>'}
+    for pair, html in rich.items():
+        for tid in pair:
+            add(tid, [says(tid, 200, "<p>Question</p>"), says(tid, 2, html, 1)])
+    for tid in STRATA_NOTES:
+        add(tid, [says(tid, 200, "<p>Help</p>"), says(tid, 2, "<p>Internal: escalate to tier 2</p>", 1, public=False)])
+    for offset, tid in enumerate(STRATA_BY_SUPPORT):
+        add(tid, [says(tid, 2, "<p>Logging your phone call</p>"), says(tid, 200 + offset, "<p>Thanks</p>", 1)], submitter=2)
+    for tid in STRATA_BY_TEAMMATE:
+        add(tid, [says(tid, 1, "<p>Please renew the certificate</p>")], requester=1, submitter=1)
+    add(STRATA_DELETED_REQUESTER[0], [says(STRATA_DELETED_REQUESTER[0], 290, "<p>Forget me</p>")], requester=290)
+    add(STRATA_SUSPENDED_REQUESTER[0], [says(STRATA_SUSPENDED_REQUESTER[0], 203, "<p>Still there?</p>")], requester=203)
+    for offset, tid in enumerate(STRATA_MERGED):
+        add(tid, [says(tid, 291 + offset, "<p>Same person, two accounts</p>")], requester=291 + offset)
+    add(STRATA_ARTICLE_LINK, [says(STRATA_ARTICLE_LINK, 200, "<p>How do I pay?</p>"),
+                                  says(STRATA_ARTICLE_LINK, 2, '<p>See <a href="https://acme.zendesk.com/hc/en-us/articles/452-Billing-FAQ">the FAQ</a></p>', 1)])
+    for index, tid in enumerate(STRATA_PLAIN):
+        add(tid, [says(tid, customers[index % len(customers)]["id"], "<p>A plain question</p>")])
+    articles = [
+        _article(450, 310, "Install Acme", '<p>Then <a href="https://acme.zendesk.com/hc/en-us/articles/451-Configure-Acme">configure it</a>.</p>', _t(3)),
+        _article(451, 310, "Configure Acme", '<p>First <a href="/hc/en-us/articles/450">install it</a>.</p>', _t(3, 10)),
+        _article(452, 311, "Billing FAQ", "<p>Invoices are monthly.</p>", _t(3, 11)),
+        _article(453, 311, "Refund policy", "<p>30 days.</p>", _t(3, 12)),
+    ]
+    return {
+        "settings": {"user": {"multiple_organizations": False, "tagging": True}},
+        "brands": [_brand(bid, name, name.lower().replace(" ", ""), None, default=bid == 1) for bid, name in STRATA_BRANDS.items()],
+        "groups": [_group(10, "Support")],
+        "ticket_fields": [{"id": 1, "type": "subject", "title": "Subject", "active": True}],
+        "ticket_forms": [{"id": fid, "name": name, "display_name": name, "ticket_field_ids": [1]} for fid, name in STRATA_FORMS.items()],
+        "user_fields": [], "organization_fields": [], "organization_memberships": [],
+        "organizations": [_org(60, "Globex", ["globex.example"], _t(1, 7)), _org(61, "Initech", ["initech.example"], _t(1, 7))],
+        "users": agents + customers + [deleted, *twins],
+        "tickets": tickets,
+        "metric_sets": [{"id": 8000 + i, "ticket_id": t["id"], "solved_at": None, "reopens": 0,
+                         "replies": sum(1 for c in comments[t["id"]] if c["author_id"] == 2 and c["public"])} for i, t in enumerate(tickets)],
+        "comments": comments,
+        "categories": [_category(210, "Guides", 1, "")],
+        "sections": [_section(310, 210, None, "Setup", 1), _section(311, 210, None, "Billing", 2)],
+        "articles": articles, "article_translations": {}, "article_attachments": {},
     }
