@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from deskmigrate import __version__, screen, triage
+from deskmigrate import __version__, screen
 from deskmigrate.core.errors import AuthError, LedgerLostError, ProblemsError, StateError
 from deskmigrate.core.http import redact
 from deskmigrate.core.ledger import Ledger
@@ -135,6 +135,8 @@ def finish_run(project: Project, ledger: Ledger, run_id: str, command: str, star
     """Write the run's report (every failure and content note of the run, long lists beside it), record the run, say
     how it went; the exit code: `refused` when the run stopped before writing, else 3 if records failed or were rejected.
     `shown`: phases whose failures the command has already shown by reason."""
+    from deskmigrate import triage  # with the loaders' registry: imported as a run ends, not before its target opens
+
     failure_count = ledger.count_failures(run_id)
     code = refused if refused is not None else EXIT_FAILURES if failure_count else EXIT_OK
     report_path = project.state_dir / "reports" / f"{run_id}.json"

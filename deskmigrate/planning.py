@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskmigrate.core.config import LoadConfig
 from deskmigrate.core.ledger import MAPPING_PHASE, Ledger
 from deskmigrate.core.payload import AttributeDeclaration, Payload, PayloadRejection
+from deskmigrate.loaders.intercom.history import ConversationAttributeCheck, attribute_check
 from deskmigrate.loaders.intercom.registry import staged_phases
 from deskmigrate.plandiff import EXAMPLES, EntityDiff, Examples
 from deskmigrate.planner import FIELD_NOTE_KIND, ChunkResult, PlanJob, Planner, default_workers
@@ -24,6 +25,9 @@ from deskmigrate.reconcile import rejection_kind
 from deskmigrate.transforms import Mapper, MappingReport
 from deskmigrate.transforms.checks import source_field_problems
 from deskmigrate.value_memo import ValueMemo, memo_path
+
+if TYPE_CHECKING:
+    from deskmigrate.target import Target
 
 log = logging.getLogger(__name__)
 
@@ -279,3 +283,7 @@ def source_field_check_before_staging(project: Project, *, sample_source: bool, 
                 observed.setdefault(target, set()).update(fields)
     return source_field_problems(project.spec, observed)
 
+
+def conversation_attribute_check(project: Project, target: Target, attributes: list[AttributeDeclaration]) -> ConversationAttributeCheck | None:
+    """The mapping's conversation attributes against the workspace's (one read); None when history goes to tickets or none are declared."""
+    return attribute_check(target.client, attributes, project.spec.loader_options())

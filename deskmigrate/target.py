@@ -1,5 +1,6 @@
 """The Intercom target of a command: its client (a sandbox target started in-process for the command), and for `run`
-and `load` the target opened and its token checked while the source is read and planned."""
+and `load` the target opened and its token checked while the source is read and planned (so this module imports only
+what opening it needs)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter
-from deskmigrate.core.payload import AttributeDeclaration
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.history import ConversationAttributeCheck, attribute_check
 from deskmigrate.project import Project
 
 if TYPE_CHECKING:  # the sandbox is imported when a command starts one, not with every command
@@ -136,8 +135,3 @@ def opening_target(project: Project) -> Iterator[TargetOpening]:
         yield opening
     finally:
         opening.close()
-
-
-def conversation_attribute_check(project: Project, target: Target, attributes: list[AttributeDeclaration]) -> ConversationAttributeCheck | None:
-    """The mapping's conversation attributes against the workspace's (one read); None when history goes to tickets or none are declared."""
-    return attribute_check(target.client, attributes, project.spec.loader_options())

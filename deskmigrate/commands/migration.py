@@ -110,7 +110,8 @@ def _plan_conversation_attributes(project: Project, planned: PlanResult) -> Conv
     """`plan` reads (never writes) the workspace's conversation attributes; an unreachable target is said, not fatal."""
     from deskmigrate.core.errors import MigrationError
     from deskmigrate.core.http import RetryPolicy
-    from deskmigrate.target import conversation_attribute_check, open_target
+    from deskmigrate.planning import conversation_attribute_check
+    from deskmigrate.target import open_target
 
     try:
         with open_target(project, RetryPolicy(max_attempts=2, deadline_s=15.0)) as target:

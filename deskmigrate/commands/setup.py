@@ -27,8 +27,8 @@ def check(config: Path = ConfigOption, verbose: bool = VerboseOption, as_json: b
     from deskmigrate import lifecycle
     from deskmigrate.core.http import RetryPolicy
     from deskmigrate.plan_screen import print_source_fields
-    from deskmigrate.planning import source_field_check_before_staging
-    from deskmigrate.target import conversation_attribute_check, open_target
+    from deskmigrate.planning import conversation_attribute_check, source_field_check_before_staging
+    from deskmigrate.target import open_target
     from deskmigrate.transforms import Mapper
 
     screen.quiet(quiet or as_json)
