@@ -66,14 +66,12 @@ def setup_logging(project: Project | None, verbose: bool, run_id: str | None = N
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-
 def open_project(config: Path) -> Project:
     if not config.exists():
         from deskmigrate.core.errors import ConfigError, Problem
 
         raise ConfigError([Problem(path="", message="config file not found", file=str(config))])
     return read_project(config)
-
 
 
 @contextmanager
@@ -90,14 +88,12 @@ def holding(project: Project, command: str) -> Iterator[None]:
         raise Exit(EXIT_CONFIG) from None
 
 
-
 @contextmanager
 def closing(ledger: Ledger) -> Iterator[Ledger]:
     try:
         yield ledger
     finally:
         ledger.close()
-
 
 
 def open_ledger(project: Project, new_ledger: bool = False) -> Ledger:
@@ -122,12 +118,10 @@ def open_ledger(project: Project, new_ledger: bool = False) -> Ledger:
     return ledger
 
 
-
 def api_stats(target: Target | None) -> dict[str, Any]:
     if target is None:
         return {}
     return target.client.stats_dict()
-
 
 
 def finish_run(project: Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any],
@@ -168,7 +162,6 @@ def finish_run(project: Project, ledger: Ledger, run_id: str, command: str, star
     return code
 
 
-
 @contextmanager
 def recorded(project: Project, ledger: Ledger, run_id: str, command: str) -> Iterator[None]:
     """A run that dies still leaves its report and its status: the error, and the progress it had made."""
@@ -191,7 +184,6 @@ def recorded(project: Project, ledger: Ledger, run_id: str, command: str) -> Ite
         ledger.finish_run(run_id, status, report)
         log.error("run %s %s: %s (report: %s)", run_id, status, message, path)
         raise
-
 
 
 @contextmanager

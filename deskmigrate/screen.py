@@ -90,7 +90,6 @@ def print_help_center(details: dict[str, Any] | None) -> None:
         console.print(f"redirect map (old URL → new URL): {details['redirect_map']}")
 
 
-
 def print_load(loaded: LoadResult, phases: list[dict[str, Any]], reconciled: dict[str, Any], stats: dict[str, Any]) -> None:
     """After a load: Help Center losses, agents without an admin, conversation attributes, phases, reconciliation, API use."""
     print_help_center(loaded.details.get("help_center"))
