@@ -18,15 +18,19 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from deskmigrate import __version__, lifecycle, pipeline, screen
+from deskmigrate import __version__, lifecycle, progress_bars
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import DELETED_IN_SOURCE, SourceNotice
 from deskmigrate.core.source import SourceCheckpoint, SourceTotal
 from deskmigrate.loaders.intercom.validate import Mismatch
-from deskmigrate.reconcile import AGENTS, LANDS_AS, Reconciliation, match_agents_by_email
+from deskmigrate.loading import validate
+from deskmigrate.planning import LOAD_ENTITIES
+from deskmigrate.project import Project
+from deskmigrate.reconcile import AGENTS, LANDS_AS, Reconciliation, match_agents_by_email, reconciliation
 from deskmigrate.screen import console
 from deskmigrate.sync import COMMAND as SYNC
 from deskmigrate.sync import describe_lag
+from deskmigrate.target import open_target
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +108,7 @@ class CutoverCheck:
 # -- the source's counts ------------------------------------------------------------------------------
 
 
-def source_totals(project: pipeline.Project) -> list[SourceTotal]:
+def source_totals(project: Project) -> list[SourceTotal]:
     """The source's counts now: its own (count endpoints, list totals), else — a file source — its files read again."""
     connector = project.connector
     totals = list(connector.source_totals())
@@ -117,7 +121,7 @@ def source_totals(project: pipeline.Project) -> list[SourceTotal]:
     return totals
 
 
-def _read_and_count(project: pipeline.Project, entity: str, files: list[Path]) -> list[SourceTotal]:
+def _read_and_count(project: Project, entity: str, files: list[Path]) -> list[SourceTotal]:
     """A file source's records as a read would give them now: distinct ids of records, rejected rows, records it left out."""
     seen: dict[str, set[str]] = {}
     unnamed: dict[str, int] = {}
@@ -138,7 +142,7 @@ def _read_and_count(project: pipeline.Project, entity: str, files: list[Path]) -
 # -- the check ----------------------------------------------------------------------------------------
 
 
-def check(project: pipeline.Project, ledger: Ledger, reconciled: Reconciliation, totals: list[SourceTotal],
+def check(project: Project, ledger: Ledger, reconciled: Reconciliation, totals: list[SourceTotal],
           readback: tuple[list[Mismatch], dict[str, int]], *, accept_rejections: bool, state_dir: Path) -> CutoverCheck:
     """Put the three sides together, entity by entity, and say what stands between here and the switch."""
     mismatches, checked = readback
@@ -161,12 +165,12 @@ def check(project: pipeline.Project, ledger: Ledger, reconciled: Reconciliation,
                         datetime.now(UTC).isoformat(timespec="seconds"), accept_rejections)
 
 
-def _no_count(project: pipeline.Project) -> str:
+def _no_count(project: Project) -> str:
     return f"{project.connector.name} gives no count of it: the ledger's read stands for the source"
 
 
 def _order(entity: str) -> int:
-    order = [*pipeline.LOAD_ENTITIES, AGENTS]
+    order = [*LOAD_ENTITIES, AGENTS]
     return order.index(entity) if entity in order else len(order)
 
 
@@ -271,20 +275,20 @@ def _latest_help_center_dates(state_dir: Path) -> str | None:
 # -- the command ---------------------------------------------------------------------------------------
 
 
-def run_check(project: pipeline.Project, ledger: Ledger, run_id: str, started: float, *,
+def run_check(project: Project, ledger: Ledger, run_id: str, started: float, *,
               accept_rejections: bool) -> tuple[CutoverCheck, Path]:
     """The check as the run `run_id`: Intercom read back (validate's read-back), the source counted, the verdict shown,
     and the run's report (JSON and HTML) written with it as its `cutover` section, the run recorded go or no-go."""
-    with pipeline.open_target(project) as target:
+    with open_target(project) as target:
         target.client.me()  # a wrong token or an unreachable target is an error here, never "nothing in Intercom"
         admins = target.client.admins().get("admins", []) if ledger.count_staged(AGENTS) else None
         agent_admins = match_agents_by_email(ledger, admins) if admins is not None else None
-        with screen.bars() as progress:
-            readback = pipeline.validate(project, ledger, target, progress)
+        with progress_bars.bars() as progress:
+            readback = validate(project, ledger, target, progress)
         stats = lifecycle.api_stats(target)
     with console.status("counting what the source holds now…"):
         totals = source_totals(project)
-    reconciled = pipeline.reconciliation(ledger, None, agent_admins)
+    reconciled = reconciliation(ledger, None, agent_admins)
     result = check(project, ledger, reconciled, totals, readback, accept_rejections=accept_rejections, state_dir=project.state_dir)
     print_check(result)
     code = lifecycle.EXIT_OK if result.go else lifecycle.EXIT_FAILURES

@@ -1,50 +1,40 @@
-"""The life of a command: its exit code from the error tree, its project and ledger opened (a lost ledger refused), the
-state folder held, its log, and its run recorded — with a report even when it dies.
-
-Exit codes: 0 all good; 2 bad config or mapping, or the command refused to start (state folder busy, lost ledger,
-unconfirmed rollback, more records rejected than load.max_rejected allows); 3 finished but some records failed or
-were rejected (listed, retried next run) or validation found mismatches; 1 anything unexpected.
-"""
+"""The life of a command: its project and ledger opened (a lost ledger refused), the state folder held, its log, and
+its run recorded — with a report even when it dies, and the exit code it ends with (deskmigrate.exits)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any
 
-import typer
 from rich.markup import escape
 
-from deskmigrate import __version__, pipeline, screen, triage
-from deskmigrate.core.errors import AuthError, LedgerLostError, MigrationError, ProblemsError, RetriableError, SourceError, StateError
+from deskmigrate import __version__, screen
+from deskmigrate.core.errors import AuthError, LedgerLostError, ProblemsError, StateError
 from deskmigrate.core.http import redact
 from deskmigrate.core.ledger import Ledger
+from deskmigrate.exits import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, EXIT_UNEXPECTED, Exit
 from deskmigrate.htmlreport import write_html
 from deskmigrate.locking import StateLockedError, state_lock
+from deskmigrate.project import Project, read_project, write_report
 from deskmigrate.report import RedactingFilter
 from deskmigrate.screen import console, err_console
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_CONFIG, EXIT_FAILURES = 0, 1, 2, 3
-P = ParamSpec("P")
+if TYPE_CHECKING:
+    from deskmigrate.target import Target
+
 log = logging.getLogger("deskmigrate")
 
 
-class Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-
-def write_reports(project: pipeline.Project, run_id: str, report: dict[str, Any]) -> Path:
+def write_reports(project: Project, run_id: str, report: dict[str, Any]) -> Path:
     """The run's JSON report, and the HTML page made from it beside it; returns the JSON's path."""
-    path = pipeline.write_report(project, run_id, report)
+    path = write_report(project, run_id, report)
     try:
         write_html(path)
     except (OSError, ValueError, KeyError, TypeError) as error:  # the JSON report stands; the page is a view of it
@@ -52,7 +42,7 @@ def write_reports(project: pipeline.Project, run_id: str, report: dict[str, Any]
     return path
 
 
-def setup_logging(project: pipeline.Project | None, verbose: bool, run_id: str | None = None) -> None:
+def setup_logging(project: Project | None, verbose: bool, run_id: str | None = None) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -76,56 +66,16 @@ def setup_logging(project: pipeline.Project | None, verbose: bool, run_id: str |
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-
-def exits(command: Callable[P, None]) -> Callable[P, None]:
-    """A command whose errors become exit codes: the one place the error tree meets them (see the module docstring)."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            command(*args, **kwargs)
-        except Exit as done:
-            raise typer.Exit(done.code) from None
-        except ProblemsError as error:
-            err_console.print(f"[bold red]{error.title}[/] ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):")
-            for problem in error.problems:
-                console.print(f"  • {problem}", markup=False)
-            raise typer.Exit(EXIT_CONFIG) from None
-        except AuthError as error:
-            err_console.print(f"[bold red]Intercom refused the token:[/] {escape(str(error))}\n"
-                              "check `target.token` in the config (and the environment variable it names): the token of a "
-                              "private app of the right workspace, with read and write scopes")
-            raise typer.Exit(EXIT_CONFIG) from None
-        except SourceError as error:
-            err_console.print(f"[bold red]the source:[/] {escape(str(error))}")
-            raise typer.Exit(EXIT_UNEXPECTED) from None
-        except StateError as error:
-            err_console.print(f"[bold red]the state folder:[/] {escape(str(error))}")
-            raise typer.Exit(EXIT_UNEXPECTED) from None
-        except RetriableError as error:
-            err_console.print(f"[bold red]cannot reach the target:[/] {escape(str(error))}")
-            raise typer.Exit(EXIT_UNEXPECTED) from None
-        except MigrationError as error:
-            err_console.print(f"[bold red]error:[/] {escape(str(error))}")
-            raise typer.Exit(EXIT_UNEXPECTED) from None
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted: run the same command again to resume[/]")
-            raise typer.Exit(130) from None
-
-    return run
-
-
-def open_project(config: Path) -> pipeline.Project:
+def open_project(config: Path) -> Project:
     if not config.exists():
         from deskmigrate.core.errors import ConfigError, Problem
 
         raise ConfigError([Problem(path="", message="config file not found", file=str(config))])
-    return pipeline.open_project(config)
-
+    return read_project(config)
 
 
 @contextmanager
-def holding(project: pipeline.Project, command: str) -> Iterator[None]:
+def holding(project: Project, command: str) -> Iterator[None]:
     """One writing command per state folder: a second one stops (exit 2) naming the holder; a dead holder's lock is taken over."""
     try:
         with state_lock(project.state_dir, command) as taken_over:
@@ -138,7 +88,6 @@ def holding(project: pipeline.Project, command: str) -> Iterator[None]:
         raise Exit(EXIT_CONFIG) from None
 
 
-
 @contextmanager
 def closing(ledger: Ledger) -> Iterator[Ledger]:
     try:
@@ -147,8 +96,7 @@ def closing(ledger: Ledger) -> Iterator[Ledger]:
         ledger.close()
 
 
-
-def open_ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
+def open_ledger(project: Project, new_ledger: bool = False) -> Ledger:
     """The project's ledger; a lost one stops the command (exit 2) with how to restore it or start over (--new-ledger)."""
     try:
         ledger = Ledger(project.state_dir / "ledger.db", start_over=True) if new_ledger else project.ledger()
@@ -170,19 +118,19 @@ def open_ledger(project: pipeline.Project, new_ledger: bool = False) -> Ledger:
     return ledger
 
 
-
-def api_stats(target: pipeline.Target | None) -> dict[str, Any]:
+def api_stats(target: Target | None) -> dict[str, Any]:
     if target is None:
         return {}
     return target.client.stats_dict()
 
 
-
-def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any],
+def finish_run(project: Project, ledger: Ledger, run_id: str, command: str, started: float, report: dict[str, Any],
                refused: int | None = None, shown: tuple[str, ...] = ()) -> int:
     """Write the run's report (every failure and content note of the run, long lists beside it), record the run, say
     how it went; the exit code: `refused` when the run stopped before writing, else 3 if records failed or were rejected.
     `shown`: phases whose failures the command has already shown by reason."""
+    from deskmigrate import triage  # with the loaders' registry: imported as a run ends, not before its target opens
+
     failure_count = ledger.count_failures(run_id)
     code = refused if refused is not None else EXIT_FAILURES if failure_count else EXIT_OK
     report_path = project.state_dir / "reports" / f"{run_id}.json"
@@ -214,9 +162,8 @@ def finish_run(project: pipeline.Project, ledger: Ledger, run_id: str, command: 
     return code
 
 
-
 @contextmanager
-def recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: str) -> Iterator[None]:
+def recorded(project: Project, ledger: Ledger, run_id: str, command: str) -> Iterator[None]:
     """A run that dies still leaves its report and its status: the error, and the progress it had made."""
     started = time.time()
     try:
@@ -239,10 +186,9 @@ def recorded(project: pipeline.Project, ledger: Ledger, run_id: str, command: st
         raise
 
 
-
 @contextmanager
 def started_run(config: Path, command: str, verbose: bool,
-                 new_ledger: bool = False) -> Iterator[tuple[pipeline.Project, Ledger, str, float]]:
+                 new_ledger: bool = False) -> Iterator[tuple[Project, Ledger, str, float]]:
     """Open the project, hold its state folder, open its ledger (never a lost one silently), start a run with its log,
     and record it even if it dies."""
     project = open_project(config)

@@ -5,17 +5,16 @@ and summary.json, written last; the newest `plan.keep` are kept. The folder hold
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from deskmigrate.exports import ExportFormat, export_rows
 from deskmigrate.reconcile import rejection_kind
 
 PLANS = "plans"
@@ -263,29 +262,6 @@ def read_rejections(folder: Path) -> Iterator[dict[str, Any]]:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
-
-
-class ExportFormat(StrEnum):
-    csv = "csv"
-    json = "json"
-
-
-def export_rows(rows: Iterable[dict[str, Any]], columns: list[str], form: ExportFormat, out: TextIO) -> int:
-    """Every row, streamed: CSV with a header, or one JSON document (an array of objects); returns how many."""
-    count = 0
-    if form is ExportFormat.csv:
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({column: "" if row.get(column) is None else row.get(column) for column in columns})
-            count += 1
-        return count
-    out.write("[")
-    for row in rows:
-        out.write(("\n  " if count == 0 else ",\n  ") + json.dumps({column: row.get(column) for column in columns}, ensure_ascii=False))
-        count += 1
-    out.write("\n]\n" if count else "]\n")
-    return count
 
 
 REJECTION_COLUMNS = ["entity", "source_id", "location", "field", "reason", "reason_kind"]

@@ -127,6 +127,12 @@ def reconcile(ledger: Ledger, run_id: str | None, entities: Iterable[str],
     return Reconciliation(rows)
 
 
+def reconciliation(ledger: Ledger, run_id: str | None, agent_admins: Mapping[str, str] | None = None) -> Reconciliation:
+    """Every record the source gave, each with one outcome, per entity in phase order (agents last)."""
+    entities = [entity for entity in (*LANDS_AS, AGENTS) if ledger.count_staged(entity)]
+    return reconcile(ledger, run_id, entities, agent_admins)
+
+
 def _judge_agents(ledger: Ledger, row: EntityReconciliation, run_id: str | None, agent_admins: Mapping[str, str] | None) -> None:
     """Agents are matched to admins, never written as agents. One who requested tickets became a contact (created or
     adopted as the contact Intercom already had); one matched to an admin by email is adopted (that admin stands for

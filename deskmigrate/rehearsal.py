@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from deskmigrate import lifecycle, screen
+from deskmigrate import lifecycle, progress_bars
 from deskmigrate.core.config import TargetConfig
 from deskmigrate.core.ledger import SKIPPED, Ledger
 from deskmigrate.core.model import Article, Contact, Conversation, Record, SourceNotice, SourceRejection
@@ -574,7 +574,7 @@ def rehearse(config: Path, size: int | None, *, resample: bool, target: str | No
         lifecycle.setup_logging(rehearsing, verbose, run_id)
         started = time.time()
         with lifecycle.recorded(rehearsing, ledger, run_id, "rehearsal"):
-            with screen.bars() as progress:
+            with progress_bars.bars() as progress:
                 progress.start(PROFILE_TASK, None)
                 sample, tickets, articles = _sample(project.connector, folder, size, resample, lambda: progress.advance(PROFILE_TASK))
                 progress.finish(PROFILE_TASK)

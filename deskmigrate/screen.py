@@ -1,166 +1,41 @@
-"""What a person sees at the end of a command: results printed as rich tables (built by deskmigrate.report), and
-progress bars while it runs. Every command prints through here; nothing else writes to the terminal."""
+"""What a person sees at the end of a command: results printed as rich tables (built by deskmigrate.report). Every
+command prints through here (what `plan` shows: deskmigrate.plan_screen; progress bars: deskmigrate.progress_bars);
+nothing else writes to the terminal."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
-from deskmigrate import pipeline, plans, triage
 from deskmigrate.report import (
-    ambiguous_dates_table,
     counts_table,
     failure_groups_table,
-    field_notes_table,
     key_value_table,
     make_console,
-    mapping_report_tables,
     outcome_reasons_table,
     phases_table,
-    plan_diff_tables,
-    plan_diff_totals_table,
     reconciliation_table,
-    rejected_table,
 )
+
+if TYPE_CHECKING:
+    from deskmigrate.extraction import ExtractResult
+    from deskmigrate.loaders.intercom.history import ConversationAttributeCheck
+    from deskmigrate.loading import LoadResult
+    from deskmigrate.triage import RejectionCheck
 
 console = make_console()  # results
 err_console = make_console(stderr=True)  # errors, warnings and progress
-progress_log = logging.getLogger("deskmigrate.progress")
-PREVIEW_ROWS = 20  # articles and email groups listed on screen by `plan`; the JSON report has them all
 
 
-class RateColumn(ProgressColumn):
-    """Records a second, as measured over the last moments."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="progress.data.speed")
-
-
-class BarProgress:
-    """pipeline.Progress drawn with rich progress bars: done/total, rate, time left, and what was rejected or failed."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, Any] = {}
-        self.counts: dict[tuple[str, str], int] = {}
-
-    def start(self, task: str, total: int | None) -> None:
-        self.tasks[task] = self.progress.add_task(task, total=total, outcomes="")
-
-    def advance(self, task: str, n: int = 1) -> None:
-        if task in self.tasks:
-            self.progress.advance(self.tasks[task], n)
-
-    def count(self, task: str, outcome: str, n: int = 1) -> None:
-        if task not in self.tasks:
-            return
-        self.counts[(task, outcome)] = self.counts.get((task, outcome), 0) + n
-        shown = ", ".join(f"{self.counts[(task, kind)]} {kind}" for kind in ("rejected", "failed") if (task, kind) in self.counts)
-        self.progress.update(self.tasks[task], outcomes=shown)
-
-    def finish(self, task: str) -> None:
-        if task in self.tasks:
-            task_id = self.tasks[task]
-            # A bar ends full: a phase may do less than its estimate (nothing left to change), never stop short.
-            self.progress.update(task_id, total=self.progress.tasks[task_id].completed)
-            self.progress.stop_task(task_id)
-
-
-class LineProgress:
-    """pipeline.Progress off a terminal: a line per task every PROGRESS_EVERY_S seconds on stderr and in the log."""
-
-    def __init__(self, every_s: float = 10.0, clock: Any = time.monotonic) -> None:
-        self.every_s = every_s
-        self.clock = clock
-        self.state: dict[str, dict[str, Any]] = {}
-
-    def start(self, task: str, total: int | None) -> None:
-        now = self.clock()
-        self.state[task] = {"total": total, "done": 0, "started": now, "said": now, "counts": {}}
-
-    def advance(self, task: str, n: int = 1) -> None:
-        state = self.state.get(task)
-        if state is None:
-            return
-        state["done"] += n
-        if self.clock() - state["said"] >= self.every_s:
-            self._say(task, state)
-
-    def count(self, task: str, outcome: str, n: int = 1) -> None:
-        if task in self.state:
-            counts = self.state[task]["counts"]
-            counts[outcome] = counts.get(outcome, 0) + n
-
-    def finish(self, task: str) -> None:
-        state = self.state.get(task)
-        if state is not None and self.clock() - state["started"] >= self.every_s:
-            self._say(task, state, finished=True)
-
-    def _say(self, task: str, state: dict[str, Any], finished: bool = False) -> None:
-        now = self.clock()
-        state["said"] = now
-        elapsed = max(now - state["started"], 1e-9)
-        rate = state["done"] / elapsed
-        total = state["total"]
-        line = f"{task}: {state['done']}" + (f"/{total}" if total else "") + f" ({rate:.1f}/s"
-        if total and rate > 0 and not finished:
-            line += f", about {format_duration((total - state['done']) / rate)} left"
-        line += ")" + "".join(f", {n} {kind}" for kind, n in state["counts"].items()) + (" — done" if finished else "")
-        err_console.print(line, markup=False, highlight=False)
-        progress_log.info("%s", line)
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def progress_columns() -> tuple[ProgressColumn, ...]:
-    """Per task: what it is, a bar, done/total, records a second, time left at that rate, elapsed, rejected and failed."""
-    return (SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-            TimeRemainingColumn(), TimeElapsedColumn(), TextColumn("{task.fields[outcomes]}", style="yellow"))
-
-
-@contextmanager
-def bars() -> Iterator[pipeline.Progress]:
-    """Bars on a terminal (they end before the command prints its summary); a line every 10 s elsewhere."""
-    if not console.is_terminal and os.environ.get("DESKMIGRATE_PROGRESS") != "1":
-        yield LineProgress()
-        return
-    with Progress(*progress_columns(), console=err_console if console.quiet else console, transient=False) as progress:
-        yield BarProgress(progress)
-
-
-def print_conversation_attributes(check: pipeline.ConversationAttributeCheck | None) -> None:
+def print_conversation_attributes(check: ConversationAttributeCheck | None) -> None:
     """Which conversation attributes the mapping writes are missing in Intercom, and what happens to them."""
     if check is None:
         return
@@ -170,7 +45,7 @@ def print_conversation_attributes(check: pipeline.ConversationAttributeCheck | N
     err_console.print(f"[yellow]! {check.advice()}[/]", markup=True)
 
 
-def print_extract(result: pipeline.ExtractResult) -> None:
+def print_extract(result: ExtractResult) -> None:
     rows = {e: {"staged": n, "rejected": result.rejected.get(e, 0), "duplicates": result.duplicates.get(e, 0)}
             for e, n in result.staged.items()}
     for entity, n in result.rejected.items():
@@ -190,49 +65,6 @@ def print_extract(result: pipeline.ExtractResult) -> None:
         console.print(table)
 
 
-def print_plan(result: pipeline.PlanResult) -> None:
-    title = f"Plan (a sample of {result.sample} records per entity)" if result.sample else "Plan"
-    console.print(counts_table(title, result.counts, ["create", "update", "unchanged", "rejected"]))
-    rejected = rejected_table(result.rejected_by_reason)
-    if rejected is not None:
-        console.print(rejected)
-    console.print(f"tags: {result.tags['tag_names']} tag names, {result.tags['taggings_to_add']} taggings to add")
-    report = result.mapping_report.to_dict()
-    for table in mapping_report_tables(report):
-        console.print(table)
-    for optional in (field_notes_table(report), ambiguous_dates_table(report)):
-        if optional is not None:
-            console.print(optional)
-    print_email_conflicts(result)
-    print_source_fields(result.source_fields)
-    if result.attributes:
-        console.print("custom attributes the mapping writes: " + ", ".join(f"{a.model}.{a.name} ({a.data_type})" for a in result.attributes))
-    print_help_center_preview(result.help_center)
-
-
-def print_email_conflicts(result: pipeline.PlanResult) -> None:
-    """Source contacts sharing one email: Intercom keeps one contact per email, so the plan says which record wins."""
-    if not result.email_conflict_count:
-        return
-    table = Table(title=f"Contacts sharing one email ({result.email_conflict_count} group(s)): one Intercom contact each",
-                  title_justify="left", caption="load.on_duplicate_email: merge (the newest record's fields) or reject_later")
-    for column in ("group", "source id", "from", "outcome"):
-        table.add_column(column, overflow="fold")
-    for number, group in enumerate(result.email_conflicts[:PREVIEW_ROWS], start=1):
-        for record in group["records"]:
-            table.add_row(str(number), record["source_id"], record["location"] or "", record["outcome"])
-    console.print(table)
-    if result.email_conflict_count > PREVIEW_ROWS:
-        console.print(f"… and {result.email_conflict_count - PREVIEW_ROWS} more group(s); the JSON report lists up to "
-                      f"{pipeline.CONFLICT_EXAMPLES}")
-
-
-def print_source_fields(problems: list[tuple[str, str]]) -> None:
-    """Rules that read a source field no record has (a typo in the mapping, a column renamed in the export)."""
-    for path, message in problems:
-        err_console.print(f"[yellow]! mapping {path}:[/] {escape(message)}")
-
-
 def print_reconciliation(reconciliation: dict[str, Any], title: str = "Every record accounted for") -> None:
     if not reconciliation.get("entities"):
         return
@@ -240,25 +72,6 @@ def print_reconciliation(reconciliation: dict[str, Any], title: str = "Every rec
     reasons = outcome_reasons_table(reconciliation)
     if reasons is not None:
         console.print(reasons)
-
-
-def print_help_center_preview(preview: dict[str, Any]) -> None:
-    """Per article, what the Help Center load will lose (HTML removed, images, translations); all of it in the JSON report."""
-    if not preview:
-        return
-    table = Table(title=f"Help Center: {preview['articles_with_losses']} article(s) will lose or change content", title_justify="left")
-    for column in ("article", "HTML removed", "images on the source site", "other"):
-        table.add_column(column, overflow="fold")
-    for loss in preview["articles"][:PREVIEW_ROWS]:
-        other = [*loss.get("translations_not_imported", []), *(f"image removed: {src}" for src in loss.get("images_removed", [])),
-                 *([loss["language"]] if loss.get("language") else [])]
-        table.add_row(f"{loss['source_id']} {loss['title']}", ", ".join(f"{t} ×{n}" for t, n in loss.get("removed_tags", {}).items()),
-                      str(len(loss.get("images_on_source_site", [])) or ""), "; ".join(other))
-    console.print(table)
-    if len(preview["articles"]) > PREVIEW_ROWS:
-        console.print(f"… and {len(preview['articles']) - PREVIEW_ROWS} more in the JSON report under plan.help_center.articles")
-    if preview.get("images_on_source_site"):
-        console.print(f"{preview['images_on_source_site']} image(s) on the source's own site: {preview['images_on_source_site_note']}")
 
 
 def print_help_center(details: dict[str, Any] | None) -> None:
@@ -277,8 +90,7 @@ def print_help_center(details: dict[str, Any] | None) -> None:
         console.print(f"redirect map (old URL → new URL): {details['redirect_map']}")
 
 
-
-def print_load(loaded: pipeline.LoadResult, phases: list[dict[str, Any]], reconciled: dict[str, Any], stats: dict[str, Any]) -> None:
+def print_load(loaded: LoadResult, phases: list[dict[str, Any]], reconciled: dict[str, Any], stats: dict[str, Any]) -> None:
     """After a load: Help Center losses, agents without an admin, conversation attributes, phases, reconciliation, API use."""
     print_help_center(loaded.details.get("help_center"))
     if loaded.preflight.agents_unmatched:
@@ -314,6 +126,8 @@ def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[st
                  failures: list[Any] | None, open_counts: dict[str, int], note_kinds: dict[str, int]) -> None:
     """`status`: the runs, the chosen run's per-phase progress and reconciliation, the open failures and rejections (by
     reason with `failures`, else counted), content notes by kind."""
+    from deskmigrate.triage import REJECTING_PHASES  # the ledger's kit, imported by the command that shows it, not with the screen
+
     table = Table(title="Runs", title_justify="left")
     for column in ("run", "command", "started", "duration", "status", "writes", "open failures"):
         table.add_column(column, no_wrap=column == "run", justify="right" if column in ("writes", "open failures") else "left")
@@ -331,7 +145,7 @@ def print_status(runs: list[dict[str, Any]], chosen: str, progress: list[dict[st
             table.add_column(column)
         for p in progress:
             # what the source rows and the mapping refused is counted in their phases' failures: rejections, not failures
-            rejected, failed = (p["failed"], 0) if p["phase"] in triage.REJECTING_PHASES else (0, p["failed"])
+            rejected, failed = (p["failed"], 0) if p["phase"] in REJECTING_PHASES else (0, p["failed"])
             table.add_row(p["phase"], str(p["done"]), str(p["unchanged"]), str(rejected), str(failed), p["status"])
         console.print(table)
     print_reconciliation(reconciled, f"Every record accounted for (as of {chosen})")
@@ -362,44 +176,13 @@ def summary_on_stderr(active: bool) -> Iterator[None]:
         console._file = kept
 
 
-def print_plan_diff(result: pipeline.PlanResult, *, full: bool) -> None:
-    """What changed since the earlier plan: a line, or (`full`) per entity the fields, moves and rejections."""
-    if result.compared_with is None:
-        if full:
-            console.print("no earlier plan to compare with: the next `plan --diff` compares with this one")
-        return
-    totals = {name: sum(getattr(d, name) for d in result.diff.values()) for name in ("changed", "compared")}
-    moved = sum(sum(d.moves.values()) for d in result.diff.values())
-    new = sum(sum(e.count for e in d.new_rejections.values()) for d in result.diff.values())
-    resolved = sum(sum(e.count for e in d.resolved_rejections.values()) for d in result.diff.values())
-    if not full:
-        if any(d.anything for d in result.diff.values()):
-            console.print(f"since plan {result.compared_with}: {totals['changed']} payload(s) changed, {moved} record(s) changed "
-                          f"action, {new} new rejection(s), {resolved} resolved (`deskmigrate plan --diff` shows what)")
-        else:
-            console.print(f"since plan {result.compared_with}: no payload changed")
-        return
-    console.print(plan_diff_totals_table(result.compared_with, result.diff))
-    for table in plan_diff_tables(result.diff):
-        console.print(table)
-
-
-def print_plan_kept(result: pipeline.PlanResult, removed: list[str], copied_to: Path | None) -> None:
-    if result.folder is not None:
-        size = plans.folder_size(result.folder)
-        console.print(f"plan kept in {result.folder} ({size / 1e6:.1f} MB)" if size >= 1e5 else f"plan kept in {result.folder} ({size / 1e3:.0f} kB)"
-                      + (f"; {len(removed)} older plan(s) removed (plan.keep)" if removed else ""))
-    if copied_to is not None:
-        console.print(f"would-be payloads copied to {copied_to}")
-
-
 def print_failure_groups(groups: list[Any], title: str) -> None:
     """Failures and rejections grouped by reason, never one line per record."""
     if groups:
         console.print(failure_groups_table(groups, title))
 
 
-def print_rejections_over_limit(check: triage.RejectionCheck, command: str) -> None:
+def print_rejections_over_limit(check: RejectionCheck, command: str) -> None:
     """Why a run or load stopped before writing: per entity how many would be rejected, the top reasons, how to go on."""
     for entity in check.over:
         console.print(f"[bold red]{entity.entity}: {entity.rejected} of {entity.read} records ({entity.share:.1%}) would be "

@@ -25,11 +25,12 @@ from typing import Any, Protocol
 from rich.markup import escape
 from rich.table import Table
 
-from deskmigrate import lifecycle, pipeline
+from deskmigrate import lifecycle
 from deskmigrate.core.errors import AuthError, ProblemsError
 from deskmigrate.core.http import StopRequested, ask_stop, clear_stop, stop_asked, wait_unless_stopped
 from deskmigrate.core.ledger import Ledger
 from deskmigrate.core.model import Conversation, Record
+from deskmigrate.project import Project
 from deskmigrate.reconcile import LANDS_AS
 from deskmigrate.screen import console, err_console
 
@@ -138,7 +139,7 @@ def cycle_lag(ledger: Ledger, run_id: str, file_time: Callable[[str], float | No
     return section
 
 
-def file_time_of(project: pipeline.Project) -> Callable[[str], float | None]:
+def file_time_of(project: Project) -> Callable[[str], float | None]:
     """When an entity's source files were last saved (None for API sources): a CSV row's change time."""
     def newest(entity: str) -> float | None:
         files = project.connector.files_read(entity)
@@ -198,7 +199,7 @@ def stopping_on_signals() -> Iterator[None]:
 
 
 # One cycle's body: (project, ledger, run id, start time, the sync section's maker) → the run's exit code.
-CycleBody = Callable[[pipeline.Project, Ledger, str, float, Callable[[], dict[str, Any]]], int]
+CycleBody = Callable[[Project, Ledger, str, float, Callable[[], dict[str, Any]]], int]
 
 
 @dataclass
@@ -213,7 +214,7 @@ class SyncOutcome:
         return finished[-1]["exit_code"] if finished else 130
 
 
-def run_sync(project: pipeline.Project, body: CycleBody, *, every_s: float, until: datetime | None, clock: Clock,
+def run_sync(project: Project, body: CycleBody, *, every_s: float, until: datetime | None, clock: Clock,
              verbose: bool) -> SyncOutcome:
     """Cycles every `every_s` (from one cycle's start to the next; at once when a cycle ran longer) until a stop or
     `until` (no cycle starts after it). The caller holds the state folder for the whole loop."""
@@ -250,7 +251,7 @@ def _landed(cycle: dict[str, Any]) -> str:
     return f", {cycle['landed']} record(s) landed, lag {describe_lag(cycle.get('lag_s'))}"
 
 
-def _one_cycle(project: pipeline.Project, body: CycleBody, number: int, every_s: float, until: datetime | None,
+def _one_cycle(project: Project, body: CycleBody, number: int, every_s: float, until: datetime | None,
                verbose: bool) -> dict[str, Any]:
     """One cycle as a run of its own: its ledger opened and closed, its run recorded even when it dies."""
     ledger = lifecycle.open_ledger(project)

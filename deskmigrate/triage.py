@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from deskmigrate.core.config import RejectionLimit
 from deskmigrate.core.ledger import MAPPING_PHASE, Failure, Ledger
-from deskmigrate.plans import ExportFormat, export_rows
+from deskmigrate.exports import ExportFormat, export_rows
 from deskmigrate.reconcile import Reconciliation, rejection_kind
 
 EXTRACT_PHASE = "extract"

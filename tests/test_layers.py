@@ -137,7 +137,7 @@ def test_arrows_point_down() -> None:
 
 def test_the_floor_rule_sees_a_violation() -> None:
     assert floor_of("deskmigrate.connectors.csv") == "connectors"
-    assert floor_of("deskmigrate.pipeline") == "app"
+    assert floor_of("deskmigrate.planning") == "app"
     assert floor_of("deskmigrate.core.ledger") == "core"
     assert floor_of("deskmigrate.sandbox.server") == "sandbox"
     assert module_of(ROOT / "connectors" / "csv" / "reader.py") == "deskmigrate.connectors.csv.reader"

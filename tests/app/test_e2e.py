@@ -276,13 +276,13 @@ class requests_session:
 
 
 def test_a_run_that_dies_still_leaves_its_report_without_the_token(project: Project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from deskmigrate import pipeline
+    from deskmigrate import loading
     from deskmigrate.cli import app
 
     def die(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"the disk caught fire while holding {TOKEN}")
 
-    monkeypatch.setattr(pipeline, "load", die)
+    monkeypatch.setattr(loading, "load", die)
     result = project.runner.invoke(app, ["run", "-c", str(project.config)], env={"E2E_TOKEN": TOKEN})
     assert result.exit_code != 0
     [path] = list((project.state / "reports").glob("*.json"))

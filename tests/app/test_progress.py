@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from deskmigrate import screen
+from deskmigrate import progress_bars
 from tests.app.conftest import TOKEN, Project
 
 
@@ -30,7 +30,7 @@ class FakeClock:
 def test_off_a_terminal_a_line_every_ten_seconds_with_rate_and_time_left(capsys: pytest.CaptureFixture[str],
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock()
-    lines = screen.LineProgress(every_s=10.0, clock=clock)
+    lines = progress_bars.LineProgress(every_s=10.0, clock=clock)
     caplog.set_level(logging.INFO, logger="deskmigrate.progress")
     lines.start("contacts", 1000)
     lines.count("contacts", "rejected", 12)
@@ -53,8 +53,8 @@ def test_off_a_terminal_a_line_every_ten_seconds_with_rate_and_time_left(capsys:
 def test_bars_show_the_rate_and_what_was_rejected_or_failed_and_end_full() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=160, color_system=None)
-    with Progress(*screen.progress_columns(), console=console, transient=False) as progress:
-        bars = screen.BarProgress(progress)
+    with Progress(*progress_bars.progress_columns(), console=console, transient=False) as progress:
+        bars = progress_bars.BarProgress(progress)
         bars.start("contacts", 10)
         bars.count("contacts", "rejected", 3)
         bars.advance("contacts", 6)

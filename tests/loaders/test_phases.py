@@ -25,8 +25,10 @@ INTERCOM = ROOT / "loaders" / "intercom"
 # The code that runs every phase: it may hold no phase's name, nor the name of anything a phase writes.
 # The fields the plan writes of each would-be payload (its tags and its company links, whatever the record) and the plan
 # report's tag summary: names of what a payload carries, not of a phase.
-PAYLOAD_FIELDS = {("pipeline.py", "tags"), ("pipeline.py", "companies")}
-ENGINES = [INTERCOM / "preflight.py", INTERCOM / "validate.py", INTERCOM / "schedule.py", *(INTERCOM / "rollback").glob("*.py"), ROOT / "deskmigrate" / "pipeline.py"]
+PAYLOAD_FIELDS = {("planning.py", "tags"), ("planning.py", "companies")}
+# The application's side: opening the project and target, extraction, planning, loading.
+PIPELINE = [ROOT / "deskmigrate" / name for name in ("project.py", "target.py", "extraction.py", "planning.py", "loading.py")]
+ENGINES = [INTERCOM / "preflight.py", INTERCOM / "validate.py", INTERCOM / "schedule.py", *(INTERCOM / "rollback").glob("*.py"), *PIPELINE]
 
 
 def phase_words() -> set[str]:
