@@ -11,7 +11,7 @@ between the listing and our upsert of it is taken for ours: the window is the lo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from deskmigrate.core.errors import AuthError, LoadError
@@ -24,7 +24,7 @@ from deskmigrate.loaders.intercom.facts import company_tag_keys, tag_ids_of
 from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult, body_hash
 from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.undo import RecordKind, RecordUndo, TagCalls, Undo, UndoContext, created_since
-from deskmigrate.loaders.intercom.verify import Verifier, VerifyContext, compare_body, compare_tags
+from deskmigrate.loaders.intercom.verify import ListedPage, Verifier, VerifyContext, compare_body, compare_tags
 from deskmigrate.loaders.intercom.write import Found, ObjectKind, adopted_before_facts, write_object
 
 NAME = ENTITY = "companies"
@@ -154,6 +154,10 @@ def _tagged(client: IntercomClient, tag_id: str) -> tuple[int, set[str]]:
     return client.tagged(ENTITY, tag_id)
 
 
+def _listing(client: IntercomClient) -> Iterator[ListedPage]:
+    return (ListedPage(page) for page in client.scroll_companies())
+
+
 def _check(ctx: VerifyContext, row: IdMapRow, remote: dict[str, Any]) -> None:
     compare_body(ctx, ENTITY, row, remote)
     compare_tags(ctx, ENTITY, row, remote)
@@ -169,5 +173,5 @@ COMPANIES = Phase(
     NAME, ENTITY, "company", load_companies,
     prepare=prepare_companies,
     undo=Undo(records=(COMPANY_UNDO,), settings=(DATA_ATTRIBUTE_UNDO,)),
-    verify=(Verifier(ENTITY, read=lambda client, intercom_id: client.get_company(intercom_id), check=_check),),
+    verify=(Verifier(ENTITY, read=lambda client, intercom_id: client.get_company(intercom_id), check=_check, listing=_listing),),
 )
