@@ -56,6 +56,8 @@ class Validator:
 
     def _run_listed(self, verifier: Verifier, wanted: dict[str, list[str]]) -> None:
         """The rows found in the listing are checked as listed; the rest are read one by one."""
+        if not wanted:
+            return
         seen: set[str] = set()
         listed = self._listed(verifier, wanted, seen)
         run_concurrently(listed, lambda pair, v=verifier: self._check(v, pair[0], lambda: v.complete(self.client, pair[1])),
