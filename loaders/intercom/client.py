@@ -86,10 +86,13 @@ class IntercomClient(IntercomHttp):
 
     def scroll_companies(self) -> Iterator[list[dict[str, Any]]]:
         """Every company of the workspace, a page at a time, through `GET /companies/scroll` (one scroll open per app; it
-        expires after a minute unused, and ends with an empty page). A failed page fails the scroll: it cannot resume."""
+        expires after a minute unused, and ends with an empty page). A failed page fails the scroll: it cannot resume.
+
+        Never repeated: every page is asked for with the same `scroll_param`, so a page whose answer was lost would be
+        skipped without a trace by a retry (and a repeated first call meets its own open scroll)."""
         params: dict[str, Any] = {}
         while True:
-            found = self.request("GET", "/companies/scroll", params=dict(params), route="/companies/scroll")
+            found = self.request("GET", "/companies/scroll", params=dict(params), route="/companies/scroll", idempotent=False)
             companies = list(found.get("data") or found.get("companies") or [])
             if not companies:
                 return
