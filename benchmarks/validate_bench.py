@@ -46,18 +46,11 @@ def read_back(url: str, state: Path, sandbox: Path, concurrency: int, by_listing
     return elapsed, calls, len(mismatches), dict(validator.checked)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=20000, help="contacts; companies are a tenth")
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="the sandbox's answer delay while validating")
-    parser.add_argument("--concurrency", type=int, default=8, help="load.concurrency (validate's default is 8)")
-    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
-    args = parser.parse_args()
-
-    work = args.keep or Path(tempfile.mkdtemp(prefix="deskmigrate-validate-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    make_csv(args.contacts, work)
-    sandbox_path = work / "sandbox.db"
+def load_data(work: Path, sandbox_path: Path, contacts: int, reuse: bool) -> float:
+    """Seconds `deskmigrate run` took to load the synthetic CSV files into a sandbox without latency (0: reused)."""
+    if reuse:
+        return 0.0
+    make_csv(contacts, work)
     process, url = start_sandbox(sandbox_path, UNLIMITED, 0.0)
     config = work / "config.yaml"
     config.write_text(yaml.safe_dump({
@@ -67,10 +60,24 @@ def main() -> None:
         "mapping": "csv", "state": "state", "load": {"concurrency": 16},
     }, sort_keys=False))
     try:
-        load_s, _, _ = run_cli(config, "run")
+        return run_cli(config, "run")[0]
     finally:
         process.terminate()
         process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=20000, help="contacts; companies are a tenth")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="the sandbox's answer delay while validating")
+    parser.add_argument("--concurrency", type=int, default=8, help="load.concurrency (validate's default is 8)")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it; a folder loaded by an earlier --keep is read back as it is")
+    args = parser.parse_args()
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="deskmigrate-validate-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sandbox_path = work / "sandbox.db"
+    load_s = load_data(work, sandbox_path, args.contacts, reuse=(work / "state" / "ledger.db").exists() and sandbox_path.exists())
     process, url = start_sandbox(sandbox_path, UNLIMITED, args.latency_ms)
     try:
         results = {mode: read_back(url, work / "state", sandbox_path, args.concurrency, by_listing=mode == "listing")
@@ -80,7 +87,7 @@ def main() -> None:
         process.wait()
 
     checked = results["listing"][3]
-    print(f"records in Intercom       {', '.join(f'{n} {entity}' for entity, n in checked.items())} (loaded in {load_s:.1f} s)")
+    print(f"records in Intercom       {', '.join(f'{n} {entity}' for entity, n in checked.items())} ({f'loaded in {load_s:.1f} s' if load_s else 'loaded before'})")
     print(f"validate at {args.latency_ms:g} ms latency, concurrency {args.concurrency}")
     for mode, (seconds, calls, mismatches, _) in results.items():
         print(f"  {mode:<22} {sum(calls.values()):>7} calls  {seconds:7.1f} s  {mismatches} mismatches")
