@@ -235,7 +235,7 @@ def main() -> None:
     print(f"  POST /contacts         {by_route.get('POST /contacts', 0) / max(contacts, 1):.3f} per contact")
     print(f"  company links          {by_route.get('POST /contacts/{id}/companies', 0) / max(contacts, 1):.3f} per contact")
     print(
-        f"  company calls          {(by_route.get('POST /companies', 0) + by_route.get('GET /companies', 0)) / max(companies, 1):.3f} per company"
+        f"  company calls          {(by_route.get('POST /companies', 0) + by_route.get('GET /companies', 0) + by_route.get('GET /companies/scroll', 0)) / max(companies, 1):.3f} per company"
     )
     print(f"  POST /tags (bulk)      {by_route.get('POST /tags', 0)}  ({by_route.get('POST /tags', 0) / max(taggings, 1):.4f} per tagging)")
     print(f"rate budget used         {100 * first_run_calls / max(budget, 1):.1f}%  of {args.rate_limit}/10 s over {load_seconds:.1f} s")

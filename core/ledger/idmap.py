@@ -129,10 +129,10 @@ class IdMapPart(LedgerStore):
 
     def source_ids_for(self, entity: str, intercom_id: str) -> list[str]:
         """Every source id the id map points at one Intercom object (several when records were merged into it)."""
-        rows = self._query(
-            "SELECT source_id FROM id_map WHERE entity=? AND intercom_id=? AND state='done' ORDER BY source_id", (entity, intercom_id)
-        )
-        return [r[0] for r in rows]
+        # Sorted here: an ORDER BY source_id makes SQLite walk the primary key over every row of the entity instead of
+        # using id_map_intercom (3 ms a call at 20,000 contacts, the whole of validate's time).
+        rows = self._query("SELECT source_id FROM id_map WHERE entity=? AND intercom_id=? AND state='done'", (entity, intercom_id))
+        return sorted(r[0] for r in rows)
 
     def log_write(
         self, run_id: str, phase: str, entity: str, source_id: str, intercom_id: str | None, action: str,

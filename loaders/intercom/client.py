@@ -102,6 +102,24 @@ class IntercomClient(IntercomHttp):
         # the 2.15 spec documents a list here; the live API answers with the company itself
         return next((item for item in found.get("data", []) if item.get("company_id") == company_id), None)
 
+    def scroll_companies(self) -> Iterator[list[dict[str, Any]]]:
+        """Every company of the workspace, a page at a time, through `GET /companies/scroll` (one scroll open per app; it
+        expires after a minute unused, and ends with an empty page). A failed page fails the scroll: it cannot resume.
+
+        Never repeated: every page is asked for with the same `scroll_param`, so a page whose answer was lost would be
+        skipped without a trace by a retry (and a repeated first call meets its own open scroll)."""
+        params: dict[str, Any] = {}
+        while True:
+            found = self.request("GET", "/companies/scroll", params=dict(params), route="/companies/scroll", idempotent=False)
+            companies = list(found.get("data") or found.get("companies") or [])
+            if not companies:
+                return
+            yield companies
+            scroll_param = found.get("scroll_param")
+            if not scroll_param:
+                return
+            params["scroll_param"] = scroll_param
+
     def update_company(self, company_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("PUT", f"/companies/{_segment(company_id)}", json=body, route="/companies/{id}")
 
@@ -182,11 +200,16 @@ class IntercomClient(IntercomHttp):
 
     def iter_contacts(self, per_page: int = MAX_CONTACTS_PER_PAGE) -> Iterator[dict[str, Any]]:
         """Every contact, following `pages.next.starting_after`; a repeated cursor is an error, not a loop."""
+        for page in self.contact_pages(per_page):
+            yield from page.get("data", [])
+
+    def contact_pages(self, per_page: int = MAX_CONTACTS_PER_PAGE) -> Iterator[dict[str, Any]]:
+        """`GET /contacts` page by page (each with its `total_count`), following `pages.next.starting_after`."""
         params: dict[str, Any] = {"per_page": max(1, min(per_page, MAX_CONTACTS_PER_PAGE))}
         seen_cursors: set[str] = set()
         while True:
             page = self.request("GET", "/contacts", params=dict(params))
-            yield from page.get("data", [])
+            yield page
             next_page = (page.get("pages") or {}).get("next")
             cursor = next_page.get("starting_after") if isinstance(next_page, dict) else None
             if not cursor:
@@ -260,12 +283,17 @@ class IntercomClient(IntercomHttp):
 
     def iter_pages(self, path: str, per_page: int = 50) -> Iterator[dict[str, Any]]:
         """Every item of a page-numbered list (`/articles`, `/help_center/collections`)."""
+        for found in self.numbered_pages(path, per_page):
+            yield from found.get("data") or []
+
+    def numbered_pages(self, path: str, per_page: int = 50) -> Iterator[dict[str, Any]]:
+        """A page-numbered list (`/articles`, `/help_center/collections`) page by page, each with its `total_count`."""
         page = 1
         while True:
             found = self.request("GET", path, params={"page": page, "per_page": per_page})
-            yield from found.get("data") or []
+            yield found
             total_pages = int((found.get("pages") or {}).get("total_pages") or 1)
-            if page >= total_pages:
+            if page >= total_pages or not found.get("data"):
                 return
             page += 1
 

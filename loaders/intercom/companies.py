@@ -1,16 +1,22 @@
 """Phase `companies`: each source company → one Intercom company, upserted by its company_id.
 
-`POST /companies` creates or updates by company_id and cannot say which it did: one consistent lookup by company_id
-before the first write tells us (and gives a pre-existing company's before-image and tags, which stay its own).
+`POST /companies` creates or updates by company_id and cannot say which it did, so what is there must be known before
+the first write (a pre-existing company's before-image and tags stay its own). On a first load (the ledger knows no
+company) preflight lists the workspace's companies once with `GET /companies/scroll` and keeps those that exist as
+they are: a company not in the listing is new and costs its upsert alone. Otherwise — a delta, a resumed load, a
+listing cut short — one consistent lookup by company_id before each first write tells us. (A company someone creates
+between the listing and our upsert of it is taken for ours: the window is the load itself.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from deskmigrate.core.errors import AuthError, LoadError
 from deskmigrate.core.ledger import IdMapRow
-from deskmigrate.core.payload import Payload
+from deskmigrate.core.payload import AttributeDeclaration, Payload
 from deskmigrate.loaders.intercom.attributes import DATA_ATTRIBUTE_UNDO, prepare_data_attributes
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.drift import before_image, judge_fields, judge_found_fields, unknown_tags
@@ -18,10 +24,40 @@ from deskmigrate.loaders.intercom.facts import company_tag_keys, tag_ids_of
 from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult, body_hash
 from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.undo import RecordKind, RecordUndo, TagCalls, Undo, UndoContext, created_since
-from deskmigrate.loaders.intercom.verify import Verifier, VerifyContext, compare_body, compare_tags
+from deskmigrate.loaders.intercom.verify import ListedPage, Verifier, VerifyContext, compare_body, compare_tags
 from deskmigrate.loaders.intercom.write import Found, ObjectKind, adopted_before_facts, write_object
 
 NAME = ENTITY = "companies"
+log = logging.getLogger(__name__)
+
+
+def prepare_companies(loader: IntercomLoader, declarations: list[AttributeDeclaration]) -> Callable[[], dict[str, Any]]:
+    """The company attributes, then (first load only) the workspace's companies as they are, by company_id."""
+    create_attributes = prepare_data_attributes("company")(loader, declarations)
+    to_write = loader.ledger.count_staged(ENTITY)
+    if to_write and not any(loader.ledger.count_id_rows(ENTITY, state) for state in ("done", "pending")):
+        listing = list_existing_companies(loader.client, max_pages=to_write)
+        if listing is not None:
+            loader.prepared[NAME] = listing
+    return create_attributes
+
+
+def list_existing_companies(client: IntercomClient, max_pages: int) -> dict[str, dict[str, Any]] | None:
+    """Every company in the workspace by company_id, or None when the listing would cost more calls than a lookup per
+    company written (`max_pages`) or failed (an open scroll, an expired one): then each company is looked up."""
+    existing: dict[str, dict[str, Any]] = {}
+    try:
+        for pages, page in enumerate(client.scroll_companies(), start=1):
+            if pages > max_pages:
+                log.info("the workspace holds more companies than listing them is worth: each is looked up instead")
+                return None
+            existing.update({str(company["company_id"]): company for company in page if company.get("company_id")})
+    except AuthError:
+        raise
+    except LoadError as error:
+        log.info("listing the workspace's companies failed (%s): each is looked up instead", error)
+        return None
+    return existing
 
 
 def load_companies(loader: IntercomLoader, payloads: Iterable[Payload]) -> PhaseResult:
@@ -39,7 +75,14 @@ def company_kind(loader: IntercomLoader, payload: Payload) -> ObjectKind:
     def upsert(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         return client.upsert_company(body), body
 
+    listed: dict[str, dict[str, Any]] | None = loader.prepared.get(NAME)
+
     def look_first(body: dict[str, Any]) -> Found | None:
+        company_id = str(body["company_id"])
+        existing = client.find_company(company_id) if listed is None else listed.get(company_id)
+        return Found(str(existing["id"]), ours=False, current=existing) if existing else None
+
+    def look_up(body: dict[str, Any]) -> Found | None:
         existing = client.find_company(str(body["company_id"]))
         return Found(str(existing["id"]), ours=False, current=existing) if existing else None
 
@@ -47,7 +90,7 @@ def company_kind(loader: IntercomLoader, payload: Payload) -> ObjectKind:
         """A write a crash interrupted: the lookup before it decided what it is; the upsert is simply sent again."""
         if row.origin == "adopted" and row.intercom_id:
             return Found(row.intercom_id, ours=False, before=row.before)
-        return None if row.origin == "created" else look_first(body)
+        return None if row.origin == "created" else look_up(body)
 
     def found_before(company: dict[str, Any]) -> None:
         # Its tags were there before us: no delta or rollback removes them.
@@ -111,6 +154,10 @@ def _tagged(client: IntercomClient, tag_id: str) -> tuple[int, set[str]]:
     return client.tagged(ENTITY, tag_id)
 
 
+def _listing(client: IntercomClient) -> Iterator[ListedPage]:
+    return (ListedPage(page) for page in client.scroll_companies())
+
+
 def _check(ctx: VerifyContext, row: IdMapRow, remote: dict[str, Any]) -> None:
     compare_body(ctx, ENTITY, row, remote)
     compare_tags(ctx, ENTITY, row, remote)
@@ -124,7 +171,7 @@ COMPANY_UNDO = RecordKind(
 
 COMPANIES = Phase(
     NAME, ENTITY, "company", load_companies,
-    prepare=prepare_data_attributes("company"),
+    prepare=prepare_companies,
     undo=Undo(records=(COMPANY_UNDO,), settings=(DATA_ATTRIBUTE_UNDO,)),
-    verify=(Verifier(ENTITY, read=lambda client, intercom_id: client.get_company(intercom_id), check=_check),),
+    verify=(Verifier(ENTITY, read=lambda client, intercom_id: client.get_company(intercom_id), check=_check, listing=_listing),),
 )

@@ -5,7 +5,7 @@ comparisons its checks share. The validate engine (validate.py) runs them over t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -51,13 +51,30 @@ class VerifyContext:
 
 
 @dataclass(frozen=True)
+class ListedPage:
+    """One page of a list or scroll endpoint: its objects, and how many the whole list holds when the endpoint says."""
+
+    items: list[dict[str, Any]]
+    total: int | None = None
+
+
+def as_read(client: IntercomClient, remote: dict[str, Any]) -> dict[str, Any]:
+    return remote
+
+
+@dataclass(frozen=True)
 class Verifier:
-    """How `validate` checks one kind of record a phase wrote: which rows, how each is read, what is compared."""
+    """How `validate` checks one kind of record a phase wrote: which rows, how each is read, what is compared.
+
+    `listing` reads every object of the kind a page at a time (list or scroll endpoints), instead of one read per record;
+    `complete` fills in what an object as listed or read leaves out (a contact embeds its first 10 companies and tags)."""
 
     entity: str
     read: Callable[[IntercomClient, str], dict[str, Any]]
     check: Callable[[VerifyContext, IdMapRow, dict[str, Any]], None]
     rows: Callable[[Ledger, str], Iterable[IdMapRow]] = lambda ledger, entity: (r for r in ledger.iter_id_rows(entity) if r.state == "done")
+    listing: Callable[[IntercomClient], Iterator[ListedPage]] | None = None
+    complete: Callable[[IntercomClient, dict[str, Any]], dict[str, Any]] = as_read
 
 
 def tag_ids(ctx: VerifyContext) -> dict[str, str | None]:

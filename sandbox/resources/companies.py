@@ -1,10 +1,12 @@
-"""Companies: `POST /companies` upserts by `company_id`; get, find by company_id or name, list, update, delete."""
+"""Companies: `POST /companies` upserts by `company_id`; get, find by company_id or name, list, scroll, update, delete."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
-from deskmigrate.sandbox.api import RequestContext, Router, bad_request
+from deskmigrate.sandbox.api import ApiError, RequestContext, Router, bad_request
 from deskmigrate.sandbox.paging import new_object_id
 from deskmigrate.sandbox.resources.contact_links import company_not_found, load_company
 from deskmigrate.sandbox.validation import INTEGER, NUMBER, OBJECT, STRING, apply_custom_attributes, check_fields
@@ -25,6 +27,10 @@ NULLABLE_FIELDS = frozenset({"name", "plan", "size", "website", "industry", "rem
 MAX_MONTHLY_SPEND = 2**31 - 1
 DEFAULT_PER_PAGE = 15
 MAX_PER_PAGE = 60
+# The scroll's page size is not in the 2.15 spec; 50 is the conservative choice (older docs speak of 100 a page).
+SCROLL_PAGE = 50
+SCROLL_IDLE_S = 60
+SCROLL_META = "companies_scroll"
 
 
 def apply_changes(ctx: RequestContext, company: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +124,35 @@ def list_or_find_companies(ctx: RequestContext) -> dict[str, Any]:
     }
 
 
+def scroll_companies(ctx: RequestContext) -> dict[str, Any]:
+    """`GET /companies/scroll`: one open scroll per app, expiring after a minute unused or once a page comes back empty;
+    `scroll_param` names the next page (https://developers.intercom.com/docs/references/2.15/rest-api/api.intercom.io/companies/scrolloverallcompanies)."""
+    stored = ctx.db.meta(SCROLL_META)
+    scroll = json.loads(stored) if stored else None
+    if scroll is not None and ctx.clock() - scroll["used_at"] > SCROLL_IDLE_S:
+        scroll = None
+    param = ctx.query.get("scroll_param")
+    if param:
+        if scroll is None or scroll["param"] != param:
+            raise bad_request("scroll_param is invalid or has expired", field="scroll_param")
+    elif scroll is not None:
+        raise ApiError(400, "scroll_exists", "Only one scroll can be open at a time: finish it or wait a minute")
+    else:
+        scroll = {"param": str(uuid.uuid4()), "after": 0}
+    rows = ctx.db.page("companies", scroll["after"], SCROLL_PAGE)
+    if rows:
+        ctx.db.set_meta(SCROLL_META, json.dumps({"param": scroll["param"], "after": rows[-1][0], "used_at": ctx.clock()}))
+    else:
+        ctx.db.set_meta(SCROLL_META, "")
+    return {
+        "type": "list",
+        "data": [company_view(ctx.db, company, ctx.app_id) for _, company in rows],
+        "pages": None,
+        "total_count": None,
+        "scroll_param": scroll["param"],
+    }
+
+
 def list_company_contacts(ctx: RequestContext) -> dict[str, Any]:
     company = load_company(ctx, ctx.params["id"])
     contacts = [ctx.db.get("contacts", contact_id) for contact_id in ctx.db.links_to(CONTACT_COMPANY, company["id"])]
@@ -133,6 +168,7 @@ def list_company_contacts(ctx: RequestContext) -> dict[str, Any]:
 def register(router: Router) -> None:
     router.add("POST", "/companies", create_or_update_company)
     router.add("GET", "/companies", list_or_find_companies)
+    router.add("GET", "/companies/scroll", scroll_companies)
     router.add("GET", "/companies/{id}", get_company)
     router.add("PUT", "/companies/{id}", update_company)
     router.add("DELETE", "/companies/{id}", delete_company)

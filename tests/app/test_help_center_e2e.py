@@ -451,3 +451,28 @@ def test_images_on_a_brands_own_help_center_domain_are_fetched_with_the_login_an
     diagram = [r.authorized for r in project.fake.requests if r.path.startswith("/hc/article_attachments/9200/")]
     assert diagram == [False, True]  # probed anonymously, then fetched with the credentials
     assert not any(r.authorized for r in project.fake.requests if r.path.startswith("/hc/article_attachments/9300/"))
+
+
+def test_validate_reads_the_help_center_by_its_lists_and_catches_a_renamed_article(project: HelpCenterProject) -> None:
+    assert project.cli("run").exit_code in (0, 3)
+    [article, *_] = project.objects("articles")
+    db = Database(project.root / "sandbox.db")
+    try:
+        with db.transaction():
+            calls_before = len(db.request_log())
+            db.put("articles", {**article, "title": "Renamed by hand"})
+    finally:
+        db.close()
+
+    result = project.runner.invoke(app, ["validate", "-c", str(project.config)], catch_exceptions=False, env={
+        "E2E_ZENDESK_TOKEN": FAKE_TOKEN, "E2E_INTERCOM_TOKEN": INTERCOM_TOKEN, "COLUMNS": "250"})
+
+    assert result.exit_code == 3 and "Renamed by hand" in result.output and article["title"] in result.output
+    db = Database(project.root / "sandbox.db")
+    try:
+        with db.transaction():
+            routes = [entry["route"] for entry in db.request_log()[calls_before:]]
+    finally:
+        db.close()
+    assert routes.count("GET /articles") == 1 and routes.count("GET /help_center/collections") == 1
+    assert "GET /articles/{id}" not in routes and "GET /help_center/collections/{id}" not in routes

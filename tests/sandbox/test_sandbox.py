@@ -342,6 +342,34 @@ def test_a_list_attribute_only_accepts_its_options(sandbox_api: Api) -> None:
 # -- companies ------------------------------------------------------------------------------------
 
 
+def test_the_company_scroll_pages_through_every_company_one_open_scroll_at_a_time(start_sandbox, manual_clock) -> None:
+    _, api = start_sandbox(clock=manual_clock)
+    made = {create_company(api, f"c-{i}", name=f"Company {i}")["company_id"] for i in range(120)}
+
+    first = api.get("/companies/scroll")
+    second_scroll = api.get("/companies/scroll")
+    seen = [c["company_id"] for c in first.json()["data"]]
+    scroll_param = first.json()["scroll_param"]
+    pages = [first.json()]
+    while pages[-1]["data"]:
+        page = api.get("/companies/scroll", params={"scroll_param": scroll_param})
+        assert page.status_code == 200, page.text
+        pages.append(page.json())
+        seen += [c["company_id"] for c in page.json()["data"]]
+    expired = api.get("/companies/scroll", params={"scroll_param": scroll_param})
+
+    assert first.status_code == 200 and first.json()["type"] == "list" and first.json()["data"][0]["type"] == "company"
+    assert [len(page["data"]) for page in pages] == [50, 50, 20, 0]
+    assert sorted(seen) == sorted(made)
+    assert second_scroll.status_code == 400 and error_of(second_scroll)["code"] == "scroll_exists"
+    assert expired.status_code == 400, "the scroll expired with its empty last page"
+    assert api.get("/companies/scroll").status_code == 200, "a new scroll opens once the last one ended"
+    manual_clock.advance(61)
+    assert api.get("/companies/scroll").status_code == 200, "an idle scroll expires after a minute"
+
+
+
+
 def test_post_companies_upserts_by_company_id(sandbox_api: Api) -> None:
     declare(sandbox_api, "region", "string", model="company")
     created = create_company(sandbox_api, "zd-org-42", name="Acme", plan="pro", size=50, monthly_spend=99.9)

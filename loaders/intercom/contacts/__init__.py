@@ -7,7 +7,7 @@ from deskmigrate.loaders.intercom.attributes import DATA_ATTRIBUTE_UNDO, prepare
 from deskmigrate.loaders.intercom.contacts.links import COMPANIES, link_facts
 from deskmigrate.loaders.intercom.contacts.load import CONTACT_OUTCOMES, NAME, load_contacts
 from deskmigrate.loaders.intercom.contacts.namesakes import CONFLICT_EXAMPLES, email_conflicts, newest
-from deskmigrate.loaders.intercom.contacts.readback import check_contact, contact_undo
+from deskmigrate.loaders.intercom.contacts.readback import check_contact, complete_contact, contact_undo, list_contacts
 from deskmigrate.loaders.intercom.contacts.writes import PHONE_ORIGINAL
 from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.undo import Undo
@@ -26,7 +26,8 @@ CONTACTS = Phase(
     needs=companies_of,
     prepare=prepare_data_attributes("contact"),
     undo=Undo(records=(contact_undo(NAME),), facts=(link_facts(NAME),), settings=(DATA_ATTRIBUTE_UNDO,)),
-    verify=(Verifier("contacts", read=lambda client, intercom_id: client.get_contact(intercom_id), check=check_contact),),
+    verify=(Verifier("contacts", read=lambda client, intercom_id: client.get_contact(intercom_id), check=check_contact,
+                     listing=list_contacts, complete=complete_contact),),
     plan_report=email_conflicts,
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from deskmigrate.core.ledger import IdMapRow, Ledger
@@ -10,8 +10,9 @@ from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.drift import owners, unknown_tags
 from deskmigrate.loaders.intercom.facts import contact_company_ids, contact_tag_keys
 from deskmigrate.loaders.intercom.persons import person_kind
+from deskmigrate.loaders.intercom.transport import MAX_CONTACTS_PER_PAGE
 from deskmigrate.loaders.intercom.undo import RecordKind, RecordUndo, TagCalls, UndoContext, found_tags
-from deskmigrate.loaders.intercom.verify import VerifyContext, compare_body, compare_tags, labels_of, list_data
+from deskmigrate.loaders.intercom.verify import ListedPage, VerifyContext, compare_body, compare_tags, labels_of, list_data
 
 ENTITY = "contacts"
 COMPANIES = "companies"
@@ -56,6 +57,23 @@ def _tagged(client: IntercomClient, tag_id: str) -> tuple[int, set[str]]:
 def contact_undo(phase: str) -> RecordKind:
     return person_kind(ENTITY, phase, foreign=_foreign, tags=TagCalls(_tag, _untag, _tagged), holds=_holds, found_facts=_found_facts,
                        mapping_only=frozenset({"merge"}), by_source_id=True)
+
+
+def list_contacts(client: IntercomClient) -> Iterator[ListedPage]:
+    """`GET /contacts`, 150 a page, each page with the workspace's contact count."""
+    for page in client.contact_pages(MAX_CONTACTS_PER_PAGE):
+        yield ListedPage(list(page.get("data") or []), page.get("total_count"))
+
+
+def complete_contact(client: IntercomClient, contact: dict[str, Any]) -> dict[str, Any]:
+    """A contact embeds its first 10 companies and tags (`has_more` says there are more): the rest are read apart."""
+    completed = dict(contact)
+    contact_id = str(contact.get("id"))
+    if (contact.get("companies") or {}).get("has_more"):
+        completed["companies"] = {"type": "list", "data": list(client.iter_contact_companies(contact_id))}
+    if (contact.get("tags") or {}).get("has_more"):
+        completed["tags"] = {"type": "list", "data": client.list_contact_tags(contact_id)}
+    return completed
 
 
 def check_contact(ctx: VerifyContext, row: IdMapRow, remote: dict[str, Any]) -> None:

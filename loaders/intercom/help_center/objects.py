@@ -4,7 +4,7 @@ undoes one, and what validate compares. The ledger keeps each one's new public U
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.drift import help_center_changes
 from deskmigrate.loaders.intercom.loader import RECONCILE_SKEW_S, IntercomLoader
 from deskmigrate.loaders.intercom.undo import RecordKind, RecordUndo, UndoContext, created_since, unclaimed
-from deskmigrate.loaders.intercom.verify import Verifier, VerifyContext
+from deskmigrate.loaders.intercom.verify import ListedPage, Verifier, VerifyContext
 from deskmigrate.loaders.intercom.write import Found, ObjectKind
 
 Body = dict[str, Any]
@@ -22,6 +22,9 @@ MAX_CREATE_ATTEMPTS = 3  # creates whose answer was lost, each followed by a loo
 LOADER_KEYS = ("merge_into", "skip", "footer")
 INTERCOM_KEY = "_intercom"  # where the id map keeps the new URLs next to the body we sent
 HELP_CENTER_ID = "help_center_id"
+# The 2.15 spec names no page size for the help center lists; Intercom's list maximum is 150 (a smaller one is followed
+# through `pages.total_pages` all the same).
+LIST_PER_PAGE = 150
 
 
 @dataclass(frozen=True)
@@ -153,5 +156,9 @@ def verifier(kind: HelpCenterObject, *, parent_required: bool = False) -> Verifi
         if missing_locales:
             ctx.add(kind.entity, row, "translated_content", sorted(sent["translated_content"]), sorted(remote.get("translated_content") or {}))
 
-    return Verifier(kind.entity, read=kind.read, check=check,
+    def listing(client: IntercomClient) -> Iterator[ListedPage]:
+        for page in client.numbered_pages(kind.path, LIST_PER_PAGE):
+            yield ListedPage(list(page.get("data") or []), page.get("total_count"))
+
+    return Verifier(kind.entity, read=kind.read, check=check, listing=listing,
                     rows=lambda ledger, entity: (r for r in ledger.iter_id_rows(entity) if r.state == "done" and r.origin == "created"))
