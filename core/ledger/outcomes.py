@@ -28,18 +28,27 @@ class OutcomesPart(LedgerStore):
         params: dict[str, Any] = {"entity": entity, "run": run_id or ""}
         params.update({f"as{index}": name for index, name in enumerate(landed_as)})
         marks = ",".join(f":as{index}" for index in range(len(landed_as)))
-        same_record = "(x.source_id=s.source_id OR (x.source_id > s.source_id || '#' AND x.source_id < s.source_id || '$'))"
-        landed = f"SELECT 1 FROM id_map x WHERE x.entity IN ({marks}) AND x.state='done' AND {same_record}"
-        written = (f"SELECT MIN(CASE x.action WHEN 'create' THEN 1 WHEN 'adopt' THEN 2 WHEN 'merge' THEN 3 ELSE 4 END) "
-                   f"FROM writes x WHERE x.entity IN ({marks}) AND x.run_id=:run AND x.undone_at IS NULL "
-                   f"AND x.action IN ('create','adopt','merge','update') AND {same_record}")
+        # A record lands as its own id or, split, as `<id>#1`, `<id>#2`…: two lookups, each on the (entity, source_id)
+        # indexes — one OR over both, or the run's `writes_run` index, would scan the run's rows for every record.
+        own, parts = "x.source_id=s.source_id", "x.source_id > s.source_id || '#' AND x.source_id < s.source_id || '$'"
+
+        def landed_where(same: str) -> str:
+            return f"EXISTS (SELECT 1 FROM id_map x WHERE x.entity IN ({marks}) AND {same} AND x.state='done')"
+
+        def written_as(same: str) -> str:
+            return (f"COALESCE((SELECT MIN(CASE x.action WHEN 'create' THEN 1 WHEN 'adopt' THEN 2 WHEN 'merge' THEN 3 ELSE 4 END) "
+                    f"FROM writes x WHERE x.entity IN ({marks}) AND {same} AND +x.run_id=:run AND x.undone_at IS NULL "
+                    f"AND x.action IN ('create','adopt','merge','update')), 9)")
+
+        landed = f"{landed_where(own)} OR {landed_where(parts)}"
+        written = f"NULLIF(MIN({written_as(own)}, {written_as(parts)}), 9)"
         sql = f"""
             WITH judged AS (
               SELECT s.source_id, json_extract(s.record, '$.location') AS location,
                 (SELECT reason FROM failures f WHERE f.entity=s.entity AND f.source_id=s.source_id AND f.phase='{MAPPING_PHASE}') AS rejected,
                 (SELECT reason FROM failures f WHERE f.entity=s.entity AND f.source_id=s.source_id
                    AND f.phase NOT IN ('extract', '{MAPPING_PHASE}') ORDER BY f.phase=:entity DESC, f.at LIMIT 1) AS failed,
-                EXISTS ({landed}) AS is_landed, ({written}) AS write_rank,
+                ({landed}) AS is_landed, {written} AS write_rank,
                 (SELECT detail FROM notices n WHERE n.entity=s.entity AND n.source_id=s.source_id AND n.kind='{SKIPPED}') AS skipped
               FROM staged s WHERE s.entity=:entity)
             , classified AS (
