@@ -350,8 +350,13 @@ def test_rollback_after_kill_dash_nine_leaves_nothing_of_ours(project: Project, 
         assert "took over the state folder's lock" in rolled.output
     finally:
         server.stop()
-    expected = {**before, "contacts": {person["id"]: (*before["contacts"][person["id"]][:2], "u001", *before["contacts"][person["id"]][3:])}}
-    assert workspace(project) == expected
+    after_rollback = workspace(project)
+    # The hand-made contact keeps the external_id only if the killed run's adopt reached it (Intercom cannot clear one);
+    # phases overlap, so whether it did before the kill depends on timing. Everything else is as before the run.
+    external_id = after_rollback["contacts"][person["id"]][2]
+    assert external_id in (None, "u001")
+    expected = {**before, "contacts": {person["id"]: (*before["contacts"][person["id"]][:2], external_id, *before["contacts"][person["id"]][3:])}}
+    assert after_rollback == expected
     [report] = [json.loads(p.read_text()) for p in (project.state / "reports").glob("*.json")]
     assert report["command"] == "rollback"
     assert report["result"]["pending_found"] >= len(landed), f"creates that landed unrecorded ({landed}) were found and deleted"
