@@ -1,7 +1,7 @@
 """The Mapper: canonical records + a MappingSpec → Intercom payloads (or rejections), filling a MappingReport.
 
-Just over 400 lines: the Mapper is one object whose state (declared attributes, date orders its columns showed,
-the report) every step of a record's mapping reads and updates; its compiled pieces live in compiled.py."""
+Just over 400 lines: the Mapper is one object whose state (the date orders its columns showed, the report) every step
+of a record's mapping reads and updates; its compiled pieces live in compiled.py, the attributes it declares in declarations.py."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ from deskmigrate.transforms.compiled import (
     is_empty,
     record_hints,
     run_chain,
-    sanitize_attribute_name,
     value_kind,
     write_path,
 )
+from deskmigrate.transforms.declarations import AttributeBook
 from deskmigrate.transforms.registry import RecordHints, TransformContext, ValueMemo, ValueRejected, loss_detail
 from deskmigrate.transforms.report import MappingReport
 from deskmigrate.transforms.spec import (
@@ -43,7 +43,6 @@ from deskmigrate.transforms.spec import (
     CUSTOM_ATTRIBUTES,
     DATE_ORDERS,
     ENTITY_TARGETS,
-    PHONE_ORIGINAL,
     AttributeSpec,
     MappingSpec,
 )
@@ -80,14 +79,9 @@ class Mapper:
         self._date_orders: dict[str, Any] = {key: order for key, order in (date_orders or {}).items() if order in DATE_ORDERS}
         self.report = report if report is not None else MappingReport()
         self._targets = {name: compile_target(name, target) for name, target in spec.targets().items()}
-        self._declarations: dict[tuple[str, str], AttributeDeclaration] = {}
-        self._unmapped_names: dict[tuple[str, str], str] = {}
-        self._written: set[tuple[str, str]] = set()  # (model, attribute) some payload carried
+        self.attributes = AttributeBook(self._targets)
         # handed to the steps of rules whose transforms take no context: they never read or write it
         self._no_context = TransformContext(value_maps=spec.value_maps)
-        for name, target in self._targets.items():
-            self._declare_targets_attributes(name, target)
-        self._declare_phone_original()
 
     def learned_date_orders(self) -> dict[str, str]:
         """The day/month order each date column showed ("contact.signed_up_at" → "dayfirst"), for a later Mapper."""
@@ -95,12 +89,13 @@ class Mapper:
 
     def state(self) -> MapperState:
         """What this mapper learned so far beyond its report: date orders, attribute declarations and names, attributes written."""
-        return MapperState(dict(self._date_orders), dict(self._declarations), dict(self._unmapped_names), set(self._written))
+        book = self.attributes
+        return MapperState(dict(self._date_orders), dict(book.declarations), dict(book.unmapped_names), set(book.written))
 
     def resume(self, state: MapperState, report: MappingReport) -> None:
         """Go on from `state` (another mapper's, e.g. where a plan stood before a chunk), filling `report` from here on."""
-        self._date_orders, self._declarations = dict(state.date_orders), dict(state.declarations)
-        self._unmapped_names, self._written = dict(state.unmapped_names), set(state.written)
+        self._date_orders, self.attributes.declarations = dict(state.date_orders), dict(state.declarations)
+        self.attributes.unmapped_names, self.attributes.written = dict(state.unmapped_names), set(state.written)
         self.report = report
 
     def absorb(self, state: MapperState, report: MappingReport) -> list[str]:
@@ -110,10 +105,10 @@ class Mapper:
         for key in learned:
             self._date_orders[key] = state.date_orders[key]
         for key, declaration in state.declarations.items():
-            self._declarations.setdefault(key, declaration)
+            self.attributes.declarations.setdefault(key, declaration)
         for key, name in state.unmapped_names.items():
-            self._unmapped_names.setdefault(key, name)
-        self._written |= state.written
+            self.attributes.unmapped_names.setdefault(key, name)
+        self.attributes.written |= state.written
         self.report.merge(report)
         for key in self._date_orders:
             target_name, _, to = key.partition(".")
@@ -211,81 +206,16 @@ class Mapper:
 
     def attribute_declarations(self) -> list[AttributeDeclaration]:
         """Declared attributes plus those auto-declared by `unmapped: custom_attribute` so far."""
-        return list(self._declarations.values())
+        return list(self.attributes.declarations.values())
 
     def written_attribute_declarations(self) -> list[AttributeDeclaration]:
         """The declarations of attributes some mapped record carried: a declared column the source does not have
         (the built-in mapping's example columns) creates nothing in a workspace that cannot delete attributes."""
-        return [declaration for key, declaration in self._declarations.items() if key in self._written]
+        return [declaration for key, declaration in self.attributes.declarations.items() if key in self.attributes.written]
 
     def declare_unmapped(self, entity: str, field_names: Iterable[str]) -> list[AttributeDeclaration]:
         """Auto-declare, before mapping, the attributes the source's custom fields will land in; returns the new ones."""
-        target = self._targets.get(ENTITY_TARGETS.get(entity, ""))
-        if target is None or target.unmapped != "custom_attribute":
-            return []
-        added = []
-        for field_name in field_names:
-            if not target.reads_all_custom_fields and field_name not in target.read_custom_fields:
-                declaration = self._auto_declare(target, self._unmapped_attribute_name(target, field_name), field_name)
-                if declaration is not None:
-                    added.append(declaration)
-        return added
-
-    def _declare_targets_attributes(self, name: str, target: CompiledTarget) -> None:
-        model = ATTRIBUTE_MODELS.get(name)
-        if model is None:
-            return
-        for attribute in target.declared.values():
-            self._declarations[(model, attribute.name)] = AttributeDeclaration(
-                model=model,
-                name=attribute.name,
-                data_type=attribute.type,
-                description=attribute.description,
-                options=list(attribute.options),
-                create_if_missing=attribute.create_if_missing,
-            )
-        for rule in target.rules:
-            if rule.to_path[0] == CUSTOM_ATTRIBUTES:
-                self._auto_declare(target, rule.to_path[1], None)
-
-    def _declare_phone_original(self) -> None:
-        # The loader re-sends a contact Intercom refused for its phone without it, the text kept in this attribute.
-        contact = self._targets.get("contact")
-        if contact is None or not any(rule.to == "phone" for rule in contact.rules):
-            return
-        if PHONE_ORIGINAL not in contact.declared:  # a declared one is checked to be a string (checks.py)
-            self._declarations[("contact", PHONE_ORIGINAL)] = AttributeDeclaration(
-                model="contact", name=PHONE_ORIGINAL, data_type="string",
-                description="Migrated by deskmigrate: the phone number as written in the source, when Intercom refused it",
-            )
-
-    def _unmapped_attribute_name(self, target: CompiledTarget, field_name: str) -> str:
-        """The attribute an unmapped field lands in; prefixed with the model when another model owns the name."""
-        known = self._unmapped_names.get((target.name, field_name))
-        if known is not None:
-            return known
-        model = ATTRIBUTE_MODELS[target.name]
-        attribute = sanitize_attribute_name(field_name)
-        # Intercom refuses a name another model already uses (reference/api-facts.md § 1.5).
-        taken_elsewhere = {name.casefold() for owner, name in self._declarations if owner != model}
-        reserved = {name.casefold() for owner, name in self._declarations if owner == model and name not in target.declared}
-        reserved &= {PHONE_ORIGINAL}
-        if attribute not in target.declared and attribute.casefold() in taken_elsewhere | reserved:
-            attribute = f"{model}_{attribute}"[:ATTRIBUTE_NAME_MAX]
-        self._unmapped_names[(target.name, field_name)] = attribute
-        return attribute
-
-    def _auto_declare(self, target: CompiledTarget, attribute: str, field_name: str | None) -> AttributeDeclaration | None:
-        model = ATTRIBUTE_MODELS[target.name]
-        if attribute in target.declared or (model, attribute) in self._declarations:
-            return None
-        origin = f"source field {field_name!r}" if field_name else "the mapping"
-        declaration = AttributeDeclaration(
-            model=model, name=attribute, data_type="string", description=f"Migrated by deskmigrate from {origin}"
-        )
-        self._declarations[(model, attribute)] = declaration
-        logger.debug("auto-declared %s attribute %s (string)", model, attribute)
-        return declaration
+        return self.attributes.declare_unmapped(entity, field_names)
 
     def _carry_unmapped(self, target: CompiledTarget, record: Record, body: dict[str, Any], outcome: Outcome) -> None:
         if target.reads_all_custom_fields:
@@ -301,12 +231,12 @@ class Mapper:
                 outcome.unmapped_dropped.append(field_name)
                 continue
             attributes = body.setdefault(CUSTOM_ATTRIBUTES, {})
-            attribute = self._unmapped_attribute_name(target, field_name)
+            attribute = self.attributes.unmapped_attribute_name(target, field_name)
             if attribute in attributes:
                 outcome.unmapped_dropped.append(field_name)
                 continue
             attributes[attribute] = value
-            self._auto_declare(target, attribute, field_name)
+            self.attributes.auto_declare(target, attribute, field_name)
             outcome.unmapped_kept.append(field_name)
 
     def _coerce_custom_attributes(
@@ -367,7 +297,7 @@ class Mapper:
             attributes[raw_name] = value.strip() if isinstance(value, str) else coercion.as_text(value)
         except ValueRejected:
             return False
-        self._auto_declare(target, raw_name, None)
+        self.attributes.auto_declare(target, raw_name, None)
         return True
 
     def _rule_context(self, rule: CompiledRule, hints: RecordHints) -> TransformContext:
@@ -469,7 +399,7 @@ class Mapper:
         model = ATTRIBUTE_MODELS.get(target_name)
         attributes = (body or {}).get(CUSTOM_ATTRIBUTES)
         if model is not None and isinstance(attributes, dict):
-            self._written.update((model, name) for name in attributes)
+            self.attributes.written.update((model, name) for name in attributes)
         report.mapped += 1
         if outcome.defaults:
             report.defaults_applied.update(outcome.defaults)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from deskmigrate.connectors.freshdesk import convert
+from deskmigrate.connectors.freshdesk import convert, fields
 from deskmigrate.connectors.freshdesk.attachments import AttachmentFetcher
 from deskmigrate.connectors.freshdesk.config import FreshdeskSourceConfig
 from deskmigrate.connectors.freshdesk.pagination import EPOCH, ListCursor, TicketWindows, iso, link_pages, list_since_pages
@@ -55,7 +55,7 @@ class FreshdeskConnector(Connector):
         self.context = context
         self.transport = FreshdeskTransport(config, context.session, clock=clock, sleep=sleep)
         self._sleep = sleep
-        self._catalog: convert.FieldCatalog | None = None
+        self._catalog: fields.FieldCatalog | None = None
         self._languages: tuple[str | None, list[str]] | None = None
         self._folders: list[tuple[dict[str, Any], Any]] | None = None
         self._fetcher: AttachmentFetcher | None = None
@@ -120,10 +120,10 @@ class FreshdeskConnector(Connector):
 
     # -- catalog ----------------------------------------------------------------------------------
 
-    def catalog(self) -> convert.FieldCatalog:
+    def catalog(self) -> fields.FieldCatalog:
         """Field definitions, status/priority/source labels, groups and agent ids: read once per connector."""
         if self._catalog is None:
-            catalog = convert.FieldCatalog()
+            catalog = fields.FieldCatalog()
             optional = self._optional_list
             catalog.learn_ticket_fields(optional("ticket_fields", "ticket fields", "statuses, priorities and sources keep Freshdesk's default "
                                                  "names, products are kept as ids, custom ticket fields by their cf_ names", ("conversations",)))
@@ -137,7 +137,7 @@ class FreshdeskConnector(Connector):
         return self._catalog
 
     def field_definitions(self) -> list[FieldDefinition]:
-        return convert.field_definitions(self.catalog())
+        return fields.field_definitions(self.catalog())
 
     def _list(self, path: str) -> Iterator[dict[str, Any]]:
         return each_item(link_pages(self.transport, path, self.config.per_page))
@@ -234,7 +234,7 @@ class FreshdeskConnector(Connector):
             yield from page.checkpoint("conversations")
         log.info("read Freshdesk tickets in %d updated_since windows", windows.windows_opened)
 
-    def _conversation(self, ticket: dict[str, Any], location: str, catalog: convert.FieldCatalog) -> Iterator[StreamItem]:
+    def _conversation(self, ticket: dict[str, Any], location: str, catalog: fields.FieldCatalog) -> Iterator[StreamItem]:
         entries: list[dict[str, Any]] = []
         for page in link_pages(self.transport, f"tickets/{ticket['id']}/conversations", self.config.per_page):
             entries.extend(page.items)

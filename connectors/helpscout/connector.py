@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from deskmigrate.connectors.helpscout import convert
+from deskmigrate.connectors.helpscout import convert, sampling
 from deskmigrate.connectors.helpscout.config import HelpScoutSourceConfig
 from deskmigrate.connectors.helpscout.pagination import ReadPosition, docs_pages, embedded_items, mailbox_pages
 from deskmigrate.connectors.helpscout.transport import DOCS_DUMMY_PASSWORD, Clock, DocsApi, MailboxApi, Sleep
@@ -188,25 +188,7 @@ class HelpScoutConnector(Connector):
         """Every conversation from GET /conversations?status=all without embed=threads (pages of 25, no thread read):
         status, type, mailbox, who created it, the primary customer, and the list's own thread count as the size hint."""
         catalog = self.catalog()
-        params: dict[str, Any] = {"status": "all", "sortField": "createdAt", "sortOrder": "desc"}
-        if self.config.mailboxes:
-            params["mailbox"] = ",".join(str(m) for m in self.config.mailboxes)
-        recent = RecentIds()
-        for page in mailbox_pages(self.mailbox, "conversations", "conversations", params):
-            for conversation in page.items:
-                if conversation.get("state") in ("deleted", "draft") or not recent.first_time(conversation.get("id")):
-                    continue
-                customer = conversation.get("primaryCustomer") if isinstance(conversation.get("primaryCustomer"), dict) else {}
-                created_by = conversation.get("createdBy") if isinstance(conversation.get("createdBy"), dict) else {}
-                mailbox = str(conversation.get("mailboxId")) if conversation.get("mailboxId") is not None else None
-                threads = conversation.get("threads")
-                yield TicketProfile(
-                    source_id=str(conversation["id"]), subject=conversation.get("subject"), status=conversation.get("status"),
-                    kind=conversation.get("type"), brand=catalog.mailboxes.get(mailbox or "", mailbox), channel=conversation.get("type"),
-                    requester_id=str(customer["id"]) if customer.get("id") is not None else None, requester_email=customer.get("email"),
-                    opened_by="support team" if created_by.get("type") == "user" else None,
-                    size_hint=threads if isinstance(threads, int) else None,
-                )
+        yield from sampling.ticket_profiles(self.mailbox, self.config.mailboxes, catalog)
 
     def read_selected(self, entity: str, source_ids: set[str]) -> Iterator[StreamItem]:
         """Conversations by id: GET /conversations/{id}?embed=threads (a chat's threads listed in full, as a full read
@@ -216,19 +198,8 @@ class HelpScoutConnector(Connector):
             return
         catalog = self.catalog()
         keep_line_items = self.config.line_items == "keep"
-        for source_id in sorted(i for i in source_ids if i.isdigit()):
-            location = f"GET /conversations/{source_id}"
-            try:
-                conversation = self.mailbox.get_json(f"conversations/{source_id}", {"embed": "threads"})
-            except SourceHttpError as exc:
-                if exc.status not in (404, 410):
-                    raise
-                continue  # deleted since it was listed
-            threads, notice = self._threads_of(conversation, location)
-            if notice is not None:
-                yield notice
-            yield convert_or_reject("conversations", conversation, location, convert.conversation_from_json, threads, catalog,
-                                    keep_line_items=keep_line_items)
+        yield from sampling.selected_conversations(self.mailbox, source_ids, catalog, keep_line_items=keep_line_items,
+                                                   threads_of=self._threads_of)
 
     def _threads_of(self, conversation: Mapping[str, Any], location: str) -> tuple[list[dict[str, Any]], SourceNotice | None]:
         """The embedded threads, or for a chat conversation (embedded chats are truncated) its threads listed in full."""

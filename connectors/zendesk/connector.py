@@ -12,9 +12,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from deskmigrate.connectors.zendesk import convert
+from deskmigrate.connectors.zendesk import convert, sampling
 from deskmigrate.connectors.zendesk.config import ZendeskSourceConfig
 from deskmigrate.connectors.zendesk.pagination import cursor_export, list_pages, time_export
+from deskmigrate.connectors.zendesk.roles import RoleBook
+from deskmigrate.connectors.zendesk.sampling import SHOW_MANY_LIMIT
 from deskmigrate.connectors.zendesk.spool import CommentSpool
 from deskmigrate.connectors.zendesk.transport import Clock, Sleep, ZendeskTransport
 from deskmigrate.core.dedupe import RecentIds
@@ -45,27 +47,7 @@ HELP_CENTER_ENTITIES = ["collections", "articles"]
 ESTIMATED_EVENTS_PER_TICKET = 6
 EVENTS_PER_PAGE = 1000
 COMMENTS_PAGE_SIZE = 100  # /tickets/{id}/comments allows at most 100 per page
-SHOW_MANY_LIMIT = 100
-ROLES_KEPT = 100_000
 APPROXIMATE_COUNT_ABOVE = 100_000  # Zendesk's count endpoints answer from a daily cache above this
-
-
-class RoleBook:
-    """User id → Zendesk role, learnt from sideloads and look-ups, to tell contact from agent comment authors."""
-
-    def __init__(self, capacity: int = ROLES_KEPT) -> None:
-        self._capacity = capacity
-        self.roles: dict[str, str] = {}
-
-    def learn(self, users: list[dict[str, Any]]) -> None:
-        if len(self.roles) + len(users) > self._capacity:
-            self.roles.clear()
-        for user in users:
-            if user.get("id") is not None:
-                self.roles[str(user["id"])] = str(user.get("role"))
-
-    def unknown(self, user_ids: set[str]) -> list[str]:
-        return sorted(uid for uid in user_ids if uid not in self.roles and uid.isdigit())
 
 
 class ZendeskConnector(Connector):
@@ -164,75 +146,20 @@ class ZendeskConnector(Connector):
         catalog = self.catalog()
         brands = {brand.get("id"): str(brand.get("name")) for brand in self._optional_list(
             "brands.json", "brands", "brands", "brands are not told apart in a rehearsal sample", ("conversations",))}
-        export = cursor_export(self.transport, "incremental/tickets/cursor.json", "tickets", self.config.page_size, cursor=None,
-                               start_time=0, include=["users", "metric_sets"])
-        recent = RecentIds()
-        for page in export:
-            users = {str(u.get("id")): u for u in page.sideload("users")}
-            metrics = {m.get("ticket_id"): m for m in page.sideload("metric_sets")}
-            for ticket in page.items:
-                if ticket.get("status") == "deleted" or not recent.is_new_or_newer(ticket.get("id"), ticket.get("updated_at")):
-                    continue
-                yield _profile_of_ticket(ticket, users, metrics.get(ticket.get("id")), catalog, brands)
+        yield from sampling.ticket_profiles(self.transport, self.config.page_size, catalog, brands)
 
     def read_selected(self, entity: str, source_ids: set[str]) -> Iterator[StreamItem]:
         """Tickets by id (show_many, then each one's comments), people by id (users/show_many: contacts and agents),
         organizations by id (organizations/show_many), 100 ids a call; Help Center entities are read whole (few)."""
         ids = sorted(i for i in source_ids if i.isdigit())
         if entity == "conversations":
-            yield from self._selected_tickets(ids)
+            yield from sampling.selected_tickets(self.transport, ids, self.catalog(), self._ticket_comments)
         elif entity == "contacts":
-            yield from self._selected_users(ids)
+            yield from sampling.selected_users(self.transport, ids, self.catalog(), self._organization_memberships())
         elif entity == "companies":
-            catalog = self.catalog()
-            for batch in _batches(ids):
-                body = self.transport.get_json("organizations/show_many.json", {"ids": ",".join(batch)})
-                for org in body.get("organizations") or []:
-                    if not org.get("deleted_at"):
-                        yield convert_or_reject("companies", org, "GET organizations/show_many", convert.company_from_organization, catalog)
+            yield from sampling.selected_companies(self.transport, ids, self.catalog())
         else:
             yield from super().read_selected(entity, source_ids)
-
-    def _selected_tickets(self, ids: list[str]) -> Iterator[StreamItem]:
-        catalog = self.catalog()
-        roles = RoleBook()
-        for batch in _batches(ids):
-            body = self.transport.get_json("tickets/show_many.json", {"ids": ",".join(batch), "include": "users,metric_sets"})
-            roles.learn(body.get("users") or [])
-            metrics = {m.get("ticket_id"): m for m in body.get("metric_sets") or []}
-            tickets = list(body.get("tickets") or [])
-            returned = {str(t.get("id")) for t in tickets}
-            # An id show_many leaves out (archived, say) is asked for alone; one gone since it was listed is passed over.
-            for missing in (i for i in batch if i not in returned):
-                try:
-                    single = self.transport.get_json(f"tickets/{missing}.json", {"include": "users"})
-                except SourceHttpError as exc:
-                    if exc.status != 404:
-                        raise
-                    continue
-                roles.learn(single.get("users") or [])
-                tickets.append(single["ticket"])
-            for ticket in tickets:
-                if ticket.get("status") == "deleted":
-                    continue
-                comments = self._ticket_comments(ticket["id"], roles)
-                yield convert_or_reject("conversations", ticket, "GET tickets/show_many", convert.conversation_from_ticket, comments, catalog,
-                                        roles.roles, metrics.get(ticket["id"]))
-
-    def _selected_users(self, ids: list[str]) -> Iterator[StreamItem]:
-        catalog = self.catalog()
-        memberships = self._organization_memberships()
-        for batch in _batches(ids):
-            for user in self.transport.get_json("users/show_many.json", {"ids": ",".join(batch)}).get("users") or []:
-                entity = "agents" if convert.is_agent(user) else "contacts"
-                if convert.is_deleted_user(user):
-                    yield SourceNotice(entity=entity, source_id=str(user.get("id")), location="GET users/show_many",
-                                       message="user deleted in Zendesk; skipped", skip_reason=DELETED_IN_SOURCE)
-                elif entity == "agents":
-                    yield convert_or_reject(entity, user, "GET users/show_many", convert.agent_from_user, catalog)
-                else:
-                    companies = memberships.get(str(user.get("id"))) if memberships is not None else None
-                    yield convert_or_reject(entity, user, "GET users/show_many", convert.contact_from_user, catalog, companies)
 
     # -- resume -----------------------------------------------------------------------------------
 
@@ -497,34 +424,6 @@ def _hosts_of_brand(brand: dict[str, Any]) -> set[str]:
         hosts.add(urlsplit(str(brand["brand_url"])).netloc.lower())
     return {host for host in hosts if host}
 
-
-def _profile_of_ticket(ticket: dict[str, Any], users: dict[str, dict[str, Any]], metric_set: dict[str, Any] | None,
-                       catalog: convert.FieldCatalog, brands: dict[Any, str]) -> TicketProfile:
-    """A ticket's rehearsal profile from the export's own fields and its sideloads (no comment read)."""
-    requester = users.get(str(ticket.get("requester_id"))) or {}
-    submitter = users.get(str(ticket.get("submitter_id"))) or {}
-    state = "deleted" if requester and convert.is_deleted_user(requester) else ("suspended" if requester.get("suspended") else None)
-    opened_by = None
-    if requester and convert.is_agent(requester):
-        opened_by = "teammate"
-    elif submitter and convert.is_agent(submitter) and ticket.get("submitter_id") != ticket.get("requester_id"):
-        opened_by = "support team"
-    form_id = ticket.get("ticket_form_id")
-    replies = (metric_set or {}).get("replies")
-    return TicketProfile(
-        source_id=str(ticket["id"]), subject=ticket.get("subject"), status=ticket.get("status"), priority=ticket.get("priority"),
-        form=catalog.ticket_forms.get(form_id, str(form_id)) if form_id is not None else None, kind=ticket.get("type"),
-        brand=brands.get(ticket.get("brand_id"), str(ticket["brand_id"])) if ticket.get("brand_id") is not None else None,
-        language=requester.get("locale"), channel=(ticket.get("via") or {}).get("channel"),
-        requester_id=str(ticket["requester_id"]) if ticket.get("requester_id") is not None else None,
-        requester_email=requester.get("email"), requester_state=state, opened_by=opened_by,
-        size_hint=int(replies) + 1 if isinstance(replies, int) else None,
-    )
-
-
-def _batches(ids: list[str], size: int = SHOW_MANY_LIMIT) -> Iterator[list[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def _pages(items: int, per_page: int) -> int:

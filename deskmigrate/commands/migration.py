@@ -205,10 +205,10 @@ def run(config: Path = ConfigOption, since: datetime | None = typer.Option(None,
 
     screen.quiet(quiet)
     if sample is not None or resample or target is not None:
-        from deskmigrate import rehearsal
+        from deskmigrate.rehearsal.command import rehearse
 
-        raise Exit(rehearsal.rehearse(config, sample, resample=resample, target=target, since=since, verbose=verbose,
-                                      accept_rejections=accept_rejections, load_and_report=load_and_report))
+        raise Exit(rehearse(config, sample, resample=resample, target=target, since=since, verbose=verbose,
+                            accept_rejections=accept_rejections, load_and_report=load_and_report))
     with lifecycle.started_run(config, "run", verbose, new_ledger) as (project, ledger, run_id, started):
         code = load_and_report(project, ledger, run_id, "run", started, extract=True, accept_rejections=accept_rejections, since=since)
         raise Exit(code)
@@ -278,9 +278,9 @@ def rollback(config: Path = ConfigOption, run_id: str | None = typer.Option(None
         raise Exit(EXIT_CONFIG)
     project = lifecycle.open_project(config)
     if rehearsal_runs:
-        from deskmigrate import rehearsal
+        from deskmigrate.rehearsal.target import last_target, rehearsal_project
 
-        project = rehearsal.rehearsal_project(project, rehearsal.last_target(project))
+        project = rehearsal_project(project, last_target(project))
     with lifecycle.holding(project, "rollback"), lifecycle.closing(lifecycle.open_ledger(project)) as ledger:
         lifecycle.setup_logging(project, verbose)
         try:

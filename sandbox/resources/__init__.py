@@ -6,6 +6,7 @@ from types import ModuleType
 
 from deskmigrate.sandbox.resources import (
     admins,
+    articles,
     companies,
     contact_links,
     contacts,
@@ -16,4 +17,4 @@ from deskmigrate.sandbox.resources import (
     tickets,
 )
 
-RESOURCE_MODULES: tuple[ModuleType, ...] = (admins, data_attributes, contacts, contact_links, companies, tags, help_center, conversations, tickets)
+RESOURCE_MODULES: tuple[ModuleType, ...] = (admins, data_attributes, contacts, contact_links, companies, tags, help_center, articles, conversations, tickets)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from deskmigrate.core.sampling import TicketProfile
-from deskmigrate.rehearsal import BY_SUPPORT, REQUESTER_DELETED, _cover, profile_strata
+from deskmigrate.rehearsal.choosing import _cover
+from deskmigrate.rehearsal.strata import BY_SUPPORT, REQUESTER_DELETED, profile_strata
 
 
 def test_every_stratum_is_covered_by_as_few_tickets_as_the_greedy_cover_finds() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from deskmigrate.connectors.freshdesk import convert
+from deskmigrate.connectors.freshdesk import convert, fields
 from tests.fakes.freshdesk import default_account, ticket_fields
 
 
-def catalog() -> convert.FieldCatalog:
-    result = convert.FieldCatalog()
+def catalog() -> fields.FieldCatalog:
+    result = fields.FieldCatalog()
     result.learn_ticket_fields(ticket_fields())
     result.agent_ids.update({"50", "51"})
     return result
@@ -29,7 +29,7 @@ def test_custom_fields_of_every_type_are_keyed_by_label_with_their_values() -> N
 def test_codes_use_the_accounts_labels_and_fall_back_to_the_documented_names() -> None:
     known = catalog()
     assert known.statuses[6] == "Waiting on Customer" and known.sources[10] == "Outbound Email"
-    bare = convert.FieldCatalog()
+    bare = fields.FieldCatalog()
     ticket = dict(default_account()["tickets"][0], status=99, source=15, priority=2)
     conversation = convert.conversation_from_ticket(ticket, [], bare)
     assert (conversation.status, conversation.channel, conversation.priority) == ("99", "Web Chat", "Medium")
@@ -44,7 +44,7 @@ def test_html_with_inline_images_keeps_the_html_and_lists_the_images() -> None:
 
 
 def test_ids_stay_text_and_times_are_utc() -> None:
-    company = convert.company_from_json({"id": 9007199254740993, "name": "Big", "created_at": "2014-01-08T09:08:53+05:30"}, convert.FieldCatalog())
+    company = convert.company_from_json({"id": 9007199254740993, "name": "Big", "created_at": "2014-01-08T09:08:53+05:30"}, fields.FieldCatalog())
     assert company.source_id == "9007199254740993"
     assert company.created_at is not None and company.created_at.isoformat() == "2014-01-08T03:38:53+00:00"
 
@@ -57,7 +57,7 @@ def test_other_companies_as_objects_and_deleted_agents_notes() -> None:
 
 
 def test_field_definitions_name_each_custom_field_once_by_its_label_with_the_type_its_values_fit() -> None:
-    catalog = convert.FieldCatalog()
+    catalog = fields.FieldCatalog()
     catalog.learn_ticket_fields([
         {"name": "status", "label": "Status", "type": "default_status", "default": True, "choices": {"2": ["Open", "Open"]}},
         {"name": "cf_refund_amount", "label": "Refund amount", "type": "custom_decimal", "default": False},
@@ -65,6 +65,6 @@ def test_field_definitions_name_each_custom_field_once_by_its_label_with_the_typ
     ])
     catalog.learn_fields(catalog.contact_fields, [{"name": "vip", "label": "VIP", "type": "custom_checkbox", "default": False},
                                                   {"name": "email", "label": "Email", "type": "default_email", "default": True}])
-    found = {(d.entity, d.name): (d.data_type, d.options) for d in convert.field_definitions(catalog)}
+    found = {(d.entity, d.name): (d.data_type, d.options) for d in fields.field_definitions(catalog)}
     assert found == {("conversations", "Refund amount"): ("float", ()), ("conversations", "Plan"): ("string", ("Basic", "Pro")),
                      ("contacts", "VIP"): ("boolean", ())}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deskmigrate.connectors.freshdesk import convert
+from deskmigrate.connectors.freshdesk import convert, fields
 from deskmigrate.core.payload import Payload
 from deskmigrate.transforms.engine import Mapper
 from deskmigrate.transforms.loading import load_mapping
@@ -17,8 +17,8 @@ def account() -> dict:
 
 
 @pytest.fixture(scope="module")
-def catalog(account: dict) -> convert.FieldCatalog:
-    result = convert.FieldCatalog()
+def catalog(account: dict) -> fields.FieldCatalog:
+    result = fields.FieldCatalog()
     result.learn_ticket_fields(account["ticket_fields"])
     result.learn_fields(result.contact_fields, account["contact_fields"])
     result.learn_fields(result.company_fields, account["company_fields"])
@@ -32,7 +32,7 @@ def mapper() -> Mapper:
     return Mapper(load_mapping("freshdesk"))
 
 
-def test_contact_maps_with_prefixed_external_id_companies_tags_and_labelled_fields(mapper: Mapper, catalog: convert.FieldCatalog, account: dict) -> None:
+def test_contact_maps_with_prefixed_external_id_companies_tags_and_labelled_fields(mapper: Mapper, catalog: fields.FieldCatalog, account: dict) -> None:
     payload = mapper.map(convert.contact_from_json(account["contacts"][0], catalog))
     assert isinstance(payload, Payload)
     assert payload.body["external_id"] == "fd:10" and payload.body["email"] == "dana@globex.example"
@@ -41,7 +41,7 @@ def test_contact_maps_with_prefixed_external_id_companies_tags_and_labelled_fiel
     assert payload.company_source_ids == ["100", "101"] and payload.tags == ["vip"]
 
 
-def test_company_maps_with_domains_tier_and_renewal_date(mapper: Mapper, catalog: convert.FieldCatalog, account: dict) -> None:
+def test_company_maps_with_domains_tier_and_renewal_date(mapper: Mapper, catalog: fields.FieldCatalog, account: dict) -> None:
     payload = mapper.map(convert.company_from_json(account["companies"][0], catalog))
     assert isinstance(payload, Payload)
     assert payload.body["company_id"] == "fd:100" and payload.body["industry"] == "Manufacturing"
@@ -52,7 +52,7 @@ def test_company_maps_with_domains_tier_and_renewal_date(mapper: Mapper, catalog
 
 
 @pytest.mark.parametrize(("code", "state"), [(2, "open"), (3, "snoozed"), (4, "closed"), (5, "closed"), (6, "snoozed")])
-def test_status_codes_become_names_then_intercom_states(mapper: Mapper, catalog: convert.FieldCatalog, account: dict, code: int, state: str) -> None:
+def test_status_codes_become_names_then_intercom_states(mapper: Mapper, catalog: fields.FieldCatalog, account: dict, code: int, state: str) -> None:
     ticket = dict(account["tickets"][0], status=code)
     conversation = convert.conversation_from_ticket(ticket, account["conversations"][1000], catalog)
     payload = mapper.map(conversation)
