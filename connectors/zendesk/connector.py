@@ -1,4 +1,8 @@
-"""The Zendesk source connector: incremental exports → canonical records, with a checkpoint after every page."""
+"""The Zendesk source connector: incremental exports → canonical records, with a checkpoint after every page.
+
+Just over 400 lines: one reader per entity (organizations, users, tickets with their comments, Help Center categories,
+sections and articles), each a few lines over the shared catalog and transport; conversions live in convert.py, the
+rehearsal's hooks in sampling.py, the role book in roles.py."""
 
 from __future__ import annotations
 
