@@ -41,36 +41,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_sandbox(path: Path, rate_limit: int, latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+def start_sandbox(path: Path, rate_limit: int, latency_ms: float, *, tokens: tuple[str, ...] = (TOKEN,),
+                  workspace_rate_limit: int | None = None, python: str = sys.executable) -> tuple[subprocess.Popen[bytes], str]:
+    """A sandbox in its own process, as Intercom would be (its CPU does not slow the loader); every benchmark starts it here.
+    `tokens`: the apps it accepts (the first is the main one); `python`: the interpreter whose deskmigrate serves it."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "deskmigrate.sandbox",
-            "--path",
-            str(path),
-            "--token",
-            TOKEN,
-            "--port",
-            str(port),
-            "--rate-limit",
-            str(rate_limit),
-            "--latency-ms",
-            str(latency_ms),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    first, *others = tokens
+    command = [python, "-m", "deskmigrate.sandbox", "--path", str(path), "--token", first, "--port", str(port),
+               "--rate-limit", str(rate_limit), "--latency-ms", str(latency_ms)]
+    command += [argument for token in others for argument in ("--extra-token", token)]
+    if workspace_rate_limit is not None:
+        command += ["--workspace-rate-limit", str(workspace_rate_limit)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=path.parent)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, url
+            return process, f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.05)
     process.kill()
     raise SystemExit("the sandbox did not start")
+
+
+def write_csv_config(work: Path, url: str, concurrency: int) -> Path:
+    """config.yaml for the CSV files make_csv wrote in `work`, into the sandbox at `url` (token from BENCH_TOKEN)."""
+    config = work / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "source": {
+            "type": "csv",
+            "companies": {"path": "companies.csv"},
+            "contacts": {"path": "contacts.csv", "company_column": "company_ids", "tags_column": "tags"},
+        },
+        "target": {"type": "sandbox", "token": "${BENCH_TOKEN}", "base_url": url},
+        "mapping": "csv",
+        "state": "state",
+        "load": {"concurrency": concurrency},
+    }, sort_keys=False))
+    return config
 
 
 def run_cli(config: Path, command: str) -> tuple[float, int, dict]:
@@ -190,23 +197,7 @@ def main() -> None:
     make_csv(args.records, work)
     sandbox_path = work / "sandbox.db"
     process, url = start_sandbox(sandbox_path, args.rate_limit, args.latency_ms)
-    config = work / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "source": {
-                    "type": "csv",
-                    "companies": {"path": "companies.csv"},
-                    "contacts": {"path": "contacts.csv", "company_column": "company_ids", "tags_column": "tags"},
-                },
-                "target": {"type": "sandbox", "token": "${BENCH_TOKEN}", "base_url": url},
-                "mapping": "csv",
-                "state": "state",
-                "load": {"concurrency": args.concurrency},
-            },
-            sort_keys=False,
-        )
-    )
+    config = write_csv_config(work, url, args.concurrency)
     try:
         elapsed, peak_kib, report = run_cli(config, "run")
         store = SandboxStore(sandbox_path)

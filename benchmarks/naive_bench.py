@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_bench import TOKEN, run_cli, start_sandbox  # noqa: E402
+from load_bench import TOKEN, run_cli, start_sandbox, write_csv_config  # noqa: E402
 from make_csv import make_csv  # noqa: E402
 
 from deskmigrate.sandbox import SandboxStore  # noqa: E402
@@ -98,27 +97,11 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def write_config(work: Path, url: str, concurrency: int) -> Path:
-    config = work / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "source": {
-            "type": "csv",
-            "companies": {"path": "companies.csv"},
-            "contacts": {"path": "contacts.csv", "company_column": "company_ids", "tags_column": "tags"},
-        },
-        "target": {"type": "sandbox", "token": "${BENCH_TOKEN}", "base_url": url},
-        "mapping": "csv",
-        "state": "state",
-        "load": {"concurrency": concurrency},
-    }, sort_keys=False))
-    return config
-
-
 def deskmigrate_run(work: Path, rate_limit: int, latency_ms: float, concurrency: int) -> tuple[float, list[dict]]:
     """`deskmigrate run` on the CSV in `work` into a fresh sandbox: its wall time and the sandbox's request log."""
     process, url = start_sandbox(work / "sandbox.db", rate_limit, latency_ms)
     try:
-        elapsed, _, _ = run_cli(write_config(work, url, concurrency), "run")
+        elapsed, _, _ = run_cli(write_csv_config(work, url, concurrency), "run")
         return elapsed, SandboxStore(work / "sandbox.db").request_log()
     finally:
         process.terminate()

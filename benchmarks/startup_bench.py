@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,11 +30,11 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_bench import TOKEN, start_sandbox  # noqa: E402
 from make_csv import make_csv  # noqa: E402
 
 from deskmigrate.sandbox import SandboxStore  # noqa: E402
 
-TOKEN = "bench-token-0123456789"
 # What the `deskmigrate` console script runs (pyproject's [project.scripts]), without depending on where it is installed.
 CONSOLE_SCRIPT = "import sys; sys.argv[0] = 'deskmigrate'; from deskmigrate.cli import main; sys.exit(main())"
 
@@ -46,29 +45,6 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sandbox(python: str, path: Path, latency_ms: float, rate_limit: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [python, "-m", "deskmigrate.sandbox", "--path", str(path), "--token", TOKEN, "--port", str(port),
-         "--latency-ms", str(latency_ms), "--rate-limit", str(rate_limit)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=path.parent,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("the sandbox did not start")
-
-
 def first_call(python: str, csv_dir: Path, work: Path, latency_ms: float, rate_limit: int) -> tuple[float, float, float, str]:
     """One fresh `run` (new state, new sandbox): seconds from spawning it to the sandbox receiving its first request and
     its first write, the run's whole duration, and what the first request was."""
@@ -76,7 +52,7 @@ def first_call(python: str, csv_dir: Path, work: Path, latency_ms: float, rate_l
     for name in ("companies.csv", "contacts.csv"):
         shutil.copy(csv_dir / name, work / name)
     sandbox_path = work / "sandbox.db"
-    process, url = start_sandbox(python, sandbox_path, latency_ms, rate_limit)
+    process, url = start_sandbox(sandbox_path, rate_limit, latency_ms, python=python)
     config = work / "config.yaml"
     config.write_text(yaml.safe_dump({
         "source": {"type": "csv", "companies": {"path": "companies.csv"},

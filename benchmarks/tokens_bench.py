@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_bench import start_sandbox  # noqa: E402
 from make_csv import make_csv  # noqa: E402
 
 from deskmigrate.sandbox import SandboxStore  # noqa: E402
@@ -64,32 +63,6 @@ class Outcome:
         return float("nan")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sandbox(path: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str]:
-    """A sandbox workspace with three apps, in its own process as Intercom would be."""
-    port = free_port()
-    first, *others = TOKENS.values()
-    command = [sys.executable, "-m", "deskmigrate.sandbox", "--path", str(path), "--token", first, "--port", str(port),
-               "--rate-limit", str(args.rate_limit), "--workspace-rate-limit", str(args.workspace_rate_limit),
-               "--latency-ms", str(args.latency_ms)]
-    for token in others:
-        command += ["--extra-token", token]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("the sandbox did not start")
-
-
 def write_config(work: Path, url: str, token_count: int, args: argparse.Namespace) -> Path:
     config = work / "config.yaml"
     names = list(TOKENS)[:token_count]
@@ -114,7 +87,8 @@ def one_run(token_count: int, args: argparse.Namespace, root: Path) -> Outcome:
     work.mkdir(parents=True, exist_ok=True)
     make_csv(args.contacts, work)
     sandbox_path = work / "sandbox.db"
-    process, url = start_sandbox(sandbox_path, args)
+    process, url = start_sandbox(sandbox_path, args.rate_limit, args.latency_ms, tokens=tuple(TOKENS.values()),
+                                 workspace_rate_limit=args.workspace_rate_limit)
     try:
         config = write_config(work, url, token_count, args)
         result = subprocess.run([sys.executable, "-m", "deskmigrate", "run", "-c", str(config)],
