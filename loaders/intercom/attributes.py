@@ -4,13 +4,14 @@ load finds it needs mid-phase (phone_original, teammate_email). Every one create
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from deskmigrate.core.errors import AmbiguousWriteError, LoadError
 from deskmigrate.core.ledger import WriteRow
 from deskmigrate.core.payload import AttributeDeclaration
 from deskmigrate.loaders.intercom.client import IntercomClient
-from deskmigrate.loaders.intercom.loader import IntercomLoader
+from deskmigrate.loaders.intercom.loader import IntercomLoader, side_by_side
 from deskmigrate.loaders.intercom.undo import SettingKind
 
 PREFLIGHT = "preflight"
@@ -43,17 +44,11 @@ def prepare_data_attributes(model: str) -> Callable[[IntercomLoader, list[Attrib
                 raise LoadError(f"{model} attribute {declaration.name!r} does not exist in Intercom and create_if_missing is false")
 
         def create() -> dict[str, Any]:
-            created: list[str] = []
-            existing: list[str] = []
-            for declaration in wanted:
-                label = f"{model}.{declaration.name}"
-                found = present.get(declaration.name)
-                if found is not None and not found.get("archived"):
-                    existing.append(label)
-                    continue
-                _make(loader, model, declaration, found)
-                created.append(label)
-            return {"attributes_created": created, "attributes_existing": existing}
+            live = {name for name, found in present.items() if not found.get("archived")}
+            missing = [d for d in wanted if d.name not in live]
+            side_by_side([partial(_make, loader, model, d, present.get(d.name)) for d in missing], loader.settings.concurrency)
+            return {"attributes_created": [f"{model}.{d.name}" for d in missing],
+                    "attributes_existing": [f"{model}.{d.name}" for d in wanted if d.name in live]}
 
         return create
 

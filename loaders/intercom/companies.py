@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from deskmigrate.core.errors import AuthError, LoadError
@@ -21,7 +22,7 @@ from deskmigrate.loaders.intercom.attributes import DATA_ATTRIBUTE_UNDO, prepare
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.loaders.intercom.drift import before_image, judge_fields, judge_found_fields, unknown_tags
 from deskmigrate.loaders.intercom.facts import company_tag_keys, tag_ids_of
-from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult, body_hash
+from deskmigrate.loaders.intercom.loader import IntercomLoader, PhaseResult, body_hash, side_by_side
 from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.undo import RecordKind, RecordUndo, TagCalls, Undo, UndoContext, created_since
 from deskmigrate.loaders.intercom.verify import ListedPage, Verifier, VerifyContext, compare_body, compare_tags
@@ -32,13 +33,17 @@ log = logging.getLogger(__name__)
 
 
 def prepare_companies(loader: IntercomLoader, declarations: list[AttributeDeclaration]) -> Callable[[], dict[str, Any]]:
-    """The company attributes, then (first load only) the workspace's companies as they are, by company_id."""
-    create_attributes = prepare_data_attributes("company")(loader, declarations)
-    to_write = loader.ledger.count_staged(ENTITY)
-    if to_write and not any(loader.ledger.count_id_rows(ENTITY, state) for state in ("done", "pending")):
-        listing = list_existing_companies(loader.client, max_pages=to_write)
-        if listing is not None:
-            loader.prepared[NAME] = listing
+    """The company attributes, and beside them (first load only) the workspace's companies as they are, by company_id."""
+
+    def list_companies() -> None:
+        to_write = loader.ledger.count_staged(ENTITY)
+        if to_write and not any(loader.ledger.count_id_rows(ENTITY, state) for state in ("done", "pending")):
+            listing = list_existing_companies(loader.client, max_pages=to_write)
+            if listing is not None:
+                loader.prepared[NAME] = listing
+
+    create_attributes, _ = side_by_side([partial(prepare_data_attributes("company"), loader, declarations), list_companies],
+                                        loader.settings.concurrency)
     return create_attributes
 
 

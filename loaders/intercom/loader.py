@@ -146,6 +146,17 @@ def run_concurrently(items: Iterable[T], work: Callable[[T], None], workers: int
         _raise_fatal(done)
 
 
+def side_by_side(calls: list[Callable[[], T]], workers: int) -> list[T]:
+    """Each call in its own thread (at most `workers` at a time); their answers in the order given. An error is raised once
+    every call has ended, the first in that order: a call that fails never leaves the others running behind it."""
+    if len(calls) <= 1 or workers <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=min(workers, len(calls)), thread_name_prefix="side") as pool:
+        futures = [pool.submit(call) for call in calls]
+        wait(futures)
+    return [future.result() for future in futures]
+
+
 # The shared slot this worker thread holds, with its weight, while it works on a record.
 _HELD = threading.local()
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from deskmigrate.core.errors import ConfigError, Problem
 from deskmigrate.core.payload import AttributeDeclaration
-from deskmigrate.loaders.intercom.loader import IntercomLoader
+from deskmigrate.loaders.intercom.loader import IntercomLoader, side_by_side
 from deskmigrate.loaders.intercom.phase import Phase
 from deskmigrate.loaders.intercom.registry import PHASES
 
@@ -35,16 +36,23 @@ class PreflightResult:
 
 
 def preflight(loader: IntercomLoader, declarations: list[AttributeDeclaration], phases: Iterable[Phase] = PHASES) -> PreflightResult:
-    """Check the token and workspace, read admins, then prepare each phase (its sections of the result: lists add up)."""
+    """Check the token and workspace, read admins, then prepare each phase (its sections of the result: lists add up).
+
+    The reads (admins, each phase's part) go out side by side, and so do the phases' steps after them; a failing read
+    stops the run before any step writes, and errors surface in the order the checks are listed above."""
     loader.attribute_declarations = list(declarations)
     me = loader.client.me()
     app = me.get("app") or {}
-    admins = loader.client.admins().get("admins", [])
-    matched, unmatched = match_agents(loader, me, admins)
-    steps = [phase.prepare(loader, declarations) for phase in phases]
+    workers = loader.settings.concurrency
+
+    def agents() -> tuple[list[dict[str, Any]], int, list[str]]:
+        admins = loader.client.admins().get("admins", [])
+        return admins, *match_agents(loader, me, admins)
+
+    (admins, matched, unmatched), *steps = side_by_side([agents, *(partial(phase.prepare, loader, declarations) for phase in phases)], workers)
     sections: dict[str, Any] = {}
-    for step in steps:
-        for key, value in step().items():
+    for made in side_by_side(steps, workers):
+        for key, value in made.items():
             sections[key] = [*sections.get(key, []), *value] if isinstance(value, list) else value
     result = PreflightResult(
         workspace=str(app.get("name") or app.get("id_code") or "?"), region=str(app.get("region") or "?"), admins=admins,
