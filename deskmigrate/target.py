@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from deskmigrate.core.errors import MigrationError
 from deskmigrate.core.http import RetryPolicy, WindowRateLimiter, WorkspaceCap
 from deskmigrate.loaders.intercom.client import IntercomClient
 from deskmigrate.project import Project
@@ -19,17 +20,29 @@ if TYPE_CHECKING:  # the sandbox is imported when a command starts one, not with
 
 
 class TargetClient(IntercomClient):
-    """The Intercom client of a command. A token checked ahead (`check_token`) leaves its `GET /me` answer for the first
-    `me()` after it — the preflight's — so that checking early costs no extra call."""
+    """The Intercom client of a command. Reads done ahead (`read_ahead`: the token's `GET /me`, then the preflight's
+    `GET /admins`) leave their answers for the first `me()` and `admins()` after them, so that reading early costs no
+    extra call."""
 
-    checked_me: dict[str, Any] | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ahead: dict[str, dict[str, Any]] = {}
 
-    def check_token(self) -> None:
-        self.checked_me = super().me()
+    def read_ahead(self) -> None:
+        """Check the token (its error is raised); then read the admins, whose error is left for the preflight to meet."""
+        self._ahead["me"] = super().me()
+        try:
+            self._ahead["admins"] = super().admins()
+        except MigrationError:  # the preflight's own `admins()` asks again and meets it where it did
+            pass
 
     def me(self) -> dict[str, Any]:
-        answer, self.checked_me = self.checked_me, None
+        answer = self._ahead.pop("me", None)
         return answer if answer is not None else super().me()
+
+    def admins(self) -> dict[str, Any]:
+        answer = self._ahead.pop("admins", None)
+        return answer if answer is not None else super().admins()
 
 
 @dataclass
@@ -79,8 +92,8 @@ def open_target(project: Project, policy: RetryPolicy | None = None, timeout_s: 
 
 
 class TargetOpening:
-    """The target opened, and its token checked, in a thread of its own while the command reads and plans the source:
-    the load then starts on an open connection (a started sandbox), its first call already answered.
+    """The target opened, its token checked and its admins read, in a thread of its own while the command reads and
+    plans the source: the load then starts on an open connection (a started sandbox), its first calls already answered.
 
     Nothing is written here, and whatever goes wrong waits for `target()`: a run that stops before loading (too many
     rejections, a source error) ends as it would have without it, and one that loads meets the error where it did.
@@ -100,7 +113,7 @@ class TargetOpening:
     def _open(self) -> None:
         try:
             target = self._opened.enter_context(open_target(self._project))
-            target.client.check_token()
+            target.client.read_ahead()
             self._target = target
         except BaseException as error:  # handed to the command by target(), in its thread
             self._error = error

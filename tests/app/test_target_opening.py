@@ -1,4 +1,4 @@
-"""`run` opens its target and checks the token while it reads and plans the source: the calls it makes stay the same,
+"""`run` opens its target, checks the token and reads the admins while it reads and plans the source: the calls it makes stay the same,
 a wrong token still stops it before any write with exit 2 (what it read stays staged), and a run refused for its
 rejections is not held up by the target."""
 
@@ -13,10 +13,11 @@ from deskmigrate.sandbox import SandboxServer, SandboxSettings
 from tests.app.conftest import TOKEN, Project
 
 
-def test_the_token_is_checked_once_per_run(project: Project) -> None:
+def test_the_token_is_checked_and_the_admins_read_once_per_run(project: Project) -> None:
     result = project.cli("run")
     assert result.exit_code == 0, result.output
     assert project.store().count_requests(route="GET /me") == 1
+    assert project.store().count_requests(route="GET /admins") == 1, "read while the source is planned, used by the preflight"
     [path] = list((project.state / "reports").glob("*.json"))
     report = json.loads(path.read_text())
     assert report["api"]["calls"] == len(project.store().request_log())
