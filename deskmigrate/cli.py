@@ -43,6 +43,10 @@ def _options(version: bool = typer.Option(False, "--version", is_eager=True, cal
 
 
 def main() -> None:
+    # A command starts by importing and building thousands of long-lived objects (modules, pydantic models) and makes
+    # few reference cycles after: collecting the youngest generation every 10,000 allocations instead of 700 spares it
+    # collections that find nothing (0.06-0.08 s of a 500-contact run), and cycles are still freed.
+    gc.set_threshold(10_000, 20, 20)
     try:
         app()
     except SystemExit:
