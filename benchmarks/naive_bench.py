@@ -162,8 +162,8 @@ def main() -> None:
     print(f"{args.records} contacts, {counts.companies} companies, {counts.links} company links, {counts.taggings} taggings; "
           f"{args.latency_ms:g} ms a call")
     print(f"naive loader             {naive_s:6.1f} s  {counts.calls} calls, {counts.paused_s:g} s of pauses ({args.pause_s:g} s every 50 contacts)")
-    spread = f", median of {len(runs)}: {', '.join(f'{elapsed:.1f}' for elapsed, _ in runs)}" if len(runs) > 1 else ""
-    print(f"deskmigrate run          {ours_s:6.1f} s  {len(ours_log)} calls (start-up, extraction and plan included{spread})")
+    spread = f", median of {len(runs)}: {', '.join(f'{elapsed:.2f}' for elapsed, _ in runs)}" if len(runs) > 1 else ""
+    print(f"deskmigrate run          {ours_s:6.2f} s  {len(ours_log)} calls (start-up, extraction and plan included{spread})")
     print(f"ratio                    {naive_s / ours_s:6.1f}x")
 
     if args.bound_rate_limit:
